@@ -1,0 +1,45 @@
+# Momentum: `make run` serves the demo, `make test` runs every test. Both install what they need first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test install translations chromium vendor extract-messages clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+translations: install
+	$(VENV)/bin/pybabel compile -d app/translations -q
+
+run: install translations
+	$(FLASK) db upgrade
+	test -f instance/.demo-loaded || ($(FLASK) demo && touch instance/.demo-loaded)
+	$(FLASK) run --host $(HOST) --port $(PORT) --with-threads
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install translations chromium
+	env -u TEST_DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== the same suite against PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		$(PY) -m pytest -m "not browser" $(PYTEST_ARGS); \
+	fi
+
+extract-messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+
+vendor:
+	python3 scripts/vendor_assets.py
+
+clean:
+	rm -rf $(VENV) instance/momentum.db* instance/.demo-loaded

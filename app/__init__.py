@@ -1,0 +1,198 @@
+"""Momentum: group therapy and peer support for people living with chronic depressive symptoms."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, g, request, session
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+from sqlalchemy import event
+
+from app.config import CONFIGS, check_production
+from app.extensions import api, babel, csrf, db, limiter, login_manager, mail, migrate, socketio, talisman
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "font-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    config_name = config_name or os.environ.get("MOMENTUM_ENV", "development")
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(CONFIGS[config_name])
+    app.config.update(overrides)
+    if app.config["PRODUCTION"]:
+        check_production(app.config)
+    register_database(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_database(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "momentum.db")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://") or uri.startswith("postgres://"):
+        uri = "postgresql+psycopg://" + uri.split("://", 1)[1]
+        app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
+        if uri in ("sqlite://", "sqlite:///:memory:"):
+            from sqlalchemy.pool import StaticPool
+
+            options["poolclass"] = StaticPool
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL for concurrent readers, and BEGIN IMMEDIATE so that read-modify-write transactions never hit
+    "database is locked" on upgrade from a read lock (SQLAlchemy's documented pysqlite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_extensions(app: Flask) -> None:
+    from app.accounts import session_loader
+
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = None  # the server-side login session is the protection
+    login_manager.user_loader(session_loader.load_user)
+    login_manager.request_loader(session_loader.load_user_from_request)
+    login_manager.unauthorized_handler(session_loader.unauthorized)
+    csrf.init_app(app)
+    production = app.config["PRODUCTION"]
+    talisman.init_app(
+        app,
+        force_https=production,
+        strict_transport_security=production,
+        strict_transport_security_max_age=31536000,
+        strict_transport_security_include_subdomains=True,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CSP,
+        content_security_policy_nonce_in=["script-src"],
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    mail.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config["REDIS_URL"] or None,
+        cors_allowed_origins=_socket_origins(app),
+        manage_session=True,
+    )
+    from app.api_base import init_api
+
+    init_api(app)
+
+
+def _socket_origins(app: Flask):
+    """Same origin plus the configured list; engineio checks the Origin header during the handshake."""
+    configured = app.config["SOCKETIO_ALLOWED_ORIGINS"]
+    if not configured:
+        return None  # engineio's default: only the origin the request came to
+
+    def allowed(origin, environ):
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin is not None and (origin == own or origin in configured)
+
+    return allowed
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _select_timezone() -> str | None:
+    if current_user.is_authenticated:
+        return current_user.timezone
+    return None
+
+
+def register_blueprints(app: Flask) -> None:
+    from app import errors, health
+    from app.accounts import bp as accounts_bp
+    from app.realtime import register_socket_handlers
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(accounts_bp)
+    errors.register(app)
+    register_socket_handlers()
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def remember_start():
+        g.low_energy = bool(current_user.is_authenticated and current_user.low_energy)
+
+    @app.after_request
+    def commit_and_protect(response):
+        # One commit per request, at the boundary. Error handlers roll back the failed work first, so what is left
+        # here (an audit record of a denial, say) is meant to be kept.
+        db.session.commit()
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()
+
+    @app.context_processor
+    def inject_policy():
+        from app import policy
+        from app.accounts.labels import invitation_state_label, role_label
+
+        return {"policy": policy, "low_energy": g.get("low_energy", False), "role_label": role_label,
+                "invitation_state_label": invitation_state_label, "get_locale": get_locale,
+                "format_datetime": format_datetime}
+
+
+def register_commands(app: Flask) -> None:
+    from app import cli
+
+    cli.register(app)

@@ -1,0 +1,7 @@
+"""Accounts: organisations, roles, invitations, sign-in, API tokens and the profile."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from app.accounts import routes  # noqa: E402,F401

@@ -1,0 +1,219 @@
+"""Organisations, accounts, their roles, and the credentials that let them in."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models_base import UTCDateTime, utcnow
+
+
+class RoleName(enum.StrEnum):
+    ADMIN = "admin"
+    FACILITATOR = "facilitator"
+    PATIENT = "patient"
+    SUPPORTER = "supporter"
+
+
+ROLE_ENUM = Enum(RoleName, name="role_name", values_callable=lambda e: [m.value for m in e], native_enum=False, length=20)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    #: Crisis resources shown in every page's footer; empty fields fall back to the default text.
+    crisis_name: Mapped[str] = mapped_column(String(200), default="")
+    crisis_phone: Mapped[str] = mapped_column(String(50), default="")
+    crisis_text: Mapped[str] = mapped_column(String(100), default="")
+    crisis_url: Mapped[str] = mapped_column(String(300), default="")
+    crisis_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def has_crisis_resources(self) -> bool:
+        return any((self.crisis_name, self.crisis_phone, self.crisis_text, self.crisis_url, self.crisis_note))
+
+
+DEFAULT_NOTIFICATION_PREFS = {"email_reminders": True, "email_messages": True, "in_app": True}
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    pronouns: Mapped[str] = mapped_column(String(40), default="")
+    #: IANA time zone name, e.g. "Europe/Berlin".
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    #: Fewer elements, larger targets, the shortest path to a check-in.
+    low_energy: Mapped[bool] = mapped_column(Boolean, default=False)
+    notification_prefs: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_NOTIFICATION_PREFS))
+    #: False once deactivated by an admin; a deactivated account cannot sign in.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    roles: Mapped[list[Role]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    # Flask-Login: set per request by the session loader; the id Flask-Login stores is the login session's token.
+    login_session = None  # LoginSession of this request, if signed in through the browser
+    session_token = None  # the raw token of that login session
+    api_token = None  # ApiToken of this request, if signed in with a bearer token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def organisation_id(self) -> int | None:
+        """The organisation this login acts in."""
+        if self.login_session is not None:
+            return self.login_session.organisation_id
+        if self.api_token is not None:
+            return self.api_token.organisation_id
+        return self.roles[0].organisation_id if self.roles else None
+
+    @property
+    def organisation(self) -> Organisation | None:
+        org_id = self.organisation_id
+        return db.session.get(Organisation, org_id) if org_id else None
+
+    def role_in(self, organisation_id: int | None) -> RoleName | None:
+        for role in self.roles:
+            if role.organisation_id == organisation_id:
+                return role.name
+        return None
+
+    @property
+    def role(self) -> RoleName | None:
+        """The role this login acts in, in its organisation."""
+        return self.role_in(self.organisation_id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class Role(db.Model):
+    """An account's role in one organisation."""
+
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    name: Mapped[RoleName] = mapped_column(ROLE_ENUM)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class LoginSession(db.Model):
+    """One sign-in. Its token is the id Flask-Login keeps in the cookie, so ending it ends every copy of the cookie."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    #: sha256 of the token; the token itself lives only in the signed cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why it ended: logout, password_change, deactivated, idle, expired.
+    end_reason: Mapped[str | None] = mapped_column(String(30))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token for non-browser clients, stored hashed, expiring and revocable."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The first characters of the token, so the owner can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Invitation(db.Model):
+    """A single-use, expiring, revocable invitation to an organisation in a role; only its hash is stored."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    role: Mapped[RoleName] = mapped_column(ROLE_ENUM)
+    #: The address it was sent to; empty for a shareable code.
+    email: Mapped[str] = mapped_column(String(254), default="")
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: What the invitation leads to besides the role, e.g. {"group_id": 3} or {"patient_id": 7}.
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    organisation: Mapped[Organisation] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.accepted_at:
+            return "accepted"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
+
+
+class PasswordReset(db.Model):
+    """A single-use password reset link; only its hash is stored."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+

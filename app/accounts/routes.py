@@ -1,0 +1,348 @@
+"""Pages: sign-in and out, passwords, profile and tokens, invitations, the home page per role, organisation admin."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app import audit, policy
+from app.accounts import bp, queries, services
+from app.accounts.forms import (
+    AcceptInvitationForm,
+    ApiTokenForm,
+    ChangePasswordForm,
+    CrisisResourcesForm,
+    EmptyForm,
+    ForgotPasswordForm,
+    InviteStaffForm,
+    LanguageForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+)
+from app.accounts.models import RoleName
+from app.extensions import db, limiter
+from app.models_base import utcnow
+from app.safe_redirect import is_safe_next, redirect_next
+
+
+def _login_limit_key() -> str:
+    return "login-email:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+def _form_errors_to(form, error: services.AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+@bp.get("/")
+def home():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    role = current_user.role
+    if role is None:
+        abort(403)
+    return render_template(f"accounts/home_{role.value}.html", organisation=current_user.organisation)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: _config("LOGIN_FAILURE_LIMIT"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: _config("LOGIN_FAILURE_LIMIT"), methods=["POST"], deduct_when=_failed,
+               key_func=_login_limit_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect_next(request.args.get("next"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            services.start_login_session(user, request.headers.get("User-Agent", ""))
+            session.clear()
+            login_user(user)
+            return redirect_next(form.next.data)
+        audit.record("login", outcome="failure", details={"reason": "credentials"})
+        flash(_("That email and password do not match an active account."), "error")
+    return render_template("accounts/login.html", form=form)
+
+
+def _config(name: str):
+    from flask import current_app
+
+    return current_app.config[name]
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if current_user.login_session is not None:
+        services.end_login_session(current_user.login_session, "logout")
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        return render_template("accounts/reset_sent.html")
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def reset_password(token: str):
+    reset = services.find_password_reset(token)
+    if reset is None:
+        return render_template("accounts/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(reset, form.password.data)
+        except services.AccountError as error:
+            _form_errors_to(form, error)
+        else:
+            flash(_("Your password is changed. Sign in with the new one."), "info")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    prefs = current_user.notification_prefs or {}
+    form = ProfileForm(obj=current_user, **{k: prefs.get(k, True) for k in ("email_reminders", "email_messages", "in_app")}) \
+        if request.method == "GET" else ProfileForm()
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user,
+                display_name=form.display_name.data,
+                pronouns=form.pronouns.data or "",
+                timezone=form.timezone.data,
+                locale=form.locale.data,
+                low_energy=form.low_energy.data,
+                notification_prefs={k: getattr(form, k).data for k in ("email_reminders", "email_messages", "in_app")},
+            )
+        except services.AccountError as error:
+            _form_errors_to(form, error)
+        else:
+            flash(_("Your profile is saved."), "info")
+            return redirect(url_for("accounts.profile"))
+    return _render_profile(form=form)
+
+
+def _render_profile(**forms):
+    forms.setdefault("form", ProfileForm(obj=current_user))
+    forms.setdefault("password_form", ChangePasswordForm())
+    forms.setdefault("token_form", ApiTokenForm())
+    return render_template("accounts/profile.html", tokens=queries.tokens_of(current_user), now=utcnow(),
+                           empty_form=EmptyForm(), new_token=session.pop("new_token", None), **forms)
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except services.AccountError as error:
+            _form_errors_to(form, error)
+        else:
+            flash(_("Your password is changed. Other devices have been signed out."), "info")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_password.html", form=form)
+
+
+@bp.post("/profile/tokens")
+@login_required
+@limiter.limit("10 per hour")
+def create_token():
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _render_profile(token_form=form), 422
+    _token, raw = services.create_api_token(current_user, form.name.data)
+    # Shown once, on the next page, then only its prefix remains.
+    session["new_token"] = raw
+    return redirect(url_for("accounts.profile", _anchor="tokens"))
+
+
+@bp.post("/profile/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    token = queries.token_of(current_user, token_id) or abort(404)
+    services.revoke_api_token(current_user, token)
+    flash(_("The token is revoked."), "info")
+    return redirect(url_for("accounts.profile", _anchor="tokens"))
+
+
+@bp.post("/language")
+def set_language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session["lang"] = form.locale.data
+    if current_user.is_authenticated:
+        current_user.locale = form.locale.data
+    return redirect_next(form.next.data)
+
+
+@bp.route("/invitations/<code>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes", methods=["POST"])
+def accept_invitation(code: str):
+    invitation = services.find_invitation(code)
+    try:
+        services.check_invitation_usable(invitation)
+    except services.AccountError as error:
+        status = 404 if invitation is None else 410
+        return render_template("accounts/invitation_unusable.html", message=error.message), status
+    if current_user.is_authenticated:
+        form = EmptyForm()
+        if form.validate_on_submit():
+            try:
+                services.accept_invitation(invitation, user=current_user)
+            except services.AccountError as error:
+                db.session.rollback()
+                flash(error.message, "error")
+            else:
+                flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
+                return redirect(url_for("accounts.home"))
+        return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=True)
+    form = AcceptInvitationForm(email=invitation.email or None)
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(
+                invitation, email=form.email.data, password=form.password.data,
+                display_name=form.display_name.data, timezone=form.timezone.data,
+                locale=session.get("lang") or "en",
+            )
+        except services.AccountError as error:
+            db.session.rollback()
+            _form_errors_to(form, error)
+        else:
+            services.start_login_session(user, request.headers.get("User-Agent", ""),
+                                         organisation_id=invitation.organisation_id)
+            session.clear()
+            login_user(user)
+            flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
+            return redirect(url_for("accounts.home"))
+    return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
+                           login_next=request.path if is_safe_next(request.path) else None)
+
+
+@bp.get("/crisis")
+def crisis():
+    organisation = current_user.organisation if current_user.is_authenticated else None
+    return render_template("accounts/crisis.html", organisation=organisation)
+
+
+# Organisation admin --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/admin/people")
+@login_required
+def people():
+    organisation = current_user.organisation
+    policy.require_see_organisation_people(current_user, organisation)
+    return render_template("accounts/people.html", organisation=organisation,
+                           staff=queries.staff_of(organisation.id),
+                           invitations=queries.staff_invitations(organisation.id),
+                           form=InviteStaffForm(), empty_form=EmptyForm(), now=utcnow(),
+                           new_invitation=session.pop("new_invitation", None))
+
+
+@bp.post("/admin/invitations")
+@login_required
+@limiter.limit("30 per hour")
+def invite_staff():
+    organisation = current_user.organisation
+    policy.require_see_organisation_people(current_user, organisation)
+    form = InviteStaffForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/people.html", organisation=organisation,
+                               staff=queries.staff_of(organisation.id),
+                               invitations=queries.staff_invitations(organisation.id),
+                               form=form, empty_form=EmptyForm(), now=utcnow(), new_invitation=None), 422
+    role = RoleName(form.role.data)
+    policy.require_invite(current_user, organisation, role)
+    _invitation, raw = services.create_invitation(current_user, organisation, role, email=form.email.data)
+    session["new_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+    flash(_("Invitation sent to %(email)s.", email=form.email.data), "info")
+    return redirect(url_for("accounts.people"))
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke_invitation(invitation_id: int):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    invitation = queries.invitation_in_organisation(invitation_id, current_user.organisation_id) or abort(404)
+    policy.require_revoke_invitation(current_user, invitation)
+    try:
+        services.revoke_invitation(current_user, invitation)
+    except services.AccountError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The invitation is withdrawn."), "info")
+    return redirect_next(request.args.get("next"), "accounts.home")
+
+
+def _set_active(user_id: int, active: bool):
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    account = queries.account_in_organisation(user_id, current_user.organisation_id) or abort(404)
+    policy.require_manage_account(current_user, account)
+    services.set_account_active(current_user, account, active)
+    if active:
+        flash(_("%(name)s can sign in again.", name=account.display_name), "info")
+    else:
+        flash(_("%(name)s is deactivated and signed out everywhere.", name=account.display_name), "info")
+    return redirect(url_for("accounts.people"))
+
+
+@bp.post("/admin/people/<int:user_id>/deactivate")
+@login_required
+def deactivate(user_id: int):
+    return _set_active(user_id, False)
+
+
+@bp.post("/admin/people/<int:user_id>/reactivate")
+@login_required
+def reactivate(user_id: int):
+    return _set_active(user_id, True)
+
+
+@bp.route("/admin/crisis-resources", methods=["GET", "POST"])
+@login_required
+def crisis_resources():
+    organisation = current_user.organisation
+    policy.require_manage_organisation(current_user, organisation)
+    form = CrisisResourcesForm(obj=organisation)
+    if form.validate_on_submit():
+        services.update_crisis_resources(current_user, organisation, **{
+            name: getattr(form, name).data for name in
+            ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
+        })
+        flash(_("Crisis resources are saved."), "info")
+        return redirect(url_for("accounts.crisis_resources"))
+    return render_template("accounts/crisis_resources.html", form=form, organisation=organisation)

@@ -1,0 +1,46 @@
+"""API schemas for accounts."""
+
+from marshmallow import Schema, fields, validate
+
+from app.accounts.models import RoleName
+
+SAFE_TEXT = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+
+
+class TokenRequestSchema(Schema):
+    email = fields.String(required=True, validate=[validate.Length(min=3, max=254), SAFE_TEXT])
+    password = fields.String(required=True, validate=[validate.Length(min=1, max=128), SAFE_TEXT],
+                             load_only=True)
+    name = fields.String(load_default="API token", validate=[validate.Length(max=100), SAFE_TEXT])
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(required=True, metadata={"description": "Send as `Authorization: Bearer <token>`. "
+                                                                   "Shown only once."})
+
+
+class OrganisationSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class MeSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    pronouns = fields.String(required=True)
+    timezone = fields.String(required=True)
+    locale = fields.String(required=True)
+    low_energy = fields.Boolean(required=True)
+    role = fields.Enum(RoleName, by_value=True, allow_none=True)
+    organisation = fields.Nested(OrganisationSchema, allow_none=True)

@@ -1,0 +1,440 @@
+"""Writes for accounts: sign-in, login sessions, passwords, tokens, invitations, profiles and organisations.
+
+Services validate, flush and audit; the request or event boundary commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import available_timezones
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from app import audit
+from app.accounts.models import (
+    ApiToken,
+    Invitation,
+    LoginSession,
+    Organisation,
+    PasswordReset,
+    Role,
+    RoleName,
+    User,
+)
+from app.extensions import db
+from app.models_base import utcnow
+from app.notifications.email import queue_email
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile), above the ASVS floor.
+password_hasher = PasswordHasher()
+# Verified when the account does not exist, so both paths cost one argon2 verification (no enumeration by timing).
+DUMMY_HASH = password_hasher.hash("momentum-dummy-password")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+TIMEZONES = frozenset(available_timezones())
+
+
+class AccountError(ValueError):
+    """A domain rule refused the change; the message is shown to the user as is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# Passwords -----------------------------------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return password_hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(_("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH), "password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account for these credentials, or None. Unknown, wrong and deactivated all cost one hash check."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        verify_password(DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.active:
+        return None
+    if password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+# Login sessions ------------------------------------------------------------------------------------------------------
+
+
+def start_login_session(user: User, user_agent: str = "", organisation_id: int | None = None) -> str:
+    """Open a login session and return its token, which becomes Flask-Login's user id."""
+    raw = new_token()
+    if organisation_id is None:
+        organisation_id = user.roles[0].organisation_id if user.roles else None
+    login = LoginSession(
+        user_id=user.id, organisation_id=organisation_id, token_hash=hash_token(raw), user_agent=user_agent[:200]
+    )
+    db.session.add(login)
+    db.session.flush()
+    user.login_session, user.session_token = login, raw
+    audit.record("login", actor=user, subject=user, target=f"login_session:{login.id}", organisation_id=organisation_id)
+    return raw
+
+
+def session_expiry_reason(login: LoginSession, now: datetime) -> str | None:
+    config = current_app.config
+    if login.ended_at is not None:
+        return login.end_reason or "ended"
+    if now - login.created_at > timedelta(hours=config["SESSION_MAX_HOURS"]):
+        return "expired"
+    if now - login.last_seen_at > timedelta(minutes=config["SESSION_IDLE_MINUTES"]):
+        return "idle"
+    return None
+
+
+def load_login_session(raw: str | None) -> User | None:
+    """The user behind a login token, if the login is still open, unexpired and the account active."""
+    if not raw:
+        return None
+    login = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(raw)))
+    if login is None:
+        return None
+    now = utcnow()
+    reason = session_expiry_reason(login, now)
+    if reason is not None:
+        if login.ended_at is None:
+            login.ended_at, login.end_reason = now, reason
+        return None
+    user = login.user
+    if not user.active:
+        return None
+    # Writing on every request would serialise reads; a minute of precision is plenty for an idle timeout.
+    if now - login.last_seen_at > timedelta(seconds=60):
+        login.last_seen_at = now
+    user.login_session, user.session_token = login, raw
+    return user
+
+
+def end_login_session(login: LoginSession, reason: str) -> None:
+    if login.ended_at is None:
+        login.ended_at, login.end_reason = utcnow(), reason
+        audit.record("logout", actor=login.user_id, subject=login.user_id, target=f"login_session:{login.id}",
+                     organisation_id=login.organisation_id, details={"reason": reason})
+    db.session.flush()
+
+
+def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) -> int:
+    """End every login session and revoke every API token of this account (but `keep`)."""
+    now = utcnow()
+    query = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if keep is not None:
+        query = query.where(LoginSession.id != keep.id)
+    ended = db.session.execute(query.values(ended_at=now, end_reason=reason)).rowcount
+    if reason != "password_change":
+        db.session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+        )
+    db.session.flush()
+    from app.realtime import disconnect_user  # sockets of this account go at once, not at their next event
+
+    disconnect_user(user.id)
+    return ended
+
+
+# Passwords: change and reset -----------------------------------------------------------------------------------------
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise AccountError(_("That is not your current password."), "current_password")
+    check_password_rules(new)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    # Every other copy of the cookie and every API token stops working; this login goes on.
+    end_all_sessions(user, "password_change", keep=user.login_session)
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    audit.record("password_change", actor=user, subject=user)
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the account exists; the caller answers the same either way."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active:
+        audit.record("password_reset_request", outcome="failure", details={"known": False})
+        return
+    raw = new_token()
+    reset = PasswordReset(
+        user_id=user.id,
+        token_hash=hash_token(raw),
+        expires_at=utcnow() + timedelta(minutes=current_app.config["PASSWORD_RESET_MINUTES"]),
+    )
+    db.session.add(reset)
+    db.session.flush()
+    link = url_for("accounts.reset_password", token=raw, _external=True)
+    with force_locale(user.locale):
+        subject = _("Reset your Momentum password")
+        body = _(
+            "Someone asked to reset the password of your Momentum account.\n\n"
+            "To choose a new password, open this link within %(minutes)d minutes:\n%(link)s\n\n"
+            "If it was not you, you can ignore this email; your password stays the same.",
+            minutes=current_app.config["PASSWORD_RESET_MINUTES"],
+            link=link,
+        )
+    queue_email(user.email, subject, body)
+    audit.record("password_reset_request", subject=user, target=f"password_reset:{reset.id}")
+
+
+def find_password_reset(raw: str) -> PasswordReset | None:
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(raw)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow() or not reset.user.active:
+        return None
+    return reset
+
+
+def reset_password(reset: PasswordReset, new: str) -> User:
+    check_password_rules(new)
+    user = reset.user
+    reset.used_at = utcnow()
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    end_all_sessions(user, "password_change")
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    audit.record("password_reset", actor=user, subject=user, target=f"password_reset:{reset.id}")
+    return user
+
+
+# Profile -------------------------------------------------------------------------------------------------------------
+
+
+def update_profile(user: User, *, display_name: str, pronouns: str, timezone: str, locale: str, low_energy: bool,
+                   notification_prefs: dict) -> None:
+    if timezone not in TIMEZONES:
+        raise AccountError(_("Choose a time zone from the list."), "timezone")
+    if locale not in current_app.config["LANGUAGES"]:
+        raise AccountError(_("Choose English or Spanish."), "locale")
+    user.display_name = display_name.strip()
+    user.pronouns = pronouns.strip()
+    user.timezone = timezone
+    user.locale = locale
+    user.low_energy = low_energy
+    user.notification_prefs = dict(notification_prefs)
+    db.session.flush()
+    audit.record("profile_update", actor=user, subject=user)
+
+
+# API tokens ----------------------------------------------------------------------------------------------------------
+
+
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    raw = "mtm_" + new_token()
+    token = ApiToken(
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        name=name.strip() or "API token",
+        token_hash=hash_token(raw),
+        prefix=raw[:10],
+        expires_at=utcnow() + timedelta(days=current_app.config["API_TOKEN_DAYS"]),
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token_create", actor=user, subject=user, target=f"api_token:{token.id}")
+    return token, raw
+
+
+def revoke_api_token(user: User, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        audit.record("api_token_revoke", actor=user, subject=token.user_id, target=f"api_token:{token.id}")
+
+
+def load_api_token(raw: str | None) -> User | None:
+    if not raw:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
+        token.last_used_at = now
+    user = token.user
+    user.api_token = token
+    return user
+
+
+# Organisations and accounts ------------------------------------------------------------------------------------------
+
+
+def create_organisation(name: str, slug: str) -> Organisation:
+    if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
+        raise AccountError(_("An organisation with that short name exists."), "slug")
+    organisation = Organisation(name=name.strip(), slug=slug)
+    db.session.add(organisation)
+    db.session.flush()
+    audit.record("organisation_create", organisation_id=organisation.id, target=f"organisation:{organisation.id}")
+    return organisation
+
+
+def create_account(email: str, password: str, display_name: str, organisation: Organisation, role: RoleName,
+                   *, timezone: str = "UTC", locale: str = "en") -> User:
+    email = normalise_email(email)
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise AccountError(_("An account with that email exists; sign in to accept."), "email")
+    check_password_rules(password)
+    user = User(email=email, password_hash=hash_password(password), display_name=display_name.strip(),
+                timezone=timezone if timezone in TIMEZONES else "UTC", locale=locale)
+    user.roles.append(Role(organisation_id=organisation.id, name=role))
+    db.session.add(user)
+    db.session.flush()
+    audit.record("account_create", subject=user, organisation_id=organisation.id, target=f"user:{user.id}",
+                 details={"role": role.value})
+    return user
+
+
+def set_account_active(by: User, account: User, active: bool) -> None:
+    if account.active == active:
+        return
+    account.active = active
+    if not active:
+        end_all_sessions(account, "deactivated")
+    db.session.flush()
+    audit.record("account_deactivate" if not active else "account_reactivate", actor=by, subject=account,
+                 target=f"user:{account.id}")
+
+
+def update_crisis_resources(by: User, organisation: Organisation, **fields: str) -> None:
+    for name in ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note"):
+        setattr(organisation, name, (fields.get(name) or "").strip())
+    db.session.flush()
+    audit.record("crisis_resources_update", actor=by, target=f"organisation:{organisation.id}")
+
+
+# Invitations ---------------------------------------------------------------------------------------------------------
+
+
+def create_invitation(by: User, organisation: Organisation, role: RoleName, email: str = "",
+                      context: dict | None = None) -> tuple[Invitation, str]:
+    raw = new_token()
+    invitation = Invitation(
+        organisation_id=organisation.id,
+        role=role,
+        email=normalise_email(email) if email else "",
+        code_hash=hash_token(raw),
+        created_by_id=by.id,
+        expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"]),
+        context=context or {},
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    if invitation.email:
+        link = url_for("accounts.accept_invitation", code=raw, _external=True)
+        subject = _("You are invited to Momentum")
+        body = _(
+            "%(name)s invited you to join %(organisation)s on Momentum.\n\n"
+            "Open this link within %(days)d days to accept:\n%(link)s\n",
+            name=by.display_name, organisation=organisation.name, days=current_app.config["INVITATION_DAYS"],
+            link=link,
+        )
+        queue_email(invitation.email, subject, body)
+    audit.record("invitation_create", actor=by, target=f"invitation:{invitation.id}",
+                 details={"role": role.value, "context": invitation.context})
+    return invitation, raw
+
+
+def find_invitation(raw: str) -> Invitation | None:
+    """The invitation behind a code, in any state, or None."""
+    if not raw or len(raw) > 200:
+        return None
+    return db.session.scalar(select(Invitation).where(Invitation.code_hash == hash_token(raw)))
+
+
+def revoke_invitation(by: User, invitation: Invitation) -> None:
+    if invitation.state(utcnow()) != "pending":
+        raise AccountError(_("Only a pending invitation can be revoked."))
+    invitation.revoked_at = utcnow()
+    db.session.flush()
+    audit.record("invitation_revoke", actor=by, target=f"invitation:{invitation.id}")
+
+
+def check_invitation_usable(invitation: Invitation | None) -> Invitation:
+    state = invitation.state(utcnow()) if invitation is not None else "unknown"
+    if state == "pending":
+        return invitation
+    messages = {
+        "accepted": _("This invitation has already been used."),
+        "expired": _("This invitation has expired. Ask for a new one."),
+        "revoked": _("This invitation was withdrawn."),
+        "unknown": _("This invitation link is not valid."),
+    }
+    raise AccountError(messages[state])
+
+
+def accept_invitation(invitation: Invitation, *, user: User | None = None, email: str = "", password: str = "",
+                      display_name: str = "", timezone: str = "UTC", locale: str = "en") -> User:
+    """Accept as a signed-in account (adding the role) or by creating an account. Single use: a second try fails."""
+    invitation = check_invitation_usable(invitation)
+    # Claim the invitation with a conditional update, so that two simultaneous accepts cannot both succeed.
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(accepted_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        raise AccountError(_("This invitation has already been used."))
+    organisation = invitation.organisation
+    if user is None:
+        if invitation.email and normalise_email(email) != invitation.email:
+            raise AccountError(_("Use the email address the invitation was sent to."), "email")
+        user = create_account(email, password, display_name, organisation, invitation.role,
+                              timezone=timezone, locale=locale)
+    else:
+        if invitation.email and user.email != invitation.email:
+            raise AccountError(_("This invitation was sent to another email address."))
+        existing = user.role_in(organisation.id)
+        if existing is not None and existing != invitation.role:
+            raise AccountError(_("Your account already has another role in this organisation."))
+        if existing is None:
+            user.roles.append(Role(organisation_id=organisation.id, name=invitation.role))
+    db.session.refresh(invitation)
+    invitation.accepted_by_id = user.id
+    db.session.flush()
+    audit.record("invitation_accept", actor=user, subject=user, organisation_id=organisation.id,
+                 target=f"invitation:{invitation.id}", details={"role": invitation.role.value})
+    return user

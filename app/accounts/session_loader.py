@@ -1,0 +1,41 @@
+"""How Flask-Login finds the account: a login session token from the cookie, or a bearer token on the API."""
+
+from __future__ import annotations
+
+from flask import redirect, request, url_for
+from flask_babel import gettext as _
+
+from app.accounts import services
+from app.safe_redirect import is_safe_next
+
+
+def load_user(token: str):
+    return services.load_login_session(token)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def load_user_from_request(_request):
+    if not request.path.startswith("/api/"):
+        return None
+    return services.load_api_token(bearer_token())
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def unauthorized():
+    if is_api_request():
+        from app.errors import json_error
+
+        return json_error(401, "unauthorized", _("Sign in or send a valid bearer token."))
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("accounts.login", next=target if is_safe_next(target) else None))
+
+
+

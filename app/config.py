@@ -1,0 +1,104 @@
+"""Configuration read from environment variables, one class per environment."""
+
+import os
+from datetime import timedelta
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    #: Key for the audit trail's HMAC chain; falls back to SECRET_KEY.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    SERVER_NAME = os.environ.get("SERVER_NAME")
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+    #: Automatic logoff (ASVS 7.3): idle timeout and absolute lifetime of a login.
+    SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 30)
+    SESSION_MAX_HOURS = _env_int("SESSION_MAX_HOURS", 12)
+    API_TOKEN_DAYS = _env_int("API_TOKEN_DAYS", 30)
+    INVITATION_DAYS = _env_int("INVITATION_DAYS", 7)
+    PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("en", "es")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Momentum <no-reply@momentum.local>")
+    #: When true, email is written to the log instead of being sent.
+    MAIL_SUPPRESS_SEND = _env_bool("MAIL_SUPPRESS_SEND", True)
+
+    #: Origins allowed to open a Socket.IO connection besides the app's own.
+    SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",") if o]
+
+    API_TITLE = "Momentum API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    PRODUCTION = False
+    TESTING = False
+    DEBUG = _env_bool("DEBUG", False)
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    AUDIT_KEY = "test-audit-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = ""
+    MAIL_SUPPRESS_SEND = True
+    SERVER_NAME = None
+    RATELIMIT_ENABLED = True
+
+
+class ProductionConfig(Config):
+    PRODUCTION = True
+    SESSION_COOKIE_SECURE = True
+    MAIL_SUPPRESS_SEND = _env_bool("MAIL_SUPPRESS_SEND", False)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def check_production(config: dict) -> None:
+    """Refuse to start a production app without a real secret or with the debugger on."""
+    if not os.environ.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    if config.get("DEBUG"):
+        raise RuntimeError("DEBUG must be off in production")

@@ -1,0 +1,40 @@
+"""Demo data for trying Momentum: one organisation and an account for each role (see the README)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.accounts import services
+from app.accounts.models import Organisation, Role, RoleName, User
+from app.extensions import db
+
+DEMO_PASSWORD = "momentum-demo"
+DEMO_SLUG = "demo-clinic"
+DEMO_ACCOUNTS = [
+    ("admin@example.org", "Robin (admin)", RoleName.ADMIN, "Europe/London"),
+    ("facilitator@example.org", "Dr. Morgan Lee", RoleName.FACILITATOR, "Europe/Berlin"),
+    ("alex@example.org", "Alex", RoleName.PATIENT, "Europe/Berlin"),
+    ("sam@example.org", "Sam", RoleName.PATIENT, "America/New_York"),
+    ("jordan@example.org", "Jordan", RoleName.SUPPORTER, "Europe/Berlin"),
+]
+
+
+def load_demo() -> dict[str, User]:
+    """Create what is missing and leave what exists: running it twice changes nothing."""
+    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG))
+    if organisation is None:
+        organisation = services.create_organisation("Momentum Demo Clinic", DEMO_SLUG)
+    accounts = {}
+    for email, name, role, timezone in DEMO_ACCOUNTS:
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = services.create_account(email, DEMO_PASSWORD, name, organisation, role, timezone=timezone)
+        elif user.role_in(organisation.id) is None:
+            user.roles.append(Role(organisation_id=organisation.id, name=role))
+        accounts[email] = user
+    db.session.flush()
+    from app import demo_hooks
+
+    for hook in demo_hooks.HOOKS:
+        hook(organisation, accounts)
+    return accounts

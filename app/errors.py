@@ -1,0 +1,101 @@
+"""Error pages for people and JSON errors for the API, with every denial written to the audit trail."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app import audit
+from app.extensions import db
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Sign in to continue."),
+        403: _("You do not have access to this."),
+        404: _("We could not find that page."),
+        405: _("That action is not available here."),
+        409: _("That conflicts with the current state. Reload and try again."),
+        413: _("That is too large."),
+        422: _("Some fields need attention."),
+        429: _("Too many attempts. Wait a few minutes and try again."),
+        500: _("Something went wrong on our side. Nothing you entered was lost; try again in a moment."),
+    }
+
+
+def json_error(status: int, code: str | None = None, message: str | None = None, fields: dict | None = None,
+               headers: dict | None = None):
+    body = {"error": {"code": code or CODES.get(status, "error"),
+                      "message": message or messages().get(status, ""),
+                      "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten_fields(data) -> dict:
+    """webargs reports {"json": {"name": ["..."]}}; clients want {"name": ["..."]}."""
+    messages_ = (data or {}).get("messages") or (data or {}).get("errors") or {}
+    fields: dict = {}
+    for location_errors in messages_.values() if isinstance(messages_, dict) else []:
+        if isinstance(location_errors, dict):
+            fields.update(location_errors)
+    return fields
+
+
+def _record_denial(status: int) -> None:
+    actor = current_user.id if current_user.is_authenticated else None
+    audit.record("request_denied", actor=actor, target=f"{request.method} {request.path}"[:120], outcome="denied",
+                 details={"status": status})
+
+
+def handle_http_exception(error: HTTPException):
+    db.session.rollback()
+    status = error.code or 500
+    if status in (401, 403):
+        _record_denial(status)
+    if request.path.startswith("/api/"):
+        data = getattr(error, "data", None) or {}
+        code = "csrf_failed" if isinstance(error, CSRFError) else None
+        message = data.get("message") if isinstance(data, dict) else None
+        headers = dict(error.get_response().headers) if status in (405, 429) else {}
+        headers = {k: v for k, v in headers.items() if k in ("Allow", "Retry-After")}
+        return json_error(status, code, message, _flatten_fields(data) if status in (400, 422) else None, headers)
+    template = "errors/error.html"
+    message = _("This form has expired. Go back, reload the page and try again.") if isinstance(error, CSRFError) \
+        else messages().get(status, error.description)
+    response = render_template(template, status=status, message=message), status
+    return response
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return handle_http_exception(InternalServerError())
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,1 @@
+"""Notifications: email now; in-app notifications, reminders and quiet hours build on it."""

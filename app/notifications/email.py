@@ -1,0 +1,38 @@
+"""Email that leaves only after the transaction that caused it commits; in development it goes to the log."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db, mail
+
+OUTBOX_KEY = "momentum_outbox"
+
+
+def queue_email(to: str, subject: str, body: str) -> None:
+    """Send after commit, so that a rolled-back change never sends a link to something that does not exist."""
+    db.session.info.setdefault(OUTBOX_KEY, []).append((to, subject, body))
+
+
+def send_now(to: str, subject: str, body: str) -> None:
+    message = Message(subject=subject, recipients=[to], body=body)
+    if current_app.config.get("MAIL_SUPPRESS_SEND"):
+        current_app.logger.info("Email to %s: %s\n%s", to, subject, body)
+    mail.send(message)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    for to, subject, body in session.info.pop(OUTBOX_KEY, []):
+        try:
+            send_now(to, subject, body)
+        except Exception:  # a mail outage must not undo a committed change; the log keeps the failure
+            current_app.logger.exception("could not send email to %s", to)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_outbox(session: Session) -> None:
+    session.info.pop(OUTBOX_KEY, None)

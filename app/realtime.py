@@ -1,0 +1,108 @@
+"""Socket.IO plumbing shared by every domain: authentication on connect, re-checked on every event, one commit per event.
+
+Rooms: ``user:<id>`` for every socket of an account, so that ending a login or deactivating an account can drop them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import current_app, session
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, disconnect, join_room
+from werkzeug.exceptions import Forbidden, NotFound
+
+from app import audit
+from app.extensions import db, socketio
+
+SOCKET_TOKEN_KEY = "socket_api_token"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def socket_user():
+    """The account behind this socket, checked again now: None if its login or token has ended."""
+    from app.accounts.services import load_api_token
+
+    raw = session.get(SOCKET_TOKEN_KEY)
+    if raw:
+        return load_api_token(raw)
+    user = current_user._get_current_object()
+    return user if user.is_authenticated and user.is_active else None
+
+
+def on_connect(auth):
+    from app.accounts.services import load_api_token
+
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if token:
+        user = load_api_token(token)
+        if user is not None:
+            session[SOCKET_TOKEN_KEY] = token
+    else:
+        session.pop(SOCKET_TOKEN_KEY, None)
+        user = socket_user()
+    if user is None:
+        db.session.rollback()
+        raise ConnectionRefusedError("unauthorized")
+    join_room(user_room(user.id))
+    db.session.commit()
+    return True
+
+
+def socket_event(handler: Callable) -> Callable:
+    """Re-authenticate, run the handler, commit, then acknowledge; a failure rolls back and says so.
+
+    An ended login or a deactivated account is disconnected on its next event.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        user = socket_user()
+        if user is None:
+            db.session.rollback()
+            disconnect()
+            return {"ok": False, "error": "unauthorized"}
+        try:
+            result = handler(user, *args, **kwargs)
+            db.session.commit()
+        except (Forbidden, NotFound) as error:
+            db.session.rollback()
+            audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied")
+            db.session.commit()
+            return {"ok": False, "error": "forbidden" if isinstance(error, Forbidden) else "not_found"}
+        except ValueError as error:
+            db.session.rollback()
+            return {"ok": False, "error": str(error) or "invalid"}
+        except Exception:
+            db.session.rollback()
+            current_app.logger.exception("socket event %s failed", handler.__name__)
+            return {"ok": False, "error": "server_error"}
+        return {"ok": True, **(result or {})}
+
+    return wrapper
+
+
+def disconnect_user(user_id: int) -> None:
+    """Drop every socket of an account connected to this process; others fail their next event's check."""
+    server = socketio.server
+    if server is None:
+        return
+    try:
+        sids = list(server.manager.get_participants("/", user_room(user_id)))
+    except (KeyError, ValueError):
+        return
+    for sid, _eio_sid in sids:
+        server.disconnect(sid, namespace="/")
+
+
+def register_socket_handlers() -> None:
+    socketio.on_event("connect", on_connect)
+
+    @socketio.on("whoami")
+    @socket_event
+    def whoami(user):
+        return {"user": {"id": user.id, "display_name": user.display_name, "role": user.role.value if user.role else None}}

@@ -1,0 +1,191 @@
+"""Fixtures: the app in test configuration, a client, people in each role, and signing in as them."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+
+from app import create_app
+from app.accounts import services
+from app.accounts.models import Organisation, Role, RoleName, User
+from app.extensions import db, limiter
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count(1)
+_password_hash = None
+_schema_ready = False
+
+
+def password_hash() -> str:
+    """One argon2 hash for every test account: hashing per account would dominate the suite's time."""
+    global _password_hash
+    if _password_hash is None:
+        _password_hash = services.hash_password(PASSWORD)
+    return _password_hash
+
+
+def _reset_database() -> None:
+    global _schema_ready
+    if db.engine.dialect.name == "postgresql":
+        if not _schema_ready:
+            db.drop_all()
+            db.create_all()
+            _schema_ready = True
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    else:
+        db.create_all()
+
+
+class FreshUserClient(FlaskClient):
+    """The tests keep one app context open, so `g` outlives a request; Flask-Login caches the user in it."""
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app():
+    app = create_app("test")
+    app.test_client_class = FreshUserClient
+    with app.app_context():
+        _reset_database()
+        limiter.reset()
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_organisation(app):
+    def make(**overrides) -> Organisation:
+        n = next(_counter)
+        organisation = Organisation(name=overrides.pop("name", f"Clinic {n}"), slug=overrides.pop("slug", f"clinic-{n}"),
+                                    **overrides)
+        db.session.add(organisation)
+        db.session.commit()
+        return organisation
+
+    return make
+
+
+@pytest.fixture
+def organisation(make_organisation):
+    return make_organisation(name="Riverside Clinic")
+
+
+@pytest.fixture
+def make_user(app, organisation):
+    def make(role: RoleName | str = RoleName.PATIENT, organisation_: Organisation | None = None, **overrides) -> User:
+        n = next(_counter)
+        org = organisation_ or organisation
+        user = User(
+            email=overrides.pop("email", f"person{n}@example.org"),
+            password_hash=password_hash(),
+            display_name=overrides.pop("display_name", f"Person {n}"),
+            **overrides,
+        )
+        user.roles.append(Role(organisation_id=org.id, name=RoleName(role)))
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(RoleName.ADMIN, display_name="Avery Admin")
+
+
+@pytest.fixture
+def facilitator(make_user):
+    return make_user(RoleName.FACILITATOR, display_name="Dr. Fran Facilitator", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def patient(make_user):
+    return make_user(RoleName.PATIENT, display_name="Pat Patient", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def other_patient(make_user):
+    return make_user(RoleName.PATIENT, display_name="Olly Other")
+
+
+@pytest.fixture
+def supporter(make_user):
+    return make_user(RoleName.SUPPORTER, display_name="Sol Supporter")
+
+
+@pytest.fixture
+def login(app):
+    """Sign a test client in as someone, through a real login session (without the cost of argon2)."""
+
+    def do_login(client, user: User) -> str:
+        with app.test_request_context():
+            token = services.start_login_session(user, "pytest")
+            db.session.commit()
+        with client.session_transaction() as session:
+            session.clear()
+            session["_user_id"] = token
+            session["_fresh"] = True
+        return token
+
+    return do_login
+
+
+def csrf_token(client, app) -> str:
+    """A valid CSRF token for this client's session, as a form would carry it."""
+    with client.session_transaction() as session:
+        raw = session.get("csrf_token")
+        if raw is None:
+            import hashlib
+            import os
+
+            raw = session["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps(raw)
+
+
+@pytest.fixture
+def post(app):
+    """POST a form with a valid CSRF token."""
+
+    def do_post(client, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", csrf_token(client, app))
+        return client.post(url, data=data, **kwargs)
+
+    return do_post
+
+
+@pytest.fixture
+def api_token(app):
+    """A bearer token for a user, as POST /api/v1/auth/tokens would give."""
+
+    def make(user: User) -> dict:
+        with app.test_request_context():
+            _token, raw = services.create_api_token(user, "pytest")
+            db.session.commit()
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make
+
+
+def strip_csrf(html: str) -> str:
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"|value="[^"]*" name="csrf_token"', "", html)
