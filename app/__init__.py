@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 from sqlalchemy import event
@@ -139,6 +139,8 @@ def _select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if session.get("lang") in languages:
@@ -147,7 +149,7 @@ def _select_locale() -> str:
 
 
 def _select_timezone() -> str | None:
-    if current_user.is_authenticated:
+    if has_request_context() and current_user.is_authenticated:
         return current_user.timezone
     return None
 
@@ -155,10 +157,12 @@ def _select_timezone() -> str | None:
 def register_blueprints(app: Flask) -> None:
     from app import errors, health
     from app.accounts import bp as accounts_bp
+    from app.groups import bp as groups_bp
     from app.realtime import register_socket_handlers
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(groups_bp)
     errors.register(app)
     register_socket_handlers()
 
@@ -190,6 +194,9 @@ def register_request_hooks(app: Flask) -> None:
         return {"policy": policy, "low_energy": g.get("low_energy", False), "role_label": role_label,
                 "invitation_state_label": invitation_state_label, "get_locale": get_locale,
                 "format_datetime": format_datetime}
+
+    # Macros imported with `{% from ... import %}` see globals, not the context above: `_macros.datetime` needs these.
+    app.jinja_env.globals.update(format_datetime=format_datetime, get_locale=get_locale)
 
 
 def register_commands(app: Flask) -> None:

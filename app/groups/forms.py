@@ -1,0 +1,207 @@
+"""Forms for groups, schedules, sessions, enrolment, attendance, agendas and notes."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.accounts.forms import timezone_choices
+from app.groups.models import AttendanceStatus
+
+
+def _no_nul(form, field):
+    if isinstance(field.data, str) and "\x00" in field.data:
+        raise ValidationError(_l("This field contains a character that is not allowed."))
+
+
+def format_choices():
+    return [("online", _l("Online")), ("in_person", _l("In person")), ("hybrid", _l("Hybrid"))]
+
+
+def status_choices():
+    return [("forming", _l("Forming")), ("active", _l("Active")), ("finished", _l("Finished")),
+            ("cancelled", _l("Cancelled"))]
+
+
+ATTENDANCE_LABELS = {
+    AttendanceStatus.PRESENT_IN_PERSON: _l("Present in person"),
+    AttendanceStatus.PRESENT_ONLINE: _l("Present online"),
+    AttendanceStatus.BRIEF_CHECKIN: _l("Brief check-in only"),
+    AttendanceStatus.LEFT_EARLY: _l("Left early"),
+    AttendanceStatus.EXCUSED: _l("Excused"),
+    AttendanceStatus.ABSENT: _l("Absent"),
+}
+
+ACCOMMODATION_LABELS = {
+    "camera_off": _l("I may keep my camera off"),
+    "brief_checkin": _l("I may only do a brief check-in"),
+    "reminders": _l("I would like reminders before sessions"),
+}
+
+SPEAKING_LABELS = [
+    ("comfortable", _l("I am comfortable speaking in a group")),
+    ("some_nerves", _l("I feel a little nervous about it")),
+    ("very_uneasy", _l("Speaking in a group feels very hard right now")),
+]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class GroupForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120), _no_nul])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000), _no_nul])
+    focus = StringField(_l("Focus"), validators=[Optional(), Length(max=200), _no_nul],
+                        description=_l("For example: behavioural activation, coping with low mood"))
+    format = SelectField(_l("Format"), choices=format_choices, validators=[DataRequired()])
+    location = StringField(_l("Place"), validators=[Optional(), Length(max=300), _no_nul],
+                           description=_l("Needed for in-person and hybrid groups"))
+    video_link = StringField(_l("Video link"), validators=[Optional(), Length(max=500), _no_nul],
+                             description=_l("Needed for online and hybrid groups; starts with https://"))
+    capacity = IntegerField(_l("Places"), validators=[InputRequired(), NumberRange(min=1, max=500)], default=10)
+    enrolment = SelectField(_l("Enrolment"), choices=[("rolling", _l("Rolling: people join as places free up")),
+                                                      ("closed", _l("Closed cohort: everyone starts together"))])
+    status = SelectField(_l("Status"), choices=status_choices, default="forming")
+    timezone = SelectField(_l("Time zone of the sessions"), validators=[DataRequired()])
+    checkin_visibility = SelectField(
+        _l("In the live room, members see"),
+        choices=[("all", _l("each other's check-ins")), ("presence", _l("only that someone checked in"))])
+    distress_threshold = IntegerField(_l("Alert me when a live check-in mood is at or below"),
+                                      validators=[InputRequired(), NumberRange(min=0, max=10)], default=2)
+    co_facilitators = MultiCheckboxField(_l("Co-facilitators"), coerce=int, validators=[Optional()])
+
+    def __init__(self, *args, facilitators=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()
+        self.co_facilitators.choices = [(u.id, u.display_name) for u in facilitators]
+
+
+class NewGroupForm(GroupForm):
+    agreement = TextAreaField(_l("Group agreement"), validators=[Optional(), Length(max=8000), _no_nul],
+                              description=_l("Confidentiality and ground rules; leave empty to start from ours."))
+
+
+class AgreementForm(FlaskForm):
+    text = TextAreaField(_l("Group agreement"), validators=[DataRequired(), Length(max=8000), _no_nul],
+                         description=_l("Saving a change creates a new version; members are asked to accept it."))
+
+
+class ScheduleForm(FlaskForm):
+    start_date = DateField(_l("First session"), validators=[DataRequired()])
+    start_time = TimeField(_l("Start time"), validators=[DataRequired()])
+    interval_weeks = SelectField(_l("Repeats"), choices=[("1", _l("Every week")), ("2", _l("Every other week"))],
+                                 default="1")
+    end_mode = RadioField(_l("Ends"), choices=[("count", _l("After a number of sessions")),
+                                               ("until", _l("On a date"))], default="count")
+    count = IntegerField(_l("Number of sessions"), validators=[Optional(), NumberRange(min=1, max=260)], default=12)
+    until = DateField(_l("Last date"), validators=[Optional()])
+    duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
+                                    default=90)
+
+    def validate_count(self, field):
+        if self.end_mode.data == "count" and not field.data:
+            raise ValidationError(_l("How many sessions?"))
+
+    def validate_until(self, field):
+        if self.end_mode.data == "until" and not field.data:
+            raise ValidationError(_l("Choose the last date."))
+
+
+class SessionTimeForm(FlaskForm):
+    date = DateField(_l("Date"), validators=[DataRequired()])
+    time = TimeField(_l("Start time"), validators=[DataRequired()])
+    duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
+                                    default=90)
+    video_link = StringField(_l("Video link for this session only"), validators=[Optional(), Length(max=500), _no_nul])
+    location = StringField(_l("Place for this session only"), validators=[Optional(), Length(max=300), _no_nul])
+
+
+class CancelSessionForm(FlaskForm):
+    reason = TextAreaField(_l("Reason members will see"), validators=[DataRequired(), Length(max=1000), _no_nul])
+
+
+class InviteMemberForm(FlaskForm):
+    email = EmailField(_l("Email (leave empty for a link to share)"),
+                       validators=[Optional(), Email(), Length(max=254), _no_nul])
+
+
+class JoinForm(FlaskForm):
+    agreement_id = HiddenField(validators=[DataRequired()])
+    accept = BooleanField(_l("I have read the group agreement and accept it"), validators=[DataRequired()])
+    preferred_name = StringField(_l("Name shown to the group"), validators=[DataRequired(), Length(max=100), _no_nul],
+                                 description=_l("A first name, a nickname or a pseudonym."))
+    hopes = TextAreaField(_l("What do you hope to get from the group?"),
+                          validators=[Optional(), Length(max=2000), _no_nul])
+    doable = TextAreaField(_l("What feels doable for you right now?"),
+                           validators=[Optional(), Length(max=2000), _no_nul])
+    speaking_comfort = RadioField(_l("Speaking in a group"), choices=SPEAKING_LABELS,
+                                  validators=[DataRequired(message=_l("Choose the answer closest to how you feel."))])
+    accommodations = MultiCheckboxField(_l("What would help (optional)"),
+                                        choices=list(ACCOMMODATION_LABELS.items()), validators=[Optional()])
+    accommodations_note = TextAreaField(_l("Anything else the facilitator should know (optional)"),
+                                        validators=[Optional(), Length(max=2000), _no_nul])
+
+
+class AcceptAgreementForm(FlaskForm):
+    agreement_id = HiddenField(validators=[DataRequired()])
+    accept = BooleanField(_l("I have read the new version and accept it"), validators=[DataRequired()])
+
+
+class MembershipStatusForm(FlaskForm):
+    status = SelectField(_l("New status"), choices=[
+        ("active", _l("Active")), ("paused", _l("Paused")), ("left", _l("Left")), ("completed", _l("Completed"))])
+    reason = TextAreaField(_l("Reason (seen only by facilitators)"), validators=[Optional(), Length(max=1000), _no_nul])
+
+
+class LeaveGroupForm(FlaskForm):
+    reason = TextAreaField(_l("Would you like to tell your facilitator why? (optional)"),
+                           validators=[Optional(), Length(max=1000), _no_nul])
+
+
+class AttendanceRowForm(Form):
+    user_id = HiddenField()
+    status = SelectField(_l("Attendance"), choices=[("", _l("Not recorded"))] + [
+        (status.value, label) for status, label in ATTENDANCE_LABELS.items()], validators=[Optional()])
+    comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500), _no_nul])
+    previous_status = HiddenField()
+    previous_comment = HiddenField()
+
+
+class AttendanceForm(FlaskForm):
+    rows = FieldList(FormField(AttendanceRowForm), max_entries=500)
+
+
+class AgendaItemForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200), _no_nul])
+    body = TextAreaField(_l("Content (Markdown)"), validators=[Optional(), Length(max=8000), _no_nul])
+    rationale = TextAreaField(_l("Why we do this"), validators=[Optional(), Length(max=2000), _no_nul],
+                              description=_l("Members see this before the session."))
+
+
+class NoteForm(FlaskForm):
+    member_id = SelectField(_l("About"), coerce=int, validators=[Optional()])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=8000), _no_nul])
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member_id.choices = [(0, _l("The session as a whole"))] + [(m.user_id, m.shown_name) for m in members]

@@ -1,0 +1,591 @@
+"""Pages for groups: the facilitator's tools and the member's view."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app import policy
+from app.accounts.forms import EmptyForm
+from app.accounts.models import User
+from app.extensions import db, limiter
+from app.groups import bp, calendar, labels, queries, recurrence, services
+from app.groups.forms import (
+    ACCOMMODATION_LABELS,
+    AcceptAgreementForm,
+    AgendaItemForm,
+    AgreementForm,
+    AttendanceForm,
+    CancelSessionForm,
+    GroupForm,
+    InviteMemberForm,
+    JoinForm,
+    LeaveGroupForm,
+    MembershipStatusForm,
+    NewGroupForm,
+    NoteForm,
+    ScheduleForm,
+    SessionTimeForm,
+)
+from app.groups.models import AttendanceStatus, MembershipStatus
+from app.markdown_text import render_markdown
+from app.models_base import utcnow
+
+
+def _show_error(form, error: services.GroupError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+def _load_group(group_id: int):
+    return queries.group_in_organisation(group_id, current_user.organisation_id) or abort(404)
+
+
+def _load_occurrence(occurrence_id: int):
+    return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or abort(404)
+
+
+def _group_data(form) -> dict:
+    return {name: getattr(form, name).data for name in services.GROUP_FIELDS}
+
+
+@bp.app_context_processor
+def group_helpers():
+    return {"render_markdown": render_markdown, "local_time": recurrence.to_local, "group_label": labels.label,
+            "accommodation_label": lambda key: str(ACCOMMODATION_LABELS.get(key, key))}
+
+
+# Groups ----------------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/groups")
+@login_required
+def index():
+    policy.require_use(current_user, "groups")
+    if policy.can_create_group(current_user):
+        return render_template("groups/index_facilitator.html", groups=queries.groups_for_facilitator(current_user))
+    return render_template("groups/index_member.html", memberships=queries.memberships_for_patient(current_user))
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@login_required
+def create():
+    policy.require_create_group(current_user)
+    form = NewGroupForm(timezone=current_user.timezone,
+                        facilitators=[u for u in queries.facilitators_of_organisation(current_user.organisation_id)
+                                      if u.id != current_user.id])
+    if form.validate_on_submit():
+        try:
+            group = services.create_group(current_user, {**_group_data(form), "agreement": form.agreement.data})
+            colleagues = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
+            services.set_co_facilitators(current_user, group, [u for u in colleagues if u])
+        except services.GroupError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(_("The group is created. Next, set its schedule."), "info")
+            return redirect(url_for("groups.schedule", group_id=group.id))
+    return render_template("groups/edit.html", form=form, group=None)
+
+
+@bp.get("/groups/<int:group_id>")
+@login_required
+def show(group_id: int):
+    group = _load_group(group_id)
+    policy.require_view_group(current_user, group)
+    if policy.can_manage_group(current_user, group):
+        return render_template(
+            "groups/show_facilitator.html", group=group, members=queries.active_members(group),
+            waitlist=queries.waitlist(group), engagement=queries.engagement(group),
+            upcoming=queries.occurrences(group, start=utcnow() - timedelta(hours=8))[:12],
+            past=list(reversed(queries.past_sessions(group, 8))),
+            all_memberships=group.memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
+            new_invitation=session.pop("new_group_invitation", None), empty_form=EmptyForm(),
+        )
+    membership = queries.membership_of(current_user, group)
+    if membership.status == MembershipStatus.INVITED:
+        return redirect(url_for("groups.join", group_id=group.id))
+    return render_template(
+        "groups/show_member.html", group=group, membership=membership,
+        next_session=queries.next_occurrence(group),
+        upcoming=queries.occurrences(group, start=utcnow() - timedelta(hours=8))[:6],
+        summary=queries.member_attendance_summary(current_user, group),
+        agreement_form=AcceptAgreementForm(agreement_id=group.current_agreement.id if group.current_agreement else ""),
+        leave_form=LeaveGroupForm(),
+    )
+
+
+@bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(group_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    colleagues = [u for u in queries.facilitators_of_organisation(group.organisation_id) if u.id != current_user.id]
+    form = GroupForm(obj=group, facilitators=colleagues)
+    if request.method == "GET":
+        form.co_facilitators.data = [f.user_id for f in group.facilitators if not f.lead]
+    agreement_form = AgreementForm(text=group.current_agreement.text if group.current_agreement else "")
+    if form.validate_on_submit():
+        try:
+            services.update_group(current_user, group, _group_data(form))
+            chosen = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
+            services.set_co_facilitators(current_user, group, [u for u in chosen if u])
+        except services.GroupError as error:
+            db.session.rollback()
+            group = _load_group(group_id)
+            _show_error(form, error)
+        else:
+            flash(_("The group is saved."), "info")
+            return redirect(url_for("groups.show", group_id=group.id))
+    return render_template("groups/edit.html", form=form, group=group, agreement_form=agreement_form), \
+        422 if form.errors else 200
+
+
+@bp.post("/groups/<int:group_id>/agreement")
+@login_required
+def agreement(group_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    form = AgreementForm()
+    if form.validate_on_submit():
+        try:
+            version = services.update_agreement(current_user, group, form.text.data)
+        except services.GroupError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The agreement is saved as version %(n)d.", n=version.version), "info")
+    else:
+        flash(_("The agreement cannot be empty."), "error")
+    return redirect(url_for("groups.edit", group_id=group.id))
+
+
+@bp.route("/groups/<int:group_id>/schedule", methods=["GET", "POST"])
+@login_required
+def schedule(group_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    form = ScheduleForm()
+    if request.method == "GET" and group.schedule:
+        start = datetime.fromisoformat(group.schedule.dtstart_local)
+        form.start_date.data, form.start_time.data = start.date(), start.time()
+        form.duration_minutes.data = group.schedule.duration_minutes
+        parts = dict(p.split("=", 1) for p in group.schedule.rrule.split(";") if "=" in p)
+        form.interval_weeks.data = parts.get("INTERVAL", "1")
+        if "COUNT" in parts:
+            form.end_mode.data, form.count.data = "count", int(parts["COUNT"])
+        elif "UNTIL" in parts:
+            form.end_mode.data, form.until.data = "until", datetime.strptime(parts["UNTIL"][:8], "%Y%m%d").date()
+    if form.validate_on_submit():
+        try:
+            rule = recurrence.build_rrule(
+                interval_weeks=int(form.interval_weeks.data),
+                count=form.count.data if form.end_mode.data == "count" else None,
+                until=form.until.data if form.end_mode.data == "until" else None)
+            services.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
+                                                                                        form.start_time.data),
+                                   rule=rule, duration_minutes=form.duration_minutes.data)
+        except recurrence.ScheduleError as error:
+            db.session.rollback()
+            form.count.errors = [*form.count.errors, services.schedule_error_message(error)]
+        except services.GroupError as error:
+            db.session.rollback()
+            target = form.start_time if error.code == "nonexistent_local_time" else form.count
+            target.errors = [*target.errors, error.message]
+        else:
+            flash(_("The schedule is saved."), "info")
+            return redirect(url_for("groups.show", group_id=group.id))
+    return render_template("groups/schedule.html", group=group, form=form,
+                           extra_form=SessionTimeForm()), 422 if form.errors else 200
+
+
+@bp.post("/groups/<int:group_id>/sessions")
+@login_required
+def add_session(group_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    form = SessionTimeForm()
+    if form.validate_on_submit():
+        try:
+            occurrence = services.add_extra_session(
+                current_user, group, start_local=datetime.combine(form.date.data, form.time.data),
+                duration_minutes=form.duration_minutes.data, video_link=form.video_link.data or "",
+                location=form.location.data or "")
+        except services.GroupError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            flash(_("The extra session is added."), "info")
+            return redirect(url_for("groups.session_page", occurrence_id=occurrence.id))
+    return render_template("groups/schedule.html", group=group, form=ScheduleForm(), extra_form=form), 422
+
+
+@bp.post("/groups/<int:group_id>/invitations")
+@login_required
+@limiter.limit("60 per hour")
+def invite(group_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    form = InviteMemberForm()
+    if not form.validate_on_submit():
+        flash(_("Enter a valid email address, or leave it empty for a link."), "error")
+        return redirect(url_for("groups.show", group_id=group.id, _anchor="invite"))
+    try:
+        _invitation, raw = services.invite_member(current_user, group, form.email.data or "")
+    except services.GroupError as error:
+        flash(error.message, "error")
+    else:
+        session["new_group_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+        if form.email.data:
+            flash(_("Invitation sent to %(email)s.", email=form.email.data), "info")
+        else:
+            flash(_("Here is a single-use link to share."), "info")
+    return redirect(url_for("groups.show", group_id=group.id, _anchor="invite"))
+
+
+@bp.post("/groups/<int:group_id>/members/<int:membership_id>/status")
+@login_required
+def member_status(group_id: int, membership_id: int):
+    group = _load_group(group_id)
+    policy.require_manage_group(current_user, group)
+    membership = queries.membership_in_group(membership_id, group) or abort(404)
+    form = MembershipStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_membership_status(current_user, membership, MembershipStatus(form.status.data),
+                                              form.reason.data or "")
+        except services.GroupError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("%(name)s is now: %(status)s.", name=membership.shown_name,
+                    status=labels.label(membership.status)), "info")
+    return redirect(url_for("groups.show", group_id=group.id, _anchor="members"))
+
+
+@bp.route("/groups/<int:group_id>/join", methods=["GET", "POST"])
+@login_required
+def join(group_id: int):
+    group = _load_group(group_id)
+    membership = queries.membership_of(current_user, group)
+    policy.require_join_group(current_user, membership)
+    agreement_ = group.current_agreement
+    form = JoinForm(agreement_id=agreement_.id if agreement_ else "", preferred_name=current_user.display_name)
+    if form.validate_on_submit():
+        try:
+            services.join_group(current_user, membership, agreement_id=int(form.agreement_id.data),
+                                preferred_name=form.preferred_name.data, hopes=form.hopes.data or "",
+                                doable=form.doable.data or "", speaking_comfort=form.speaking_comfort.data,
+                                accommodations=form.accommodations.data or [],
+                                accommodations_note=form.accommodations_note.data or "")
+        except (services.GroupError, ValueError) as error:
+            db.session.rollback()
+            _show_error(form, error if isinstance(error, services.GroupError)
+                        else services.GroupError(_("Please try again."), "agreement"))
+            agreement_ = group.current_agreement
+        else:
+            if membership.status == MembershipStatus.ACTIVE:
+                flash(_("Welcome to %(group)s.", group=group.name), "info")
+            else:
+                flash(_("The group is full right now. You are on the waitlist and will be told when a place frees."),
+                      "info")
+            return redirect(url_for("groups.show", group_id=group.id))
+    return render_template("groups/join.html", group=group, form=form, agreement=agreement_), \
+        422 if form.errors else 200
+
+
+@bp.post("/groups/<int:group_id>/agreement/accept")
+@login_required
+def accept_agreement(group_id: int):
+    group = _load_group(group_id)
+    membership = queries.membership_of(current_user, group)
+    policy.require_view_sessions(current_user, group)
+    form = AcceptAgreementForm()
+    if membership is None or not form.validate_on_submit():
+        flash(_("Tick the box to accept the agreement."), "error")
+        return redirect(url_for("groups.show", group_id=group.id))
+    try:
+        services.accept_current_agreement(current_user, membership, int(form.agreement_id.data))
+    except (services.GroupError, ValueError):
+        flash(_("The group agreement has changed. Read the current version and accept it."), "error")
+    else:
+        flash(_("Thank you. You accepted the current agreement."), "info")
+    return redirect(url_for("groups.show", group_id=group.id))
+
+
+@bp.post("/groups/<int:group_id>/leave")
+@login_required
+def leave(group_id: int):
+    group = _load_group(group_id)
+    membership = queries.membership_of(current_user, group)
+    policy.require_leave_group(current_user, membership)
+    form = LeaveGroupForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.change_membership_status(current_user, membership, MembershipStatus.LEFT, form.reason.data or "")
+    except services.GroupError as error:
+        flash(error.message, "error")
+        return redirect(url_for("groups.show", group_id=group.id))
+    flash(_("You have left %(group)s. You are welcome back: ask your facilitator.", group=group.name), "info")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.get("/groups/<int:group_id>/calendar.ics")
+@login_required
+def group_calendar(group_id: int):
+    group = _load_group(group_id)
+    policy.require_view_sessions(current_user, group)
+    body = calendar.build_calendar(group.name, queries.occurrences(group))
+    return body, 200, {"Content-Type": "text/calendar; charset=utf-8",
+                       "Content-Disposition": f'attachment; filename="group-{group.id}.ics"'}
+
+
+# Sessions --------------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:occurrence_id>")
+@login_required
+def session_page(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    group = occurrence.group
+    policy.require_view_sessions(current_user, group)
+    manage = policy.can_manage_group(current_user, group)
+    return render_template(
+        "groups/session.html", occurrence=occurrence, group=group, manage=manage,
+        time_form=SessionTimeForm(data=_session_time_data(occurrence)) if manage else None,
+        cancel_form=CancelSessionForm() if manage else None, agenda_form=AgendaItemForm() if manage else None,
+        empty_form=EmptyForm(),
+    )
+
+
+def _session_time_data(occurrence) -> dict:
+    local = recurrence.to_local(occurrence.starts_at, occurrence.group.timezone)
+    return {"date": local.date(), "time": local.time().replace(second=0, microsecond=0),
+            "duration_minutes": occurrence.duration_minutes, "video_link": occurrence.video_link,
+            "location": occurrence.location}
+
+
+@bp.post("/sessions/<int:occurrence_id>/edit")
+@login_required
+def edit_session(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    form = SessionTimeForm()
+    if form.validate_on_submit():
+        try:
+            services.update_occurrence(current_user, occurrence,
+                                       start_local=datetime.combine(form.date.data, form.time.data),
+                                       duration_minutes=form.duration_minutes.data,
+                                       video_link=form.video_link.data or "", location=form.location.data or "")
+        except services.GroupError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("This session is changed; the rest of the series is as it was."), "info")
+    else:
+        flash(_("Check the date, time and length."), "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
+
+
+@bp.post("/sessions/<int:occurrence_id>/cancel")
+@login_required
+def cancel_session(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    form = CancelSessionForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_occurrence(current_user, occurrence, form.reason.data)
+        except services.GroupError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The session is cancelled. Members see your reason."), "info")
+    else:
+        flash(_("Tell members why the session is cancelled."), "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
+
+
+@bp.post("/sessions/<int:occurrence_id>/restore")
+@login_required
+def restore_session(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.restore_occurrence(current_user, occurrence)
+    except services.GroupError as error:
+        flash(error.message, "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
+
+
+@bp.route("/sessions/<int:occurrence_id>/attendance", methods=["GET", "POST"])
+@login_required
+def attendance(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    sheet = queries.attendance_sheet(occurrence)
+    if request.method == "POST":
+        form = AttendanceForm()
+        if form.validate_on_submit():
+            entries = []
+            for row in form.rows:
+                try:
+                    entries.append(services.AttendanceEntry(
+                        user_id=int(row.user_id.data),
+                        status=AttendanceStatus(row.status.data) if row.status.data else None,
+                        comment=row.comment.data or "",
+                        previous_status=AttendanceStatus(row.previous_status.data) if row.previous_status.data
+                        else None,
+                        previous_comment=row.previous_comment.data or ""))
+                except (TypeError, ValueError):
+                    abort(400)
+            try:
+                conflicts = services.record_attendance(current_user, occurrence, entries,
+                                                       {m.user_id for m, _record in sheet})
+            except services.GroupError as error:
+                db.session.rollback()
+                flash(error.message, "error")
+            else:
+                if conflicts:
+                    names = ", ".join(m.shown_name for m, _r in sheet if m.user_id in conflicts)
+                    flash(_("Someone else changed these rows while you were editing; their entries are kept: "
+                            "%(names)s. Check them below.", names=names), "error")
+                else:
+                    flash(_("Attendance is saved."), "info")
+                return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
+        else:
+            flash(_("Check the entries below."), "error")
+    form = AttendanceForm(data={"rows": [
+        {"user_id": m.user_id, "status": r.status.value if r else "", "comment": r.comment if r else "",
+         "previous_status": r.status.value if r else "", "previous_comment": r.comment if r else ""}
+        for m, r in sheet]})
+    return render_template("groups/attendance.html", occurrence=occurrence, group=occurrence.group,
+                           rows=list(zip(form.rows, sheet, strict=True)), form=form)
+
+
+@bp.post("/sessions/<int:occurrence_id>/agenda")
+@login_required
+def add_agenda_item(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    form = AgendaItemForm()
+    if form.validate_on_submit():
+        try:
+            services.add_agenda_item(current_user, occurrence, title=form.title.data, body=form.body.data or "",
+                                     rationale=form.rationale.data or "")
+        except services.GroupError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Added to the agenda."), "info")
+    else:
+        flash(_("An agenda item needs a title."), "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
+
+
+def _load_agenda_item(occurrence, item_id: int):
+    for item in occurrence.agenda_items:
+        if item.id == item_id:
+            return item
+    abort(404)
+
+
+@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/delete")
+@login_required
+def delete_agenda_item(occurrence_id: int, item_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = _load_agenda_item(occurrence, item_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.delete_agenda_item(current_user, item)
+    except services.GroupError as error:
+        flash(error.message, "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
+
+
+@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/move/<direction>")
+@login_required
+def move_agenda_item(occurrence_id: int, item_id: int, direction: str):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = _load_agenda_item(occurrence, item_id)
+    if direction not in ("up", "down") or not EmptyForm().validate_on_submit():
+        abort(400)
+    services.move_agenda_item(current_user, item, 1 if direction == "down" else -1)
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
+
+
+@bp.route("/sessions/<int:occurrence_id>/notes", methods=["GET", "POST"])
+@login_required
+def notes(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    group = occurrence.group
+    policy.require_read_facilitator_notes(current_user, group)
+    members = queries.active_members(group)
+    form = NoteForm(members=members)
+    if form.validate_on_submit():
+        member = db.session.get(User, form.member_id.data) if form.member_id.data else None
+        if member is not None and member.id not in {m.user_id for m in members}:
+            abort(400)
+        try:
+            services.add_note(current_user, group, form.body.data, occurrence=occurrence, member=member)
+        except services.GroupError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The note is saved. Only this group's facilitators can read it."), "info")
+            return redirect(url_for("groups.notes", occurrence_id=occurrence_id))
+    return render_template("groups/notes.html", occurrence=occurrence, group=group, form=form,
+                           notes=services.read_notes(current_user, group, occurrence=occurrence))
+
+
+# Calendar feeds --------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/calendar")
+@login_required
+def calendar_settings():
+    policy.require_use(current_user, "groups")
+    return render_template("groups/calendar.html", form=EmptyForm(), feed_url=session.pop("new_calendar_feed", None))
+
+
+@bp.post("/calendar")
+@login_required
+def create_calendar_feed():
+    policy.require_use(current_user, "groups")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    _feed, raw = services.create_calendar_feed(current_user)
+    session["new_calendar_feed"] = url_for("groups.calendar_feed", token=raw, _external=True)
+    return redirect(url_for("groups.calendar_settings"))
+
+
+@bp.post("/calendar/revoke")
+@login_required
+def revoke_calendar_feed():
+    policy.require_use(current_user, "groups")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.revoke_calendar_feeds(current_user)
+    flash(_("Your calendar link no longer works."), "info")
+    return redirect(url_for("groups.calendar_settings"))
+
+
+@bp.get("/calendar/<token>.ics")
+@limiter.limit("60 per hour")
+def calendar_feed(token: str):
+    feed = services.find_calendar_feed(token) or abort(404)
+    user = db.session.get(User, feed.user_id)
+    if user is None or not user.active:
+        abort(404)
+    body = calendar.build_calendar(_("Momentum sessions"), queries.calendar_occurrences(user))
+    return body, 200, {"Content-Type": "text/calendar; charset=utf-8"}
+
+

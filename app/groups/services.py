@@ -1,0 +1,582 @@
+"""Writes for groups: groups and agreements, enrolment and the waitlist, schedules and occurrences, attendance,
+agendas, facilitator notes and calendar feeds. Services validate, flush and audit; the boundary commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app import audit
+from app.accounts import services as account_services
+from app.accounts.models import Invitation, RoleName, User
+from app.extensions import db
+from app.groups import recurrence
+from app.groups.models import (
+    ACCOMMODATIONS,
+    AgendaItem,
+    Attendance,
+    AttendanceStatus,
+    CalendarFeed,
+    Enrolment,
+    FacilitatorNote,
+    GroupAgreement,
+    GroupFacilitator,
+    GroupFormat,
+    GroupStatus,
+    Membership,
+    MembershipStatus,
+    OccurrenceStatus,
+    Schedule,
+    SessionOccurrence,
+    SpeakingComfort,
+    TherapyGroup,
+)
+from app.models_base import utcnow
+
+
+class GroupError(ValueError):
+    """A domain rule refused the change; `message` is shown as is, `field` points at the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+def default_agreement_text() -> str:
+    return _(
+        "What is said in the group stays in the group.\n"
+        "We listen without judging and speak for ourselves.\n"
+        "Passing is always fine.\n"
+        "We arrive on time when we can and say when we cannot come.\n"
+        "If you are in crisis, contact emergency services: this group cannot respond in an emergency."
+    )
+
+
+def schedule_error_message(error: recurrence.ScheduleError) -> str:
+    messages = {
+        "nonexistent_local_time": _("That time does not exist on that day in this time zone (the clocks go forward). "
+                                    "Choose another time."),
+        "unbounded": _("A series needs an end: a number of sessions or an end date."),
+        "no_occurrences": _("This schedule produces no sessions. Check the start date and the end."),
+        "too_many": _("A series can have at most %(n)d sessions.", n=recurrence.MAX_OCCURRENCES),
+        "too_long": _("A series can span at most three years."),
+        "invalid_rule": _("This repeat rule cannot be used."),
+    }
+    return messages.get(error.code, messages["invalid_rule"])
+
+
+def _require_open(group: TherapyGroup) -> None:
+    if group.is_closed_for_changes:
+        raise GroupError(_("This group has ended; it can no longer be changed."), code="group_closed")
+
+
+# Groups ----------------------------------------------------------------------------------------------------------------
+
+
+GROUP_FIELDS = ("name", "description", "focus", "format", "location", "video_link", "capacity", "enrolment", "status",
+                "timezone", "checkin_visibility", "distress_threshold")
+
+
+def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
+    for field in GROUP_FIELDS:
+        if field in data and data[field] is not None:
+            value = data[field]
+            setattr(group, field, value.strip() if isinstance(value, str) else value)
+    if group.timezone not in account_services.TIMEZONES:
+        raise GroupError(_("Choose a time zone from the list."), "timezone")
+    if group.capacity is None or group.capacity < 1 or group.capacity > 500:
+        raise GroupError(_("Capacity must be between 1 and 500."), "capacity")
+    if group.checkin_visibility not in ("all", "presence"):
+        raise GroupError(_("Choose what members see of each other's check-ins."), "checkin_visibility")
+    if not 0 <= group.distress_threshold <= 10:
+        raise GroupError(_("The threshold is a mood from 0 to 10."), "distress_threshold")
+    if group.format in (GroupFormat.IN_PERSON, GroupFormat.HYBRID) and not group.location:
+        raise GroupError(_("An in-person or hybrid group needs a place."), "location")
+    if group.format in (GroupFormat.ONLINE, GroupFormat.HYBRID) and not group.video_link:
+        raise GroupError(_("An online or hybrid group needs a video link."), "video_link")
+    if group.video_link and not group.video_link.lower().startswith("https://"):
+        raise GroupError(_("The video link must start with https://"), "video_link")
+    if not group.name:
+        raise GroupError(_("The group needs a name."), "name")
+
+
+def create_group(facilitator: User, data: dict) -> TherapyGroup:
+    group = TherapyGroup(organisation_id=facilitator.organisation_id, timezone=data.get("timezone")
+                         or facilitator.timezone)
+    _apply_group_fields(group, data)
+    group.facilitators.append(GroupFacilitator(user_id=facilitator.id, lead=True))
+    group.agreements.append(GroupAgreement(version=1, text=(data.get("agreement") or "").strip()
+                                           or default_agreement_text(), created_by_id=facilitator.id))
+    db.session.add(group)
+    db.session.flush()
+    audit.record("group_create", actor=facilitator, target=f"group:{group.id}")
+    return group
+
+
+def update_group(by: User, group: TherapyGroup, data: dict) -> None:
+    _require_open(group)
+    active = group.active_count()
+    capacity = data.get("capacity")
+    if capacity is not None and capacity < active:
+        raise GroupError(_("%(n)d members are active; capacity cannot go below that. Change memberships first.",
+                           n=active), "capacity", code="capacity_below_members")
+    old_capacity = group.capacity
+    _apply_group_fields(group, data)
+    db.session.flush()
+    if group.capacity > old_capacity:
+        promote_waitlist(group)
+    audit.record("group_update", actor=by, target=f"group:{group.id}",
+                 details={"fields": sorted(k for k in data if k in GROUP_FIELDS)})
+
+
+def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> None:
+    _require_open(group)
+    wanted = {u.id for u in users}
+    for user in users:
+        if user.role_in(group.organisation_id) != RoleName.FACILITATOR or not user.active:
+            raise GroupError(_("Co-facilitators must be active facilitators of this organisation."), "co_facilitators")
+    for link in list(group.facilitators):
+        if not link.lead and link.user_id not in wanted:
+            group.facilitators.remove(link)
+    present = {link.user_id for link in group.facilitators}
+    for user_id in wanted - present:
+        group.facilitators.append(GroupFacilitator(user_id=user_id, lead=False))
+    db.session.flush()
+    audit.record("group_facilitators_update", actor=by, target=f"group:{group.id}", details={"users": sorted(wanted)})
+
+
+def update_agreement(by: User, group: TherapyGroup, text: str) -> GroupAgreement:
+    _require_open(group)
+    text = text.strip()
+    if not text:
+        raise GroupError(_("The agreement cannot be empty."), "text")
+    current = group.current_agreement
+    if current is not None and current.text == text:
+        return current
+    agreement = GroupAgreement(version=(current.version + 1 if current else 1), text=text, created_by_id=by.id)
+    group.agreements.append(agreement)
+    db.session.flush()
+    audit.record("group_agreement_update", actor=by, target=f"group:{group.id}",
+                 details={"version": agreement.version})
+    return agreement
+
+
+# Enrolment -------------------------------------------------------------------------------------------------------------
+
+
+def invite_member(by: User, group: TherapyGroup, email: str = "") -> tuple[Invitation, str]:
+    """An email invitation, or a code to share when no address is given; both are single use."""
+    _require_open(group)
+    return account_services.create_invitation(by, group.organisation, RoleName.PATIENT, email=email,
+                                              context={"group_id": group.id})
+
+
+def on_invitation_accepted(invitation: Invitation, user: User) -> None:
+    group_id = (invitation.context or {}).get("group_id")
+    if group_id is None:
+        return
+    group = db.session.get(TherapyGroup, group_id)
+    if group is None or group.organisation_id != invitation.organisation_id or group.is_closed_for_changes:
+        raise account_services.AccountError(_("This group is no longer taking members."))
+    membership = db.session.scalar(select(Membership).where(Membership.group_id == group.id,
+                                                            Membership.user_id == user.id))
+    if membership is None:
+        membership = Membership(group_id=group.id, user_id=user.id, status=MembershipStatus.INVITED)
+        db.session.add(membership)
+    elif membership.status in (MembershipStatus.LEFT, MembershipStatus.COMPLETED):
+        membership.status, membership.status_changed_at = MembershipStatus.INVITED, utcnow()
+    db.session.flush()
+    audit.record("membership_invited", actor=user, subject=user, target=f"membership:{membership.id}",
+                 organisation_id=group.organisation_id)
+
+
+account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
+
+
+def _has_place(group: TherapyGroup) -> bool:
+    if group.enrolment == Enrolment.CLOSED and group.status == GroupStatus.ACTIVE:
+        return False  # a closed cohort takes nobody once it has started
+    return group.active_count() < group.capacity
+
+
+def join_group(user: User, membership: Membership, *, agreement_id: int, preferred_name: str, hopes: str,
+               doable: str, speaking_comfort: str, accommodations: list[str], accommodations_note: str) -> Membership:
+    """Accept the agreement and answer the intake: active if there is a place, otherwise on the waitlist."""
+    group = membership.group
+    _require_open(group)
+    if membership.status != MembershipStatus.INVITED:
+        raise GroupError(_("You have already joined this group."), code="already_joined")
+    current = group.current_agreement
+    if current is None or agreement_id != current.id:
+        raise GroupError(_("The group agreement has changed. Read the current version and accept it."), "agreement")
+    unknown = set(accommodations) - set(ACCOMMODATIONS)
+    if unknown:
+        raise GroupError(_("Choose accommodations from the list."), "accommodations")
+    try:
+        comfort = SpeakingComfort(speaking_comfort)
+    except ValueError:
+        raise GroupError(_("Choose how comfortable you feel speaking in a group."), "speaking_comfort") from None
+    now = utcnow()
+    membership.preferred_name = preferred_name.strip()
+    membership.intake_hopes = hopes.strip()
+    membership.intake_doable = doable.strip()
+    membership.speaking_comfort = comfort
+    membership.accommodations = sorted(set(accommodations))
+    membership.accommodations_note = accommodations_note.strip()
+    membership.agreement_id, membership.agreement_accepted_at = current.id, now
+    if _has_place(group):
+        membership.status, membership.joined_at = MembershipStatus.ACTIVE, now
+    else:
+        membership.status, membership.waitlisted_at = MembershipStatus.WAITLISTED, now
+    membership.status_changed_at = now
+    db.session.flush()
+    audit.record("membership_join", actor=user, subject=user, target=f"membership:{membership.id}",
+                 details={"status": membership.status.value, "agreement_version": current.version})
+    return membership
+
+
+def accept_current_agreement(user: User, membership: Membership, agreement_id: int) -> None:
+    current = membership.group.current_agreement
+    if current is None or current.id != agreement_id:
+        raise GroupError(_("The group agreement has changed. Read the current version and accept it."), "agreement")
+    membership.agreement_id, membership.agreement_accepted_at = current.id, utcnow()
+    db.session.flush()
+    audit.record("agreement_accept", actor=user, subject=user, target=f"membership:{membership.id}",
+                 details={"version": current.version})
+
+
+ALLOWED_TRANSITIONS = {
+    MembershipStatus.ACTIVE: {MembershipStatus.PAUSED, MembershipStatus.LEFT, MembershipStatus.COMPLETED},
+    MembershipStatus.PAUSED: {MembershipStatus.ACTIVE, MembershipStatus.LEFT, MembershipStatus.COMPLETED},
+    MembershipStatus.WAITLISTED: {MembershipStatus.LEFT, MembershipStatus.ACTIVE},
+    MembershipStatus.INVITED: {MembershipStatus.LEFT},
+    MembershipStatus.LEFT: {MembershipStatus.ACTIVE},
+    MembershipStatus.COMPLETED: set(),
+}
+
+
+def change_membership_status(by: User, membership: Membership, status: MembershipStatus, reason: str = "") -> None:
+    group = membership.group
+    _require_open(group)
+    if status == membership.status:
+        return
+    if status not in ALLOWED_TRANSITIONS[membership.status]:
+        raise GroupError(_("A membership cannot go from %(old)s to %(new)s.", old=membership.status.value,
+                           new=status.value), "status", code="invalid_transition")
+    freeing = membership.status == MembershipStatus.ACTIVE
+    if status == MembershipStatus.ACTIVE and membership.status != MembershipStatus.PAUSED \
+            and group.active_count() >= group.capacity:
+        raise GroupError(_("The group is full."), "status", code="group_full")
+    now = utcnow()
+    membership.status, membership.status_changed_at = status, now
+    membership.status_reason = reason.strip()
+    if status == MembershipStatus.ACTIVE and membership.joined_at is None:
+        membership.joined_at = now
+    db.session.flush()
+    audit.record("membership_status", actor=by, subject=membership.user_id, target=f"membership:{membership.id}",
+                 details={"status": status.value})
+    if freeing and status != MembershipStatus.PAUSED:
+        promote_waitlist(group)
+
+
+def promote_waitlist(group: TherapyGroup) -> list[Membership]:
+    """Give freed places to the people waiting longest."""
+    promoted = []
+    waiting = sorted((m for m in group.memberships if m.status == MembershipStatus.WAITLISTED),
+                     key=lambda m: (m.waitlisted_at or m.invited_at, m.id))
+    for membership in waiting:
+        if not _has_place(group):
+            break
+        membership.status, membership.joined_at = MembershipStatus.ACTIVE, utcnow()
+        membership.status_changed_at = membership.joined_at
+        promoted.append(membership)
+        db.session.flush()
+        audit.record("membership_promoted", subject=membership.user_id, target=f"membership:{membership.id}",
+                     organisation_id=group.organisation_id)
+    return promoted
+
+
+# Schedules and occurrences ---------------------------------------------------------------------------------------------
+
+
+def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rule: str,
+                  duration_minutes: int) -> Schedule:
+    """Set the series and bring future occurrences in line, keeping exceptions and anything already past."""
+    _require_open(group)
+    if not 15 <= duration_minutes <= 480:
+        raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
+    try:
+        starts = recurrence.expand(rule, dtstart_local, group.timezone)
+    except recurrence.ScheduleError as error:
+        raise GroupError(schedule_error_message(error), "rule", code=error.code) from None
+    schedule = group.schedule or Schedule(group_id=group.id)
+    schedule.dtstart_local = dtstart_local.isoformat(timespec="minutes")
+    schedule.timezone = group.timezone
+    schedule.rrule = rule
+    schedule.duration_minutes = duration_minutes
+    if group.schedule is None:
+        group.schedule = schedule
+    _sync_occurrences(group, starts, duration_minutes)
+    db.session.flush()
+    audit.record("schedule_save", actor=by, target=f"group:{group.id}", details={"rrule": rule,
+                                                                               "sessions": len(starts)})
+    return schedule
+
+
+def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int) -> None:
+    now = utcnow()
+    existing = {occ.recurrence_id: occ for occ in db.session.scalars(
+        select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
+                                        SessionOccurrence.recurrence_id.is_not(None)))}
+    wanted = set(starts)
+    for recurrence_id, occurrence in existing.items():
+        if recurrence_id in wanted or occurrence.starts_at <= now or occurrence.is_exception:
+            continue
+        if _has_records(occurrence):
+            continue
+        db.session.delete(occurrence)
+    for start in starts:
+        occurrence = existing.get(start)
+        if occurrence is None:
+            if start > now:
+                db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=start, starts_at=start,
+                                                 duration_minutes=duration_minutes))
+        elif not occurrence.is_exception and occurrence.starts_at > now:
+            occurrence.duration_minutes = duration_minutes
+
+
+def _has_records(occurrence: SessionOccurrence) -> bool:
+    return db.session.scalar(select(Attendance.id).where(Attendance.occurrence_id == occurrence.id).limit(1)) is not None
+
+
+def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, duration_minutes: int,
+                      video_link: str = "", location: str = "") -> SessionOccurrence:
+    _require_open(group)
+    starts_at = _typed_local_time(start_local, group.timezone)
+    if starts_at <= utcnow():
+        raise GroupError(_("An extra session must be in the future."), "start")
+    _check_link(video_link)
+    occurrence = SessionOccurrence(group_id=group.id, recurrence_id=None, starts_at=starts_at,
+                                   duration_minutes=duration_minutes, video_link=video_link.strip(),
+                                   location=location.strip(), is_exception=True)
+    db.session.add(occurrence)
+    db.session.flush()
+    audit.record("session_add", actor=by, target=f"session:{occurrence.id}")
+    return occurrence
+
+
+def _typed_local_time(value: datetime, zone: str) -> datetime:
+    try:
+        return recurrence.to_utc_strict(value, zone)
+    except recurrence.ScheduleError as error:
+        raise GroupError(schedule_error_message(error), "start", code=error.code) from None
+
+
+def _check_link(link: str) -> None:
+    if link and not link.strip().lower().startswith("https://"):
+        raise GroupError(_("The video link must start with https://"), "video_link")
+
+
+def update_occurrence(by: User, occurrence: SessionOccurrence, *, start_local: datetime | None = None,
+                      duration_minutes: int | None = None, video_link: str | None = None,
+                      location: str | None = None) -> None:
+    """Change one session without touching the rest of the series."""
+    _require_open(occurrence.group)
+    if start_local is not None:
+        occurrence.starts_at = _typed_local_time(start_local, occurrence.group.timezone)
+    if duration_minutes is not None:
+        if not 15 <= duration_minutes <= 480:
+            raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
+        occurrence.duration_minutes = duration_minutes
+    if video_link is not None:
+        _check_link(video_link)
+        occurrence.video_link = video_link.strip()
+    if location is not None:
+        occurrence.location = location.strip()
+    occurrence.is_exception = True
+    db.session.flush()
+    audit.record("session_update", actor=by, target=f"session:{occurrence.id}")
+
+
+def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> None:
+    _require_open(occurrence.group)
+    if not reason.strip():
+        raise GroupError(_("Tell members why the session is cancelled."), "reason")
+    occurrence.status, occurrence.cancel_reason = OccurrenceStatus.CANCELLED, reason.strip()
+    occurrence.is_exception = True
+    db.session.flush()
+    audit.record("session_cancel", actor=by, target=f"session:{occurrence.id}")
+
+
+def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
+    _require_open(occurrence.group)
+    occurrence.status, occurrence.cancel_reason = OccurrenceStatus.SCHEDULED, ""
+    db.session.flush()
+    audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
+
+
+# Attendance ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttendanceEntry:
+    user_id: int
+    status: AttendanceStatus | None
+    comment: str = ""
+    #: What the sheet showed when it was loaded: a save changes only what this person changed.
+    previous_status: AttendanceStatus | None = None
+    previous_comment: str = ""
+
+
+def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[AttendanceEntry],
+                      member_ids: set[int]) -> list[int]:
+    """Save the rows this facilitator changed; rows changed meanwhile by someone else are kept and reported.
+
+    Returns the user ids whose row was changed by someone else since the sheet was loaded (nothing is overwritten).
+    """
+    _require_open(occurrence.group)
+    # Lock the occurrence so that two saves of the same sheet run one after the other (SQLite's BEGIN IMMEDIATE
+    # already serialises writers; on PostgreSQL this row lock does).
+    db.session.execute(select(SessionOccurrence.id).where(SessionOccurrence.id == occurrence.id).with_for_update())
+    current = {a.user_id: a for a in db.session.scalars(
+        select(Attendance).where(Attendance.occurrence_id == occurrence.id))}
+    conflicts = []
+    changed = 0
+    for entry in entries:
+        if entry.user_id not in member_ids:
+            raise GroupError(_("Attendance can be recorded only for active members."), "attendance")
+        row = current.get(entry.user_id)
+        untouched = entry.status == entry.previous_status and entry.comment.strip() == entry.previous_comment.strip()
+        if untouched:
+            continue
+        on_record = (row.status if row else None, row.comment if row else "")
+        if on_record != (entry.previous_status, entry.previous_comment.strip()) and \
+                on_record != (entry.status, entry.comment.strip()):
+            conflicts.append(entry.user_id)
+            continue
+        if entry.status is None:
+            if row is not None:
+                db.session.delete(row)
+                changed += 1
+            continue
+        if row is None:
+            row = Attendance(occurrence_id=occurrence.id, user_id=entry.user_id, status=entry.status)
+            db.session.add(row)
+        row.status, row.comment = entry.status, entry.comment.strip()[:500]
+        row.recorded_by_id, row.recorded_at = by.id, utcnow()
+        changed += 1
+    db.session.flush()
+    audit.record("attendance_record", actor=by, target=f"session:{occurrence.id}",
+                 details={"changed": changed, "conflicts": conflicts})
+    return conflicts
+
+
+# Agenda ----------------------------------------------------------------------------------------------------------------
+
+
+def add_agenda_item(by: User, occurrence: SessionOccurrence, *, title: str, body: str = "",
+                    rationale: str = "") -> AgendaItem:
+    _require_open(occurrence.group)
+    if not title.strip():
+        raise GroupError(_("An agenda item needs a title."), "title")
+    position = max((item.position for item in occurrence.agenda_items), default=0) + 1
+    item = AgendaItem(occurrence_id=occurrence.id, position=position, title=title.strip(), body=body.strip(),
+                      rationale=rationale.strip())
+    occurrence.agenda_items.append(item)
+    db.session.flush()
+    audit.record("agenda_add", actor=by, target=f"session:{occurrence.id}")
+    return item
+
+
+def update_agenda_item(by: User, item: AgendaItem, *, title: str, body: str, rationale: str) -> None:
+    _require_open(item.occurrence.group)
+    if not title.strip():
+        raise GroupError(_("An agenda item needs a title."), "title")
+    item.title, item.body, item.rationale = title.strip(), body.strip(), rationale.strip()
+    db.session.flush()
+    audit.record("agenda_update", actor=by, target=f"agenda_item:{item.id}")
+
+
+def delete_agenda_item(by: User, item: AgendaItem) -> None:
+    _require_open(item.occurrence.group)
+    occurrence_id = item.occurrence_id
+    db.session.delete(item)
+    db.session.flush()
+    audit.record("agenda_delete", actor=by, target=f"session:{occurrence_id}")
+
+
+def move_agenda_item(by: User, item: AgendaItem, direction: int) -> None:
+    items = item.occurrence.agenda_items
+    index = items.index(item)
+    other = index + (1 if direction > 0 else -1)
+    if 0 <= other < len(items):
+        items[index].position, items[other].position = items[other].position, items[index].position
+        db.session.flush()
+        audit.record("agenda_reorder", actor=by, target=f"agenda_item:{item.id}")
+
+
+# Facilitator notes -----------------------------------------------------------------------------------------------------
+
+
+def add_note(by: User, group: TherapyGroup, body: str, *, occurrence: SessionOccurrence | None = None,
+             member: User | None = None) -> FacilitatorNote:
+    if not body.strip():
+        raise GroupError(_("The note is empty."), "body")
+    note = FacilitatorNote(group_id=group.id, occurrence_id=occurrence.id if occurrence else None,
+                           member_id=member.id if member else None, author_id=by.id, body=body.strip())
+    db.session.add(note)
+    db.session.flush()
+    audit.record("note_write", actor=by, subject=member, target=f"note:{note.id}")
+    return note
+
+
+def read_notes(by: User, group: TherapyGroup, *, occurrence: SessionOccurrence | None = None,
+               member: User | None = None) -> list[FacilitatorNote]:
+    """Notes for a session or a member; the read itself is audited."""
+    query = select(FacilitatorNote).where(FacilitatorNote.group_id == group.id)
+    if occurrence is not None:
+        query = query.where(FacilitatorNote.occurrence_id == occurrence.id)
+    if member is not None:
+        query = query.where(FacilitatorNote.member_id == member.id)
+    notes = list(db.session.scalars(query.order_by(FacilitatorNote.created_at.desc())))
+    target = f"session:{occurrence.id}" if occurrence else f"group:{group.id}"
+    audit.record("note_read", actor=by, subject=member, target=target, details={"count": len(notes)})
+    return notes
+
+
+# Calendar feeds --------------------------------------------------------------------------------------------------------
+
+
+def create_calendar_feed(user: User) -> tuple[CalendarFeed, str]:
+    """A new secret feed URL; an earlier one stops working."""
+    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
+                                                              CalendarFeed.revoked_at.is_(None))):
+        feed.revoked_at = utcnow()
+    raw = account_services.new_token()
+    feed = CalendarFeed(user_id=user.id, token_hash=account_services.hash_token(raw))
+    db.session.add(feed)
+    db.session.flush()
+    audit.record("calendar_feed_create", actor=user, subject=user, target=f"calendar_feed:{feed.id}")
+    return feed, raw
+
+
+def revoke_calendar_feeds(user: User) -> None:
+    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
+                                                              CalendarFeed.revoked_at.is_(None))):
+        feed.revoked_at = utcnow()
+    db.session.flush()
+    audit.record("calendar_feed_revoke", actor=user, subject=user)
+
+
+def find_calendar_feed(raw: str) -> CalendarFeed | None:
+    if not raw or len(raw) > 200:
+        return None
+    return db.session.scalar(select(CalendarFeed).where(
+        CalendarFeed.token_hash == account_services.hash_token(raw), CalendarFeed.revoked_at.is_(None)))
+
+
