@@ -13,8 +13,8 @@ from app.accounts.models import Invitation, Organisation, RoleName, User
 # What each role may reach in the navigation; the templates ask `can_use(user, area)`.
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation"},
-    RoleName.FACILITATOR: {"home", "profile"},
-    RoleName.PATIENT: {"home", "profile"},
+    RoleName.FACILITATOR: {"home", "profile", "groups"},
+    RoleName.PATIENT: {"home", "profile", "groups"},
     RoleName.SUPPORTER: {"home", "profile"},
 }
 
@@ -100,3 +100,101 @@ def can_see_organisation_people(user, organisation: Organisation) -> bool:
 def require_see_organisation_people(user, organisation: Organisation) -> None:
     if not can_see_organisation_people(user, organisation):
         raise Forbidden()
+
+
+# Groups --------------------------------------------------------------------------------------------------------------
+# Facilitators of a group (lead or co-) manage it; its members see its sessions; nobody else sees inside it.
+
+
+def _group_role(user, group) -> str | None:
+    """'facilitator', 'member' (active or paused), 'waiting' (invited or waitlisted), or None."""
+    if not _signed_in(user) or group is None or group.organisation_id != user.organisation_id:
+        return None
+    from app.groups.queries import group_relation
+
+    return group_relation(user.id, group.id)
+
+
+def can_create_group(user) -> bool:
+    return role_of(user) == RoleName.FACILITATOR
+
+
+def require_create_group(user) -> None:
+    if not can_create_group(user):
+        raise Forbidden()
+
+
+def is_group_facilitator(user, group) -> bool:
+    return role_of(user) == RoleName.FACILITATOR and _group_role(user, group) == "facilitator"
+
+
+def can_manage_group(user, group) -> bool:
+    return is_group_facilitator(user, group)
+
+
+def require_manage_group(user, group) -> None:
+    if not can_manage_group(user, group):
+        raise NotFound()
+
+
+def is_group_member(user, group) -> bool:
+    return role_of(user) == RoleName.PATIENT and _group_role(user, group) == "member"
+
+
+def can_view_group(user, group) -> bool:
+    """The group's page: its facilitators, its members, and people invited or waiting (who see only the basics)."""
+    return _group_role(user, group) is not None
+
+
+def require_view_group(user, group) -> None:
+    if not can_view_group(user, group):
+        raise NotFound()
+
+
+def can_view_sessions(user, group) -> bool:
+    return is_group_facilitator(user, group) or is_group_member(user, group)
+
+
+def require_view_sessions(user, group) -> None:
+    if not can_view_sessions(user, group):
+        raise NotFound()
+
+
+def can_join_group(user, membership) -> bool:
+    from app.groups.models import MembershipStatus
+
+    return (role_of(user) == RoleName.PATIENT and membership is not None and membership.user_id == user.id
+            and membership.status == MembershipStatus.INVITED
+            and membership.group.organisation_id == user.organisation_id)
+
+
+def require_join_group(user, membership) -> None:
+    if not can_join_group(user, membership):
+        raise NotFound()
+
+
+def can_leave_group(user, membership) -> bool:
+    from app.groups.models import MembershipStatus
+
+    return (_signed_in(user) and membership is not None and membership.user_id == user.id
+            and membership.status in (MembershipStatus.ACTIVE, MembershipStatus.PAUSED,
+                                      MembershipStatus.WAITLISTED, MembershipStatus.INVITED))
+
+
+def require_leave_group(user, membership) -> None:
+    if not can_leave_group(user, membership):
+        raise NotFound()
+
+
+def can_read_facilitator_notes(user, group) -> bool:
+    """Facilitator notes never reach patients, peers or supporters (CLINICAL.md safety rule 3)."""
+    return is_group_facilitator(user, group)
+
+
+def require_read_facilitator_notes(user, group) -> None:
+    if not can_read_facilitator_notes(user, group):
+        raise NotFound()
+
+
+def can_see_intake(user, group) -> bool:
+    return is_group_facilitator(user, group)

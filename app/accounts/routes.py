@@ -22,6 +22,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
 )
 from app.accounts.models import RoleName
+from app.dashboard import panels_for
 from app.extensions import db, limiter
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
@@ -50,7 +51,8 @@ def home():
     role = current_user.role
     if role is None:
         abort(403)
-    return render_template(f"accounts/home_{role.value}.html", organisation=current_user.organisation)
+    return render_template(f"accounts/home_{role.value}.html", organisation=current_user.organisation,
+                           panels=panels_for(current_user))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -427,6 +427,8 @@ def accept_invitation(invitation: Invitation, *, user: User | None = None, email
     else:
         if invitation.email and user.email != invitation.email:
             raise AccountError(_("This invitation was sent to another email address."))
+        if user.organisation_id is not None and user.organisation_id != organisation.id:
+            raise AccountError(_("This invitation is for another organisation."))
         existing = user.role_in(organisation.id)
         if existing is not None and existing != invitation.role:
             raise AccountError(_("Your account already has another role in this organisation."))
@@ -437,4 +439,10 @@ def accept_invitation(invitation: Invitation, *, user: User | None = None, email
     db.session.flush()
     audit.record("invitation_accept", actor=user, subject=user, organisation_id=organisation.id,
                  target=f"invitation:{invitation.id}", details={"role": invitation.role.value})
+    for hook in INVITATION_ACCEPTED_HOOKS:
+        hook(invitation, user)
     return user
+
+
+#: Domains react to an accepted invitation whose context concerns them (a group, a consent), in the same transaction.
+INVITATION_ACCEPTED_HOOKS: list = []
