@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Flask, render_template, request
 from flask_login import current_user
 from flask_smorest import Api
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
+from marshmallow.validate import Regexp
+from werkzeug.routing import IntegerConverter
+
+#: The largest id a database column holds (signed 64 bits); SQLite's driver raises OverflowError above it.
+MAX_ID = 2**63 - 1
+
+
+_UNPAIRED_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def storable_text(value: str) -> None:
+    """Refuse what a database cannot store or UTF-8 cannot encode: NUL (PostgreSQL refuses it) and unpaired
+    surrogates (JSON's "\\ud800" escape decodes to one, and encoding it raises)."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    if _UNPAIRED_SURROGATE.search(value):
+        raise ValidationError("Must be valid Unicode text.")
+
+
+class Text(fields.String):
+    """A string the API reads: every request schema's string fields use it, so that no bad character reaches a
+    query, a hash or the database."""
+
+    def __init__(self, *args, validate=None, metadata=None, **kwargs):
+        validators = list(validate) if isinstance(validate, (list, tuple)) else [validate] if validate else []
+        metadata = dict(metadata or {})
+        if not any(isinstance(v, Regexp) for v in validators):
+            # Tells clients (and schemathesis) that NUL is refused. Surrogates have no portable pattern: JSON Schema
+            # validators built on Rust or RE2 reject one that names them.
+            metadata.setdefault("pattern", "^[^\\x00]*$")
+        super().__init__(*args, validate=[*validators, storable_text], metadata=metadata, **kwargs)
 
 
 class ErrorBodySchema(Schema):
@@ -26,6 +59,19 @@ class MomentumApi(Api):
         """app/errors.py answers every error, in JSON under /api and as a page elsewhere."""
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in a route is always a database id: a number beyond any id matches no route (404) instead of
+    reaching the database driver, which raises OverflowError above 64 bits. The bound shows in the OpenAPI
+    document as the parameter's `maximum`."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_id_converter(app: Flask) -> None:
+    """Replace the stock `int` converter; it must run before any route with `<int:...>` is added."""
+    app.url_map.converters["int"] = DatabaseIdConverter
 
 
 def document_errors(blp, *statuses: int):
@@ -40,7 +86,7 @@ def document_errors(blp, *statuses: int):
 
 
 _STATUS_TEXT = {
-    400: "Bad request",
+    400: "Malformed request, or a browser-session write without its CSRF token",
     401: "Not signed in, or the token is invalid, expired or revoked",
     403: "Not allowed",
     404: "Not found (or not visible to you)",
@@ -73,13 +119,15 @@ def swagger_ui():
 def init_api(app: Flask) -> None:
     from app.extensions import api, csrf
 
+    register_id_converter(app)
     api.init_app(app, spec_kwargs={"info": {"description": "Momentum's JSON API. Authenticate with a bearer token "
                                             "from POST /api/v1/auth/tokens, or a browser session with a CSRF token."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     from app.accounts.api import blp as accounts_api
+    from app.groups.api import blp as groups_api
 
-    for blp in (accounts_api,):
+    for blp in (accounts_api, groups_api):
         csrf.exempt(blp)
         api.register_blueprint(blp)
     app.before_request(protect_browser_writes)

@@ -268,3 +268,18 @@ def patient_dashboard(user: User) -> dict:
             "summary": member_attendance_summary(user, group) if membership.status in MEMBER_STATUSES else (0, 0),
         })
     return {"entries": entries}
+
+
+def membership_in_organisation(membership_id: int, organisation_id: int | None) -> Membership | None:
+    return db.session.scalar(select(Membership).join(TherapyGroup).where(
+        Membership.id == membership_id, TherapyGroup.organisation_id == organisation_id))
+
+
+def group_invitations(group: TherapyGroup) -> list:
+    from app.accounts.models import Invitation
+
+    return list(db.session.scalars(
+        select(Invitation).where(Invitation.organisation_id == group.organisation_id,
+                                 Invitation.context["group_id"].as_integer() == group.id)
+        .order_by(Invitation.created_at.desc())
+    ))

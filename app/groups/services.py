@@ -313,7 +313,7 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
     try:
         starts = recurrence.expand(rule, dtstart_local, group.timezone)
     except recurrence.ScheduleError as error:
-        raise GroupError(schedule_error_message(error), "rule", code=error.code) from None
+        raise GroupError(schedule_error_message(error), "rrule", code=error.code) from None
     schedule = group.schedule or Schedule(group_id=group.id)
     schedule.dtstart_local = dtstart_local.isoformat(timespec="minutes")
     schedule.timezone = group.timezone

@@ -1,0 +1,405 @@
+"""JSON API for groups: groups, schedules, invitations, memberships, sessions, attendance and agendas."""
+
+from __future__ import annotations
+
+from flask import abort as flask_abort
+from flask import url_for
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint, abort
+
+from app import policy
+from app.accounts import services as account_services
+from app.accounts.models import Invitation
+from app.api_base import document_errors
+from app.extensions import db, limiter
+from app.groups import queries, services
+from app.groups.models import OccurrenceStatus
+from app.groups.schemas import (
+    AcceptedSchema,
+    AcceptInvitationSchema,
+    AgendaItemSchema,
+    AttendanceSheetSchema,
+    AttendanceUpdateSchema,
+    ExtraSessionSchema,
+    FacilitatorMembershipSchema,
+    GroupSchema,
+    GroupUpdateSchema,
+    InvitationRequestSchema,
+    InvitationSchema,
+    JoinSchema,
+    MembershipSchema,
+    MembershipUpdateSchema,
+    NewInvitationSchema,
+    ScheduleSchema,
+    SessionQuerySchema,
+    SessionSchema,
+    SessionUpdateSchema,
+)
+from app.models_base import utcnow
+
+blp = Blueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
+
+
+def _fail(error: services.GroupError | account_services.AccountError):
+    """A refused change: 409 when the state forbids it, 422 when the input is at fault."""
+    status = 409 if getattr(error, "code", "") in {"group_closed", "already_joined", "group_full",
+                                                   "invalid_transition"} else 422
+    fields = {error.field: [error.message]} if getattr(error, "field", None) else {}
+    db.session.rollback()
+    abort(status, message=error.message, errors={"json": fields})
+
+
+def _group(group_id: int):
+    return queries.group_in_organisation(group_id, current_user.organisation_id) or flask_abort(404)
+
+
+def _occurrence(occurrence_id: int):
+    return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or flask_abort(404)
+
+
+# Groups ----------------------------------------------------------------------------------------------------------------
+
+
+@blp.get("/groups")
+@login_required
+@blp.response(200, GroupSchema(many=True))
+@document_errors(blp, 401, 429)
+def list_groups():
+    """The groups you run, or the groups you are a member of."""
+    if policy.can_create_group(current_user):
+        return queries.groups_for_facilitator(current_user)
+    return [m.group for m in queries.memberships_for_patient(current_user)
+            if policy.can_view_sessions(current_user, m.group)]
+
+
+@blp.post("/groups")
+@login_required
+@blp.arguments(GroupSchema)
+@blp.response(201, GroupSchema)
+@document_errors(blp, 400, 401, 403, 422, 429)
+def create_group(data):
+    """Create a group (facilitators)."""
+    policy.require_create_group(current_user)
+    try:
+        return services.create_group(current_user, data)
+    except services.GroupError as error:
+        _fail(error)
+
+
+@blp.get("/groups/<int:group_id>")
+@login_required
+@blp.response(200, GroupSchema)
+@document_errors(blp, 401, 404, 429)
+def get_group(group_id: int):
+    group = _group(group_id)
+    policy.require_view_sessions(current_user, group)
+    return group
+
+
+@blp.patch("/groups/<int:group_id>")
+@login_required
+@blp.arguments(GroupUpdateSchema)
+@blp.response(200, GroupSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def update_group(data, group_id: int):
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    data.pop("agreement", None)
+    try:
+        services.update_group(current_user, group, data)
+    except services.GroupError as error:
+        _fail(error)
+    return group
+
+
+@blp.put("/groups/<int:group_id>/schedule")
+@login_required
+@blp.arguments(ScheduleSchema)
+@blp.response(200, ScheduleSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def put_schedule(data, group_id: int):
+    """Set the recurring series; sessions changed one by one and past sessions are kept."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    try:
+        schedule = services.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
+                                          rule=data["rrule"], duration_minutes=data["duration_minutes"])
+    except services.GroupError as error:
+        _fail(error)
+    return {"dtstart_local": schedule.dtstart_local, "rrule": schedule.rrule,
+            "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
+
+
+# Invitations and memberships -------------------------------------------------------------------------------------------
+
+
+def _invitation_row(invitation: Invitation) -> dict:
+    return {"id": invitation.id, "email": invitation.email, "state": invitation.state(utcnow()),
+            "created_at": invitation.created_at, "expires_at": invitation.expires_at}
+
+
+@blp.get("/groups/<int:group_id>/invitations")
+@login_required
+@blp.response(200, InvitationSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def list_invitations(group_id: int):
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    return [_invitation_row(i) for i in queries.group_invitations(group)]
+
+
+@blp.post("/groups/<int:group_id>/invitations")
+@login_required
+@limiter.limit("60 per hour")
+@blp.arguments(InvitationRequestSchema)
+@blp.response(201, NewInvitationSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def create_invitation(data, group_id: int):
+    """Invite a patient by email, or get a single-use code to share (no email)."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    try:
+        invitation, raw = services.invite_member(current_user, group, data.get("email") or "")
+    except services.GroupError as error:
+        _fail(error)
+    return {**_invitation_row(invitation), "code": raw,
+            "url": url_for("accounts.accept_invitation", code=raw, _external=True)}
+
+
+@blp.post("/invitations/<code>/accept")
+@limiter.limit("20 per 15 minutes")
+@blp.arguments(AcceptInvitationSchema)
+@blp.response(200, AcceptedSchema)
+@document_errors(blp, 400, 404, 409, 410, 422, 429)
+@blp.doc(security=[{"bearerAuth": []}, {}])
+def accept_invitation(data, code: str):
+    """Accept an invitation: signed in (empty body), or by creating an account (email, password, display_name)."""
+    invitation = account_services.find_invitation(code)
+    if invitation is None:
+        flask_abort(404)
+    if invitation.state(utcnow()) != "pending":
+        abort(410, message=_state_message(invitation))
+    token = None
+    try:
+        if current_user.is_authenticated:
+            user = account_services.accept_invitation(invitation, user=current_user)
+        else:
+            missing = [f for f in ("email", "password", "display_name") if not data.get(f)]
+            if missing:
+                abort(422, message="Sign in, or give the account to create.",
+                      errors={"json": {f: ["Missing data for required field."] for f in missing}})
+            user = account_services.accept_invitation(
+                invitation, email=data["email"], password=data["password"], display_name=data["display_name"],
+                timezone=data.get("timezone") or "UTC")
+            _token, token = account_services.create_api_token(user, "invitation")
+    except account_services.AccountError as error:
+        db.session.rollback()
+        status = 409 if error.field is None else 422
+        abort(status, message=error.message, errors={"json": {error.field: [error.message]} if error.field else {}})
+    result = {"user_id": user.id, "organisation_id": invitation.organisation_id,
+              "group_id": (invitation.context or {}).get("group_id")}
+    if token:
+        result["token"] = token
+    return result
+
+
+def _state_message(invitation: Invitation) -> str:
+    try:
+        account_services.check_invitation_usable(invitation)
+    except account_services.AccountError as error:
+        return error.message
+    return ""
+
+
+@blp.post("/groups/<int:group_id>/join")
+@login_required
+@blp.arguments(JoinSchema)
+@blp.response(200, MembershipSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def join_group(data, group_id: int):
+    """Accept the group agreement (its current version) and answer the intake: active, or on the waitlist if full."""
+    group = _group(group_id)
+    membership = queries.membership_of(current_user, group)
+    policy.require_join_group(current_user, membership)
+    current = group.current_agreement
+    agreement_id = current.id if current and current.version == data["agreement_version"] else -1
+    try:
+        return services.join_group(current_user, membership, agreement_id=agreement_id,
+                                   preferred_name=data["preferred_name"], hopes=data["hopes"], doable=data["doable"],
+                                   speaking_comfort=data["speaking_comfort"].value,
+                                   accommodations=data["accommodations"],
+                                   accommodations_note=data["accommodations_note"])
+    except services.GroupError as error:
+        _fail(error)
+
+
+@blp.get("/groups/<int:group_id>/memberships")
+@login_required
+@blp.response(200, FacilitatorMembershipSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def list_memberships(group_id: int):
+    """Every membership with its intake (the group's facilitators)."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    return sorted(group.memberships, key=lambda m: m.shown_name.casefold())
+
+
+@blp.patch("/memberships/<int:membership_id>")
+@login_required
+@blp.arguments(MembershipUpdateSchema)
+@blp.response(200, FacilitatorMembershipSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def update_membership(data, membership_id: int):
+    """Pause, end or restore a membership (the group's facilitators); a freed place goes to the waitlist."""
+    membership = queries.membership_in_organisation(membership_id, current_user.organisation_id) or flask_abort(404)
+    policy.require_manage_group(current_user, membership.group)
+    try:
+        services.change_membership_status(current_user, membership, data["status"], data["reason"])
+    except services.GroupError as error:
+        _fail(error)
+    return membership
+
+
+# Sessions --------------------------------------------------------------------------------------------------------------
+
+
+@blp.get("/groups/<int:group_id>/sessions")
+@login_required
+@blp.arguments(SessionQuerySchema, location="query")
+@blp.response(200, SessionSchema(many=True))
+@document_errors(blp, 400, 401, 404, 422, 429)
+def list_sessions(query, group_id: int):
+    """Sessions in a date range (all when no range is given)."""
+    group = _group(group_id)
+    policy.require_view_sessions(current_user, group)
+    if query["start"] and query["end"] and query["end"] <= query["start"]:
+        abort(422, message="The end must come after the start.", errors={"query": {"end": ["Must be after start."]}})
+    return queries.occurrences(group, start=query["start"], end=query["end"])
+
+
+@blp.post("/groups/<int:group_id>/sessions")
+@login_required
+@blp.arguments(ExtraSessionSchema)
+@blp.response(201, SessionSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def add_session(data, group_id: int):
+    """Add an extra one-off session (start in the group's time zone)."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    try:
+        return services.add_extra_session(current_user, group, start_local=data["start_local"],
+                                          duration_minutes=data["duration_minutes"],
+                                          video_link=data["video_link"], location=data["location"])
+    except services.GroupError as error:
+        _fail(error)
+
+
+@blp.get("/sessions/<int:session_id>")
+@login_required
+@blp.response(200, SessionSchema)
+@document_errors(blp, 401, 404, 429)
+def get_session(session_id: int):
+    occurrence = _occurrence(session_id)
+    policy.require_view_sessions(current_user, occurrence.group)
+    return occurrence
+
+
+@blp.patch("/sessions/<int:session_id>")
+@login_required
+@blp.arguments(SessionUpdateSchema)
+@blp.response(200, SessionSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def update_session(data, session_id: int):
+    """Move, re-link, cancel (with a reason members see) or restore one session; the series is untouched."""
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    try:
+        changes = {k: data[k] for k in ("start_local", "duration_minutes", "video_link", "location") if k in data}
+        if changes:
+            services.update_occurrence(current_user, occurrence, **changes)
+        if data.get("status") == OccurrenceStatus.CANCELLED:
+            services.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
+        elif data.get("status") == OccurrenceStatus.SCHEDULED and occurrence.status == OccurrenceStatus.CANCELLED:
+            services.restore_occurrence(current_user, occurrence)
+    except services.GroupError as error:
+        _fail(error)
+    return occurrence
+
+
+def _sheet(occurrence, conflicts: list[int]) -> dict:
+    return {"session_id": occurrence.id, "conflicts": conflicts, "records": [
+        {"user_id": m.user_id, "preferred_name": m.shown_name, "status": r.status if r else None,
+         "comment": r.comment if r else ""} for m, r in queries.attendance_sheet(occurrence)]}
+
+
+@blp.get("/sessions/<int:session_id>/attendance")
+@login_required
+@blp.response(200, AttendanceSheetSchema)
+@document_errors(blp, 401, 404, 429)
+def get_attendance(session_id: int):
+    """Attendance of every active member, sorted by name (the group's facilitators)."""
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    return _sheet(occurrence, [])
+
+
+@blp.put("/sessions/<int:session_id>/attendance")
+@login_required
+@blp.arguments(AttendanceUpdateSchema)
+@blp.response(200, AttendanceSheetSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def put_attendance(data, session_id: int):
+    """Record attendance; rows someone else changed since `previous_*` are kept and listed in `conflicts`."""
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    members = {m.user_id for m in queries.active_members(occurrence.group)}
+    entries = [services.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
+                                        previous_status=e["previous_status"], previous_comment=e["previous_comment"])
+               for e in data["entries"]]
+    try:
+        conflicts = services.record_attendance(current_user, occurrence, entries, members)
+    except services.GroupError as error:
+        _fail(error)
+    return _sheet(occurrence, conflicts)
+
+
+@blp.get("/sessions/<int:session_id>/agenda")
+@login_required
+@blp.response(200, AgendaItemSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def get_agenda(session_id: int):
+    """The agenda, with each item's "why we do this"."""
+    occurrence = _occurrence(session_id)
+    policy.require_view_sessions(current_user, occurrence.group)
+    return occurrence.agenda_items
+
+
+@blp.post("/sessions/<int:session_id>/agenda")
+@login_required
+@blp.arguments(AgendaItemSchema)
+@blp.response(201, AgendaItemSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def add_agenda_item(data, session_id: int):
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    try:
+        return services.add_agenda_item(current_user, occurrence, title=data["title"], body=data["body"],
+                                        rationale=data["rationale"])
+    except services.GroupError as error:
+        _fail(error)
+
+
+@blp.delete("/sessions/<int:session_id>/agenda/<int:item_id>")
+@login_required
+@blp.response(204)
+@document_errors(blp, 400, 401, 404, 409, 429)
+def delete_agenda_item(session_id: int, item_id: int):
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
+    try:
+        services.delete_agenda_item(current_user, item)
+    except services.GroupError as error:
+        _fail(error)
+
+

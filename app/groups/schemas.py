@@ -1,0 +1,218 @@
+"""API schemas for groups, memberships, sessions, attendance and agendas."""
+
+from marshmallow import Schema, fields, validate
+
+from app.api_base import Text
+from app.groups.models import (
+    ACCOMMODATIONS,
+    AttendanceStatus,
+    Enrolment,
+    GroupFormat,
+    GroupStatus,
+    MembershipStatus,
+    OccurrenceStatus,
+    SpeakingComfort,
+)
+
+
+class GroupSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=120))
+    description = Text(load_default="", validate=validate.Length(max=4000))
+    focus = Text(load_default="", validate=validate.Length(max=200))
+    format = fields.Enum(GroupFormat, by_value=True, load_default=GroupFormat.ONLINE)
+    location = Text(load_default="", validate=validate.Length(max=300))
+    video_link = Text(load_default="", validate=validate.Length(max=500))
+    capacity = fields.Integer(load_default=10, validate=validate.Range(min=1, max=500))
+    enrolment = fields.Enum(Enrolment, by_value=True, load_default=Enrolment.ROLLING)
+    status = fields.Enum(GroupStatus, by_value=True, load_default=GroupStatus.FORMING)
+    timezone = Text(load_default=None, validate=validate.Length(max=64))
+    checkin_visibility = Text(load_default="all", validate=validate.OneOf(["all", "presence"]))
+    distress_threshold = fields.Integer(load_default=2, validate=validate.Range(min=0, max=10))
+    agreement = Text(load_only=True, load_default="", validate=validate.Length(max=8000))
+    agreement_version = fields.Integer(dump_only=True, attribute="current_agreement.version", allow_none=True)
+    agreement_text = fields.String(dump_only=True, attribute="current_agreement.text", allow_none=True)
+    active_members = fields.Method("_active_members", dump_only=True)
+
+    def _active_members(self, group) -> int:
+        return group.active_count()
+
+
+class GroupUpdateSchema(GroupSchema):
+    class Meta:
+        partial = True
+
+    name = Text(validate=validate.Length(min=1, max=120))
+    description = Text(validate=validate.Length(max=4000))
+    focus = Text(validate=validate.Length(max=200))
+    format = fields.Enum(GroupFormat, by_value=True)
+    location = Text(validate=validate.Length(max=300))
+    video_link = Text(validate=validate.Length(max=500))
+    capacity = fields.Integer(validate=validate.Range(min=1, max=500))
+    enrolment = fields.Enum(Enrolment, by_value=True)
+    status = fields.Enum(GroupStatus, by_value=True)
+    checkin_visibility = Text(validate=validate.OneOf(["all", "presence"]))
+    distress_threshold = fields.Integer(validate=validate.Range(min=0, max=10))
+
+
+class ScheduleSchema(Schema):
+    dtstart_local = fields.NaiveDateTime(required=True, metadata={
+        "description": "Local wall-clock start of the first session in the group's time zone, without offset."})
+    rrule = Text(required=True, validate=validate.Length(min=1, max=300), metadata={
+        "description": "RFC 5545 RRULE without DTSTART; it must end (COUNT or UNTIL). Example: FREQ=WEEKLY;COUNT=12"})
+    duration_minutes = fields.Integer(load_default=90, validate=validate.Range(min=15, max=480))
+    timezone = fields.String(dump_only=True)
+
+
+class InvitationRequestSchema(Schema):
+    email = fields.Email(load_default="", validate=validate.Length(max=254))
+
+
+class InvitationSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    state = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class NewInvitationSchema(InvitationSchema):
+    code = fields.String(required=True, metadata={"description": "Single use; shown only once."})
+    url = fields.String(required=True)
+
+
+class AcceptInvitationSchema(Schema):
+    """Only for someone without an account: the account to create. A signed-in caller sends an empty body."""
+
+    email = fields.Email(validate=validate.Length(max=254))
+    password = Text(load_only=True, validate=validate.Length(min=1, max=128))
+    display_name = Text(validate=validate.Length(min=1, max=100))
+    timezone = Text(load_default="UTC", validate=validate.Length(max=64))
+
+
+class AcceptedSchema(Schema):
+    user_id = fields.Integer(required=True)
+    organisation_id = fields.Integer(required=True)
+    group_id = fields.Integer(allow_none=True)
+    token = fields.String(metadata={"description": "A bearer token, when the call created the account."})
+
+
+class JoinSchema(Schema):
+    agreement_version = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    preferred_name = Text(required=True, validate=validate.Length(min=1, max=100))
+    hopes = Text(load_default="", validate=validate.Length(max=2000))
+    doable = Text(load_default="", validate=validate.Length(max=2000))
+    speaking_comfort = fields.Enum(SpeakingComfort, by_value=True, required=True)
+    accommodations = fields.List(Text(validate=validate.OneOf(ACCOMMODATIONS)), load_default=list,
+                                 validate=validate.Length(max=len(ACCOMMODATIONS)))
+    accommodations_note = Text(load_default="", validate=validate.Length(max=2000))
+
+
+class MembershipSchema(Schema):
+    id = fields.Integer(required=True)
+    group_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    preferred_name = fields.String(attribute="shown_name", required=True)
+    status = fields.Enum(MembershipStatus, by_value=True, required=True)
+    joined_at = fields.DateTime(allow_none=True)
+    agreement_version = fields.Integer(attribute="agreement.version", allow_none=True)
+    agreement_accepted_at = fields.DateTime(allow_none=True)
+
+
+class FacilitatorMembershipSchema(MembershipSchema):
+    """What the group's facilitators see: the intake and the private status reason too."""
+
+    status_reason = fields.String()
+    intake_hopes = fields.String()
+    intake_doable = fields.String()
+    speaking_comfort = fields.Enum(SpeakingComfort, by_value=True, allow_none=True)
+    accommodations = fields.List(fields.String())
+    accommodations_note = fields.String()
+
+
+class MembershipUpdateSchema(Schema):
+    status = fields.Enum(MembershipStatus, by_value=True, required=True)
+    reason = Text(load_default="", validate=validate.Length(max=1000))
+
+
+class SessionQuerySchema(Schema):
+    start = fields.AwareDateTime(load_default=None, metadata={"description": "From (inclusive), with offset."})
+    end = fields.AwareDateTime(load_default=None, metadata={"description": "Until (exclusive), with offset."})
+
+
+class SessionSchema(Schema):
+    id = fields.Integer(required=True)
+    group_id = fields.Integer(required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    local_start = fields.Method("_local_start", metadata={"description": "Start in the group's time zone."})
+    timezone = fields.String(attribute="group.timezone")
+    duration_minutes = fields.Integer(required=True)
+    status = fields.Enum(OccurrenceStatus, by_value=True, required=True)
+    cancel_reason = fields.String()
+    video_link = fields.String(attribute="effective_video_link")
+    location = fields.String(attribute="effective_location")
+    is_exception = fields.Boolean()
+    is_extra = fields.Boolean()
+
+    def _local_start(self, occurrence) -> str:
+        from app.groups.recurrence import to_local
+
+        return to_local(occurrence.starts_at, occurrence.group.timezone).isoformat()
+
+
+class ExtraSessionSchema(Schema):
+    start_local = fields.NaiveDateTime(required=True)
+    duration_minutes = fields.Integer(load_default=90, validate=validate.Range(min=15, max=480))
+    video_link = Text(load_default="", validate=validate.Length(max=500))
+    location = Text(load_default="", validate=validate.Length(max=300))
+
+
+class SessionUpdateSchema(Schema):
+    start_local = fields.NaiveDateTime()
+    duration_minutes = fields.Integer(validate=validate.Range(min=15, max=480))
+    video_link = Text(validate=validate.Length(max=500))
+    location = Text(validate=validate.Length(max=300))
+    status = fields.Enum(OccurrenceStatus, by_value=True)
+    cancel_reason = Text(validate=validate.Length(max=1000))
+
+
+class AttendanceRecordSchema(Schema):
+    user_id = fields.Integer(required=True)
+    preferred_name = fields.String()
+    status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True)
+    comment = fields.String()
+
+
+class AttendanceEntrySchema(Schema):
+    user_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
+    status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, required=True)
+    comment = Text(load_default="", validate=validate.Length(max=500))
+    previous_status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, load_default=None, metadata={
+        "description": "What the client showed before the change; rows changed meanwhile by someone else are kept "
+                       "and reported as conflicts."})
+    previous_comment = Text(load_default="", validate=validate.Length(max=500))
+
+
+class AttendanceUpdateSchema(Schema):
+    entries = fields.List(fields.Nested(AttendanceEntrySchema), required=True, validate=validate.Length(max=500))
+
+
+class AttendanceSheetSchema(Schema):
+    session_id = fields.Integer(required=True)
+    records = fields.List(fields.Nested(AttendanceRecordSchema), required=True)
+    conflicts = fields.List(fields.Integer(), required=True)
+
+
+class AgendaItemSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    position = fields.Integer(dump_only=True)
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
+    body = Text(load_default="", validate=validate.Length(max=8000), metadata={"description": "Markdown"})
+    body_html = fields.Method("_body_html", dump_only=True)
+    rationale = Text(load_default="", validate=validate.Length(max=2000))
+
+    def _body_html(self, item) -> str:
+        from app.markdown_text import render_markdown
+
+        return str(render_markdown(item.body))
