@@ -158,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
     from app import errors, health
     from app.accounts import bp as accounts_bp
     from app.groups import bp as groups_bp
+    from app.groups.events import register_events
     from app.realtime import register_socket_handlers
 
     app.register_blueprint(health.bp)
@@ -165,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(groups_bp)
     errors.register(app)
     register_socket_handlers()
+    register_events()
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -198,3 +198,32 @@ def require_read_facilitator_notes(user, group) -> None:
 
 def can_see_intake(user, group) -> bool:
     return is_group_facilitator(user, group)
+
+
+def can_enter_live_room(user, group) -> bool:
+    """Members of the group (active) and its facilitators; supporters and everyone else never."""
+    return is_group_facilitator(user, group) or (is_group_member(user, group) and _membership_active(user, group))
+
+
+def _membership_active(user, group) -> bool:
+    from app.groups.models import MembershipStatus
+    from app.groups.queries import membership_of
+
+    membership = membership_of(user, group)
+    return membership is not None and membership.status == MembershipStatus.ACTIVE
+
+
+def can_check_in_between_sessions(user) -> bool:
+    return role_of(user) == RoleName.PATIENT
+
+
+def can_acknowledge_alert(user, alert) -> bool:
+    from app.groups.models import TherapyGroup
+    from app.extensions import db
+
+    return is_group_facilitator(user, db.session.get(TherapyGroup, alert.group_id))
+
+
+def require_acknowledge_alert(user, alert) -> None:
+    if not can_acknowledge_alert(user, alert):
+        raise NotFound()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import current_app, session
+from flask import current_app, g, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
 from werkzeug.exceptions import Forbidden, NotFound
@@ -30,6 +30,8 @@ def socket_user():
     raw = session.get(SOCKET_TOKEN_KEY)
     if raw:
         return load_api_token(raw)
+    # Flask-Login caches the user in `g` for as long as the app context lives; look at the login as it is now.
+    g.pop("_login_user", None)
     user = current_user._get_current_object()
     return user if user.is_authenticated and user.is_active else None
 
@@ -49,8 +51,14 @@ def on_connect(auth):
         db.session.rollback()
         raise ConnectionRefusedError("unauthorized")
     join_room(user_room(user.id))
+    for hook in CONNECT_HOOKS:
+        hook(user)
     db.session.commit()
     return True
+
+
+#: Domains join a new socket to the rooms its account should hear from (a facilitator's alerts, say).
+CONNECT_HOOKS: list[Callable] = []
 
 
 def socket_event(handler: Callable) -> Callable:
@@ -75,8 +83,12 @@ def socket_event(handler: Callable) -> Callable:
             db.session.commit()
             return {"ok": False, "error": "forbidden" if isinstance(error, Forbidden) else "not_found"}
         except ValueError as error:
+            # A refusal by a domain rule: its code for clients, its message (translated) for people.
             db.session.rollback()
-            return {"ok": False, "error": str(error) or "invalid"}
+            answer = {"ok": False, "error": getattr(error, "code", None) or str(error) or "invalid"}
+            if getattr(error, "message", None):
+                answer["message"] = error.message
+            return answer
         except Exception:
             db.session.rollback()
             current_app.logger.exception("socket event %s failed", handler.__name__)

@@ -183,8 +183,9 @@ def change_password(user: User, current: str, new: str) -> None:
     check_password_rules(new)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    # Every other copy of the cookie and every API token stops working; this login goes on.
-    end_all_sessions(user, "password_change", keep=user.login_session)
+    # Every login ends, this one too: a stolen copy of this very cookie must stop working. The route opens a fresh
+    # login session for the person who made the change, so they stay signed in.
+    end_all_sessions(user, "password_change")
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
@@ -334,6 +335,8 @@ def set_account_active(by: User, account: User, active: bool) -> None:
     account.active = active
     if not active:
         end_all_sessions(account, "deactivated")
+        for hook in ACCOUNT_DEACTIVATED_HOOKS:
+            hook(account.id)
     db.session.flush()
     audit.record("account_deactivate" if not active else "account_reactivate", actor=by, subject=account,
                  target=f"user:{account.id}")
@@ -443,6 +446,9 @@ def accept_invitation(invitation: Invitation, *, user: User | None = None, email
         hook(invitation, user)
     return user
 
+
+#: Domains drop what a deactivated account still holds open (its sockets in live rooms, say).
+ACCOUNT_DEACTIVATED_HOOKS: list = []
 
 #: Domains react to an accepted invitation whose context concerns them (a group, a consent), in the same transaction.
 INVITATION_ACCEPTED_HOOKS: list = []

@@ -283,3 +283,30 @@ def group_invitations(group: TherapyGroup) -> list:
                                  Invitation.context["group_id"].as_integer() == group.id)
         .order_by(Invitation.created_at.desc())
     ))
+
+
+def history(user: User, limit: int = 60) -> list:
+    """The member's own check-ins, newest first, live and between sessions."""
+    from app.groups.models import CheckIn
+
+    return list(db.session.scalars(select(CheckIn).where(CheckIn.user_id == user.id)
+                                   .order_by(CheckIn.created_at.desc()).limit(limit)))
+
+
+def alert_in_organisation(alert_id: int, organisation_id: int | None):
+    from app.groups.models import SafetyAlert
+
+    return db.session.scalar(select(SafetyAlert).where(SafetyAlert.id == alert_id,
+                                                       SafetyAlert.organisation_id == organisation_id))
+
+
+def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> list:
+    """Check-ins members of these groups made between sessions, newest first (for their facilitators)."""
+    from app.groups.models import CheckIn
+
+    if not group_ids:
+        return []
+    members = select(Membership.user_id).where(Membership.group_id.in_(group_ids),
+                                               Membership.status == MembershipStatus.ACTIVE)
+    return list(db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id.is_(None), CheckIn.user_id.in_(members))
+                                   .order_by(CheckIn.created_at.desc()).limit(limit)))

@@ -7,16 +7,24 @@ the spring-forward gap is read with the UTC offset from before the gap (PEP 495'
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
+from dateutil.rrule import rrulestr
 
 #: The most occurrences one series may produce; a rule must end by count or by date.
 MAX_OCCURRENCES = 260
 #: The furthest a series may reach.
 MAX_SPAN = timedelta(days=3 * 366)
-ALLOWED_FREQUENCIES = {DAILY, WEEKLY, MONTHLY, YEARLY}
+#: The years a session may be in.
+YEARS = (1970, 2200)
+#: The longest gap between sessions a rule may ask for, in its own unit (days, weeks, months or years).
+MAX_INTERVAL = 52
+#: The RRULE parts a schedule may use; see _checked_rule for why the others are refused.
+ALLOWED_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "WKST")
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_WEEKDAY = re.compile(r"([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)")
 
 
 class ScheduleError(ValueError):
@@ -30,6 +38,9 @@ class ScheduleError(ValueError):
 
 def local_time_kind(naive: datetime, zone: str) -> str:
     """'ok', 'gap' (does not exist: clocks went forward) or 'ambiguous' (happens twice: clocks went back)."""
+    if not YEARS[0] <= naive.year <= YEARS[1]:
+        # Near the years 1 and 9999 the conversion to UTC overflows; no session is planned that far away.
+        raise ScheduleError("out_of_range", naive.isoformat(timespec="minutes"))
     tz = ZoneInfo(zone)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
@@ -72,6 +83,58 @@ def build_rrule(*, interval_weeks: int = 1, count: int | None = None, until: dat
     return ";".join(parts)
 
 
+def _checked_rule(text: str, zone: str) -> str:
+    """The rule as python-dateutil should read it, or ScheduleError.
+
+    Only parts whose combinations produce a session in every period are accepted: python-dateutil searches a rule that
+    never matches (BYMONTH=2;BYMONTHDAY=30, a BYSETPOS beyond the set, DAILY;INTERVAL=7;BYDAY= another weekday) up to
+    the year 9999, seconds of CPU for one request; INTERVAL=0 repeats the first session. A UTC UNTIL (RFC 5545's form
+    when DTSTART has a time zone) becomes the zone's wall-clock time, and a date-only UNTIL includes that day.
+    """
+    parts: dict[str, str] = {}
+    for piece in text.split(";"):
+        key, sep, value = piece.partition("=")
+        if not sep or not value or key not in ALLOWED_PARTS or key in parts:
+            raise ScheduleError("invalid_rule", piece)
+        parts[key] = value
+    freq = parts.get("FREQ")
+    if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        raise ScheduleError("invalid_rule", "frequency")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ScheduleError("invalid_rule", "COUNT and UNTIL")  # RFC 5545: MUST NOT occur in the same rule
+    if "COUNT" not in parts and "UNTIL" not in parts:
+        raise ScheduleError("unbounded")
+    if "INTERVAL" in parts and not (re.fullmatch(r"[0-9]{1,3}", parts["INTERVAL"])
+                                    and 1 <= int(parts["INTERVAL"]) <= MAX_INTERVAL):
+        raise ScheduleError("invalid_rule", "INTERVAL")
+    if "COUNT" in parts:
+        if not re.fullmatch(r"[0-9]{1,9}", parts["COUNT"]):
+            raise ScheduleError("invalid_rule", "COUNT")
+        if int(parts["COUNT"]) == 0:
+            raise ScheduleError("no_occurrences")
+        if int(parts["COUNT"]) > MAX_OCCURRENCES:
+            raise ScheduleError("too_many")
+    if "BYDAY" in parts:
+        for day in parts["BYDAY"].split(","):
+            match = _WEEKDAY.fullmatch(day)
+            if match is None or freq == "DAILY" or (match.group(1) and freq == "WEEKLY"):
+                raise ScheduleError("invalid_rule", "BYDAY")
+    if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
+        raise ScheduleError("invalid_rule", "WKST")
+    if "UNTIL" in parts:
+        match = re.fullmatch(r"([0-9]{8})(T[0-9]{6}Z?)?", parts["UNTIL"])
+        if match is None:
+            raise ScheduleError("invalid_rule", "UNTIL")
+        try:
+            until = datetime.strptime(match.group(1) + (match.group(2) or "T235959").rstrip("Z"), "%Y%m%dT%H%M%S")
+        except ValueError:
+            raise ScheduleError("invalid_rule", "UNTIL") from None
+        if parts["UNTIL"].endswith("Z"):
+            until = until.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        parts["UNTIL"] = until.strftime("%Y%m%dT%H%M%S")
+    return ";".join(f"{key}={value}" for key, value in parts.items())
+
+
 def expand(rule: str, dtstart_local: datetime, zone: str) -> list[datetime]:
     """Every start of the series, in UTC. Refuses rules that never end, produce nothing, or produce too much."""
     if local_time_kind(dtstart_local, zone) == "gap":
@@ -81,18 +144,17 @@ def expand(rule: str, dtstart_local: datetime, zone: str) -> list[datetime]:
         text = text[len("RRULE:"):]
     if "\n" in text or "DTSTART" in text:
         raise ScheduleError("invalid_rule")
+    text = _checked_rule(text, zone)
     try:
         parsed = rrulestr(text, dtstart=dtstart_local)
     except (ValueError, TypeError, OverflowError) as error:
         raise ScheduleError("invalid_rule", str(error)) from None
-    if parsed._freq not in ALLOWED_FREQUENCIES:
-        raise ScheduleError("invalid_rule", "frequency")
-    if parsed._count is None and parsed._until is None:
-        raise ScheduleError("unbounded")
     if parsed._until is not None and parsed._until - dtstart_local > MAX_SPAN:
         raise ScheduleError("too_long")
     starts = []
     for local in parsed:
+        if local - dtstart_local > MAX_SPAN:
+            raise ScheduleError("too_long")
         starts.append(to_utc(local, zone))
         if len(starts) > MAX_OCCURRENCES:
             raise ScheduleError("too_many")

@@ -12,10 +12,12 @@ from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import db, limiter
-from app.groups import bp, calendar, labels, queries, recurrence, services
+from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
+
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
     AcceptAgreementForm,
+    CheckInForm,
     AgendaItemForm,
     AgreementForm,
     AttendanceForm,
@@ -33,6 +35,7 @@ from app.groups.forms import (
 from app.groups.models import AttendanceStatus, MembershipStatus
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
+from app.safe_redirect import redirect_next
 
 
 def _show_error(form, error: services.GroupError) -> None:
@@ -195,7 +198,8 @@ def schedule(group_id: int):
             form.count.errors = [*form.count.errors, services.schedule_error_message(error)]
         except services.GroupError as error:
             db.session.rollback()
-            target = form.start_time if error.code == "nonexistent_local_time" else form.count
+            target = {"nonexistent_local_time": form.start_time, "out_of_range": form.start_date}.get(error.code,
+                                                                                                   form.count)
             target.errors = [*target.errors, error.message]
         else:
             flash(_("The schedule is saved."), "info")
@@ -356,8 +360,10 @@ def session_page(occurrence_id: int):
     group = occurrence.group
     policy.require_view_sessions(current_user, group)
     manage = policy.can_manage_group(current_user, group)
+    session_checkins = checkins.latest_checkins(occurrence) if manage else []
     return render_template(
-        "groups/session.html", occurrence=occurrence, group=group, manage=manage,
+        "groups/session.html", occurrence=occurrence, group=group, manage=manage, checkins=session_checkins,
+        names={m.user_id: m.shown_name for m in group.memberships},
         time_form=SessionTimeForm(data=_session_time_data(occurrence)) if manage else None,
         cancel_form=CancelSessionForm() if manage else None, agenda_form=AgendaItemForm() if manage else None,
         empty_form=EmptyForm(),
@@ -589,3 +595,81 @@ def calendar_feed(token: str):
     return body, 200, {"Content-Type": "text/calendar; charset=utf-8"}
 
 
+
+
+# Live room, check-ins between sessions, alerts --------------------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:occurrence_id>/room")
+@login_required
+def live_room(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    group = occurrence.group
+    if not policy.can_enter_live_room(current_user, group):
+        abort(404)
+    facilitator = policy.can_manage_group(current_user, group)
+    return render_template("groups/room.html", occurrence=occurrence, group=group, facilitator=facilitator,
+                           i18n=room_texts())
+
+
+def room_texts() -> dict:
+    """Words the room's script shows, translated here so the script carries none."""
+    return {
+        "connected": _("Connected"), "reconnecting": _("Reconnecting… your check-in is kept and will be sent."),
+        "closed": _("The room is closed."), "open": _("The room is open."),
+        "saved": _("Your check-in is saved."), "pending": _("Sending your check-in…"),
+        "passed": _("Passed"), "checked_in": _("Checked in"), "mood": _("Mood"), "energy": _("Energy"),
+        "low": _("low"), "medium": _("medium"), "high": _("high"), "speaker": _("Speaking now"),
+        "nobody": _("Nobody yet"), "hand_up": _("Raise my hand"), "hand_down": _("Lower my hand"),
+        "support_sent": _("Your facilitator has been told privately. You are not alone."),
+        "acknowledge": _("Acknowledge"), "acknowledged": _("Acknowledged"), "need_support": _("needs support now"),
+        "low_mood": _("checked in with a very low mood"), "left_early": _("Mark as left early"),
+        "lower_hand": _("Lower hand"), "you": _("you"), "skipped": _("skipped"), "error": _("Something went wrong."),
+        "facilitator": _("facilitator"),
+    }
+
+
+@bp.get("/checkins")
+@login_required
+def my_checkins():
+    if not policy.can_check_in_between_sessions(current_user):
+        abort(403)
+    return render_template("groups/checkins.html", checkins=queries.history(current_user),
+                           form=CheckInForm(), empty_form=EmptyForm())
+
+
+@bp.post("/checkins")
+@login_required
+@limiter.limit("60 per hour")
+def create_checkin():
+    if not policy.can_check_in_between_sessions(current_user):
+        abort(403)
+    form = CheckInForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a mood from 0 to 10, or pass."), "error")
+        return redirect(url_for("accounts.home"))
+    try:
+        result = checkins.record_checkin(
+            current_user, client_id=form.client_id.data, passed=form.passed.data == "1",
+            mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
+            note=form.note.data or "")
+    except checkins.CheckInError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("accounts.home"))
+    if result.alerts:
+        session["show_support"] = True
+    flash(_("Thank you for checking in."), "info")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+@login_required
+def acknowledge_alert(alert_id: int):
+    alert = queries.alert_in_organisation(alert_id, current_user.organisation_id) or abort(404)
+    policy.require_acknowledge_alert(current_user, alert)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    checkins.acknowledge_alert(current_user, alert)
+    flash(_("The alert is acknowledged."), "info")
+    return redirect_next(request.args.get("next"))

@@ -66,6 +66,7 @@ def schedule_error_message(error: recurrence.ScheduleError) -> str:
         "too_many": _("A series can have at most %(n)d sessions.", n=recurrence.MAX_OCCURRENCES),
         "too_long": _("A series can span at most three years."),
         "invalid_rule": _("This repeat rule cannot be used."),
+        "out_of_range": _("Check the date, time and length."),
     }
     return messages.get(error.code, messages["invalid_rule"])
 
@@ -280,6 +281,10 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
     db.session.flush()
     audit.record("membership_status", actor=by, subject=membership.user_id, target=f"membership:{membership.id}",
                  details={"status": status.value})
+    if status != MembershipStatus.ACTIVE:
+        from app.groups.checkins import eject_from_group  # a removed member leaves the live rooms at once
+
+        eject_from_group(membership.user_id, group.id)
     if freeing and status != MembershipStatus.PAUSED:
         promote_waitlist(group)
 

@@ -1,0 +1,221 @@
+"""Socket.IO events of the live check-in room. Every event is authorised through app/policy.py on every call
+(app/realtime.socket_event re-authenticates the socket first); acknowledgements follow the commit."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import request
+from flask_socketio import join_room, leave_room
+
+from app import policy
+from app.accounts.models import User
+from app.extensions import db, socketio
+from app.groups import checkins, queries
+from app.groups.checkins import CheckInError
+from app.groups.models import SafetyAlert, SessionOccurrence
+from app.realtime import CONNECT_HOOKS, socket_event
+
+MAX_ID = 2**63 - 1
+
+
+def _id(payload, key: str) -> int:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise CheckInError("invalid", f"{key} must be a positive integer")
+    return value
+
+
+def _occurrence(user: User, payload) -> SessionOccurrence:
+    occurrence = queries.occurrence_in_organisation(_id(payload, "session_id"), user.organisation_id)
+    if occurrence is None or not policy.can_view_sessions(user, occurrence.group):
+        raise CheckInError("not_found")
+    return occurrence
+
+
+def _managed_occurrence(user: User, payload) -> SessionOccurrence:
+    occurrence = _occurrence(user, payload)
+    if not policy.can_manage_group(user, occurrence.group):
+        raise CheckInError("forbidden")
+    return occurrence
+
+
+def crisis_resources(user: User) -> dict:
+    organisation = user.organisation
+    fields = ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
+    return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
+
+
+EVENTS: dict[str, object] = {}
+
+
+def event(name: str):
+    """Declare a room event (authenticated and committed by socket_event); see register_events."""
+
+    def decorator(handler):
+        @functools.wraps(handler)
+        def with_payload(user, payload=None):
+            return handler(user, payload if isinstance(payload, dict) else {})
+
+        EVENTS[name] = socket_event(with_payload)
+        return handler
+
+    return decorator
+
+
+def register_events() -> None:
+    """Bind the events to the current Socket.IO server (each app the factory makes has its own)."""
+    for name, handler in EVENTS.items():
+        socketio.on_event(name, handler)
+    socketio.on_event("disconnect", on_disconnect)
+
+
+def join_alert_rooms(user: User) -> None:
+    """Facilitators receive their groups' alerts and between-session check-ins live on any page."""
+    if policy.can_create_group(user):
+        for group in queries.groups_for_facilitator(user):
+            join_room(checkins.group_alerts_room(group.id))
+
+
+CONNECT_HOOKS.append(join_alert_rooms)
+
+
+# Everyone in the room --------------------------------------------------------------------------------------------------
+
+
+@event("join_session")
+def join_session(user, payload):
+    occurrence = _occurrence(user, payload)
+    checkins.join_room_presence(user, occurrence, request.sid)
+    join_room(checkins.session_room(occurrence.id))
+    if policy.can_manage_group(user, occurrence.group):
+        join_room(checkins.facilitators_room(occurrence.id))
+    else:
+        join_room(checkins.members_room(occurrence.id))
+    return {"state": checkins.state_for(user, occurrence)}
+
+
+@event("sync")
+def sync(user, payload):
+    """The room as the database has it: clients call this after a reconnect (a push is only a notification)."""
+    occurrence = _occurrence(user, payload)
+    checkins.check_can_enter(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
+    return {"state": checkins.state_for(user, occurrence)}
+
+
+@event("leave_session")
+def leave_session(user, payload):
+    for occurrence in checkins.leave_room_presence(request.sid):
+        for room in (checkins.session_room(occurrence.id), checkins.members_room(occurrence.id),
+                     checkins.facilitators_room(occurrence.id)):
+            leave_room(room)
+    return {}
+
+
+@event("heartbeat")
+def heartbeat(user, payload):
+    checkins.heartbeat(request.sid)
+    return {}
+
+
+# Members ---------------------------------------------------------------------------------------------------------------
+
+
+@event("checkin")
+def checkin(user, payload):
+    occurrence = _occurrence(user, payload)
+    result = checkins.record_checkin(user, occurrence=occurrence, client_id=payload.get("client_id"),
+                                     mood=payload.get("mood"), energy=payload.get("energy"),
+                                     note=payload.get("note"), passed=payload.get("passed", False))
+    answer = {"checkin": {**checkins.checkin_payload(result.checkin, user.display_name, True),
+                          "client_id": result.checkin.client_id},
+              "duplicate": not result.created}
+    if result.alerts:
+        answer["support"] = crisis_resources(user)
+    return answer
+
+
+@event("need_support")
+def need_support(user, payload):
+    occurrence = _occurrence(user, payload)
+    if policy.can_manage_group(user, occurrence.group):
+        raise CheckInError("forbidden")
+    checkins.need_support(user, occurrence)
+    return {"support": crisis_resources(user)}
+
+
+@event("raise_hand")
+def raise_hand(user, payload):
+    occurrence = _occurrence(user, payload)
+    checkins.check_can_enter(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
+    raised = payload.get("raised", True)
+    if not isinstance(raised, bool):
+        raise CheckInError("invalid", "raised must be true or false")
+    checkins.set_hand(user, occurrence, raised)
+    return {"raised": raised}
+
+
+# Facilitators ----------------------------------------------------------------------------------------------------------
+
+
+@event("open_room")
+def open_room(user, payload):
+    occurrence = _managed_occurrence(user, payload)
+    checkins.open_room(user, occurrence)
+    return {"state": checkins.state_for(user, occurrence)}
+
+
+@event("close_room")
+def close_room(user, payload):
+    occurrence = _managed_occurrence(user, payload)
+    checkins.close_room(user, occurrence)
+    return {"state": checkins.state_for(user, occurrence)}
+
+
+@event("start_round")
+def start_round(user, payload):
+    checkins.start_round(user, _managed_occurrence(user, payload))
+    return {}
+
+
+@event("next_speaker")
+def next_speaker(user, payload):
+    checkins.next_speaker(user, _managed_occurrence(user, payload))
+    return {}
+
+
+@event("skip_speaker")
+def skip_speaker(user, payload):
+    checkins.next_speaker(user, _managed_occurrence(user, payload), skip=True)
+    return {}
+
+
+@event("lower_hand")
+def lower_hand(user, payload):
+    occurrence = _managed_occurrence(user, payload)
+    checkins.lower_hand_for(user, occurrence, _id(payload, "user_id"))
+    return {}
+
+
+@event("mark_left_early")
+def mark_left_early(user, payload):
+    occurrence = _managed_occurrence(user, payload)
+    checkins.mark_left_early(user, occurrence, _id(payload, "user_id"))
+    return {}
+
+
+@event("acknowledge_alert")
+def acknowledge_alert(user, payload):
+    alert = db.session.get(SafetyAlert, _id(payload, "alert_id"))
+    if alert is None or alert.organisation_id != user.organisation_id or not policy.can_acknowledge_alert(user, alert):
+        raise CheckInError("not_found")
+    checkins.acknowledge_alert(user, alert)
+    return {"alert": checkins.alert_payload(alert)}
+
+
+def on_disconnect(*_reason):
+    try:
+        checkins.leave_room_presence(request.sid)
+        db.session.commit()
+    except Exception:  # the socket is gone either way; stale presence expires by its timeout
+        db.session.rollback()

@@ -1,0 +1,48 @@
+"""Socket.IO pushes sent only after the transaction that caused them commits: the database is the record, a push is
+a notification. A push that cannot be delivered (Redis down, say) is logged and dropped; clients re-sync from the
+database when they reconnect."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db, socketio
+
+PUSH_KEY = "momentum_pushes"
+
+
+def queue_push(event_name: str, data, room: str, skip_sid: str | None = None) -> None:
+    db.session.info.setdefault(PUSH_KEY, []).append(("emit", event_name, data, room, skip_sid))
+
+
+def queue_disconnect(sids: list[str]) -> None:
+    """Disconnect sockets after commit; through the message queue this reaches sockets on other processes too."""
+    if sids:
+        db.session.info.setdefault(PUSH_KEY, []).append(("disconnect", None, list(sids), None, None))
+
+
+def _deliver(kind: str, event_name, data, room, skip_sid) -> None:
+    server = socketio.server
+    if server is None:
+        return
+    if kind == "emit":
+        socketio.emit(event_name, data, to=room, skip_sid=skip_sid)
+    else:
+        for sid in data:
+            server.disconnect(sid, namespace="/")
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pushes(session: Session) -> None:
+    for item in session.info.pop(PUSH_KEY, []):
+        try:
+            _deliver(*item)
+        except Exception:  # a push is only a notification: never let it fail the committed work
+            current_app.logger.warning("push %s to %s not delivered", item[1] or item[0], item[3], exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pushes(session: Session) -> None:
+    session.info.pop(PUSH_KEY, None)
