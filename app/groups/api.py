@@ -12,7 +12,7 @@ from app.accounts import services as account_services
 from app.accounts.models import Invitation
 from app.api_base import document_errors
 from app.extensions import db, limiter
-from app.groups import queries, services
+from app.groups import checkins, queries, services
 from app.groups.models import OccurrenceStatus
 from app.groups.schemas import (
     AcceptedSchema,
@@ -20,6 +20,9 @@ from app.groups.schemas import (
     AgendaItemSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
+    AlertSchema,
+    CheckInRequestSchema,
+    CheckInSchema,
     ExtraSessionSchema,
     FacilitatorMembershipSchema,
     GroupSchema,
@@ -403,3 +406,103 @@ def delete_agenda_item(session_id: int, item_id: int):
         _fail(error)
 
 
+
+
+# Check-ins and alerts --------------------------------------------------------------------------------------------------
+
+
+def _checkin_answer(user, result) -> dict:
+    answer = {**checkins.checkin_payload(result.checkin, user.display_name, True),
+              "client_id": result.checkin.client_id, "duplicate": not result.created}
+    if result.alerts:
+        from app.groups.events import crisis_resources
+
+        answer["support"] = crisis_resources(user)
+    return answer
+
+
+def _record(data, occurrence=None):
+    try:
+        result = checkins.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
+                                         mood=data["mood"], energy=data["energy"], note=data["note"],
+                                         passed=data["passed"])
+    except checkins.CheckInError as error:
+        db.session.rollback()
+        status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
+            403 if error.code == "forbidden" else 422
+        abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
+    return _checkin_answer(current_user, result)
+
+
+@blp.get("/sessions/<int:session_id>/checkins")
+@login_required
+@blp.response(200, CheckInSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def list_session_checkins(session_id: int):
+    """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
+    members (their own always in full)."""
+    occurrence = _occurrence(session_id)
+    policy.require_view_sessions(current_user, occurrence.group)
+    return checkins.state_for(current_user, occurrence)["checkins"]
+
+
+@blp.post("/sessions/<int:session_id>/checkins")
+@login_required
+@blp.arguments(CheckInRequestSchema)
+@blp.response(201, CheckInSchema)
+@document_errors(blp, 400, 401, 403, 404, 409, 422, 429)
+def create_session_checkin(data, session_id: int):
+    """Check in to a live session without a socket; acknowledged after the commit, idempotent by client_id."""
+    occurrence = _occurrence(session_id)
+    if not policy.can_enter_live_room(current_user, occurrence.group):
+        flask_abort(404)
+    return _record(data, occurrence)
+
+
+@blp.get("/checkins")
+@login_required
+@blp.response(200, CheckInSchema(many=True))
+@document_errors(blp, 401, 403, 429)
+def list_my_checkins():
+    """Your own check-ins, newest first."""
+    if not policy.can_check_in_between_sessions(current_user):
+        flask_abort(403)
+    return [{**checkins.checkin_payload(c, current_user.display_name, True), "client_id": c.client_id}
+            for c in queries.history(current_user)]
+
+
+@blp.post("/checkins")
+@login_required
+@limiter.limit("120 per hour")
+@blp.arguments(CheckInRequestSchema)
+@blp.response(201, CheckInSchema)
+@document_errors(blp, 400, 401, 403, 422, 429)
+def create_checkin(data):
+    """A check-in between sessions; the same distress rules apply."""
+    if not policy.can_check_in_between_sessions(current_user):
+        flask_abort(403)
+    return _record(data)
+
+
+@blp.get("/alerts")
+@login_required
+@blp.response(200, AlertSchema(many=True))
+@document_errors(blp, 401, 403, 429)
+def list_alerts():
+    """Open safety alerts of the groups you run (facilitators)."""
+    if not policy.can_create_group(current_user):
+        flask_abort(403)
+    group_ids = [g.id for g in queries.groups_for_facilitator(current_user)]
+    return [checkins.alert_payload(a) for a in checkins.open_alerts(group_ids)]
+
+
+@blp.post("/alerts/<int:alert_id>/acknowledge")
+@login_required
+@blp.response(200, AlertSchema)
+@document_errors(blp, 400, 401, 404, 429)
+def acknowledge_alert(alert_id: int):
+    """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
+    alert = queries.alert_in_organisation(alert_id, current_user.organisation_id) or flask_abort(404)
+    policy.require_acknowledge_alert(current_user, alert)
+    checkins.acknowledge_alert(current_user, alert)
+    return checkins.alert_payload(alert)
