@@ -20,6 +20,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -33,12 +34,12 @@ def _no_nul(form, field):
 
 
 def format_choices():
-    return [("online", _l("Online")), ("in_person", _l("In person")), ("hybrid", _l("Hybrid"))]
+    return [SelectChoice("online", _l("Online")), SelectChoice("in_person", _l("In person")), SelectChoice("hybrid", _l("Hybrid"))]
 
 
 def status_choices():
-    return [("forming", _l("Forming")), ("active", _l("Active")), ("finished", _l("Finished")),
-            ("cancelled", _l("Cancelled"))]
+    return [SelectChoice("forming", _l("Forming")), SelectChoice("active", _l("Active")), SelectChoice("finished", _l("Finished")),
+            SelectChoice("cancelled", _l("Cancelled"))]
 
 
 ATTENDANCE_LABELS = {
@@ -57,9 +58,9 @@ ACCOMMODATION_LABELS = {
 }
 
 SPEAKING_LABELS = [
-    ("comfortable", _l("I am comfortable speaking in a group")),
-    ("some_nerves", _l("I feel a little nervous about it")),
-    ("very_uneasy", _l("Speaking in a group feels very hard right now")),
+    SelectChoice("comfortable", _l("I am comfortable speaking in a group")),
+    SelectChoice("some_nerves", _l("I feel a little nervous about it")),
+    SelectChoice("very_uneasy", _l("Speaking in a group feels very hard right now")),
 ]
 
 
@@ -79,13 +80,13 @@ class GroupForm(FlaskForm):
     video_link = StringField(_l("Video link"), validators=[Optional(), Length(max=500), _no_nul],
                              description=_l("Needed for online and hybrid groups; starts with https://"))
     capacity = IntegerField(_l("Places"), validators=[InputRequired(), NumberRange(min=1, max=500)], default=10)
-    enrolment = SelectField(_l("Enrolment"), choices=[("rolling", _l("Rolling: people join as places free up")),
-                                                      ("closed", _l("Closed cohort: everyone starts together"))])
+    enrolment = SelectField(_l("Enrolment"), choices=[SelectChoice("rolling", _l("Rolling: people join as places free up")),
+                                                      SelectChoice("closed", _l("Closed cohort: everyone starts together"))])
     status = SelectField(_l("Status"), choices=status_choices, default="forming")
     timezone = SelectField(_l("Time zone of the sessions"), validators=[DataRequired()])
     checkin_visibility = SelectField(
         _l("In the live room, members see"),
-        choices=[("all", _l("each other's check-ins")), ("presence", _l("only that someone checked in"))])
+        choices=[SelectChoice("all", _l("each other's check-ins")), SelectChoice("presence", _l("only that someone checked in"))])
     distress_threshold = IntegerField(_l("Alert me when a live check-in mood is at or below"),
                                       validators=[InputRequired(), NumberRange(min=0, max=10)], default=2)
     co_facilitators = MultiCheckboxField(_l("Co-facilitators"), coerce=int, validators=[Optional()])
@@ -93,7 +94,7 @@ class GroupForm(FlaskForm):
     def __init__(self, *args, facilitators=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices()
-        self.co_facilitators.choices = [(u.id, u.display_name) for u in facilitators]
+        self.co_facilitators.choices = [SelectChoice(u.id, u.display_name) for u in facilitators]
 
 
 class NewGroupForm(GroupForm):
@@ -109,10 +110,10 @@ class AgreementForm(FlaskForm):
 class ScheduleForm(FlaskForm):
     start_date = DateField(_l("First session"), validators=[DataRequired()])
     start_time = TimeField(_l("Start time"), validators=[DataRequired()])
-    interval_weeks = SelectField(_l("Repeats"), choices=[("1", _l("Every week")), ("2", _l("Every other week"))],
+    interval_weeks = SelectField(_l("Repeats"), choices=[SelectChoice("1", _l("Every week")), SelectChoice("2", _l("Every other week"))],
                                  default="1")
-    end_mode = RadioField(_l("Ends"), choices=[("count", _l("After a number of sessions")),
-                                               ("until", _l("On a date"))], default="count")
+    end_mode = RadioField(_l("Ends"), choices=[SelectChoice("count", _l("After a number of sessions")),
+                                               SelectChoice("until", _l("On a date"))], default="count")
     count = IntegerField(_l("Number of sessions"), validators=[Optional(), NumberRange(min=1, max=260)], default=12)
     until = DateField(_l("Last date"), validators=[Optional()])
     duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
@@ -157,7 +158,7 @@ class JoinForm(FlaskForm):
     speaking_comfort = RadioField(_l("Speaking in a group"), choices=SPEAKING_LABELS,
                                   validators=[DataRequired(message=_l("Choose the answer closest to how you feel."))])
     accommodations = MultiCheckboxField(_l("What would help (optional)"),
-                                        choices=list(ACCOMMODATION_LABELS.items()), validators=[Optional()])
+                                        choices=[SelectChoice(k, v) for k, v in ACCOMMODATION_LABELS.items()], validators=[Optional()])
     accommodations_note = TextAreaField(_l("Anything else the facilitator should know (optional)"),
                                         validators=[Optional(), Length(max=2000), _no_nul])
 
@@ -169,7 +170,7 @@ class AcceptAgreementForm(FlaskForm):
 
 class MembershipStatusForm(FlaskForm):
     status = SelectField(_l("New status"), choices=[
-        ("active", _l("Active")), ("paused", _l("Paused")), ("left", _l("Left")), ("completed", _l("Completed"))])
+        SelectChoice("active", _l("Active")), SelectChoice("paused", _l("Paused")), SelectChoice("left", _l("Left")), SelectChoice("completed", _l("Completed"))])
     reason = TextAreaField(_l("Reason (seen only by facilitators)"), validators=[Optional(), Length(max=1000), _no_nul])
 
 
@@ -180,8 +181,8 @@ class LeaveGroupForm(FlaskForm):
 
 class AttendanceRowForm(Form):
     user_id = HiddenField()
-    status = SelectField(_l("Attendance"), choices=[("", _l("Not recorded"))] + [
-        (status.value, label) for status, label in ATTENDANCE_LABELS.items()], validators=[Optional()])
+    status = SelectField(_l("Attendance"), choices=[SelectChoice("", _l("Not recorded"))] + [
+        SelectChoice(status.value, label) for status, label in ATTENDANCE_LABELS.items()], validators=[Optional()])
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500), _no_nul])
     previous_status = HiddenField()
     previous_comment = HiddenField()
@@ -204,7 +205,8 @@ class NoteForm(FlaskForm):
 
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.member_id.choices = [(0, _l("The session as a whole"))] + [(m.user_id, m.shown_name) for m in members]
+        self.member_id.choices = [SelectChoice(0, _l("The session as a whole"))] + [
+            SelectChoice(m.user_id, m.shown_name) for m in members]
 
 
 class CheckInForm(FlaskForm):
@@ -213,7 +215,7 @@ class CheckInForm(FlaskForm):
     client_id = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
     mood = IntegerField(_l("Mood today, from 0 (very low) to 10 (very good)"),
                         validators=[Optional(), NumberRange(min=0, max=10)])
-    energy = RadioField(_l("Energy"), choices=[("low", _l("Low")), ("medium", _l("Medium")), ("high", _l("High"))],
+    energy = RadioField(_l("Energy"), choices=[SelectChoice("low", _l("Low")), SelectChoice("medium", _l("Medium")), SelectChoice("high", _l("High"))],
                         validators=[Optional()])
     note = StringField(_l("A line about today (optional)"), validators=[Optional(), Length(max=280), _no_nul])
     passed = HiddenField(default="0")
