@@ -158,15 +158,18 @@ def register_blueprints(app: Flask) -> None:
     from app import errors, health
     from app.accounts import bp as accounts_bp
     from app.groups import bp as groups_bp
+    from app.supporters import bp as supporters_bp
     from app.groups.events import register_events
+    from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
     from app.realtime import register_socket_handlers
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(supporters_bp)
     errors.register(app)
-    register_socket_handlers()
     register_events()
+    register_socket_handlers()
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -11,9 +11,8 @@ from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Regexp
 from werkzeug.routing import IntegerConverter
 
-#: The largest id a database column holds (signed 64 bits); SQLite's driver raises OverflowError above it.
-MAX_ID = 2**63 - 1
-
+#: Ids have at most 18 digits, far below the 64-bit limit above which SQLite's driver raises OverflowError.
+MAX_ID = 10**18 - 1
 
 _UNPAIRED_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -60,9 +59,11 @@ class MomentumApi(Api):
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` in a route is always a database id: a number beyond any id matches no route (404) instead of
-    reaching the database driver, which raises OverflowError above 64 bits. The bound shows in the OpenAPI
-    document as the parameter's `maximum`."""
+    """`<int:...>` in a route is always a database id. A longer number matches no route (404) and never reaches
+    the database. The bound is in the pattern, not in to_python: Werkzeug answers a to_python refusal with 405
+    when the path has a rule for another method. It shows in the OpenAPI document as the parameter's maximum."""
+
+    regex = r"\d{1,18}"
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
@@ -126,8 +127,9 @@ def init_api(app: Flask) -> None:
     api.spec.options["security"] = [{"bearerAuth": []}]
     from app.accounts.api import blp as accounts_api
     from app.groups.api import blp as groups_api
+    from app.supporters.api import blp as supporters_api
 
-    for blp in (accounts_api, groups_api):
+    for blp in (accounts_api, groups_api, supporters_api):
         csrf.exempt(blp)
         api.register_blueprint(blp)
     app.before_request(protect_browser_writes)

@@ -14,8 +14,8 @@ from app.accounts.models import Invitation, Organisation, RoleName, User
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
-    RoleName.PATIENT: {"home", "profile", "groups"},
-    RoleName.SUPPORTER: {"home", "profile"},
+    RoleName.PATIENT: {"home", "profile", "groups", "sharing"},
+    RoleName.SUPPORTER: {"home", "profile", "shared"},
 }
 
 # Who may invite whom: admins bring in staff, facilitators bring in patients, patients bring in supporters.
@@ -226,4 +226,80 @@ def can_acknowledge_alert(user, alert) -> bool:
 
 def require_acknowledge_alert(user, alert) -> None:
     if not can_acknowledge_alert(user, alert):
+        raise NotFound()
+
+
+# Supporters and consent ----------------------------------------------------------------------------------------------
+# A supporter reads patient data only while a consent is active, the time is inside its period, the data class is in
+# its scope, and the data falls inside its data period (SECURITY.md 3). Item answers, alerts and facilitator notes
+# never reach a supporter, whatever a consent says (CLINICAL.md safety rule 3): no data class carries them.
+
+
+def can_manage_sharing(user) -> bool:
+    return role_of(user) == RoleName.PATIENT
+
+
+def require_manage_sharing(user) -> None:
+    if not can_manage_sharing(user):
+        raise Forbidden()
+
+
+def owns_consent(user, consent) -> bool:
+    return _signed_in(user) and consent is not None and consent.patient_id == user.id
+
+
+def require_own_consent(user, consent) -> None:
+    if not owns_consent(user, consent):
+        raise NotFound()
+
+
+def can_view_consent(user, consent) -> bool:
+    """The patient who gave it, the supporter it was given to, and the facilitators who may hold it."""
+    return owns_consent(user, consent) or (
+        role_of(user) == RoleName.SUPPORTER and consent.supporter_id == user.id) or can_hold_consent(user, consent)
+
+
+def require_view_consent(user, consent) -> None:
+    if not can_view_consent(user, consent):
+        raise NotFound()
+
+
+def allowed_data_classes(user, patient_id: int) -> dict:
+    """Data class -> the consent allowing it, for a supporter now; empty for anyone else."""
+    if role_of(user) != RoleName.SUPPORTER:
+        return {}
+    from app.models_base import utcnow
+    from app.supporters.queries import permitting_consents
+
+    return permitting_consents(user, patient_id, utcnow())
+
+
+def can_read_patient_data(user, patient_id: int, data_class: str) -> bool:
+    return data_class in allowed_data_classes(user, patient_id)
+
+
+def _facilitates_patient(user, patient_id: int) -> bool:
+    if role_of(user) != RoleName.FACILITATOR:
+        return False
+    from app.groups.queries import facilitates_member
+
+    return facilitates_member(user.id, patient_id, user.organisation_id)
+
+
+def can_hold_consent(user, consent) -> bool:
+    """A facilitator of a group the patient belongs to may place (and lift) a clinical hold."""
+    return consent is not None and _facilitates_patient(user, consent.patient_id)
+
+
+def require_hold_consent(user, consent) -> None:
+    if not can_hold_consent(user, consent):
+        raise NotFound()
+
+
+def can_view_patient_supporters(user, patient_id: int) -> bool:
+    return _facilitates_patient(user, patient_id)
+
+
+def require_view_patient_supporters(user, patient_id: int) -> None:
+    if not can_view_patient_supporters(user, patient_id):
         raise NotFound()

@@ -23,15 +23,35 @@ def queue_disconnect(sids: list[str]) -> None:
         db.session.info.setdefault(PUSH_KEY, []).append(("disconnect", None, list(sids), None, None))
 
 
+def queue_close_room(room: str) -> None:
+    """Take every socket out of a room after commit, on every process (through the message queue)."""
+    db.session.info.setdefault(PUSH_KEY, []).append(("close_room", None, None, room, None))
+
+
+#: Domains that push when a patient's data changes (supporters whose consent covers it, say).
+DATA_CHANGED_HOOKS: list = []
+
+
+def notify_data_changed(patient_id: int, data_class: str) -> None:
+    for hook in DATA_CHANGED_HOOKS:
+        hook(patient_id, data_class)
+
+
 def _deliver(kind: str, event_name, data, room, skip_sid) -> None:
     server = socketio.server
     if server is None:
         return
     if kind == "emit":
         socketio.emit(event_name, data, to=room, skip_sid=skip_sid)
+    elif kind == "close_room":
+        socketio.close_room(room)
     else:
-        for sid in data:
-            server.disconnect(sid, namespace="/")
+        # The disconnect handler runs right here, inside the committing session's after_commit, where that session
+        # can emit no SQL: a failing handler stops python-socketio before it takes the socket out of its rooms, and
+        # the ejected socket would go on hearing them. A fresh app context gives the handler a session of its own.
+        with current_app.app_context():
+            for sid in data:
+                server.disconnect(sid, namespace="/")
 
 
 @event.listens_for(Session, "after_commit")

@@ -11,12 +11,23 @@ from collections.abc import Callable
 from flask import current_app, g, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app import audit
 from app.extensions import db, socketio
 
 SOCKET_TOKEN_KEY = "socket_api_token"
+
+
+class Refusal(ValueError):
+    """A socket event refused by a domain rule: `code` for clients, `message` for people."""
+
+    def __init__(self, code: str, message: str = ""):
+        super().__init__(code)
+        self.code = code
+        self.message = message
 
 
 def user_room(user_id: int) -> str:
@@ -99,20 +110,75 @@ def socket_event(handler: Callable) -> Callable:
 
 
 def disconnect_user(user_id: int) -> None:
-    """Drop every socket of an account connected to this process; others fail their next event's check."""
+    """Drop every socket of an account connected to this process; others fail their next event's check.
+
+    Inside a transaction the sockets go when it commits: before then a reconnecting client would still find the login
+    valid, and a rollback must leave them be.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.info.setdefault(_PENDING_DISCONNECTS, set()).add(user_id)
+    else:
+        _drop_sockets({user_id})
+
+
+_PENDING_DISCONNECTS = "momentum_pending_disconnects"
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _drop_after_commit(session: Session) -> None:
+    user_ids = session.info.pop(_PENDING_DISCONNECTS, None)
+    if user_ids:
+        _drop_sockets(user_ids)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _keep_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_DISCONNECTS, None)
+
+
+def _drop_sockets(user_ids: set[int]) -> None:
     server = socketio.server
     if server is None:
         return
-    try:
-        sids = list(server.manager.get_participants("/", user_room(user_id)))
-    except (KeyError, ValueError):
+    sids = []
+    for user_id in user_ids:
+        try:
+            sids += [sid for sid, _eio_sid in server.manager.get_participants("/", user_room(user_id))]
+        except (KeyError, ValueError):
+            continue
+    if not sids:
         return
-    for sid, _eio_sid in sids:
-        server.disconnect(sid, namespace="/")
+    # Disconnect handlers run right here: a fresh app context gives them a database session of their own, so that
+    # their commit or rollback never touches the caller's transaction.
+    with current_app.app_context():
+        for sid in sids:
+            server.disconnect(sid, namespace="/")
+
+
+#: Every domain event, by name: bound to each new Socket.IO server in register_socket_handlers.
+EVENTS: dict[str, Callable] = {}
+
+
+def event(name: str):
+    """Declare a socket event: re-authenticated, committed and acknowledged by socket_event; the handler receives
+    (user, payload) with payload always a dict."""
+
+    def decorator(handler):
+        @functools.wraps(handler)
+        def with_payload(user, payload=None):
+            return handler(user, payload if isinstance(payload, dict) else {})
+
+        EVENTS[name] = socket_event(with_payload)
+        return handler
+
+    return decorator
 
 
 def register_socket_handlers() -> None:
     socketio.on_event("connect", on_connect)
+    for name, handler in EVENTS.items():
+        socketio.on_event(name, handler)
 
     @socketio.on("whoami")
     @socket_event

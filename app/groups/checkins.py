@@ -36,7 +36,7 @@ from app.groups.models import (
     TherapyGroup,
 )
 from app.models_base import utcnow
-from app.push import queue_disconnect, queue_push
+from app.push import notify_data_changed, queue_disconnect, queue_push
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280
@@ -340,6 +340,7 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
         if checkin.mood is not None and checkin.mood <= group.distress_threshold:
             alerts.append(_raise_alert(user, group, AlertKind.LOW_MOOD, occurrence, checkin))
     push_checkin(user, checkin, occurrence)
+    notify_data_changed(user.id, "mood_summary")
     return CheckInResult(checkin, True, alerts)
 
 

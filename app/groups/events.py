@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from flask import request
 from flask_socketio import join_room, leave_room
 
@@ -14,7 +12,7 @@ from app.extensions import db, socketio
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
 from app.groups.models import SafetyAlert, SessionOccurrence
-from app.realtime import CONNECT_HOOKS, socket_event
+from app.realtime import CONNECT_HOOKS, event
 
 MAX_ID = 2**63 - 1
 
@@ -46,27 +44,8 @@ def crisis_resources(user: User) -> dict:
     return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
 
 
-EVENTS: dict[str, object] = {}
-
-
-def event(name: str):
-    """Declare a room event (authenticated and committed by socket_event); see register_events."""
-
-    def decorator(handler):
-        @functools.wraps(handler)
-        def with_payload(user, payload=None):
-            return handler(user, payload if isinstance(payload, dict) else {})
-
-        EVENTS[name] = socket_event(with_payload)
-        return handler
-
-    return decorator
-
-
 def register_events() -> None:
-    """Bind the events to the current Socket.IO server (each app the factory makes has its own)."""
-    for name, handler in EVENTS.items():
-        socketio.on_event(name, handler)
+    """The disconnect handler is not an acknowledged event; bind it to each new Socket.IO server."""
     socketio.on_event("disconnect", on_disconnect)
 
 

@@ -223,7 +223,10 @@ def engagement(group: TherapyGroup, last: int = 8) -> GroupEngagement:
 def member_attendance_summary(user: User, group: TherapyGroup, last: int = 6) -> tuple[int, int]:
     """(joined, recorded) over the last sessions since this member joined, in neutral terms for the member."""
     sessions = past_sessions(group, last)
-    ids = [s.id for s in sessions]
+    membership = membership_of(user, group)
+    joined_at = membership.joined_at if membership else None
+    # As in engagement(): a session that was over before this member joined does not count, whatever was recorded.
+    ids = [s.id for s in sessions if joined_at is None or s.ends_at >= joined_at]
     if not ids:
         return 0, 0
     records = list(db.session.scalars(select(Attendance).where(Attendance.occurrence_id.in_(ids),
@@ -310,3 +313,12 @@ def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> li
                                                Membership.status == MembershipStatus.ACTIVE)
     return list(db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id.is_(None), CheckIn.user_id.in_(members))
                                    .order_by(CheckIn.created_at.desc()).limit(limit)))
+
+
+def facilitates_member(facilitator_id: int, patient_id: int, organisation_id: int | None) -> bool:
+    """Whether this facilitator runs a group the patient is a member of (active or paused)."""
+    return db.session.scalar(
+        select(Membership.id).join(TherapyGroup).join(GroupFacilitator, GroupFacilitator.group_id == TherapyGroup.id)
+        .where(Membership.user_id == patient_id, Membership.status.in_(MEMBER_STATUSES),
+               GroupFacilitator.user_id == facilitator_id, TherapyGroup.organisation_id == organisation_id)
+        .limit(1)) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from app.groups.models import (
     TherapyGroup,
 )
 from app.models_base import utcnow
+from app.push import notify_data_changed
 
 
 class GroupError(ValueError):
@@ -107,8 +109,11 @@ def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
 
 
 def create_group(facilitator: User, data: dict) -> TherapyGroup:
-    group = TherapyGroup(organisation_id=facilitator.organisation_id, timezone=data.get("timezone")
-                         or facilitator.timezone)
+    # Column defaults apply only at INSERT; validation below needs them on the new object for fields not given.
+    defaults = {column.key: column.default.arg for column in TherapyGroup.__table__.columns
+                if column.default is not None and column.default.is_scalar}
+    group = TherapyGroup(**{**defaults, "organisation_id": facilitator.organisation_id,
+                            "timezone": data.get("timezone") or facilitator.timezone})
     _apply_group_fields(group, data)
     group.facilitators.append(GroupFacilitator(user_id=facilitator.id, lead=True))
     group.agreements.append(GroupAgreement(version=1, text=(data.get("agreement") or "").strip()
@@ -199,10 +204,18 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
 account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 
 
+#: Memberships that hold a place: a paused member keeps theirs (pausing frees nothing, resuming needs no free place).
+HOLDING_A_PLACE = (MembershipStatus.ACTIVE, MembershipStatus.PAUSED)
+
+
+def _places_taken(group: TherapyGroup) -> int:
+    return sum(1 for m in group.memberships if m.status in HOLDING_A_PLACE)
+
+
 def _has_place(group: TherapyGroup) -> bool:
     if group.enrolment == Enrolment.CLOSED and group.status == GroupStatus.ACTIVE:
         return False  # a closed cohort takes nobody once it has started
-    return group.active_count() < group.capacity
+    return _places_taken(group) < group.capacity
 
 
 def join_group(user: User, membership: Membership, *, agreement_id: int, preferred_name: str, hopes: str,
@@ -269,9 +282,9 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
     if status not in ALLOWED_TRANSITIONS[membership.status]:
         raise GroupError(_("A membership cannot go from %(old)s to %(new)s.", old=membership.status.value,
                            new=status.value), "status", code="invalid_transition")
-    freeing = membership.status == MembershipStatus.ACTIVE
+    freeing = membership.status in HOLDING_A_PLACE and status not in HOLDING_A_PLACE
     if status == MembershipStatus.ACTIVE and membership.status != MembershipStatus.PAUSED \
-            and group.active_count() >= group.capacity:
+            and _places_taken(group) >= group.capacity:
         raise GroupError(_("The group is full."), "status", code="group_full")
     now = utcnow()
     membership.status, membership.status_changed_at = status, now
@@ -285,7 +298,7 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
         from app.groups.checkins import eject_from_group  # a removed member leaves the live rooms at once
 
         eject_from_group(membership.user_id, group.id)
-    if freeing and status != MembershipStatus.PAUSED:
+    if freeing:
         promote_waitlist(group)
 
 
@@ -317,6 +330,8 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
         raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
     try:
         starts = recurrence.expand(rule, dtstart_local, group.timezone)
+        if all(start <= utcnow() for start in starts):
+            raise recurrence.ScheduleError("no_occurrences")  # saved, it would add no session at all
     except recurrence.ScheduleError as error:
         raise GroupError(schedule_error_message(error), "rrule", code=error.code) from None
     schedule = group.schedule or Schedule(group_id=group.id)
@@ -334,15 +349,31 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
 
 
 def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int) -> None:
+    """Future sessions follow the new series; past ones stay as they were.
+
+    A future session the new series no longer has at the same moment moves to the new series' session on the same
+    local day, if there is one: it keeps its id, agenda and notes, and a session changed alone keeps its change (one
+    cancelled for a holiday stays cancelled; one moved stays where it was moved). Otherwise it goes, unless it was
+    changed alone or has attendance on record.
+    """
     now = utcnow()
+    zone = ZoneInfo(group.timezone)
     existing = {occ.recurrence_id: occ for occ in db.session.scalars(
         select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
                                         SessionOccurrence.recurrence_id.is_not(None)))}
     wanted = set(starts)
-    for recurrence_id, occurrence in existing.items():
-        if recurrence_id in wanted or occurrence.starts_at <= now or occurrence.is_exception:
+    free_by_day = {start.astimezone(zone).date(): start for start in starts if start > now and start not in existing}
+    for recurrence_id, occurrence in list(existing.items()):
+        if recurrence_id in wanted or occurrence.starts_at <= now:
             continue
-        if _has_records(occurrence):
+        new_start = free_by_day.pop(recurrence_id.astimezone(zone).date(), None)
+        if new_start is not None:
+            if not occurrence.is_exception or occurrence.starts_at == recurrence_id:  # not moved on its own
+                occurrence.starts_at = new_start
+            occurrence.recurrence_id = new_start
+            existing[new_start] = occurrence
+            continue
+        if occurrence.is_exception or _has_records(occurrence):
             continue
         db.session.delete(occurrence)
     for start in starts:
@@ -478,6 +509,9 @@ def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[Att
     db.session.flush()
     audit.record("attendance_record", actor=by, target=f"session:{occurrence.id}",
                  details={"changed": changed, "conflicts": conflicts})
+    for entry in entries:
+        if entry.user_id not in conflicts:
+            notify_data_changed(entry.user_id, "sessions_attendance")
     return conflicts
 
 

@@ -1,0 +1,39 @@
+// The supporter's page: refreshed from the server when the patient's shared data changes, and only while a consent
+// allows it. When access ends the server takes this socket out of the room; the next refresh says access has ended.
+(function () {
+  "use strict";
+  var content = document.getElementById("shared-content");
+  if (!content || !window.io) return;
+  var patientId = parseInt(content.dataset.patientId, 10);
+  var status = document.getElementById("shared-status");
+  var socket = window.io({ transports: ["websocket", "polling"] });
+  var ended = false;
+
+  function end() {
+    ended = true;
+    status.textContent = content.dataset.ended;
+    socket.disconnect();
+  }
+  function refresh() {
+    if (ended) return;
+    window.fetch(window.location.pathname, { headers: { "X-Momentum-Fragment": "1" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.text().then(function (html) { return { ok: response.ok, html: html }; });
+      })
+      .then(function (result) {
+        // The server renders and escapes the fragment; it is this site's own markup.
+        content.innerHTML = result.html;
+        if (!result.ok) end();
+      });
+  }
+  var connectedBefore = false;
+  socket.on("connect", function () {
+    socket.emit("join_shared", { patient_id: patientId }, function (ack) {
+      if (!ack || !ack.ok) { end(); return; }
+      // After a lost connection, re-read from the server: a push missed meanwhile is not replayed.
+      if (connectedBefore) refresh();
+      connectedBefore = true;
+    });
+  });
+  socket.on("shared_update", function (data) { if (data.patient_id === patientId) refresh(); });
+})();

@@ -1,0 +1,155 @@
+"""JSON API for consents, their FHIR export, and what a supporter may see of a patient."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort as flask_abort
+from flask import jsonify
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint, abort
+
+from app import policy
+from app.api_base import document_errors
+from app.extensions import db, limiter
+from app.models_base import utcnow
+from app.supporters import queries, services
+from app.supporters.fhir import consent_resource
+from app.supporters.models import SupporterLink
+from app.supporters.schemas import ConsentCreateSchema, ConsentSchema, SharedViewSchema
+
+blp = Blueprint("supporters_api", __name__, url_prefix="/api/v1", description="Consents and shared data")
+
+
+def _consent_row(consent) -> dict:
+    now = utcnow()
+    return {
+        "id": consent.id, "patient_id": consent.patient_id, "supporter_id": consent.supporter_id,
+        "state": consent.state_at(now).value, "data_classes": consent.data_classes, "starts_at": consent.starts_at,
+        "ends_at": consent.ends_at, "data_from": consent.data_from, "purpose": consent.purpose,
+        "renews_id": consent.renews_id,
+        "history": [{"state": e.state.value, "at": e.at, "by_id": e.by_id, "reason": e.reason} for e in consent.events],
+    }
+
+
+def _fail(error: services.ConsentError):
+    db.session.rollback()
+    abort(409 if error.field is None else 422, message=error.message,
+          errors={"json": {error.field: [error.message]}} if error.field else None)
+
+
+def _consent(consent_id: int):
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_view_consent(current_user, consent)
+    return consent
+
+
+@blp.get("/consents")
+@login_required
+@blp.response(200, ConsentSchema(many=True))
+@document_errors(blp, 401, 403, 429)
+def list_consents():
+    """Consents you gave (patients) or were given (supporters)."""
+    if policy.can_manage_sharing(current_user):
+        return [_consent_row(c) for c in queries.consents_for_patient(current_user)]
+    if policy.can_use(current_user, "shared"):
+        return [_consent_row(c) for c in queries.consents_for_supporter(current_user)]
+    flask_abort(403)
+
+
+@blp.post("/consents")
+@login_required
+@limiter.limit("30 per hour")
+@blp.arguments(ConsentCreateSchema)
+@blp.response(201, ConsentSchema)
+@document_errors(blp, 400, 401, 403, 404, 409, 422, 429)
+def create_consent(data):
+    """Share with a supporter already in your circle (`supporter_id`), or invite one by `email`."""
+    policy.require_manage_sharing(current_user)
+    terms = {"data_classes": [c.value for c in data["data_classes"]],
+             "ends_at": utcnow() + timedelta(days=data["days"]), "data_from": data["data_from"],
+             "purpose": data["purpose"]}
+    try:
+        if data.get("supporter_id"):
+            link = db.session.query(SupporterLink).filter_by(patient_id=current_user.id,
+                                                             supporter_id=data["supporter_id"]).one_or_none()
+            if link is None:
+                flask_abort(404)
+            consent = services.grant_consent(current_user, link, **terms)
+        elif data.get("email"):
+            consent, _raw = services.invite_supporter(current_user, email=data["email"],
+                                                      relationship=data["relationship"], **terms)
+        else:
+            abort(422, message="Give supporter_id or email.",
+                  errors={"json": {"supporter_id": ["Give supporter_id or email."]}})
+    except services.ConsentError as error:
+        _fail(error)
+    return _consent_row(consent)
+
+
+@blp.get("/consents/<int:consent_id>")
+@login_required
+@blp.response(200, ConsentSchema)
+@document_errors(blp, 401, 404, 429)
+def get_consent(consent_id: int):
+    """One consent with its full history."""
+    return _consent_row(_consent(consent_id))
+
+
+@blp.post("/consents/<int:consent_id>/revoke")
+@login_required
+@blp.response(200, ConsentSchema)
+@document_errors(blp, 400, 401, 404, 429)
+def revoke_consent(consent_id: int):
+    """Stop sharing, at once (the patient who gave it)."""
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_own_consent(current_user, consent)
+    services.revoke_consent(consent, current_user)
+    return _consent_row(consent)
+
+
+@blp.get("/consents/<int:consent_id>/fhir")
+@login_required
+@blp.response(200, description="An HL7 FHIR R5 Consent resource (application/fhir+json).")
+@document_errors(blp, 401, 404, 429)
+def consent_fhir(consent_id: int):
+    """The consent as an HL7 FHIR R5 Consent resource."""
+    response = jsonify(consent_resource(_consent(consent_id), utcnow()))
+    response.mimetype = "application/fhir+json"
+    return response
+
+
+@blp.get("/patients/<int:patient_id>/shared")
+@login_required
+@blp.response(200, SharedViewSchema)
+@document_errors(blp, 401, 404, 429)
+def shared(patient_id: int):
+    """What a supporter may see of a patient now: only the classes of active consents, only inside their data
+    periods. Every read goes to the access log the patient sees."""
+    allowed = policy.allowed_data_classes(current_user, patient_id)
+    if not allowed:
+        flask_abort(404)
+    now = utcnow()
+    data = queries.shared_data(current_user, patient_id, allowed, now)
+    for data_class, consent in allowed.items():
+        services.record_access(consent, current_user, data_class)
+    return {"patient_id": patient_id, "classes": sorted(allowed), "data": _jsonable(data)}
+
+
+def _jsonable(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if key == "mood_summary":
+            out[key] = {"trend": value["trend"], "weeks": [
+                {"week_start": w.week_start.date().isoformat(), "average": w.average, "count": w.count}
+                for w in value["weeks"]]}
+        elif key == "sessions_attendance":
+            out[key] = {"upcoming": [{"starts_at": o.starts_at.isoformat(), "ends_at": o.ends_at.isoformat(),
+                                      "status": o.status.value} for o in value["upcoming"]],
+                        "attendance": [{"starts_at": starts.isoformat(), "status": status.value}
+                                       for status, starts, _name in value["attendance"]]}
+        elif key == "encouragement":
+            out[key] = {"sent": [{"body": n.body, "created_at": n.created_at.isoformat()} for n in value["sent"]]}
+        else:
+            out[key] = value
+    return out

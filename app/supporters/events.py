@@ -1,0 +1,35 @@
+"""Socket.IO events of the supporter's page: live updates while (and only while) a consent allows them."""
+
+from __future__ import annotations
+
+from flask_socketio import join_room, leave_room
+
+from app import policy
+from app.realtime import Refusal, event
+from app.supporters.services import shared_room
+
+MAX_ID = 2**63 - 1
+
+
+def _patient_id(payload) -> int:
+    value = payload.get("patient_id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise Refusal("invalid")
+    return value
+
+
+@event("join_shared")
+def join_shared(user, payload):
+    """Follow a patient's shared page; refused (and nothing joined) without an active consent."""
+    patient_id = _patient_id(payload)
+    allowed = policy.allowed_data_classes(user, patient_id)
+    if not allowed:
+        raise Refusal("access_ended")
+    join_room(shared_room(patient_id, user.id))
+    return {"classes": sorted(allowed)}
+
+
+@event("leave_shared")
+def leave_shared(user, payload):
+    leave_room(shared_room(_patient_id(payload), user.id))
+    return {}

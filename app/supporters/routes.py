@@ -1,0 +1,256 @@
+"""Pages: the patient's Sharing page, the supporter's view, the facilitator's view of a patient's supporters."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app import policy
+from app.accounts.forms import EmptyForm
+from app.accounts.models import User
+from app.extensions import db, limiter
+from app.models_base import utcnow
+from app.supporters import bp, queries, services
+from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
+from app.supporters.labels import data_class_label, state_label
+from app.supporters.models import ConsentState, DataClass
+
+
+@bp.app_context_processor
+def sharing_helpers():
+    return {"data_class_label": data_class_label, "consent_state_label": state_label}
+
+
+def _terms(form: ConsentTermsForm) -> dict:
+    now = utcnow()
+    data_from = None
+    if form.data_from.data:
+        local_midnight = datetime.combine(form.data_from.data, time(0, 0), tzinfo=ZoneInfo(current_user.timezone))
+        data_from = min(local_midnight.astimezone(now.tzinfo), now)
+    return {"data_classes": form.data_classes.data or [], "ends_at": now + timedelta(days=form.days.data),
+            "data_from": data_from, "purpose": form.purpose.data or ""}
+
+
+def _show_error(form, error: services.ConsentError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "error")
+
+
+# The patient -----------------------------------------------------------------------------------------------------------
+
+
+def _sharing_page(invite_form=None, status=200):
+    links = queries.links_for_patient(current_user)
+    consents = queries.consents_for_patient(current_user)
+    for consent in consents:
+        services.record_expiry(consent)
+    return render_template(
+        "supporters/sharing.html", links=links, consents=consents, now=utcnow(),
+        access_log=queries.access_log_for_patient(current_user), renewals=queries.renewals_due(current_user),
+        invite_form=invite_form or InviteSupporterForm(), terms_form=ConsentTermsForm(), renew_form=RenewForm(),
+        empty_form=EmptyForm(), new_invitation=session.pop("new_supporter_invitation", None),
+        encouragement=queries.unread_encouragement(current_user),
+    ), status
+
+
+@bp.get("/sharing")
+@login_required
+def sharing():
+    policy.require_manage_sharing(current_user)
+    services.mark_encouragement_read(current_user)
+    return _sharing_page()
+
+
+@bp.post("/sharing/invite")
+@login_required
+@limiter.limit("20 per hour")
+def invite():
+    policy.require_manage_sharing(current_user)
+    form = InviteSupporterForm()
+    if form.validate_on_submit():
+        try:
+            _consent, raw = services.invite_supporter(current_user, email=form.email.data,
+                                                      relationship=form.relationship.data, **_terms(form))
+        except services.ConsentError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            session["new_supporter_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+            flash(_("Invitation sent to %(email)s. Nothing is shared until they accept.", email=form.email.data),
+                  "info")
+            return redirect(url_for("supporters.sharing"))
+    return _sharing_page(invite_form=form, status=422)
+
+
+@bp.post("/sharing/supporters/<int:link_id>/consents")
+@login_required
+def grant(link_id: int):
+    policy.require_manage_sharing(current_user)
+    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    form = ConsentTermsForm()
+    if form.validate_on_submit():
+        try:
+            services.grant_consent(current_user, link, **_terms(form))
+        except services.ConsentError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("You are now sharing with %(name)s.", name=link.supporter.display_name), "info")
+    else:
+        flash(_("Choose at least one thing to share."), "error")
+    return redirect(url_for("supporters.sharing"))
+
+
+@bp.post("/sharing/supporters/<int:link_id>/stop")
+@login_required
+def stop(link_id: int):
+    policy.require_manage_sharing(current_user)
+    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.stop_sharing_with(current_user, link)
+    flash(_("You stopped sharing with %(name)s. They no longer see anything.", name=link.supporter.display_name),
+          "info")
+    return redirect(url_for("supporters.sharing"))
+
+
+def _own_consent(consent_id: int):
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_own_consent(current_user, consent)
+    return consent
+
+
+@bp.post("/sharing/consents/<int:consent_id>/revoke")
+@login_required
+def revoke(consent_id: int):
+    consent = _own_consent(consent_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.revoke_consent(consent, current_user)
+    flash(_("Sharing stopped."), "info")
+    return redirect(url_for("supporters.sharing"))
+
+
+@bp.post("/sharing/consents/<int:consent_id>/renew")
+@login_required
+def renew(consent_id: int):
+    consent = _own_consent(consent_id)
+    form = RenewForm()
+    if not form.validate_on_submit():
+        flash(_("Choose for how many days."), "error")
+        return redirect(url_for("supporters.sharing"))
+    try:
+        services.renew_consent(consent, current_user, utcnow() + timedelta(days=form.days.data))
+    except services.ConsentError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(_("Sharing renewed."), "info")
+    return redirect(url_for("supporters.sharing"))
+
+
+def patient_panel(user) -> dict:
+    return {"renewals": queries.renewals_due(user), "encouragement": queries.unread_encouragement(user)[:3]}
+
+
+# The supporter ---------------------------------------------------------------------------------------------------------
+
+
+def supporter_panel(user) -> dict:
+    return {"patients": queries.patients_sharing_with(user)}
+
+
+@bp.get("/shared/<int:patient_id>")
+@login_required
+def shared(patient_id: int):
+    policy.require_use(current_user, "shared")
+    allowed = policy.allowed_data_classes(current_user, patient_id)
+    fragment = request.headers.get("X-Momentum-Fragment") == "1"
+    if not allowed:
+        # Revoked, expired, on hold or never granted: the same words, without saying why.
+        return render_template("supporters/access_ended.html", fragment=fragment), 404
+    patient = db.session.get(User, patient_id)
+    now = utcnow()
+    data = queries.shared_data(current_user, patient_id, allowed, now)
+    for data_class, consent in allowed.items():
+        services.record_access(consent, current_user, data_class)
+    template = "supporters/_shared_content.html" if fragment else "supporters/shared.html"
+    return render_template(template, patient=patient, data=data, allowed=allowed, now=now,
+                           encouragement_form=EncouragementForm(), DataClass=DataClass)
+
+
+@bp.post("/shared/<int:patient_id>/encouragement")
+@login_required
+@limiter.limit("30 per hour")
+def encourage(patient_id: int):
+    consent = policy.allowed_data_classes(current_user, patient_id).get(DataClass.ENCOURAGEMENT.value)
+    if consent is None:
+        abort(404)
+    form = EncouragementForm()
+    if form.validate_on_submit():
+        try:
+            services.send_encouragement(current_user, consent, form.body.data)
+        except services.ConsentError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Your note is sent."), "info")
+    else:
+        flash(_("Write a short note (up to %(n)d characters).", n=500), "error")
+    return redirect(url_for("supporters.shared", patient_id=patient_id))
+
+
+# The facilitator -------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/patients/<int:patient_id>/supporters")
+@login_required
+def patient_supporters(patient_id: int):
+    policy.require_view_patient_supporters(current_user, patient_id)
+    patient = db.session.get(User, patient_id) or abort(404)
+    consents = [c for c in queries.consents_for_patient(patient) if c.supporter_id is not None]
+    links = {link.supporter_id: link for link in queries.links_for_patient(patient)}
+    return render_template("supporters/patient_supporters.html", patient=patient, consents=consents, links=links,
+                           now=utcnow(), hold_form=HoldForm(), empty_form=EmptyForm(), ConsentState=ConsentState)
+
+
+@bp.post("/consents/<int:consent_id>/hold")
+@login_required
+def hold(consent_id: int):
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_hold_consent(current_user, consent)
+    form = HoldForm()
+    if form.validate_on_submit():
+        try:
+            services.hold_consent(consent, current_user, form.reason.data)
+        except services.ConsentError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Sharing is on hold. The patient sees your reason."), "info")
+    else:
+        flash(_("Give the reason for the hold; the patient will see it."), "error")
+    return redirect(url_for("supporters.patient_supporters", patient_id=consent.patient_id))
+
+
+@bp.post("/consents/<int:consent_id>/lift-hold")
+@login_required
+def lift(consent_id: int):
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_hold_consent(current_user, consent)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.lift_hold(consent, current_user)
+    except services.ConsentError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The hold is lifted."), "info")
+    return redirect(url_for("supporters.patient_supporters", patient_id=consent.patient_id))
+
+
