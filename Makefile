@@ -35,8 +35,13 @@ test: install translations chromium
 	fi
 
 extract-messages: install
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 \
+		-o app/translations/messages.pot --no-location --sort-output --project Momentum --version 0.1.0 .
 	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+	@$(PY) -c "import glob; from babel.messages.pofile import read_po; \
+		[print(f'{len(todo)} message(s) to translate in {p}', *(f'  {i!r}' for i in todo), sep='\n') \
+		 for p in sorted(glob.glob('app/translations/*/LC_MESSAGES/messages.po')) \
+		 for todo in [[m.id for m in read_po(open(p, 'rb')) if m.id and (m.fuzzy or not all(m.string if m.pluralizable else [m.string]))]]]"
 
 vendor:
 	python3 scripts/vendor_assets.py

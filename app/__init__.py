@@ -10,7 +10,17 @@ from flask_login import current_user
 from sqlalchemy import event
 
 from app.config import CONFIGS, check_production
-from app.extensions import api, babel, csrf, db, limiter, login_manager, mail, migrate, socketio, talisman
+from app.extensions import (
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    socketio,
+    talisman,
+)
 
 CSP = {
     "default-src": "'self'",
@@ -158,10 +168,10 @@ def register_blueprints(app: Flask) -> None:
     from app import errors, health
     from app.accounts import bp as accounts_bp
     from app.groups import bp as groups_bp
-    from app.supporters import bp as supporters_bp
     from app.groups.events import register_events
-    from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
     from app.realtime import register_socket_handlers
+    from app.supporters import bp as supporters_bp
+    from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_bp)

@@ -97,8 +97,14 @@ CONFIGS = {
 
 
 def check_production(config: dict) -> None:
-    """Refuse to start a production app without a real secret or with the debugger on."""
-    if not os.environ.get("SECRET_KEY"):
+    """Refuse to start a production app without a real secret or with the debugger on.
+
+    The environment is read again at start-up, not only at import: the secret is the one the process starts with
+    (never the development default), and `flask run` turns its debugger on from FLASK_DEBUG whatever DEBUG says.
+    """
+    secret = os.environ.get("SECRET_KEY")
+    if not secret:
         raise RuntimeError("SECRET_KEY must be set in production")
-    if config.get("DEBUG"):
-        raise RuntimeError("DEBUG must be off in production")
+    config["SECRET_KEY"] = secret
+    if config.get("DEBUG") or _env_bool("DEBUG", False) or _env_bool("FLASK_DEBUG", False):
+        raise RuntimeError("DEBUG must be off in production (unset DEBUG and FLASK_DEBUG)")

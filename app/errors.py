@@ -63,7 +63,7 @@ def _flatten_fields(data) -> dict:
     return fields
 
 
-def _record_denial(status: int) -> None:
+def record_denial(status: int) -> None:
     actor = current_user.id if current_user.is_authenticated else None
     audit.record("request_denied", actor=actor, target=f"{request.method} {request.path}"[:120], outcome="denied",
                  details={"status": status})
@@ -73,7 +73,7 @@ def handle_http_exception(error: HTTPException):
     db.session.rollback()
     status = error.code or 500
     if status in (401, 403):
-        _record_denial(status)
+        record_denial(status)
     if request.path.startswith("/api/"):
         data = getattr(error, "data", None) or {}
         code = "csrf_failed" if isinstance(error, CSRFError) else None

@@ -19,7 +19,7 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Acc
 @limiter.limit("10 per 15 minutes")
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
-@document_errors(blp, 401, 422, 429)
+@document_errors(blp, 400, 401, 422, 429)
 @blp.doc(security=[])
 def create_token(data):
     """Exchange an email and password for a bearer token."""
@@ -29,9 +29,8 @@ def create_token(data):
         abort(401)
     user.api_token = None
     token, raw = services.create_api_token(user, data["name"])
-    result = TokenSchema().dump(token)
-    result["token"] = raw
-    return result
+    # The response schema dumps once; the raw value exists only now and is never stored.
+    return {**{name: getattr(token, name) for name in TokenSchema().fields}, "token": raw}
 
 
 @blp.get("/auth/tokens")
@@ -46,7 +45,7 @@ def list_tokens():
 @blp.delete("/auth/tokens/<int:token_id>")
 @login_required
 @blp.response(204)
-@document_errors(blp, 401, 404, 429)
+@document_errors(blp, 400, 401, 404, 429)
 def revoke_token(token_id: int):
     """Revoke one of your tokens, at once."""
     token = queries.token_of(current_user, token_id) or abort(404)

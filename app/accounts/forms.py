@@ -2,12 +2,21 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TIMEZONES
 
-LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Español")]
 
 
 def _no_nul(form, field):
@@ -59,7 +68,7 @@ class ChangePasswordForm(ResetPasswordForm):
 
 
 def timezone_choices():
-    return [(name, name) for name in sorted(TIMEZONES)]
+    return [SelectChoice(name) for name in sorted(TIMEZONES)]
 
 
 class ProfileForm(FlaskForm):
@@ -104,7 +113,7 @@ class AcceptInvitationForm(FlaskForm):
 
 class InviteStaffForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul])
-    role = SelectField(_l("Role"), choices=[("facilitator", _l("Facilitator")), ("admin", _l("Admin"))],
+    role = SelectField(_l("Role"), choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
                        validators=[DataRequired()])
 
 

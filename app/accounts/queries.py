@@ -8,6 +8,10 @@ from app.accounts.models import ApiToken, Invitation, Role, RoleName, User
 from app.extensions import db
 
 
+def account_with_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
 def staff_of(organisation_id: int) -> list[User]:
     return list(db.session.scalars(
         select(User).join(Role).where(Role.organisation_id == organisation_id,

@@ -70,7 +70,9 @@ def login():
             session.clear()
             login_user(user)
             return redirect_next(form.next.data)
-        audit.record("login", outcome="failure", details={"reason": "credentials"})
+        # The account that was tried, if there is one, so that guessing against an account shows in its trail.
+        audit.record("login", outcome="failure", subject=queries.account_with_email(form.email.data),
+                     details={"reason": "credentials"})
         flash(_("That email and password do not match an active account."), "error")
     return render_template("accounts/login.html", form=form)
 
@@ -161,11 +163,17 @@ def _render_profile(**forms):
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
+        organisation_id = user.organisation_id
         try:
-            services.change_password(current_user, form.current_password.data, form.password.data)
+            services.change_password(user, form.current_password.data, form.password.data)
         except services.AccountError as error:
             _form_errors_to(form, error)
         else:
+            # The old login ended with the change; this device continues on a new one (session rotation).
+            services.start_login_session(user, request.headers.get("User-Agent", ""), organisation_id=organisation_id)
+            session.clear()
+            login_user(user)
             flash(_("Your password is changed. Other devices have been signed out."), "info")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form)

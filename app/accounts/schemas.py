@@ -3,15 +3,13 @@
 from marshmallow import Schema, fields, validate
 
 from app.accounts.models import RoleName
-
-SAFE_TEXT = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+from app.api_base import Text
 
 
 class TokenRequestSchema(Schema):
-    email = fields.String(required=True, validate=[validate.Length(min=3, max=254), SAFE_TEXT])
-    password = fields.String(required=True, validate=[validate.Length(min=1, max=128), SAFE_TEXT],
-                             load_only=True)
-    name = fields.String(load_default="API token", validate=[validate.Length(max=100), SAFE_TEXT])
+    email = Text(required=True, validate=validate.Length(min=3, max=254))
+    password = Text(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    name = Text(load_default="API token", validate=validate.Length(max=100))
 
 
 class TokenSchema(Schema):

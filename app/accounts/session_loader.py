@@ -10,6 +10,10 @@ from app.safe_redirect import is_safe_next
 
 
 def load_user(token: str):
+    # An API call that names a bearer token is judged by that token alone: a browser cookie riding along must not
+    # stand in for a revoked or bogus token (bearer calls also skip the CSRF check that cookie calls need).
+    if is_api_request() and bearer_token():
+        return None
     return services.load_login_session(token)
 
 
@@ -30,9 +34,10 @@ def is_api_request() -> bool:
 
 
 def unauthorized():
-    if is_api_request():
-        from app.errors import json_error
+    from app.errors import json_error, record_denial
 
+    record_denial(401)
+    if is_api_request():
         return json_error(401, "unauthorized", _("Sign in or send a valid bearer token."))
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("accounts.login", next=target if is_safe_next(target) else None))

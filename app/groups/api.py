@@ -18,9 +18,9 @@ from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
     AgendaItemSchema,
+    AlertSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
-    AlertSchema,
     CheckInRequestSchema,
     CheckInSchema,
     ExtraSessionSchema,
@@ -60,7 +60,7 @@ def _occurrence(occurrence_id: int):
     return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or flask_abort(404)
 
 
-# Groups ----------------------------------------------------------------------------------------------------------------
+# Groups ---------------------------------------------------------------------------------------------------------------
 
 
 @blp.get("/groups")
@@ -133,7 +133,7 @@ def put_schedule(data, group_id: int):
             "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
 
 
-# Invitations and memberships -------------------------------------------------------------------------------------------
+# Invitations and memberships ------------------------------------------------------------------------------------------
 
 
 def _invitation_row(invitation: Invitation) -> dict:
@@ -263,7 +263,7 @@ def update_membership(data, membership_id: int):
     return membership
 
 
-# Sessions --------------------------------------------------------------------------------------------------------------
+# Sessions -------------------------------------------------------------------------------------------------------------
 
 
 @blp.get("/groups/<int:group_id>/sessions")
@@ -408,7 +408,7 @@ def delete_agenda_item(session_id: int, item_id: int):
 
 
 
-# Check-ins and alerts --------------------------------------------------------------------------------------------------
+# Check-ins and alerts -------------------------------------------------------------------------------------------------
 
 
 def _checkin_answer(user, result) -> dict:

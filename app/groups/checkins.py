@@ -26,6 +26,7 @@ from app.groups.models import (
     AttendanceStatus,
     CheckIn,
     Energy,
+    GroupFacilitator,
     LiveRoom,
     Membership,
     MembershipStatus,
@@ -37,6 +38,7 @@ from app.groups.models import (
 )
 from app.models_base import utcnow
 from app.push import notify_data_changed, queue_disconnect, queue_push
+from app.realtime import user_room
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280
@@ -52,7 +54,7 @@ class CheckInError(ValueError):
         self.message = message or code
 
 
-# Room names ------------------------------------------------------------------------------------------------------------
+# Room names -----------------------------------------------------------------------------------------------------------
 
 
 def session_room(occurrence_id: int) -> str:
@@ -66,16 +68,19 @@ def members_room(occurrence_id: int) -> str:
 
 
 def facilitators_room(occurrence_id: int) -> str:
-    """Facilitators in the live room: every check-in in full, alerts."""
+    """Facilitators in the live room: every check-in in full."""
     return f"session:{occurrence_id}:facilitators"
 
 
-def group_alerts_room(group_id: int) -> str:
-    """Every socket of the group's facilitators, wherever they are in the app: safety alerts and check-ins."""
-    return f"group:{group_id}:facilitators"
+def push_to_facilitators(event_name: str, payload: dict, group_id: int) -> None:
+    """To every socket of the group's facilitators, wherever they are in the app (safety alerts, check-ins between
+    sessions). Addressed to each account's own room, with the facilitators looked up now: a room of the group joined
+    on connect would go on feeding a co-facilitator removed since, and miss one added since."""
+    for user_id in db.session.scalars(select(GroupFacilitator.user_id).where(GroupFacilitator.group_id == group_id)):
+        queue_push(event_name, payload, user_room(user_id))
 
 
-# Live rooms ------------------------------------------------------------------------------------------------------------
+# Live rooms -----------------------------------------------------------------------------------------------------------
 
 
 def room_of(occurrence: SessionOccurrence, *, lock: bool = False) -> LiveRoom:
@@ -181,30 +186,31 @@ def present_user_ids(room: LiveRoom) -> set[int]:
 
 def eject_from_group(user_id: int, group_id: int) -> None:
     """A member removed from the group (or an account deactivated) leaves every live room of the group at once."""
-    rows = list(db.session.scalars(
+    _eject(list(db.session.scalars(
         select(RoomPresence).join(LiveRoom).join(SessionOccurrence)
-        .where(RoomPresence.user_id == user_id, SessionOccurrence.group_id == group_id)))
-    sids = [row.sid for row in rows]
-    rooms = {row.room_id for row in rows}
-    for row in rows:
-        db.session.delete(row)
-    db.session.flush()
-    for room_id in rooms:
-        room = db.session.get(LiveRoom, room_id)
-        push_presence(room.occurrence, room)
-    queue_disconnect(sids)
+        .where(RoomPresence.user_id == user_id, SessionOccurrence.group_id == group_id))))
 
 
 def eject_everywhere(user_id: int) -> None:
     """Every live-room socket of an account, on any app process, is disconnected after the commit."""
-    rows = list(db.session.scalars(select(RoomPresence).where(RoomPresence.user_id == user_id)))
+    _eject(list(db.session.scalars(select(RoomPresence).where(RoomPresence.user_id == user_id))))
+
+
+def _eject(rows: list[RoomPresence]) -> None:
+    rooms = {row.room_id for row in rows}
     for row in rows:
         db.session.delete(row)
     db.session.flush()
+    # Pushes go out in the order queued: the sockets leave first, so the presence list that follows (the people
+    # still in the room) never reaches the person who was sent out. Their disconnect handler finds no rows left to
+    # remove, so the others learn here that they are gone.
     queue_disconnect([row.sid for row in rows])
+    for room_id in rooms:
+        room = db.session.get(LiveRoom, room_id)
+        push_presence(room.occurrence, room)
 
 
-# Facilitator controls --------------------------------------------------------------------------------------------------
+# Facilitator controls -------------------------------------------------------------------------------------------------
 
 
 def _members_by_name(occurrence: SessionOccurrence) -> list[Membership]:
@@ -280,7 +286,7 @@ def _changed(by: User | None, occurrence: SessionOccurrence, room: LiveRoom, act
     return room
 
 
-# Check-ins and alerts --------------------------------------------------------------------------------------------------
+# Check-ins and alerts -------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -319,7 +325,7 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     mood, energy_value, note, passed = _validate(mood, energy, note, passed, client_id)
     existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
     if existing is not None:
-        return CheckInResult(existing, False, [])
+        return _stored(existing)
     if occurrence is not None:
         room = room_of(occurrence)
         check_can_enter(user, occurrence, room, utcnow())
@@ -333,7 +339,7 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     except IntegrityError:
         # The same key arrived on another connection a moment ago: that one is the record.
         existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
-        return CheckInResult(existing, False, [])
+        return _stored(existing)
     audit.record("checkin", actor=user, subject=user, target=f"checkin:{checkin.id}")
     alerts = []
     for group in _groups_for_alerts(user, occurrence):
@@ -342,6 +348,13 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     push_checkin(user, checkin, occurrence)
     notify_data_changed(user.id, "mood_summary")
     return CheckInResult(checkin, True, alerts)
+
+
+def _stored(checkin: CheckIn) -> CheckInResult:
+    """A retry: the stored check-in and the alerts it raised then (none raised again). The retry may be answering a
+    client whose first acknowledgement was lost, so it must still learn that support was called."""
+    alerts = list(db.session.scalars(select(SafetyAlert).where(SafetyAlert.checkin_id == checkin.id)))
+    return CheckInResult(checkin, False, alerts)
 
 
 def _groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[TherapyGroup]:
@@ -367,7 +380,7 @@ def _raise_alert(user: User, group: TherapyGroup, kind: AlertKind, occurrence: S
     db.session.flush()
     audit.record("safety_alert", actor=user, subject=user, target=f"alert:{alert.id}",
                  organisation_id=group.organisation_id, details={"kind": kind.value})
-    queue_push("alert", alert_payload(alert), group_alerts_room(group.id))
+    push_to_facilitators("alert", alert_payload(alert), group.id)
     return alert
 
 
@@ -376,10 +389,10 @@ def acknowledge_alert(by: User, alert: SafetyAlert) -> None:
         alert.acknowledged_at, alert.acknowledged_by_id = utcnow(), by.id
         db.session.flush()
         audit.record("safety_alert_acknowledge", actor=by, subject=alert.patient_id, target=f"alert:{alert.id}")
-        queue_push("alert", alert_payload(alert), group_alerts_room(alert.group_id))
+        push_to_facilitators("alert", alert_payload(alert), alert.group_id)
 
 
-# What each viewer is sent ----------------------------------------------------------------------------------------------
+# What each viewer is sent ---------------------------------------------------------------------------------------------
 
 
 def alert_payload(alert: SafetyAlert) -> dict:
@@ -418,7 +431,7 @@ def push_checkin(user: User, checkin: CheckIn, occurrence: SessionOccurrence | N
         return
     for group in _groups_for_alerts(user, None):
         payload = checkin_payload(checkin, _shown_name(user.id, group.id), True)
-        queue_push("checkin", {**payload, "group_id": group.id}, group_alerts_room(group.id))
+        push_to_facilitators("checkin", {**payload, "group_id": group.id}, group.id)
 
 
 def push_presence(occurrence: SessionOccurrence, room: LiveRoom) -> None:
@@ -495,7 +508,7 @@ def state_for(viewer: User, occurrence: SessionOccurrence) -> dict:
 account_services.ACCOUNT_DEACTIVATED_HOOKS.append(eject_everywhere)
 
 
-# Home-page panels ------------------------------------------------------------------------------------------------------
+# Home-page panels -----------------------------------------------------------------------------------------------------
 
 
 def facilitator_alerts_panel(user: User) -> dict:

@@ -12,7 +12,7 @@ from app.extensions import db, socketio
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
 from app.groups.models import SafetyAlert, SessionOccurrence
-from app.realtime import CONNECT_HOOKS, event
+from app.realtime import event
 
 MAX_ID = 2**63 - 1
 
@@ -49,17 +49,7 @@ def register_events() -> None:
     socketio.on_event("disconnect", on_disconnect)
 
 
-def join_alert_rooms(user: User) -> None:
-    """Facilitators receive their groups' alerts and between-session check-ins live on any page."""
-    if policy.can_create_group(user):
-        for group in queries.groups_for_facilitator(user):
-            join_room(checkins.group_alerts_room(group.id))
-
-
-CONNECT_HOOKS.append(join_alert_rooms)
-
-
-# Everyone in the room --------------------------------------------------------------------------------------------------
+# Everyone in the room -------------------------------------------------------------------------------------------------
 
 
 @event("join_session")
@@ -97,7 +87,7 @@ def heartbeat(user, payload):
     return {}
 
 
-# Members ---------------------------------------------------------------------------------------------------------------
+# Members --------------------------------------------------------------------------------------------------------------
 
 
 @event("checkin")
@@ -134,7 +124,7 @@ def raise_hand(user, payload):
     return {"raised": raised}
 
 
-# Facilitators ----------------------------------------------------------------------------------------------------------
+# Facilitators ---------------------------------------------------------------------------------------------------------
 
 
 @event("open_room")

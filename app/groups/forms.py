@@ -21,7 +21,16 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import timezone_choices
@@ -107,6 +116,26 @@ class AgreementForm(FlaskForm):
                          description=_l("Saving a change creates a new version; members are asked to accept it."))
 
 
+class _NeededWhenEnding:
+    """Required when the series ends this way (the form's `end_mode`), optional otherwise.
+
+    Not Optional() plus a validate_<field> method: an empty field stops at Optional() and the method never runs.
+    """
+
+    field_flags = {"optional": True}
+
+    def __init__(self, end_mode: str, message):
+        self.end_mode, self.message = end_mode, message
+
+    def __call__(self, form, field):
+        if field.raw_data and str(field.raw_data[0]).strip():
+            return
+        field.errors[:] = []  # "Not a valid integer value" for an empty box is noise
+        if form.end_mode.data == self.end_mode:
+            raise StopValidation(self.message)
+        raise StopValidation()
+
+
 class ScheduleForm(FlaskForm):
     start_date = DateField(_l("First session"), validators=[DataRequired()])
     start_time = TimeField(_l("Start time"), validators=[DataRequired()])
@@ -114,18 +143,11 @@ class ScheduleForm(FlaskForm):
                                  default="1")
     end_mode = RadioField(_l("Ends"), choices=[SelectChoice("count", _l("After a number of sessions")),
                                                SelectChoice("until", _l("On a date"))], default="count")
-    count = IntegerField(_l("Number of sessions"), validators=[Optional(), NumberRange(min=1, max=260)], default=12)
-    until = DateField(_l("Last date"), validators=[Optional()])
+    count = IntegerField(_l("Number of sessions"), validators=[
+        _NeededWhenEnding("count", _l("How many sessions?")), NumberRange(min=1, max=260)], default=12)
+    until = DateField(_l("Last date"), validators=[_NeededWhenEnding("until", _l("Choose the last date."))])
     duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
                                     default=90)
-
-    def validate_count(self, field):
-        if self.end_mode.data == "count" and not field.data:
-            raise ValidationError(_l("How many sessions?"))
-
-    def validate_until(self, field):
-        if self.end_mode.data == "until" and not field.data:
-            raise ValidationError(_l("Choose the last date."))
 
 
 class SessionTimeForm(FlaskForm):

@@ -310,7 +310,7 @@ class CalendarFeed(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# Live check-in rooms ----------------------------------------------------------------------------------------------------
+# Live check-in rooms --------------------------------------------------------------------------------------------------
 
 
 class Energy(enum.StrEnum):

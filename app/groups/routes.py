@@ -13,15 +13,14 @@ from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import db, limiter
 from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
-
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
     AcceptAgreementForm,
-    CheckInForm,
     AgendaItemForm,
     AgreementForm,
     AttendanceForm,
     CancelSessionForm,
+    CheckInForm,
     GroupForm,
     InviteMemberForm,
     JoinForm,
@@ -64,7 +63,7 @@ def group_helpers():
             "accommodation_label": lambda key: str(ACCOMMODATION_LABELS.get(key, key))}
 
 
-# Groups ----------------------------------------------------------------------------------------------------------------
+# Groups ---------------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/groups")
@@ -114,10 +113,12 @@ def show(group_id: int):
     membership = queries.membership_of(current_user, group)
     if membership.status == MembershipStatus.INVITED:
         return redirect(url_for("groups.join", group_id=group.id))
+    next_session = queries.next_occurrence(group)
+    # Every other session still to come, a cancelled one before the next included (so its reason is seen).
+    later = [o for o in queries.occurrences(group, start=utcnow() - timedelta(hours=8))
+             if o.ends_at > utcnow() and o != next_session][:5]
     return render_template(
-        "groups/show_member.html", group=group, membership=membership,
-        next_session=queries.next_occurrence(group),
-        upcoming=queries.occurrences(group, start=utcnow() - timedelta(hours=8))[:6],
+        "groups/show_member.html", group=group, membership=membership, next_session=next_session, later=later,
         summary=queries.member_attendance_summary(current_user, group),
         agreement_form=AcceptAgreementForm(agreement_id=group.current_agreement.id if group.current_agreement else ""),
         leave_form=LeaveGroupForm(),
@@ -136,9 +137,10 @@ def edit(group_id: int):
     agreement_form = AgreementForm(text=group.current_agreement.text if group.current_agreement else "")
     if form.validate_on_submit():
         try:
-            services.update_group(current_user, group, _group_data(form))
+            # Co-facilitators first: once the group is saved as finished or cancelled it takes no more changes.
             chosen = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
             services.set_co_facilitators(current_user, group, [u for u in chosen if u])
+            services.update_group(current_user, group, _group_data(form))
         except services.GroupError as error:
             db.session.rollback()
             group = _load_group(group_id)
@@ -350,7 +352,7 @@ def group_calendar(group_id: int):
                        "Content-Disposition": f'attachment; filename="group-{group.id}.ics"'}
 
 
-# Sessions --------------------------------------------------------------------------------------------------------------
+# Sessions -------------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/sessions/<int:occurrence_id>")
@@ -525,7 +527,10 @@ def move_agenda_item(occurrence_id: int, item_id: int, direction: str):
     item = _load_agenda_item(occurrence, item_id)
     if direction not in ("up", "down") or not EmptyForm().validate_on_submit():
         abort(400)
-    services.move_agenda_item(current_user, item, 1 if direction == "down" else -1)
+    try:
+        services.move_agenda_item(current_user, item, 1 if direction == "down" else -1)
+    except services.GroupError as error:
+        flash(error.message, "error")
     return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
 
 
@@ -552,7 +557,7 @@ def notes(occurrence_id: int):
                            notes=services.read_notes(current_user, group, occurrence=occurrence))
 
 
-# Calendar feeds --------------------------------------------------------------------------------------------------------
+# Calendar feeds -------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/calendar")
@@ -597,7 +602,7 @@ def calendar_feed(token: str):
 
 
 
-# Live room, check-ins between sessions, alerts --------------------------------------------------------------------------
+# Live room, check-ins between sessions, alerts ------------------------------------------------------------------------
 
 
 @bp.get("/sessions/<int:occurrence_id>/room")

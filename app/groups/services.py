@@ -78,7 +78,7 @@ def _require_open(group: TherapyGroup) -> None:
         raise GroupError(_("This group has ended; it can no longer be changed."), code="group_closed")
 
 
-# Groups ----------------------------------------------------------------------------------------------------------------
+# Groups ---------------------------------------------------------------------------------------------------------------
 
 
 GROUP_FIELDS = ("name", "description", "focus", "format", "location", "video_link", "capacity", "enrolment", "status",
@@ -146,13 +146,18 @@ def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> Non
     for user in users:
         if user.role_in(group.organisation_id) != RoleName.FACILITATOR or not user.active:
             raise GroupError(_("Co-facilitators must be active facilitators of this organisation."), "co_facilitators")
+    removed = {link.user_id for link in group.facilitators if not link.lead and link.user_id not in wanted}
     for link in list(group.facilitators):
-        if not link.lead and link.user_id not in wanted:
+        if link.user_id in removed:
             group.facilitators.remove(link)
     present = {link.user_id for link in group.facilitators}
     for user_id in wanted - present:
         group.facilitators.append(GroupFacilitator(user_id=user_id, lead=False))
     db.session.flush()
+    from app.groups.checkins import eject_from_group  # a removed co-facilitator leaves the live rooms at once
+
+    for user_id in removed:
+        eject_from_group(user_id, group.id)
     audit.record("group_facilitators_update", actor=by, target=f"group:{group.id}", details={"users": sorted(wanted)})
 
 
@@ -172,7 +177,7 @@ def update_agreement(by: User, group: TherapyGroup, text: str) -> GroupAgreement
     return agreement
 
 
-# Enrolment -------------------------------------------------------------------------------------------------------------
+# Enrolment ------------------------------------------------------------------------------------------------------------
 
 
 def invite_member(by: User, group: TherapyGroup, email: str = "") -> tuple[Invitation, str]:
@@ -319,7 +324,7 @@ def promote_waitlist(group: TherapyGroup) -> list[Membership]:
     return promoted
 
 
-# Schedules and occurrences ---------------------------------------------------------------------------------------------
+# Schedules and occurrences --------------------------------------------------------------------------------------------
 
 
 def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rule: str,
@@ -396,6 +401,8 @@ def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, d
     starts_at = _typed_local_time(start_local, group.timezone)
     if starts_at <= utcnow():
         raise GroupError(_("An extra session must be in the future."), "start")
+    if not 15 <= duration_minutes <= 480:
+        raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
     _check_link(video_link)
     occurrence = SessionOccurrence(group_id=group.id, recurrence_id=None, starts_at=starts_at,
                                    duration_minutes=duration_minutes, video_link=video_link.strip(),
@@ -456,7 +463,7 @@ def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
     audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
 
 
-# Attendance ------------------------------------------------------------------------------------------------------------
+# Attendance -----------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -515,7 +522,7 @@ def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[Att
     return conflicts
 
 
-# Agenda ----------------------------------------------------------------------------------------------------------------
+# Agenda ---------------------------------------------------------------------------------------------------------------
 
 
 def add_agenda_item(by: User, occurrence: SessionOccurrence, *, title: str, body: str = "",
@@ -550,6 +557,7 @@ def delete_agenda_item(by: User, item: AgendaItem) -> None:
 
 
 def move_agenda_item(by: User, item: AgendaItem, direction: int) -> None:
+    _require_open(item.occurrence.group)
     items = item.occurrence.agenda_items
     index = items.index(item)
     other = index + (1 if direction > 0 else -1)
@@ -559,7 +567,7 @@ def move_agenda_item(by: User, item: AgendaItem, direction: int) -> None:
         audit.record("agenda_reorder", actor=by, target=f"agenda_item:{item.id}")
 
 
-# Facilitator notes -----------------------------------------------------------------------------------------------------
+# Facilitator notes ----------------------------------------------------------------------------------------------------
 
 
 def add_note(by: User, group: TherapyGroup, body: str, *, occurrence: SessionOccurrence | None = None,
@@ -588,7 +596,7 @@ def read_notes(by: User, group: TherapyGroup, *, occurrence: SessionOccurrence |
     return notes
 
 
-# Calendar feeds --------------------------------------------------------------------------------------------------------
+# Calendar feeds -------------------------------------------------------------------------------------------------------
 
 
 def create_calendar_feed(user: User) -> tuple[CalendarFeed, str]:

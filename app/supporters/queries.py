@@ -92,7 +92,7 @@ def unread_encouragement(patient: User) -> list[Encouragement]:
                                    .order_by(Encouragement.created_at.desc()).limit(20)))
 
 
-# What a supporter sees, per data class ---------------------------------------------------------------------------------
+# What a supporter sees, per data class --------------------------------------------------------------------------------
 
 
 @dataclass

@@ -43,7 +43,7 @@ def _show_error(form, error: services.ConsentError) -> None:
         flash(error.message, "error")
 
 
-# The patient -----------------------------------------------------------------------------------------------------------
+# The patient ----------------------------------------------------------------------------------------------------------
 
 
 def _sharing_page(invite_form=None, status=200):
@@ -160,7 +160,7 @@ def patient_panel(user) -> dict:
     return {"renewals": queries.renewals_due(user), "encouragement": queries.unread_encouragement(user)[:3]}
 
 
-# The supporter ---------------------------------------------------------------------------------------------------------
+# The supporter --------------------------------------------------------------------------------------------------------
 
 
 def supporter_panel(user) -> dict:
@@ -206,7 +206,7 @@ def encourage(patient_id: int):
     return redirect(url_for("supporters.shared", patient_id=patient_id))
 
 
-# The facilitator -------------------------------------------------------------------------------------------------------
+# The facilitator ------------------------------------------------------------------------------------------------------
 
 
 @bp.get("/patients/<int:patient_id>/supporters")

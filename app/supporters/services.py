@@ -124,8 +124,19 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
 account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 
 
+def _refuse_while_on_hold(patient_id: int, supporter_id: int | None) -> None:
+    """A clinical hold suspends the supporter's involvement: a new grant or a renewal must not sidestep it."""
+    if supporter_id is None:
+        return
+    now = utcnow()
+    if any(c.state_at(now) == ConsentState.ON_HOLD for c in consents_between(patient_id, supporter_id)):
+        raise ConsentError(_("Sharing with this person is on hold. Your facilitator can tell you more."),
+                           code="on_hold")
+
+
 def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str], ends_at: datetime | None = None,
                   data_from: datetime | None = None, purpose: str = "") -> Consent:
+    _refuse_while_on_hold(patient.id, link.supporter_id)
     consent = _new_consent(patient, supporter_id=link.supporter_id, data_classes=data_classes, ends_at=ends_at,
                            data_from=data_from, purpose=purpose)
     _event(consent, ConsentState.ACTIVE, patient)
@@ -173,6 +184,7 @@ def renew_consent(consent: Consent, by: User, ends_at: datetime | None = None) -
     state = consent.state_at(utcnow())
     if state not in (ConsentState.ACTIVE, ConsentState.EXPIRED):
         raise ConsentError(_("Only active or ended sharing can be renewed."), code="not_renewable")
+    _refuse_while_on_hold(consent.patient_id, consent.supporter_id)
     renewal = _new_consent(by, supporter_id=consent.supporter_id, data_classes=consent.data_classes,
                            ends_at=ends_at, data_from=consent.data_from, purpose=consent.purpose, renews=consent)
     if state == ConsentState.ACTIVE:
