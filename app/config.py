@@ -39,6 +39,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
+    #: With Redis down, count in this process's memory instead of failing the request: the limits still hold per
+    #: process, and a check-in (or a sign-in) does not turn into a server error (SECURITY.md 18).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
 
     BABEL_DEFAULT_LOCALE = "en"

@@ -255,8 +255,13 @@ def require_own_consent(user, consent) -> None:
 
 def can_view_consent(user, consent) -> bool:
     """The patient who gave it, the supporter it was given to, and the facilitators who may hold it."""
-    return owns_consent(user, consent) or (
-        role_of(user) == RoleName.SUPPORTER and consent.supporter_id == user.id) or can_hold_consent(user, consent)
+    return consent is not None and (owns_consent(user, consent) or is_consent_grantee(user, consent)
+                                    or can_hold_consent(user, consent))
+
+
+def is_consent_grantee(user, consent) -> bool:
+    """The supporter a consent was given to: they learn that access has ended, never why."""
+    return consent is not None and role_of(user) == RoleName.SUPPORTER and consent.supporter_id == user.id
 
 
 def require_view_consent(user, consent) -> None:

@@ -1,4 +1,5 @@
-"""Socket.IO plumbing shared by every domain: authentication on connect, re-checked on every event, one commit per event.
+"""Socket.IO plumbing shared by every domain: authentication on connect, re-checked on every event, one commit per
+event.
 
 Rooms: ``user:<id>`` for every socket of an account, so that ending a login or deactivating an account can drop them.
 """
@@ -52,7 +53,7 @@ def on_connect(auth):
 
     token = auth.get("token") if isinstance(auth, dict) else None
     if token:
-        user = load_api_token(token)
+        user = load_api_token(token) if isinstance(token, str) else None  # JSON can send a number or a list
         if user is not None:
             session[SOCKET_TOKEN_KEY] = token
     else:
@@ -183,4 +184,5 @@ def register_socket_handlers() -> None:
     @socketio.on("whoami")
     @socket_event
     def whoami(user):
-        return {"user": {"id": user.id, "display_name": user.display_name, "role": user.role.value if user.role else None}}
+        role = user.role.value if user.role else None
+        return {"user": {"id": user.id, "display_name": user.display_name, "role": role}}

@@ -113,7 +113,8 @@ class AcceptInvitationForm(FlaskForm):
 
 class InviteStaffForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul])
-    role = SelectField(_l("Role"), choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
+    role = SelectField(_l("Role"),
+                       choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
                        validators=[DataRequired()])
 
 

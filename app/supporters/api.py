@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import abort as flask_abort
 from flask import jsonify
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
@@ -15,21 +16,28 @@ from app.extensions import db, limiter
 from app.models_base import utcnow
 from app.supporters import queries, services
 from app.supporters.fhir import consent_resource
-from app.supporters.models import SupporterLink
+from app.supporters.models import ConsentState, SupporterLink
 from app.supporters.schemas import ConsentCreateSchema, ConsentSchema, SharedViewSchema
 
 blp = Blueprint("supporters_api", __name__, url_prefix="/api/v1", description="Consents and shared data")
 
 
-def _consent_row(consent) -> dict:
+def _consent_row(consent, *, for_grantee: bool = False) -> dict:
     now = utcnow()
-    return {
+    state = consent.state_at(now)
+    row = {
         "id": consent.id, "patient_id": consent.patient_id, "supporter_id": consent.supporter_id,
-        "state": consent.state_at(now).value, "data_classes": consent.data_classes, "starts_at": consent.starts_at,
+        "state": state.value, "data_classes": consent.data_classes, "starts_at": consent.starts_at,
         "ends_at": consent.ends_at, "data_from": consent.data_from, "purpose": consent.purpose,
         "renews_id": consent.renews_id,
         "history": [{"state": e.state.value, "at": e.at, "by_id": e.by_id, "reason": e.reason} for e in consent.events],
     }
+    if for_grantee:
+        # The supporter learns that access has ended, never why: a hold (and its reason), a revocation or an expiry
+        # is between the patient and their facilitators.
+        row["state"] = ConsentState.ACTIVE.value if state == ConsentState.ACTIVE else "ended"
+        row["history"] = []
+    return row
 
 
 def _fail(error: services.ConsentError):
@@ -53,7 +61,7 @@ def list_consents():
     if policy.can_manage_sharing(current_user):
         return [_consent_row(c) for c in queries.consents_for_patient(current_user)]
     if policy.can_use(current_user, "shared"):
-        return [_consent_row(c) for c in queries.consents_for_supporter(current_user)]
+        return [_consent_row(c, for_grantee=True) for c in queries.consents_for_supporter(current_user)]
     flask_abort(403)
 
 
@@ -92,8 +100,9 @@ def create_consent(data):
 @blp.response(200, ConsentSchema)
 @document_errors(blp, 401, 404, 429)
 def get_consent(consent_id: int):
-    """One consent with its full history."""
-    return _consent_row(_consent(consent_id))
+    """One consent with its full history (for its supporter: only whether it is active)."""
+    consent = _consent(consent_id)
+    return _consent_row(consent, for_grantee=policy.is_consent_grantee(current_user, consent))
 
 
 @blp.post("/consents/<int:consent_id>/revoke")
@@ -128,7 +137,8 @@ def shared(patient_id: int):
     periods. Every read goes to the access log the patient sees."""
     allowed = policy.allowed_data_classes(current_user, patient_id)
     if not allowed:
-        flask_abort(404)
+        # Revoked, expired, on hold or never granted: the same answer, without saying why.
+        abort(404, message=_("Access has ended."))
     now = utcnow()
     data = queries.shared_data(current_user, patient_id, allowed, now)
     for data_class, consent in allowed.items():

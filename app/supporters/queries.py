@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import User
 from app.extensions import db
@@ -51,7 +52,8 @@ def permitting_consents(supporter: User, patient_id: int, now: datetime) -> dict
     """For each data class the supporter may see of this patient now, the consent that allows it."""
     allowed: dict[str, Consent] = {}
     for consent in db.session.scalars(select(Consent).where(Consent.patient_id == patient_id,
-                                                            Consent.supporter_id == supporter.id)):
+                                                            Consent.supporter_id == supporter.id)
+                                      .options(selectinload(Consent.events))):
         for data_class in consent.data_classes:
             if consent.permits(data_class, now):
                 # Of two consents for one class, the wider data period wins.

@@ -17,7 +17,9 @@ class ConsentSchema(Schema):
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
     supporter_id = fields.Integer(allow_none=True)
-    state = fields.String(required=True)
+    state = fields.String(required=True, metadata={
+        "description": "proposed, active, on_hold, revoked, expired or renewed; the supporter it was given to sees "
+                       "only active or ended (never why), and no history"})
     data_classes = fields.List(fields.String(), required=True)
     starts_at = fields.DateTime(required=True)
     ends_at = fields.DateTime(required=True)

@@ -1,0 +1,138 @@
+"""Fixtures for the groups tests: a group factory, enrolment, schedules and a clock frozen in March 2026.
+
+Import what a test module needs: `from groups_fixtures import *  # noqa: F403` brings the fixtures into scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import time_machine
+from flask import g
+from sqlalchemy import select
+
+from app.accounts.models import RoleName
+from app.audit import AuditEvent
+from app.extensions import db
+from app.groups import services
+from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
+
+#: The tests' "now": a Friday. Berlin changes to summer time on Sunday 29 March 2026, New York did on 8 March.
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
+
+__all__ = ["NOW", "SETUP", "audit_actions", "clock", "enrol", "fresh_g_per_request", "group_with_members", "hours",
+           "make_group", "make_member", "occurrences_of", "set_weekly_schedule", "utc"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_g_per_request(app):
+    """Start every request with an empty `g`, as a served request does.
+
+    The tests keep one app context open, and a request inside it reuses that context's `g`: Flask-Babel's cached
+    time zone and Flask-WTF's CSRF token would otherwise pass from one person's request to the next person's.
+    """
+
+    def clear_g():
+        for key in list(g):
+            g.pop(key)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
+
+
+@pytest.fixture
+def clock(app):
+    """Time frozen at NOW; `clock.shift(timedelta)` and `clock.move_to(datetime)` move it."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def make_group(app, clock):
+    """make_group(facilitator, **overrides) -> TherapyGroup, committed: an active online group in the facilitator's
+    time zone, without a schedule."""
+
+    def make(facilitator, **overrides) -> TherapyGroup:
+        data = {"name": "Tuesday evening group", "description": "Behavioural activation in small steps.",
+                "focus": "behavioural activation", "format": "online", "video_link": "https://video.example.org/room",
+                "location": "", "capacity": 8, "enrolment": "rolling", "status": "active",
+                "timezone": facilitator.timezone}
+        data.update(overrides)
+        group = services.create_group(facilitator, data)
+        db.session.commit()
+        return group
+
+    return make
+
+
+def enrol(group: TherapyGroup, user, *, preferred_name: str | None = None, hopes: str = "To get out more.",
+          doable: str = "Listening, mostly.", speaking_comfort: str = "some_nerves",
+          accommodations: tuple[str, ...] = (), accommodations_note: str = "") -> Membership:
+    """Through the real services: the invitation's hook makes an invited membership, then the person joins."""
+    membership = db.session.scalar(select(Membership).where(Membership.group_id == group.id,
+                                                            Membership.user_id == user.id))
+    if membership is None:
+        membership = Membership(group_id=group.id, user_id=user.id, status=MembershipStatus.INVITED)
+        db.session.add(membership)
+        db.session.flush()
+    services.join_group(user, membership, agreement_id=group.current_agreement.id,
+                        preferred_name=preferred_name if preferred_name is not None else user.display_name,
+                        hopes=hopes, doable=doable, speaking_comfort=speaking_comfort,
+                        accommodations=list(accommodations), accommodations_note=accommodations_note)
+    db.session.commit()
+    return membership
+
+
+@pytest.fixture
+def make_member(make_user):
+    """make_member(group, **user_fields) -> Membership: a new patient of the group's organisation who joined."""
+
+    def make(group: TherapyGroup, *, intake: dict | None = None, **fields) -> Membership:
+        user = make_user(RoleName.PATIENT, organisation_=group.organisation, **fields)
+        return enrol(group, user, **(intake or {}))
+
+    return make
+
+
+def set_weekly_schedule(facilitator, group: TherapyGroup, start_local: datetime, *, count: int = 8,
+                        interval_weeks: int = 1, duration_minutes: int = 90) -> list[SessionOccurrence]:
+    rule = f"FREQ=WEEKLY;INTERVAL={interval_weeks};COUNT={count}"
+    services.save_schedule(facilitator, group, dtstart_local=start_local, rule=rule,
+                           duration_minutes=duration_minutes)
+    db.session.commit()
+    return occurrences_of(group)
+
+
+def occurrences_of(group: TherapyGroup) -> list[SessionOccurrence]:
+    return list(db.session.scalars(select(SessionOccurrence).where(SessionOccurrence.group_id == group.id)
+                                   .order_by(SessionOccurrence.starts_at)))
+
+
+#: When group_with_members was set up: before its first session, so that sessions before NOW exist.
+SETUP = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def group_with_members(clock, make_group, make_member, facilitator, patient):
+    """A Berlin group set up on 1 March: `patient` ("Pat") and two more members, and eight weekly Thursday sessions
+    at 18:00 Berlin from 5 March (three before NOW, five after, across the change to summer time on 29 March)."""
+    clock.move_to(SETUP)
+    group = make_group(facilitator)
+    enrol(group, patient, preferred_name="Pat")
+    make_member(group, display_name="Zoe Zimmer")
+    make_member(group, display_name="Ben Berg")
+    set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 0), count=8)
+    clock.move_to(NOW)
+    return group
+
+
+def audit_actions(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def hours(n: float) -> timedelta:
+    return timedelta(hours=n)
