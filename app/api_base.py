@@ -92,6 +92,7 @@ _STATUS_TEXT = {
     403: "Not allowed",
     404: "Not found (or not visible to you)",
     409: "Conflict with the current state",
+    410: "No longer usable (expired, used or revoked)",
     422: "Invalid input",
     429: "Too many requests",
 }

@@ -37,21 +37,28 @@ def notify_data_changed(patient_id: int, data_class: str) -> None:
         hook(patient_id, data_class)
 
 
+def queue_disconnect_room(room: str) -> None:
+    """Disconnect, after commit, every socket of this process in a room (an account's own room, say)."""
+    db.session.info.setdefault(PUSH_KEY, []).append(("disconnect_room", None, None, room, None))
+
+
 def _deliver(kind: str, event_name, data, room, skip_sid) -> None:
     server = socketio.server
     if server is None:
         return
     if kind == "emit":
         socketio.emit(event_name, data, to=room, skip_sid=skip_sid)
-    elif kind == "close_room":
+        return
+    if kind == "close_room":
         socketio.close_room(room)
-    else:
-        # The disconnect handler runs right here, inside the committing session's after_commit, where that session
-        # can emit no SQL: a failing handler stops python-socketio before it takes the socket out of its rooms, and
-        # the ejected socket would go on hearing them. A fresh app context gives the handler a session of its own.
-        with current_app.app_context():
-            for sid in data:
-                server.disconnect(sid, namespace="/")
+        return
+    sids = data if kind == "disconnect" else [sid for sid, _eio in server.manager.get_participants("/", room)]
+    # The disconnect handler runs right here, inside the committing session's after_commit, where that session
+    # can emit no SQL: a failing handler stops python-socketio before it takes the socket out of its rooms, and
+    # the ejected socket would go on hearing them. A fresh app context gives the handler a session of its own.
+    with current_app.app_context():
+        for sid in sids:
+            server.disconnect(sid, namespace="/")
 
 
 @event.listens_for(Session, "after_commit")

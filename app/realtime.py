@@ -12,8 +12,6 @@ from collections.abc import Callable
 from flask import current_app, g, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app import audit
@@ -111,50 +109,12 @@ def socket_event(handler: Callable) -> Callable:
 
 
 def disconnect_user(user_id: int) -> None:
-    """Drop every socket of an account connected to this process; others fail their next event's check.
+    """Drop every socket of an account connected to this process, once the transaction commits (before then a
+    reconnecting client would still find the login valid, and a rollback must leave them be). Sockets on other
+    processes fail their next event's check."""
+    from app.push import queue_disconnect_room
 
-    Inside a transaction the sockets go when it commits: before then a reconnecting client would still find the login
-    valid, and a rollback must leave them be.
-    """
-    session = db.session()
-    if session.in_transaction():
-        session.info.setdefault(_PENDING_DISCONNECTS, set()).add(user_id)
-    else:
-        _drop_sockets({user_id})
-
-
-_PENDING_DISCONNECTS = "momentum_pending_disconnects"
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _drop_after_commit(session: Session) -> None:
-    user_ids = session.info.pop(_PENDING_DISCONNECTS, None)
-    if user_ids:
-        _drop_sockets(user_ids)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _keep_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_DISCONNECTS, None)
-
-
-def _drop_sockets(user_ids: set[int]) -> None:
-    server = socketio.server
-    if server is None:
-        return
-    sids = []
-    for user_id in user_ids:
-        try:
-            sids += [sid for sid, _eio_sid in server.manager.get_participants("/", user_room(user_id))]
-        except (KeyError, ValueError):
-            continue
-    if not sids:
-        return
-    # Disconnect handlers run right here: a fresh app context gives them a database session of their own, so that
-    # their commit or rollback never touches the caller's transaction.
-    with current_app.app_context():
-        for sid in sids:
-            server.disconnect(sid, namespace="/")
+    queue_disconnect_room(user_room(user_id))
 
 
 #: Every domain event, by name: bound to each new Socket.IO server in register_socket_handlers.

@@ -45,10 +45,12 @@ def _reset_database() -> None:
 
 
 class FreshUserClient(FlaskClient):
-    """The tests keep one app context open, so `g` outlives a request; Flask-Login caches the user in it."""
+    """The tests keep one app context open, so `g` outlives a request; each request starts with an empty `g`, as it
+    would in production (Flask-Login's user, Flask-Babel's locale and Flask-WTF's CSRF token are cached there)."""
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
+        for name in list(vars(g)):
+            g.pop(name, None)
         return super().open(*args, **kwargs)
 
 
@@ -189,3 +191,86 @@ def api_token(app):
 
 def strip_csrf(html: str) -> str:
     return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"|value="[^"]*" name="csrf_token"', "", html)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Authorization matrix and socket tests: a CSRF token for JSON calls, the test password, and a live server.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf(app):
+    """A valid CSRF token for a client's session, for an X-CSRFToken header on JSON calls."""
+
+    def make(client) -> str:
+        return csrf_token(client, app)
+
+    return make
+
+
+@pytest.fixture
+def known_password() -> str:
+    """The password of every account the fixtures make."""
+    return PASSWORD
+
+
+class LiveServer:
+    """The app served over real HTTP and WebSocket by werkzeug in a thread, on a port of its own."""
+
+    def __init__(self, app, url: str):
+        self.app = app
+        self.url = url
+
+    def make_user(self, role: RoleName | str, organisation: str = "Live Clinic", **overrides) -> User:
+        """An account (password PASSWORD) in the named organisation, created if need be."""
+        with self.app.app_context():
+            from sqlalchemy import select
+
+            org = db.session.scalar(select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                n = next(_counter)
+                org = Organisation(name=organisation, slug=f"live-{n}")
+                db.session.add(org)
+                db.session.flush()
+            n = next(_counter)
+            user = User(email=overrides.pop("email", f"live{n}@example.org"), password_hash=password_hash(),
+                        display_name=overrides.pop("display_name", f"Live {n}"), **overrides)
+            user.roles.append(Role(organisation_id=org.id, name=RoleName(role)))
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """A live server with its own app and database; do not combine with the `app` fixture in one test.
+
+    The test config's in-memory SQLite shares one connection between threads (StaticPool), so two requests at once
+    interleave their transactions on it; the live server uses a file instead (or TEST_DATABASE_URL when set).
+    """
+    import os
+    import threading
+
+    from werkzeug.serving import make_server
+
+    uri = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'live.db'}"
+    app = create_app("test", SQLALCHEMY_DATABASE_URI=uri)
+    with app.app_context():
+        _reset_database()
+        limiter.reset()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{server.port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            if db.engine.dialect.name == "sqlite":
+                db.drop_all()
+            db.engine.dispose()

@@ -154,6 +154,10 @@ def end_login_session(login: LoginSession, reason: str) -> None:
         audit.record("logout", actor=login.user_id, subject=login.user_id, target=f"login_session:{login.id}",
                      organisation_id=login.organisation_id, details={"reason": reason})
     db.session.flush()
+    from app.realtime import disconnect_user
+
+    # Listening sockets go too; the account's other devices reconnect at once and are let back in if still valid.
+    disconnect_user(login.user_id)
 
 
 def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) -> int:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.accounts.models import User
+from app.accounts.models import Invitation, User
 from app.extensions import db
 from app.models_base import utcnow
 from app.supporters.models import AccessLog, Consent, ConsentState, DataClass, Encouragement, SupporterLink
@@ -31,6 +31,16 @@ def link_of_patient(patient: User, link_id: int) -> SupporterLink | None:
 def consents_for_patient(patient: User) -> list[Consent]:
     return list(db.session.scalars(select(Consent).where(Consent.patient_id == patient.id)
                                    .order_by(Consent.created_at.desc())))
+
+
+def pending_invitations(patient: User) -> list[tuple[Consent, Invitation]]:
+    """Consents waiting for the invited person to accept, with their invitation (whose email the patient knows)."""
+    now = utcnow()
+    rows = db.session.execute(select(Consent, Invitation).join(Invitation, Consent.invitation_id == Invitation.id)
+                              .where(Consent.patient_id == patient.id, Consent.supporter_id.is_(None))
+                              .order_by(Consent.created_at.desc()))
+    return [(consent, invitation) for consent, invitation in rows
+            if consent.state_at(now) == ConsentState.PROPOSED]
 
 
 def consent_in_organisation(consent_id: int, organisation_id: int | None) -> Consent | None:

@@ -54,6 +54,7 @@ def _sharing_page(invite_form=None, status=200):
     return render_template(
         "supporters/sharing.html", links=links, consents=consents, now=utcnow(),
         access_log=queries.access_log_for_patient(current_user), renewals=queries.renewals_due(current_user),
+        pending=queries.pending_invitations(current_user),
         invite_form=invite_form or InviteSupporterForm(), terms_form=ConsentTermsForm(), renew_form=RenewForm(),
         empty_form=EmptyForm(), new_invitation=session.pop("new_supporter_invitation", None),
         encouragement=queries.unread_encouragement(current_user),

@@ -151,6 +151,16 @@ def revoke_consent(consent: Consent, by: User) -> None:
         return
     _event(consent, ConsentState.REVOKED, by)
     _end_live_access(consent)
+    _withdraw_invitation(consent, by)
+
+
+def _withdraw_invitation(consent: Consent, by: User) -> None:
+    """A proposed consent's invitation goes with it: the link no longer makes an account or joins the circle."""
+    if consent.invitation_id is None or consent.supporter_id is not None:
+        return
+    invitation = db.session.get(Invitation, consent.invitation_id)
+    if invitation is not None and invitation.state(utcnow()) == "pending":
+        account_services.revoke_invitation(by, invitation)
 
 
 def stop_sharing_with(patient: User, link: SupporterLink) -> int:

@@ -1,0 +1,271 @@
+"""The audit trail: sign-ins and denials are recorded (who, whose, what, when in UTC, outcome), the HMAC chain shows
+an edited or deleted row to `flask audit verify`, and CR/LF in a field cannot forge a line."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import PASSWORD, FreshUserClient
+from flask import g
+from sqlalchemy import select, text
+
+from app import audit
+from app.audit import AuditEvent
+from app.extensions import db
+from app.models_base import utcnow
+
+
+class FreshRequestClient(FreshUserClient):
+    """The fixtures keep one app context open, so `g` would carry a request's CSRF token and locale into the next."""
+
+    def open(self, *args, **kwargs):
+        for name in list(vars(g._get_current_object())):
+            g.pop(name)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_g_per_request(app):
+    app.test_client_class = FreshRequestClient
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch):
+    """These tests are about what is recorded, not hashing: compare in plain rather than pay argon2 per sign-in."""
+    from app.accounts import services
+
+    monkeypatch.setattr(services, "verify_password", lambda stored, password: password == PASSWORD)
+
+
+def sign_in(client, email: str, password: str = PASSWORD, **kwargs):
+    page = client.get("/login", **kwargs).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]*)"', page).group(1)
+    return client.post("/login", data={"csrf_token": token, "email": email, "password": password}, **kwargs)
+
+
+def events(action: str | None = None) -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list(db.session.scalars(query))
+
+
+def assert_recent_utc(event: AuditEvent, since) -> None:
+    assert event.occurred_at.utcoffset() == timedelta(0)
+    assert since <= event.occurred_at <= utcnow()
+
+
+# What is recorded ----------------------------------------------------------------------------------------------------
+
+
+def test_a_successful_sign_in_is_recorded_with_actor_outcome_address_and_utc_time(client, patient):
+    since = utcnow()
+
+    sign_in(client, patient.email, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+
+    [event] = events("login")
+    assert (event.actor_id, event.subject_id, event.outcome) == (patient.id, patient.id, "success")
+    assert event.ip == "203.0.113.9"
+    assert event.target.startswith("login_session:")
+    assert_recent_utc(event, since)
+
+
+def test_a_failed_sign_in_is_recorded_against_the_account_that_was_tried(client, patient):
+    since = utcnow()
+
+    sign_in(client, patient.email, "a wrong password", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+
+    [event] = events("login")
+    assert (event.actor_id, event.subject_id, event.outcome) == (None, patient.id, "failure")
+    assert event.ip == "203.0.113.9"
+    assert_recent_utc(event, since)
+    assert "a wrong password" not in event.details
+
+
+def test_a_failed_sign_in_for_an_unknown_address_is_recorded_without_storing_what_was_typed(client):
+    sign_in(client, "nobody@example.org", "typed by mistake")
+
+    [event] = events("login")
+    assert (event.actor_id, event.subject_id, event.outcome) == (None, None, "failure")
+    assert "nobody@example.org" not in event.details and "typed by mistake" not in event.details
+
+
+def test_a_sign_out_is_recorded(client, login, post, patient):
+    login(client, patient)
+
+    post(client, "/logout")
+
+    [event] = events("logout")
+    assert (event.actor_id, event.subject_id, event.outcome) == (patient.id, patient.id, "success")
+    assert json.loads(event.details) == {"reason": "logout"}
+
+
+def test_a_forbidden_page_is_recorded_as_a_denied_request(client, login, patient):
+    login(client, patient)
+    since = utcnow()
+
+    assert client.get("/admin/people").status_code == 403
+
+    [event] = events("request_denied")
+    assert (event.actor_id, event.outcome, event.target) == (patient.id, "denied", "GET /admin/people")
+    assert json.loads(event.details) == {"status": 403}
+    assert_recent_utc(event, since)
+
+
+def test_an_api_call_without_credentials_is_recorded_as_a_denied_request(client):
+    assert client.get("/api/v1/me", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+
+    [event] = events("request_denied")
+    assert (event.actor_id, event.outcome, event.target) == (None, "denied", "GET /api/v1/me")
+    assert json.loads(event.details) == {"status": 401}
+
+
+def test_a_protected_page_refused_to_an_ended_session_is_recorded_as_a_denied_request(client, login, post, patient):
+    login(client, patient)
+    copied = client.get_cookie("session").value
+    post(client, "/logout")
+    client.set_cookie("session", copied)
+
+    assert client.get("/profile").status_code == 302
+
+    [event] = events("request_denied")
+    assert (event.actor_id, event.outcome, event.target) == (None, "denied", "GET /profile")
+
+
+def test_a_denial_is_kept_even_though_the_request_failed(client, login, patient):
+    """The error handler rolls back the request's work, but the record of the denial is committed."""
+    login(client, patient)
+    client.get("/admin/people")
+
+    db.session.rollback()
+    assert len(events("request_denied")) == 1
+
+
+# The chain -----------------------------------------------------------------------------------------------------------
+
+
+def verify(app):
+    return app.test_cli_runner().invoke(args=["audit", "verify"])
+
+
+@pytest.fixture
+def trail(app, client, login, patient, other_patient, admin):
+    """Five events from real activity."""
+    for user in (patient, other_patient, admin):
+        login(client, user)
+    client.get("/admin/people")  # admin: allowed, no event
+    login(client, patient)
+    client.get("/admin/people")  # patient: denied
+    assert [e.seq for e in events()] == [1, 2, 3, 4, 5]
+    return events()
+
+
+def tamper(sql: str, **params) -> None:
+    db.session.execute(text(sql), params)
+    db.session.commit()
+
+
+def test_audit_verify_passes_on_an_intact_chain(app, trail):
+    result = verify(app)
+
+    assert result.exit_code == 0, result.output
+    assert "5 events" in result.output
+
+
+def test_audit_verify_passes_on_an_empty_trail(app):
+    assert verify(app).exit_code == 0
+
+
+def test_audit_verify_fails_after_a_field_is_edited(app, trail):
+    tamper("UPDATE audit_event SET outcome = 'success' WHERE seq = :seq", seq=5)
+
+    result = verify(app)
+
+    assert result.exit_code == 1
+    assert "seq 5" in result.output
+
+
+@pytest.mark.parametrize(("column", "value"), [("actor_id", None), ("occurred_at", "2020-01-01 00:00:00"),
+                                               ("target", "login_session:999"), ("details", "{\"edited\": true}"),
+                                               ("ip", "192.0.2.1")])
+def test_audit_verify_fails_after_any_recorded_field_is_edited(app, trail, column, value):
+    tamper(f"UPDATE audit_event SET {column} = :value WHERE seq = 2", value=value)
+
+    assert verify(app).exit_code == 1
+
+
+def test_audit_verify_fails_after_a_row_is_edited_and_its_hash_recomputed_without_the_key(app, trail):
+    import hashlib
+
+    forged = hashlib.sha256(b"forged").hexdigest()
+    tamper("UPDATE audit_event SET outcome = 'success', hash = :hash WHERE seq = 5", hash=forged)
+
+    assert verify(app).exit_code == 1
+
+
+def test_audit_verify_fails_after_a_middle_row_is_deleted(app, trail):
+    tamper("DELETE FROM audit_event WHERE seq = 3")
+
+    result = verify(app)
+
+    assert result.exit_code == 1
+    assert "missing before seq 4" in result.output
+
+
+def test_audit_verify_fails_after_a_middle_row_is_deleted_and_the_rest_renumbered(app, trail):
+    tamper("DELETE FROM audit_event WHERE seq = 3")
+    tamper("UPDATE audit_event SET seq = seq - 1 WHERE seq > 3")
+
+    assert verify(app).exit_code == 1
+
+
+def test_audit_verify_fails_after_the_last_row_is_deleted(app, trail):
+    tamper("DELETE FROM audit_event WHERE seq = 5")
+
+    result = verify(app)
+
+    assert result.exit_code == 1
+    assert "rows deleted at the end" in result.output
+
+
+def test_audit_verify_fails_with_another_key(app, trail):
+    app.config["AUDIT_KEY"] = "not-the-key-the-rows-were-signed-with"
+
+    assert verify(app).exit_code == 1
+
+
+def test_the_chain_goes_on_correctly_after_verification(app, trail, client, login, patient):
+    login(client, patient)
+
+    assert verify(app).exit_code == 0
+    assert [e.seq for e in events()] == [1, 2, 3, 4, 5, 6]
+
+
+# Log injection -------------------------------------------------------------------------------------------------------
+
+
+def test_cr_and_lf_in_logged_fields_are_escaped(app, patient):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        audit.record("note\r\nforged", actor=patient, target="profile\r\n2024-01-01 login success admin",
+                     details={"reason": "a\nb\rc"})
+        db.session.commit()
+
+    [event] = events()
+    for value in (event.action, event.target, event.details):
+        assert "\r" not in value and "\n" not in value
+    assert event.target == "profile\\r\\n2024-01-01 login success admin"
+    assert event.action == "note\\r\\nforged"
+    assert verify(app).exit_code == 0
+
+
+def test_escaping_cannot_be_undone_by_a_backslash_in_the_input(app):
+    with app.test_request_context():
+        audit.record("note", target="a\\nb")  # a literal backslash-n, not a newline
+        audit.record("note", target="a\nb")
+        db.session.commit()
+
+    targets = [e.target for e in events()]
+    assert targets[0] != targets[1]
