@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test install translations chromium vendor extract-messages clean
+.PHONY: run test install translations chromium vendor extract-messages bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ extract-messages: install
 
 vendor:
 	python3 scripts/vendor_assets.py
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance/momentum.db* instance/.demo-loaded
