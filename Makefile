@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 translations: install
-	$(VENV)/bin/pybabel compile -d app/translations -q
+	$(VENV)/bin/pybabel compile -d app/translations > /dev/null
 
 run: install translations
 	$(FLASK) db upgrade
