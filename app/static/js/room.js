@@ -20,7 +20,9 @@
     if (cls) node.className = cls;
     return node;
   }
-  function status(text) { var s = $("room-status"); if (s) s.textContent = text; }
+  // Live regions are announced on every write: write only what has changed.
+  function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
+  function status(text) { setText($("room-status"), text); }
   function newClientId() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
@@ -71,63 +73,112 @@
     if (c.note) parts.push("“" + c.note + "”");
     return parts.join(" · ");
   }
-  function showOwn(c) { var own = $("own-checkin"); if (own) own.textContent = texts.saved + " " + describe(c); }
+  function showOwn(c) { setText($("own-checkin"), texts.saved + " " + describe(c)); }
   function showSupport() {
     var box = $("support-confirmation");
     if (box) { box.hidden = false; box.focus(); }
   }
 
-  function renderList(id, items, render) {
+  // Lists are updated in place, item by item (keyed): an unchanged item keeps its node, so a button keeps the
+  // keyboard focus when something else in the room changes, and a live list announces only what is new.
+  function renderList(id, items, render, keyOf) {
     var list = $(id); if (!list) return;
-    list.textContent = "";
-    items.forEach(function (item) { list.appendChild(render(item)); });
+    var focused = list.contains(document.activeElement) ? document.activeElement : null;
+    var old = {};
+    Array.prototype.forEach.call(list.children, function (child) { old[child.dataset.key] = child; });
+    var kept = [];
+    var nodes = items.map(function (item) {
+      var node = render(item);
+      node.dataset.key = String(keyOf(item));
+      node.dataset.look = node.className + "|" + (node.getAttribute("aria-current") || "") + "|" + node.textContent;
+      var previous = old[node.dataset.key];
+      if (previous && previous.dataset.look === node.dataset.look) { kept.push(previous); return previous; }
+      return node;
+    });
+    Array.prototype.slice.call(list.children).forEach(function (child) {
+      if (kept.indexOf(child) < 0) list.removeChild(child);
+    });
+    var cursor = list.firstElementChild;
+    nodes.forEach(function (node) {
+      if (node === cursor) { cursor = cursor.nextElementSibling; return; }
+      list.insertBefore(node, cursor);
+    });
+    if (focused && document.activeElement !== focused) keepFocus(list, focused);
+  }
+  // The focused item moved or went (an alert acknowledged, a hand lowered): focus stays in the list, or goes to the
+  // heading of its section, never back to the top of the page.
+  function keepFocus(list, focused) {
+    if (list.contains(focused)) { focused.focus(); return; }
+    var target = list.querySelector("button");
+    if (!target) {
+      target = list.previousElementSibling;
+      while (target && !/^H[1-6]$/.test(target.tagName)) target = target.previousElementSibling;
+      if (target && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    }
+    if (target) target.focus();
+  }
+  function byUser(p) { return p.user_id; }
+  // An item naming a person, whose buttons are described by that name ("Acknowledge", for Alex).
+  function personItem(id, p, text, cls) {
+    var li = el("li", null, cls);
+    var name = el("span", text);
+    name.id = id + "-" + p.user_id + "-name";
+    li.appendChild(name);
+    return li;
   }
   function render() {
     if (!state) return;
     status(state.open ? texts.open : texts.closed);
     var speaker = $("current-speaker");
-    if (speaker) speaker.textContent = state.speaker ? state.speaker.name : texts.nobody;
+    setText(speaker, state.speaker ? state.speaker.name : texts.nobody);
     renderList("speaker-order", state.order || [], function (p) {
       var li = el("li", p.name + (p.skipped ? " (" + texts.skipped + ")" : ""));
       if (state.speaker && state.speaker.user_id === p.user_id) li.setAttribute("aria-current", "step");
       return li;
-    });
+    }, byUser);
     renderList("hands", state.hands || [], function (p) {
-      var li = el("li", p.name);
-      if (isFacilitator) li.appendChild(control(texts.lower_hand, "lower_hand", { user_id: p.user_id }));
+      var li = personItem("hands", p, p.name);
+      if (isFacilitator) li.appendChild(control(texts.lower_hand, "lower_hand", { user_id: p.user_id }, li.firstChild));
       return li;
-    });
+    }, byUser);
     renderList("presence", state.present || [], function (p) {
-      var li = el("li", p.name + (p.facilitator ? " (" + texts.facilitator + ")" : "") + (p.user_id === state.me ? " (" + texts.you + ")" : ""));
-      if (isFacilitator && !p.facilitator) li.appendChild(control(texts.left_early, "mark_left_early", { user_id: p.user_id }));
+      var li = personItem("presence", p, p.name + (p.facilitator ? " (" + texts.facilitator + ")" : "") + (p.user_id === state.me ? " (" + texts.you + ")" : ""));
+      if (isFacilitator && !p.facilitator) li.appendChild(control(texts.left_early, "mark_left_early", { user_id: p.user_id }, li.firstChild));
       return li;
-    });
+    }, byUser);
     var checkins = (state.checkins || []).slice().sort(function (a, b) { return a.name.localeCompare(b.name); });
     renderList("checkins", checkins, function (c) {
       return el("li", c.name + ": " + describe(c), c.passed ? "checkin passed" : "checkin");
-    });
+    }, byUser);
     var mine = (state.checkins || []).filter(function (c) { return c.user_id === state.me; })[0];
     if (mine) showOwn(mine);
     var hand = $("hand-button");
     if (hand) {
       var raised = (state.hands || []).some(function (p) { return p.user_id === state.me; });
-      hand.setAttribute("aria-pressed", raised ? "true" : "false");
-      hand.textContent = raised ? texts.hand_down : texts.hand_up;
+      // The words say what a press does ("Raise my hand", "Lower my hand"); with changing words the button is not
+      // also a toggle (aria-pressed), which would read "Lower my hand, pressed".
+      hand.dataset.raised = raised ? "true" : "false";
+      setText(hand, raised ? texts.hand_down : texts.hand_up);
     }
     if (isFacilitator) renderAlerts();
   }
   function renderAlerts() {
     var open = (state.alerts || []).filter(function (a) { return !a.acknowledged; });
     renderList("room-alerts", open, function (a) {
-      var li = el("li", a.name + " " + (a.kind === "need_support" ? texts.need_support : texts.low_mood) + " ", "alert-item");
-      li.appendChild(control(texts.acknowledge, "acknowledge_alert", { alert_id: a.id }));
+      var li = el("li", null, "alert-item");
+      var what = el("span", a.name + " " + (a.kind === "need_support" ? texts.need_support : texts.low_mood));
+      what.id = "alert-" + a.id + "-text";
+      li.appendChild(what);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(control(texts.acknowledge, "acknowledge_alert", { alert_id: a.id }, what));
       return li;
-    });
+    }, function (a) { return a.id; });
     var none = $("no-alerts"); if (none) none.hidden = open.length > 0;
   }
-  function control(label, action, extra) {
+  function control(label, action, extra, describedBy) {
     var button = el("button", label);
     button.type = "button";
+    if (describedBy) button.setAttribute("aria-describedby", describedBy.id);
     button.addEventListener("click", function () { act(action, extra); });
     return button;
   }
@@ -194,12 +245,13 @@
   });
   var hand = $("hand-button");
   if (hand) hand.addEventListener("click", function () {
-    socket.timeout(10000).emit("raise_hand", { session_id: sessionId, raised: hand.getAttribute("aria-pressed") !== "true" }, function () {});
+    socket.timeout(10000).emit("raise_hand", { session_id: sessionId, raised: hand.dataset.raised !== "true" }, function () {});
   });
   var support = $("support-button");
   if (support) support.addEventListener("click", function () {
     socket.timeout(10000).emit("need_support", { session_id: sessionId }, function (err, ack) {
-      if (!err && ack && ack.ok) showSupport(); else status(texts.error);
+      // A refusal says why (the room is not open yet, say); the crisis resources stay in the page's footer.
+      if (!err && ack && ack.ok) showSupport(); else status((ack && ack.message) || texts.error);
     });
   });
   Array.prototype.forEach.call(document.querySelectorAll("[data-action]"), function (button) {

@@ -1,0 +1,738 @@
+"""Supporters and consent (issue 5): the patient's Sharing page, the supporter's page, the facilitator's view and
+clinical hold, the consent API, and SECURITY.md 4 (revocation, expiry and hold end HTTP reads, socket answers and
+pushes at once)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import PASSWORD
+from sqlalchemy import select
+from supporter_fixtures import *  # noqa: F403
+from supporter_fixtures import (
+    NOW,
+    add_checkin,
+    attend,
+    consent_audit,
+    consent_history,
+    grant,
+    link_supporter,
+    past_sessions,
+)
+
+from app.accounts.models import Invitation, RoleName, User
+from app.audit import AuditEvent
+from app.extensions import db, mail, socketio
+from app.groups.models import AttendanceStatus
+from app.groups.services import add_note
+from app.models_base import utcnow
+from app.supporters import queries, services
+from app.supporters.models import AccessLog, Consent, ConsentState, DataClass, Encouragement, SupporterLink
+from app.supporters.services import shared_room
+
+MOOD, SESSIONS, ENCOURAGEMENT = DataClass.MOOD, DataClass.SESSIONS, DataClass.ENCOURAGEMENT
+_client_ids = iter(range(10_000, 99_999))
+
+
+def states(consent: Consent) -> list[str]:
+    return [e.state.value for e in consent_history(consent)]
+
+
+def fresh(consent: Consent) -> Consent:
+    db.session.expire_all()
+    return db.session.get(Consent, consent.id)
+
+
+def api_checkin(client, headers, mood: int, note: str = ""):
+    response = client.post("/api/v1/checkins", headers=headers,
+                           json={"client_id": f"between-{next(_client_ids)}", "mood": mood, "note": note})
+    assert response.status_code == 201, response.get_json()
+    return response
+
+
+def api_attendance(client, headers, occurrence, patient, status: str):
+    entry = {"user_id": patient.id, "status": status, "previous_status": _current_status(occurrence, patient)}
+    response = client.put(f"/api/v1/sessions/{occurrence.id}/attendance", headers=headers, json={"entries": [entry]})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["conflicts"] == []
+
+
+def _current_status(occurrence, patient):
+    from app.groups.models import Attendance
+
+    db.session.expire_all()
+    return db.session.scalar(select(Attendance.status).where(Attendance.occurrence_id == occurrence.id,
+                                                             Attendance.user_id == patient.id))
+
+
+def shared_updates(sio) -> list:
+    return [m for m in sio.get_received() if m["name"] == "shared_update"]
+
+
+def assert_access_ended_without_reason(response, *secrets: str) -> None:
+    """404, "access has ended", and nothing that says why."""
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert "Access has ended" in text
+    for word in ("revoked", "Stopped", "expired", "on hold", "On hold", "hold", "reason", *secrets):
+        assert word not in text, word
+
+
+HOLD_REASON = "A safety concern about the relationship"
+
+
+@pytest.fixture(autouse=True)
+def at_now(clock):
+    """Every test starts at NOW with the clock stopped: logins, consents and check-ins happen inside it."""
+    return clock
+
+
+# The patient's side ---------------------------------------------------------------------------------------------------
+
+
+def test_patient_invites_a_supporter_by_email_who_accepts_and_then_sees_what_was_granted(
+        app, client, post, login, patient, sharing_group):
+    login(client, patient)
+    with mail.record_messages() as outbox:
+        response = post(client, "/sharing/invite", {
+            "email": "sam@example.org", "relationship": "partner", "days": "30",
+            "data_classes": [MOOD.value, SESSIONS.value], "purpose": "So Sam knows how I am doing"})
+    assert response.status_code == 302
+    assert [m.recipients for m in outbox] == [["sam@example.org"]]
+    code = re.search(r"/invitations/([A-Za-z0-9_-]+)", outbox[0].body).group(1)
+
+    consent = db.session.scalar(select(Consent))
+    assert consent.supporter_id is None
+    assert consent.state_at(utcnow()) == ConsentState.PROPOSED
+    assert states(consent) == ["proposed"]
+    terms = (sorted(consent.data_classes), consent.starts_at, consent.ends_at, consent.data_from, consent.purpose)
+    assert consent.ends_at == NOW + timedelta(days=30)
+    assert db.session.scalar(select(SupporterLink)) is None
+
+    invitee = app.test_client()
+    page = invitee.get(f"/invitations/{code}")
+    assert page.status_code == 200
+    response = post(invitee, f"/invitations/{code}", {
+        "display_name": "Sam", "email": "sam@example.org", "password": PASSWORD, "timezone": "Europe/London"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+    sam = db.session.scalar(select(User).where(User.email == "sam@example.org"))
+    assert sam.role == RoleName.SUPPORTER
+    consent = fresh(consent)
+    assert consent.supporter_id == sam.id
+    assert consent.state_at(utcnow()) == ConsentState.ACTIVE
+    assert states(consent) == ["proposed", "active"]
+    assert [e.by_id for e in consent_history(consent)] == [patient.id, sam.id]
+    # The grantee is bound; the terms the patient set are exactly as they were.
+    assert (sorted(consent.data_classes), consent.starts_at, consent.ends_at, consent.data_from,
+            consent.purpose) == terms
+    link = db.session.scalar(select(SupporterLink).where(SupporterLink.supporter_id == sam.id))
+    assert (link.patient_id, link.relationship_label) == (patient.id, "partner")
+    assert [(a.action, a.actor_id, a.subject_id) for a in consent_audit(consent)] == [
+        ("consent_proposed", patient.id, patient.id), ("consent_active", sam.id, patient.id)]
+
+    page = invitee.get(f"/shared/{patient.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
+
+
+def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it(app, client, post, login, patient):
+    login(client, patient)
+    with mail.record_messages() as outbox:
+        post(client, "/sharing/invite", {"email": "sam@example.org", "relationship": "brother", "days": "30",
+                                         "data_classes": [MOOD.value]})
+    code = re.search(r"/invitations/([A-Za-z0-9_-]+)", outbox[0].body).group(1)
+    consent = db.session.scalar(select(Consent))
+    html = client.get("/sharing").get_data(as_text=True)
+    assert "sam@example.org" in html and "(brother)" in html and "Waiting for them to accept" in html
+    assert "A weekly mood summary" in html and "until 19 April 2026" in html
+    assert f'action="/sharing/consents/{consent.id}/revoke"' in html
+
+    assert post(client, f"/sharing/consents/{consent.id}/revoke").status_code == 302
+    assert states(fresh(consent)) == ["proposed", "revoked"]
+    assert "sam@example.org" not in client.get("/sharing").get_data(as_text=True)
+    # The link no longer makes an account that joins the patient's circle.
+    assert app.test_client().get(f"/invitations/{code}").status_code == 410
+    assert db.session.scalar(select(SupporterLink)) is None
+
+
+def test_invitation_needs_email_relationship_and_a_class_and_changes_nothing_when_invalid(
+        client, post, login, patient):
+    login(client, patient)
+    with mail.record_messages() as outbox:
+        response = post(client, "/sharing/invite", {"email": "not-an-email", "relationship": "", "days": "30"})
+    assert response.status_code == 422
+    assert outbox == []
+    assert db.session.scalar(select(Consent)) is None
+    assert db.session.scalar(select(Invitation)) is None
+
+
+def test_sharing_page_lists_each_supporter_what_they_see_until_when_and_every_look_in_the_patients_time_zone(
+        app, client, login, patient, supporter, make_user, clock, supporter_client):
+    second = make_user(RoleName.SUPPORTER, display_name="Robin Relative")
+    grant(patient, supporter, [MOOD, SESSIONS], days=30)
+    link_supporter(patient, second, relationship="sister")
+    grant(patient, second, [ENCOURAGEMENT], days=10)
+
+    # Sol looks at 12:00 UTC, which is 13:00 in Berlin (the patient's zone) before summer time.
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    clock.shift(timedelta(hours=2))
+
+    login(client, patient)
+    html = client.get("/sharing").get_data(as_text=True)
+    assert "Sol Supporter" in html and "Robin Relative" in html and "(sister)" in html
+    assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
+    assert "They may send me short notes of encouragement" in html
+    assert "until 19 April 2026" in html and "until 30 March 2026" in html
+    log = html[html.index('id="log-heading"'):]
+    looks = re.findall(r'<time datetime="([^"]+)">([^<]+)</time></td><td>([^<]+)</td><td>([^<]+)</td>', log)
+    assert sorted((when, text, who) for when, text, who, _what in looks) == [
+        ("2026-03-20T12:00:00+00:00", "Fri 20 Mar 2026, 13:00", "Sol Supporter")] * 2
+    assert sorted(what for *_rest, what in looks) == sorted(
+        ["A weekly mood summary (averages and trend, never what I write)", "Upcoming sessions and my attendance"])
+
+
+def test_one_tap_stops_sharing_with_a_supporter_at_once(client, post, login, patient, supporter, supporter_client,
+                                                        make_user):
+    other = make_user(RoleName.SUPPORTER, display_name="Kim Keep")
+    first = grant(patient, supporter, [MOOD])
+    second = grant(patient, supporter, [SESSIONS])
+    kept = grant(patient, other, [MOOD])
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+
+    login(client, patient)
+    link = link_supporter(patient, supporter)
+    response = post(client, f"/sharing/supporters/{link.id}/stop")
+    assert response.status_code == 302
+
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
+    assert states(first)[-1] == states(second)[-1] == "revoked"
+    assert states(kept) == ["active"]
+    assert all(e.by_id == patient.id for c in (first, second) for e in consent_history(c)[-1:])
+    assert [a.action for a in consent_audit(first)][-1] == "consent_revoked"
+
+
+def test_stop_needs_the_csrf_token_and_the_patients_own_link(client, login, patient, supporter, other_patient, post):
+    grant(patient, supporter, [MOOD])
+    link = link_supporter(patient, supporter)
+    login(client, patient)
+    assert client.post(f"/sharing/supporters/{link.id}/stop").status_code == 400
+    login(client, other_patient)
+    assert post(client, f"/sharing/supporters/{link.id}/stop").status_code == 404
+    assert queries.permitting_consents(db.session.get(User, supporter.id), patient.id, utcnow())
+
+
+def test_renewal_is_asked_two_weeks_before_the_end_and_never_happens_silently(
+        client, post, login, patient, supporter, supporter_client, clock):
+    """Logins last 30 idle minutes: each person signs in again after the clock moves by days."""
+    consent = grant(patient, supporter, [MOOD], days=30)
+    login(client, patient)
+    assert queries.renewals_due(patient) == []
+    assert "Would you like to keep sharing?" not in client.get("/sharing").get_data(as_text=True)
+
+    clock.shift(timedelta(days=17))  # 13 days left
+    login(client, patient)
+    assert [c.id for c in queries.renewals_due(patient)] == [consent.id]
+    assert "Would you like to keep sharing?" in client.get("/sharing").get_data(as_text=True)
+    assert "Some sharing ends soon" in client.get("/", follow_redirects=True).get_data(as_text=True)
+
+    clock.shift(timedelta(days=13))  # the end: nobody renewed
+    login(client, patient)
+    login(supporter_client, supporter)
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
+    assert db.session.scalar(select(Consent).where(Consent.renews_id.is_not(None))) is None
+    client.get("/sharing")
+    consent = fresh(consent)
+    assert states(consent) == ["active", "expired"]
+    expired = consent_history(consent)[-1]
+    assert (expired.by_id, expired.at) == (None, consent.ends_at)
+    assert [a.action for a in consent_audit(consent)] == ["consent_active", "consent_expired"]
+    assert [c.id for c in queries.renewals_due(patient)] == [consent.id]
+
+    response = post(client, f"/sharing/consents/{consent.id}/renew", {"days": "60"})
+    assert response.status_code == 302
+    renewal = db.session.scalar(select(Consent).where(Consent.renews_id == consent.id))
+    assert states(renewal) == ["active"] and consent_history(renewal)[0].by_id == patient.id
+    assert (renewal.data_classes, renewal.data_from) == (consent.data_classes, consent.data_from)
+    assert renewal.ends_at == utcnow() + timedelta(days=60)
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    assert queries.renewals_due(patient) == []
+
+
+def test_renewing_an_active_consent_records_renewed_then_active(client, post, login, patient, supporter, clock):
+    consent = grant(patient, supporter, [MOOD], days=20)
+    clock.shift(timedelta(days=10))
+    assert [c.id for c in queries.renewals_due(patient)] == [consent.id]
+    login(client, patient)
+    post(client, f"/sharing/consents/{consent.id}/renew", {"days": "90"})
+    renewal = db.session.scalar(select(Consent).where(Consent.renews_id == consent.id))
+    assert states(fresh(consent)) == ["active", "renewed"]
+    assert states(renewal) == ["active"]
+    assert [a.action for a in consent_audit(consent)] == ["consent_active", "consent_renewed"]
+    assert [a.consent_id for a in consent_audit(renewal)] == [renewal.id]
+
+
+def test_only_the_patient_renews_or_revokes_on_the_sharing_page(app, login, post, patient, supporter,
+                                                                supporter_client, other_patient):
+    consent = grant(patient, supporter, [MOOD])
+    assert post(supporter_client, f"/sharing/consents/{consent.id}/revoke").status_code == 404
+    intruder = app.test_client()
+    login(intruder, other_patient)
+    assert post(intruder, f"/sharing/consents/{consent.id}/revoke").status_code == 404
+    assert post(intruder, f"/sharing/consents/{consent.id}/renew", {"days": "30"}).status_code == 404
+    assert states(fresh(consent)) == ["active"]
+
+
+def test_every_change_is_a_new_consent_event_with_who_and_when_and_an_audit_row(
+        client, post, login, patient, supporter, facilitator, facilitator_client, sharing_group, clock):
+    consent = grant(patient, supporter, [MOOD, SESSIONS], purpose="Family")
+    terms = (consent.data_classes, consent.starts_at, consent.ends_at, consent.data_from, consent.purpose,
+             consent.supporter_id, consent.patient_id)
+
+    login(client, patient)
+    clock.shift(timedelta(minutes=5))
+    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    clock.shift(timedelta(minutes=5))
+    post(facilitator_client, f"/consents/{consent.id}/lift-hold")
+    clock.shift(timedelta(minutes=5))
+    post(client, f"/sharing/consents/{consent.id}/revoke")
+
+    consent = fresh(consent)
+    history = consent_history(consent)
+    assert [(e.state.value, e.by_id, e.at) for e in history] == [
+        ("active", patient.id, NOW), ("on_hold", facilitator.id, NOW + timedelta(minutes=5)),
+        ("active", facilitator.id, NOW + timedelta(minutes=10)), ("revoked", patient.id, NOW + timedelta(minutes=15))]
+    assert history[1].reason == HOLD_REASON
+    assert (consent.data_classes, consent.starts_at, consent.ends_at, consent.data_from, consent.purpose,
+            consent.supporter_id, consent.patient_id) == terms
+    audit = consent_audit(consent)
+    assert [(a.action, a.actor_id, a.subject_id, a.consent_id, a.occurred_at) for a in audit] == [
+        (f"consent_{e.state.value}", e.by_id, patient.id, consent.id, e.at) for e in history]
+    assert all(a.target == f"consent:{consent.id}" for a in audit)
+
+
+def test_patient_sees_what_is_shared_on_the_api_with_the_hold_reason(client, patient, supporter, facilitator,
+                                                                     sharing_group, api_token):
+    consent = grant(patient, supporter, [MOOD])
+    services.hold_consent(consent, facilitator, HOLD_REASON)
+    db.session.commit()
+    body = client.get(f"/api/v1/consents/{consent.id}", headers=api_token(patient)).get_json()
+    assert body["state"] == "on_hold"
+    assert body["history"][-1]["reason"] == HOLD_REASON
+
+
+# The supporter's side -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sensitive_history(patient, facilitator, sharing_group, clock):
+    """What never reaches a supporter: check-in words, a safety alert, a facilitator's note, other members."""
+    clock.move_to(NOW - timedelta(days=20))
+    add_checkin(patient, 7, note="OLD-NOTE before the data period")
+    clock.move_to(NOW - timedelta(days=3))
+    add_checkin(patient, 6, note="PRIVATE-NOTE I argued with my partner")
+    add_checkin(patient, 1, note="DISTRESS-NOTE everything is too much")  # raises a low-mood alert
+    add_note(facilitator, sharing_group, "FACILITATOR-NOTE Pat seemed withdrawn", member=patient)
+    db.session.commit()
+    clock.move_to(NOW)
+    for occurrence in past_sessions(sharing_group):
+        attend(facilitator, occurrence, patient)
+    return {"secrets": ["OLD-NOTE", "PRIVATE-NOTE", "DISTRESS-NOTE", "FACILITATOR-NOTE", "Zoe Zimmer", "Ben Berg",
+                        "low_mood", "alert", "Alert", "withdrawn", "argued"]}
+
+
+def test_supporter_page_shows_only_granted_classes_inside_the_data_period_and_never_the_words(
+        patient, supporter, supporter_client, api_token, sensitive_history, sharing_group):
+    grant(patient, supporter, [MOOD], data_from=NOW - timedelta(days=7))
+    html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    assert "Average mood per week" in html
+    assert "Upcoming sessions and my attendance" not in html and "Next sessions" not in html
+    assert "encouragement" not in html.lower()
+    for secret in sensitive_history["secrets"]:
+        assert secret not in html, secret
+    # Two check-ins inside the data period (moods 6 and 1), none of the one from 20 days ago (mood 7).
+    assert re.findall(r"<td>(\d+\.\d)</td>", html) == ["3.5"]
+
+    body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter))
+    text = body.get_data(as_text=True)
+    for secret in sensitive_history["secrets"]:
+        assert secret not in text, secret
+    data = body.get_json()
+    assert data["classes"] == [MOOD.value]
+    assert data["data"][MOOD.value]["weeks"] == [{"week_start": "2026-03-16", "average": 3.5, "count": 2}]
+
+
+def test_attendance_is_the_patients_own_and_only_from_the_data_period(patient, supporter, supporter_client,
+                                                                       sensitive_history, sharing_group):
+    sessions = past_sessions(sharing_group)
+    grant(patient, supporter, [SESSIONS], data_from=sessions[1].starts_at)
+    data = supporter_client.get(f"/api/v1/patients/{patient.id}/shared").get_json()["data"][SESSIONS.value]
+    assert [row["starts_at"] for row in data["attendance"]] == [s.starts_at.isoformat() for s in sessions[:0:-1]]
+    assert set(data["attendance"][0]) == {"starts_at", "status"}
+    html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    for secret in sensitive_history["secrets"] + [sharing_group.video_link]:
+        assert secret not in html, secret
+
+
+def test_encouragement_only_when_granted(post, patient, supporter, supporter_client, client, login):
+    grant(patient, supporter, [MOOD])
+    assert post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "You can do it"}).status_code == 404
+    assert "Send" not in supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    grant(patient, supporter, [ENCOURAGEMENT])
+    response = post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "Proud of you"})
+    assert response.status_code == 302
+    note = db.session.scalar(select(Encouragement))
+    assert (note.body, note.patient_id, note.supporter_id) == ("Proud of you", patient.id, supporter.id)
+    login(client, patient)
+    assert "Proud of you" in client.get("/sharing").get_data(as_text=True)
+
+
+def test_supporter_page_says_access_ended_after_revocation_without_the_reason(
+        patient, supporter, supporter_client, facilitator, sharing_group, api_token, client):
+    consent = grant(patient, supporter, [MOOD])
+    services.hold_consent(consent, facilitator, HOLD_REASON)
+    db.session.commit()
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
+    services.lift_hold(consent, facilitator)
+    services.revoke_consent(consent, patient)
+    db.session.commit()
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
+    api = client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter))
+    assert_access_ended_without_reason(api, HOLD_REASON)
+    # The supporter's own view of the consent says it has ended, not why or who.
+    row = client.get(f"/api/v1/consents/{consent.id}", headers=api_token(supporter)).get_json()
+    assert (row["state"], row["history"]) == ("ended", [])
+    listed = client.get("/api/v1/consents", headers=api_token(supporter)).get_json()
+    assert [(r["state"], r["history"]) for r in listed] == [("ended", [])]
+    assert HOLD_REASON not in client.get(f"/api/v1/consents/{consent.id}/fhir",
+                                         headers=api_token(supporter)).get_data(as_text=True)
+
+
+def test_a_patient_who_never_shared_looks_the_same_as_one_who_stopped(patient, other_patient, supporter,
+                                                                      supporter_client):
+    consent = grant(patient, supporter, [MOOD])
+    services.revoke_consent(consent, patient)
+    db.session.commit()
+    stopped = supporter_client.get(f"/shared/{patient.id}")
+    never = supporter_client.get(f"/shared/{other_patient.id}")
+    assert stopped.status_code == never.status_code == 404
+    def page(response):
+        return re.sub(r'(nonce|content)="[^"]*"', "", response.get_data(as_text=True))
+
+    assert page(stopped) == page(never)
+
+
+def test_each_look_goes_to_the_access_log_and_the_audit_trail(patient, supporter, supporter_client):
+    consent = grant(patient, supporter, [MOOD, SESSIONS])
+    supporter_client.get(f"/shared/{patient.id}")
+    supporter_client.get(f"/api/v1/patients/{patient.id}/shared")
+    looks = list(db.session.scalars(select(AccessLog).order_by(AccessLog.id)))
+    assert sorted((a.data_class, a.consent_id, a.supporter_id) for a in looks) == sorted(
+        [(MOOD.value, consent.id, supporter.id), (SESSIONS.value, consent.id, supporter.id)] * 2)
+    reads = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter_read")))
+    assert len(reads) == 4
+    assert {(a.actor_id, a.subject_id, a.consent_id) for a in reads} == {(supporter.id, patient.id, consent.id)}
+
+
+# The facilitator's side -----------------------------------------------------------------------------------------------
+
+
+def test_facilitator_sees_which_supporters_with_which_classes_but_not_the_notes(
+        facilitator_client, post, patient, supporter, supporter_client, sharing_group):
+    grant(patient, supporter, [MOOD, ENCOURAGEMENT])
+    post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "SECRET-ENCOURAGEMENT"})
+    html = facilitator_client.get(f"/patients/{patient.id}/supporters").get_data(as_text=True)
+    assert "Sol Supporter" in html and "(partner)" in html
+    assert "A weekly mood summary" in html and "They may send me short notes of encouragement" in html
+    assert "SECRET-ENCOURAGEMENT" not in html
+
+
+def test_clinical_hold_suspends_at_once_the_patient_sees_why_and_lifting_restores(
+        client, login, post, patient, supporter, supporter_client, facilitator_client, sharing_group):
+    consent = grant(patient, supporter, [MOOD])
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+
+    response = post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    assert response.status_code == 302
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
+    login(client, patient)
+    html = client.get("/sharing").get_data(as_text=True)
+    assert "On hold" in html and HOLD_REASON in html
+
+    # The patient cannot sidestep the hold with a new grant or a renewal.
+    link = link_supporter(patient, supporter)
+    post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [MOOD.value], "days": "30"})
+    post(client, f"/sharing/consents/{consent.id}/renew", {"days": "30"})
+    assert db.session.scalar(select(Consent).where(Consent.id != consent.id)) is None
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 404
+
+    assert post(facilitator_client, f"/consents/{consent.id}/lift-hold").status_code == 302
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    assert states(fresh(consent)) == ["active", "on_hold", "active"]
+
+
+def test_a_hold_needs_a_reason(post, patient, supporter, facilitator_client, sharing_group, supporter_client):
+    consent = grant(patient, supporter, [MOOD])
+    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": "  "})
+    assert states(fresh(consent)) == ["active"]
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+
+
+def test_another_groups_facilitator_cannot_see_or_hold(app, login, post, patient, supporter, other_facilitator,
+                                                       sharing_group, supporter_client, api_token, client):
+    consent = grant(patient, supporter, [MOOD])
+    outsider = app.test_client()
+    login(outsider, other_facilitator)
+    assert outsider.get(f"/patients/{patient.id}/supporters").status_code == 404
+    assert post(outsider, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON}).status_code == 404
+    assert post(outsider, f"/consents/{consent.id}/lift-hold").status_code == 404
+    assert client.get(f"/api/v1/consents/{consent.id}", headers=api_token(other_facilitator)).status_code == 404
+    assert states(fresh(consent)) == ["active"]
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+
+
+# SECURITY.md 4: revocation, expiry and hold take effect at once -------------------------------------------------------
+
+
+def _end_by_api_revoke(ctx):
+    response = ctx["client"].post(f"/api/v1/consents/{ctx['consent'].id}/revoke", headers=ctx["patient_headers"])
+    assert response.status_code == 200 and response.get_json()["state"] == "revoked"
+
+
+def _end_by_one_tap(ctx):
+    link = link_supporter(ctx["patient"], ctx["supporter"])
+    assert ctx["post"](ctx["patient_client"], f"/sharing/supporters/{link.id}/stop").status_code == 302
+
+
+def _end_by_hold(ctx):
+    response = ctx["post"](ctx["facilitator_client"], f"/consents/{ctx['consent'].id}/hold", {"reason": HOLD_REASON})
+    assert response.status_code == 302
+
+
+def _end_by_expiry(ctx):
+    ctx["clock"].move_to(ctx["consent"].ends_at)
+
+
+ENDINGS = {"revoked": _end_by_api_revoke, "stopped_in_one_tap": _end_by_one_tap, "held": _end_by_hold,
+           "expired": _end_by_expiry}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_after_access_ends_no_http_read_no_socket_answer_and_no_push_reaches_the_supporter(
+        ending, app, client, post, patient, supporter, facilitator, sharing_group, clock, api_token,
+        supporter_client, patient_client, facilitator_client, sockets):
+    # Ten minutes, so that the supporter's login (30 idle minutes) outlives the consent when it expires.
+    consent = grant(patient, supporter, [MOOD, SESSIONS], ends_at=NOW + timedelta(minutes=10))
+    patient_headers, facilitator_headers = api_token(patient), api_token(facilitator)
+    supporter_headers = api_token(supporter)
+    occurrence = past_sessions(sharing_group)[-1]
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True) == {
+        "ok": True, "classes": [MOOD.value, SESSIONS.value]}
+    sio.get_received()
+
+    # Before: a check-in and an attendance change each nudge the supporter's page (never the data itself).
+    api_checkin(client, patient_headers, 6, note="PRIVATE-NOTE")
+    assert shared_updates(sio) == [{"name": "shared_update", "args": [{"patient_id": patient.id}],
+                                    "namespace": "/"}]
+    api_attendance(client, facilitator_headers, occurrence, patient, AttendanceStatus.PRESENT_ONLINE.value)
+    assert len(shared_updates(sio)) == 1
+
+    ENDINGS[ending]({"client": client, "post": post, "consent": consent, "patient": patient, "supporter": supporter,
+                     "patient_headers": patient_headers, "patient_client": patient_client,
+                     "facilitator_client": facilitator_client, "clock": clock})
+    if ending != "expired":
+        # Whatever is emitted to the room from now on, the supporter's socket is no longer in it.
+        assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
+
+    # After: 0 pushes, 0 socket answers, 0 HTTP reads.
+    api_checkin(client, patient_headers, 4, note="PRIVATE-NOTE-2")
+    api_attendance(client, facilitator_headers, occurrence, patient, AttendanceStatus.LEFT_EARLY.value)
+    assert sio.get_received() == []
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True) == {"ok": False,
+                                                                                  "error": "access_ended"}
+    api_checkin(client, patient_headers, 5)
+    assert sio.get_received() == []
+    assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
+    assert_access_ended_without_reason(
+        supporter_client.get(f"/shared/{patient.id}", headers={"X-Momentum-Fragment": "1"}), HOLD_REASON)
+    assert_access_ended_without_reason(
+        client.get(f"/api/v1/patients/{patient.id}/shared", headers=supporter_headers), HOLD_REASON)
+    # Nothing was read over HTTP, before or after: no look in the access log, no supporter_read in the audit trail.
+    assert db.session.scalars(select(AccessLog)).all() == []
+    assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter_read")).all() == []
+
+
+def test_a_still_active_consent_keeps_pushing_only_its_own_class(client, patient, supporter, sharing_group, api_token,
+                                                                 supporter_client, sockets, facilitator):
+    mood = grant(patient, supporter, [MOOD])
+    grant(patient, supporter, [SESSIONS])
+    services.revoke_consent(mood, patient)
+    db.session.commit()
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True) == {
+        "ok": True, "classes": [SESSIONS.value]}
+    sio.get_received()
+    api_checkin(client, api_token(patient), 6)
+    assert shared_updates(sio) == []
+    api_attendance(client, api_token(facilitator), past_sessions(sharing_group)[-1], patient,
+                   AttendanceStatus.PRESENT_ONLINE.value)
+    assert len(shared_updates(sio)) == 1
+
+
+def test_lifting_a_hold_lets_the_supporter_join_again(client, post, patient, supporter, sharing_group, api_token,
+                                                      supporter_client, sockets, facilitator_client):
+    consent = grant(patient, supporter, [MOOD])
+    sio = sockets(supporter_client)
+    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is False
+    post(facilitator_client, f"/consents/{consent.id}/lift-hold")
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+    api_checkin(client, api_token(patient), 7)
+    assert len(shared_updates(sio)) == 1
+
+
+def test_join_shared_is_refused_to_everyone_but_the_grantee(app, login, patient, other_patient, supporter,
+                                                            facilitator, sharing_group, sockets, make_user):
+    grant(patient, supporter, [MOOD])
+    stranger = make_user(RoleName.SUPPORTER, display_name="Stranger")
+    for user in (patient, other_patient, facilitator, stranger):
+        http = app.test_client()
+        login(http, user)
+        sio = sockets(http)
+        assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is False
+    for bad in ({}, {"patient_id": "1"}, {"patient_id": True}, {"patient_id": 2**70}):
+        http = app.test_client()
+        login(http, supporter)
+        assert sockets(http).emit("join_shared", bad, callback=True) == {"ok": False, "error": "invalid"}
+
+
+# The API --------------------------------------------------------------------------------------------------------------
+
+
+def test_api_lists_consents_for_the_patient_and_for_the_supporter(client, patient, supporter, make_user, api_token,
+                                                                  facilitator):
+    mine = grant(patient, supporter, [MOOD])
+    other_supporter = make_user(RoleName.SUPPORTER)
+    grant(patient, other_supporter, [SESSIONS])
+    as_patient = client.get("/api/v1/consents", headers=api_token(patient)).get_json()
+    assert len(as_patient) == 2
+    assert {r["supporter_id"] for r in as_patient} == {supporter.id, other_supporter.id}
+    assert as_patient[0]["history"][0]["state"] == "active"
+    as_supporter = client.get("/api/v1/consents", headers=api_token(supporter)).get_json()
+    assert [(r["id"], r["state"], r["data_classes"]) for r in as_supporter] == [(mine.id, "active", [MOOD.value])]
+    assert client.get("/api/v1/consents", headers=api_token(facilitator)).status_code == 403
+    assert client.get("/api/v1/consents").status_code == 401
+
+
+def test_api_creates_a_consent_for_a_supporter_in_the_circle(client, patient, supporter, api_token):
+    link_supporter(patient, supporter)
+    response = client.post("/api/v1/consents", headers=api_token(patient), json={
+        "supporter_id": supporter.id, "data_classes": [MOOD.value, SESSIONS.value], "days": 14,
+        "data_from": (NOW - timedelta(days=7)).isoformat(), "purpose": "Weekly"})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["state"], body["supporter_id"], sorted(body["data_classes"])) == (
+        "active", supporter.id, [MOOD.value, SESSIONS.value])
+    assert body["ends_at"].startswith("2026-04-03T12:00:00")
+    assert body["data_from"].startswith("2026-03-13T12:00:00")
+    assert [(h["state"], h["by_id"]) for h in body["history"]] == [("active", patient.id)]
+
+
+def test_api_invites_a_supporter_by_email(client, patient, api_token):
+    with mail.record_messages() as outbox:
+        response = client.post("/api/v1/consents", headers=api_token(patient), json={
+            "email": "alex@example.org", "relationship": "friend", "data_classes": [MOOD.value]})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["state"], body["supporter_id"]) == ("proposed", None)
+    assert [m.recipients for m in outbox] == [["alex@example.org"]]
+    invitation = db.session.scalar(select(Invitation))
+    assert invitation.context["consent_id"] == body["id"]
+    assert invitation.context["relationship"] == "friend"
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"supporter_id": "SUPPORTER", "data_classes": []}, "data_classes"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["item_answers"]}, "data_classes"),
+    ({"supporter_id": "SUPPORTER"}, "data_classes"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["mood_summary"], "days": 0}, "days"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["mood_summary"], "days": 366}, "days"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["mood_summary"], "data_from": "2027-01-01T00:00:00+00:00"},
+     "data_from"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["mood_summary"], "data_from": "2026-01-01T00:00:00"},
+     "data_from"),
+    ({"data_classes": ["mood_summary"]}, "supporter_id"),
+    ({"email": "nope", "data_classes": ["mood_summary"]}, "email"),
+    ({"supporter_id": "SUPPORTER", "data_classes": ["mood_summary"], "purpose": "a\x00b"}, "purpose"),
+])
+def test_api_refuses_bad_input_with_422_and_the_field(client, patient, supporter, api_token, payload, field):
+    link_supporter(patient, supporter)
+    payload = {k: supporter.id if v == "SUPPORTER" else v for k, v in payload.items()}
+    response = client.post("/api/v1/consents", headers=api_token(patient), json=payload)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert db.session.scalar(select(Consent)) is None
+
+
+def test_api_create_is_for_patients_and_their_own_circle(client, patient, supporter, other_patient, api_token,
+                                                         make_user):
+    stranger = make_user(RoleName.SUPPORTER)
+    response = client.post("/api/v1/consents", headers=api_token(patient),
+                           json={"supporter_id": stranger.id, "data_classes": [MOOD.value]})
+    assert response.status_code == 404
+    link_supporter(patient, supporter)
+    response = client.post("/api/v1/consents", headers=api_token(other_patient),
+                           json={"supporter_id": supporter.id, "data_classes": [MOOD.value]})
+    assert response.status_code == 404
+    response = client.post("/api/v1/consents", headers=api_token(supporter),
+                           json={"supporter_id": supporter.id, "data_classes": [MOOD.value]})
+    assert response.status_code == 403
+    assert db.session.scalar(select(Consent)) is None
+
+
+def test_api_get_consent_answers_404_to_everyone_else(client, patient, other_patient, supporter, make_user,
+                                                      facilitator, other_facilitator, sharing_group, api_token):
+    consent = grant(patient, supporter, [MOOD])
+    for user in (patient, supporter, facilitator):
+        assert client.get(f"/api/v1/consents/{consent.id}", headers=api_token(user)).status_code == 200
+    for user in (other_patient, make_user(RoleName.SUPPORTER), other_facilitator, make_user(RoleName.ADMIN)):
+        assert client.get(f"/api/v1/consents/{consent.id}", headers=api_token(user)).status_code == 404
+    for user in (patient, supporter, facilitator):
+        assert client.get(f"/api/v1/consents/{consent.id + 1000}", headers=api_token(user)).status_code == 404
+
+
+def test_api_revoke_is_only_for_the_patient(client, patient, other_patient, supporter, facilitator, sharing_group,
+                                            api_token, supporter_client):
+    consent = grant(patient, supporter, [MOOD])
+    for user in (supporter, facilitator, other_patient):
+        assert client.post(f"/api/v1/consents/{consent.id}/revoke", headers=api_token(user)).status_code == 404
+    assert states(fresh(consent)) == ["active"]
+    response = client.post(f"/api/v1/consents/{consent.id}/revoke", headers=api_token(patient))
+    assert response.status_code == 200 and response.get_json()["state"] == "revoked"
+    # Revoking again changes nothing and writes nothing.
+    assert client.post(f"/api/v1/consents/{consent.id}/revoke", headers=api_token(patient)).status_code == 200
+    assert states(fresh(consent)) == ["active", "revoked"]
+
+
+def test_api_revoke_from_a_browser_session_needs_the_csrf_token(client, login, patient, supporter, csrf):
+    consent = grant(patient, supporter, [MOOD])
+    login(client, patient)
+    assert client.post(f"/api/v1/consents/{consent.id}/revoke").status_code == 400
+    assert states(fresh(consent)) == ["active"]
+    response = client.post(f"/api/v1/consents/{consent.id}/revoke", headers={"X-CSRFToken": csrf(client)})
+    assert response.status_code == 200
+
+
+def test_api_shared_is_for_the_grantee_only(client, patient, supporter, facilitator, other_patient, sharing_group,
+                                            api_token):
+    grant(patient, supporter, [MOOD])
+    assert client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter)).status_code == 200
+    for user in (patient, facilitator, other_patient):
+        assert client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(user)).status_code == 404
+    assert client.get(f"/api/v1/patients/{other_patient.id}/shared", headers=api_token(supporter)).status_code == 404
+    assert client.get(f"/api/v1/patients/{patient.id}/shared").status_code == 401
