@@ -124,6 +124,7 @@ def register_extensions(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=app.config["REDIS_URL"] or None,
+        channel=app.config["SOCKETIO_CHANNEL"],
         cors_allowed_origins=_socket_origins(app),
         manage_session=True,
     )

@@ -11,8 +11,9 @@ from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import Regexp
 from werkzeug.routing import IntegerConverter
 
-#: Ids have at most 18 digits, far below the 64-bit limit above which SQLite's driver raises OverflowError.
-MAX_ID = 10**18 - 1
+#: The largest id a route accepts: ids are Integer columns, 32-bit on PostgreSQL, where SQLAlchemy casts every bound
+#: value to INTEGER (a larger number is an error, not a miss); SQLite's driver overflows above 64 bits.
+MAX_ID = 2**31 - 1
 
 _UNPAIRED_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -58,12 +59,27 @@ class MomentumApi(Api):
         """app/errors.py answers every error, in JSON under /api and as a page elsewhere."""
 
 
+def numbers_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers from 0 to `limit`: shorter numbers, then for each digit of the
+    limit, the same prefix followed by a smaller digit and any digits, then the limit itself."""
+    digits = str(limit)
+    branches = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for position, digit in enumerate(map(int, digits)):
+        low = 1 if position == 0 and len(digits) > 1 else 0
+        if digit > low:
+            smaller = str(low) if digit - 1 == low else f"[{low}-{digit - 1}]"
+            rest = len(digits) - position - 1
+            branches.append(digits[:position] + smaller + (rf"\d{{{rest}}}" if rest > 1 else r"\d" * rest))
+    branches.append(digits)
+    return "(?:" + "|".join(branches) + ")"
+
+
 class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` in a route is always a database id. A longer number matches no route (404) and never reaches
+    """`<int:...>` in a route is always a database id. A number above MAX_ID matches no route (404) and never reaches
     the database. The bound is in the pattern, not in to_python: Werkzeug answers a to_python refusal with 405
     when the path has a rule for another method. It shows in the OpenAPI document as the parameter's maximum."""
 
-    regex = r"\d{1,18}"
+    regex = numbers_up_to(MAX_ID)
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
@@ -101,7 +117,6 @@ _STATUS_TEXT = {
 def protect_browser_writes() -> None:
     """CSRF applies to calls that ride on a browser session; bearer-token calls carry no ambient credentials."""
     from app.accounts.session_loader import bearer_token
-
     from app.extensions import csrf
 
     if not request.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS") or bearer_token():

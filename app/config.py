@@ -57,6 +57,8 @@ class Config:
     #: When true, email is written to the log instead of being sent.
     MAIL_SUPPRESS_SEND = _env_bool("MAIL_SUPPRESS_SEND", True)
 
+    #: The Redis channel Socket.IO processes share; deployments on one Redis need different channels.
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "momentum-socketio")
     #: Origins allowed to open a Socket.IO connection besides the app's own.
     SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",") if o]
 

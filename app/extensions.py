@@ -39,3 +39,12 @@ babel = Babel()
 mail = Mail()
 socketio = SocketIO()
 api = MomentumApi()
+
+
+def account_or_address() -> str:
+    """Rate-limit key for signed-in actions: per account, so people behind one clinic address do not share a limit."""
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return f"account:{current_user.id}"
+    return get_remote_address()

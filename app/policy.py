@@ -218,8 +218,8 @@ def can_check_in_between_sessions(user) -> bool:
 
 
 def can_acknowledge_alert(user, alert) -> bool:
-    from app.groups.models import TherapyGroup
     from app.extensions import db
+    from app.groups.models import TherapyGroup
 
     return is_group_facilitator(user, db.session.get(TherapyGroup, alert.group_id))
 

@@ -23,7 +23,7 @@ from app.accounts.forms import (
 )
 from app.accounts.models import RoleName
 from app.dashboard import panels_for
-from app.extensions import db, limiter
+from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
 
@@ -181,7 +181,7 @@ def change_password():
 
 @bp.post("/profile/tokens")
 @login_required
-@limiter.limit("10 per hour")
+@limiter.limit("10 per hour", key_func=account_or_address)
 def create_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
@@ -281,7 +281,7 @@ def people():
 
 @bp.post("/admin/invitations")
 @login_required
-@limiter.limit("30 per hour")
+@limiter.limit("30 per hour", key_func=account_or_address)
 def invite_staff():
     organisation = current_user.organisation
     policy.require_see_organisation_people(current_user, organisation)

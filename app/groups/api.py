@@ -11,7 +11,7 @@ from app import policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation
 from app.api_base import document_errors
-from app.extensions import db, limiter
+from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
 from app.groups.models import OccurrenceStatus
 from app.groups.schemas import (
@@ -153,7 +153,7 @@ def list_invitations(group_id: int):
 
 @blp.post("/groups/<int:group_id>/invitations")
 @login_required
-@limiter.limit("60 per hour")
+@limiter.limit("60 per hour", key_func=account_or_address)
 @blp.arguments(InvitationRequestSchema)
 @blp.response(201, NewInvitationSchema)
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
@@ -411,16 +411,6 @@ def delete_agenda_item(session_id: int, item_id: int):
 # Check-ins and alerts -------------------------------------------------------------------------------------------------
 
 
-def _checkin_answer(user, result) -> dict:
-    answer = {**checkins.checkin_payload(result.checkin, user.display_name, True),
-              "client_id": result.checkin.client_id, "duplicate": not result.created}
-    if result.alerts:
-        from app.groups.events import crisis_resources
-
-        answer["support"] = crisis_resources(user)
-    return answer
-
-
 def _record(data, occurrence=None):
     try:
         result = checkins.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
@@ -431,7 +421,7 @@ def _record(data, occurrence=None):
         status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
             403 if error.code == "forbidden" else 422
         abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
-    return _checkin_answer(current_user, result)
+    return checkins.own_checkin_answer(current_user, result)
 
 
 @blp.get("/sessions/<int:session_id>/checkins")
@@ -473,7 +463,7 @@ def list_my_checkins():
 
 @blp.post("/checkins")
 @login_required
-@limiter.limit("120 per hour")
+@limiter.limit("120 per hour", key_func=account_or_address)
 @blp.arguments(CheckInRequestSchema)
 @blp.response(201, CheckInSchema)
 @document_errors(blp, 400, 401, 403, 422, 429)

@@ -406,6 +406,25 @@ def alert_payload(alert: SafetyAlert) -> dict:
             "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None}
 
 
+def crisis_resources(user: User) -> dict:
+    """The organisation's crisis resources (empty fields mean: contact local emergency services)."""
+    organisation = user.organisation
+    fields = ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
+    return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
+
+
+def own_checkin_answer(user: User, result: CheckInResult) -> dict:
+    """What the member is told once their check-in is stored: it in full, whether it was a retry, and the crisis
+    resources when it raised an alert (a retry says so again, as the first answer may be the one that was lost)."""
+    checkin = result.checkin
+    occurrence = db.session.get(SessionOccurrence, checkin.occurrence_id) if checkin.occurrence_id else None
+    name = _shown_name(user.id, occurrence.group_id) if occurrence else user.display_name
+    answer = {**checkin_payload(checkin, name, True), "client_id": checkin.client_id, "duplicate": not result.created}
+    if result.alerts:
+        answer["support"] = crisis_resources(user)
+    return answer
+
+
 def checkin_payload(checkin: CheckIn, name: str, full: bool) -> dict:
     base = {"id": checkin.id, "user_id": checkin.user_id, "name": name, "session_id": checkin.occurrence_id,
             "created_at": checkin.created_at.isoformat(), "client_id": None}

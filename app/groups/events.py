@@ -38,12 +38,6 @@ def _managed_occurrence(user: User, payload) -> SessionOccurrence:
     return occurrence
 
 
-def crisis_resources(user: User) -> dict:
-    organisation = user.organisation
-    fields = ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
-    return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
-
-
 def register_events() -> None:
     """The disconnect handler is not an acknowledged event; bind it to each new Socket.IO server."""
     socketio.on_event("disconnect", on_disconnect)
@@ -96,12 +90,9 @@ def checkin(user, payload):
     result = checkins.record_checkin(user, occurrence=occurrence, client_id=payload.get("client_id"),
                                      mood=payload.get("mood"), energy=payload.get("energy"),
                                      note=payload.get("note"), passed=payload.get("passed", False))
-    answer = {"checkin": {**checkins.checkin_payload(result.checkin, user.display_name, True),
-                          "client_id": result.checkin.client_id},
-              "duplicate": not result.created}
-    if result.alerts:
-        answer["support"] = crisis_resources(user)
-    return answer
+    answer = checkins.own_checkin_answer(user, result)
+    support = answer.pop("support", None)
+    return {"checkin": answer, "duplicate": answer["duplicate"], **({"support": support} if support else {})}
 
 
 @event("need_support")
@@ -110,7 +101,7 @@ def need_support(user, payload):
     if policy.can_manage_group(user, occurrence.group):
         raise CheckInError("forbidden")
     checkins.need_support(user, occurrence)
-    return {"support": crisis_resources(user)}
+    return {"support": checkins.crisis_resources(user)}
 
 
 @event("raise_hand")

@@ -98,6 +98,8 @@ class GroupForm(FlaskForm):
         choices=[SelectChoice("all", _l("each other's check-ins")), SelectChoice("presence", _l("only that someone checked in"))])
     distress_threshold = IntegerField(_l("Alert me when a live check-in mood is at or below"),
                                       validators=[InputRequired(), NumberRange(min=0, max=10)], default=2)
+    lobby_minutes = IntegerField(_l("Members may enter the live room this many minutes before the start"),
+                                 validators=[InputRequired(), NumberRange(min=0, max=120)], default=15)
     co_facilitators = MultiCheckboxField(_l("Co-facilitators"), coerce=int, validators=[Optional()])
 
     def __init__(self, *args, facilitators=(), **kwargs):

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
-from app.extensions import db, limiter
+from app.extensions import account_or_address, db, limiter
 from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
@@ -233,7 +233,7 @@ def add_session(group_id: int):
 
 @bp.post("/groups/<int:group_id>/invitations")
 @login_required
-@limiter.limit("60 per hour")
+@limiter.limit("60 per hour", key_func=account_or_address)
 def invite(group_id: int):
     group = _load_group(group_id)
     policy.require_manage_group(current_user, group)
@@ -645,7 +645,7 @@ def my_checkins():
 
 @bp.post("/checkins")
 @login_required
-@limiter.limit("60 per hour")
+@limiter.limit("60 per hour", key_func=account_or_address)
 def create_checkin():
     if not policy.can_check_in_between_sessions(current_user):
         abort(403)

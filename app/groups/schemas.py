@@ -30,6 +30,7 @@ class GroupSchema(Schema):
     timezone = Text(load_default=None, validate=validate.Length(max=64))
     checkin_visibility = Text(load_default="all", validate=validate.OneOf(["all", "presence"]))
     distress_threshold = fields.Integer(load_default=2, validate=validate.Range(min=0, max=10))
+    lobby_minutes = fields.Integer(load_default=15, validate=validate.Range(min=0, max=120))
     agreement = Text(load_only=True, load_default="", validate=validate.Length(max=8000))
     agreement_version = fields.Integer(dump_only=True, attribute="current_agreement.version", allow_none=True)
     agreement_text = fields.String(dump_only=True, attribute="current_agreement.text", allow_none=True)
@@ -54,6 +55,7 @@ class GroupUpdateSchema(GroupSchema):
     status = fields.Enum(GroupStatus, by_value=True)
     checkin_visibility = Text(validate=validate.OneOf(["all", "presence"]))
     distress_threshold = fields.Integer(validate=validate.Range(min=0, max=10))
+    lobby_minutes = fields.Integer(validate=validate.Range(min=0, max=120))
 
 
 class ScheduleSchema(Schema):

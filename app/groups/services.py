@@ -82,7 +82,7 @@ def _require_open(group: TherapyGroup) -> None:
 
 
 GROUP_FIELDS = ("name", "description", "focus", "format", "location", "video_link", "capacity", "enrolment", "status",
-                "timezone", "checkin_visibility", "distress_threshold")
+                "timezone", "checkin_visibility", "distress_threshold", "lobby_minutes")
 
 
 def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
@@ -98,6 +98,8 @@ def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
         raise GroupError(_("Choose what members see of each other's check-ins."), "checkin_visibility")
     if not 0 <= group.distress_threshold <= 10:
         raise GroupError(_("The threshold is a mood from 0 to 10."), "distress_threshold")
+    if not 0 <= group.lobby_minutes <= 120:
+        raise GroupError(_("The room can open up to 120 minutes before the session."), "lobby_minutes")
     if group.format in (GroupFormat.IN_PERSON, GroupFormat.HYBRID) and not group.location:
         raise GroupError(_("An in-person or hybrid group needs a place."), "location")
     if group.format in (GroupFormat.ONLINE, GroupFormat.HYBRID) and not group.video_link:

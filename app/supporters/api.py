@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 
 from app import policy
 from app.api_base import document_errors
-from app.extensions import db, limiter
+from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import queries, services
 from app.supporters.fhir import consent_resource
@@ -67,7 +67,7 @@ def list_consents():
 
 @blp.post("/consents")
 @login_required
-@limiter.limit("30 per hour")
+@limiter.limit("30 per hour", key_func=account_or_address)
 @blp.arguments(ConsentCreateSchema)
 @blp.response(201, ConsentSchema)
 @document_errors(blp, 400, 401, 403, 404, 409, 422, 429)

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
-from app.extensions import db, limiter
+from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
@@ -71,7 +71,7 @@ def sharing():
 
 @bp.post("/sharing/invite")
 @login_required
-@limiter.limit("20 per hour")
+@limiter.limit("20 per hour", key_func=account_or_address)
 def invite():
     policy.require_manage_sharing(current_user)
     form = InviteSupporterForm()
@@ -189,7 +189,7 @@ def shared(patient_id: int):
 
 @bp.post("/shared/<int:patient_id>/encouragement")
 @login_required
-@limiter.limit("30 per hour")
+@limiter.limit("30 per hour", key_func=account_or_address)
 def encourage(patient_id: int):
     consent = policy.allowed_data_classes(current_user, patient_id).get(DataClass.ENCOURAGEMENT.value)
     if consent is None:

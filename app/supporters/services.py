@@ -118,7 +118,19 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
         consent.supporter_id = user.id
         db.session.flush()
         _event(consent, ConsentState.ACTIVE, user)
+        held = _active_hold(patient.id, user.id, exclude=consent)
+        if held is not None:
+            # A clinical hold on this supporter covers new sharing too, until a facilitator lifts it.
+            _event(consent, ConsentState.ON_HOLD, held.by, held.reason)
     db.session.flush()
+
+
+def _active_hold(patient_id: int, supporter_id: int, exclude: Consent | None = None) -> ConsentEvent | None:
+    now = utcnow()
+    for other in consents_between(patient_id, supporter_id):
+        if other is not exclude and other.state_at(now) == ConsentState.ON_HOLD:
+            return other.last_event
+    return None
 
 
 account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
@@ -126,10 +138,7 @@ account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 
 def _refuse_while_on_hold(patient_id: int, supporter_id: int | None) -> None:
     """A clinical hold suspends the supporter's involvement: a new grant or a renewal must not sidestep it."""
-    if supporter_id is None:
-        return
-    now = utcnow()
-    if any(c.state_at(now) == ConsentState.ON_HOLD for c in consents_between(patient_id, supporter_id)):
+    if supporter_id is not None and _active_hold(patient_id, supporter_id) is not None:
         raise ConsentError(_("Sharing with this person is on hold. Your facilitator can tell you more."),
                            code="on_hold")
 

@@ -124,6 +124,7 @@
     var name = el("span", text);
     name.id = id + "-" + p.user_id + "-name";
     li.appendChild(name);
+    li.appendChild(document.createTextNode(" "));
     return li;
   }
   function render() {

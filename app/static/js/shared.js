@@ -22,9 +22,30 @@
       })
       .then(function (result) {
         // The server renders and escapes the fragment; it is this site's own markup.
-        content.innerHTML = result.html;
-        if (!result.ok) end();
-      });
+        if (result.ok) replaceKeepingDrafts(result.html);
+        else { content.innerHTML = result.html; end(); }
+      })
+      .catch(function () { /* offline: the next reconnect refreshes */ });
+  }
+  // A refresh must not cost the supporter a note half written, nor move their keyboard focus.
+  function replaceKeepingDrafts(html) {
+    var drafts = {};
+    Array.prototype.forEach.call(content.querySelectorAll("textarea[id], input[type=text][id]"), function (field) {
+      if (field.value) drafts[field.id] = field.value;
+    });
+    var active = document.activeElement;
+    var focusedId = active && active.id && content.contains(active) ? active.id : null;
+    var selection = focusedId && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+    content.innerHTML = html;
+    Object.keys(drafts).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (field && content.contains(field)) field.value = drafts[id];
+    });
+    var again = focusedId && document.getElementById(focusedId);
+    if (again && content.contains(again)) {
+      again.focus();
+      if (selection && again.setSelectionRange) again.setSelectionRange(selection[0], selection[1]);
+    }
   }
   var connectedBefore = false;
   socket.on("connect", function () {
