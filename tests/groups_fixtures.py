@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
-from flask import g
 from sqlalchemy import select
 
 from app.accounts.models import RoleName
@@ -21,23 +20,8 @@ from app.groups.models import Membership, MembershipStatus, SessionOccurrence, T
 #: The tests' "now": a Friday. Berlin changes to summer time on Sunday 29 March 2026, New York did on 8 March.
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
 
-__all__ = ["NOW", "SETUP", "audit_actions", "clock", "enrol", "fresh_g_per_request", "group_with_members", "hours",
+__all__ = ["NOW", "SETUP", "audit_actions", "clock", "enrol", "group_with_members", "hours",
            "make_group", "make_member", "occurrences_of", "set_weekly_schedule", "utc"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_g_per_request(app):
-    """Start every request with an empty `g`, as a served request does.
-
-    The tests keep one app context open, and a request inside it reuses that context's `g`: Flask-Babel's cached
-    time zone and Flask-WTF's CSRF token would otherwise pass from one person's request to the next person's.
-    """
-
-    def clear_g():
-        for key in list(g):
-            g.pop(key)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, clear_g)
 
 
 @pytest.fixture

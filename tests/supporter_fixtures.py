@@ -14,7 +14,6 @@ import pytest
 from groups_fixtures import (  # noqa: F401  (fixtures, re-exported for the test modules)
     NOW,
     clock,
-    fresh_g_per_request,
     group_with_members,
     make_group,
     make_member,
@@ -34,8 +33,7 @@ from app.supporters.models import Consent, ConsentEvent, SupporterLink
 
 __all__ = ["NOW", "add_checkin", "attend", "consent_audit", "consent_history", "grant", "link_supporter",
            "other_facilitator", "past_sessions", "sharing_group", "sockets", "supporter_client", "patient_client",
-           "facilitator_client", "clock", "make_group", "make_member", "group_with_members",
-           "fresh_g_per_request"]
+           "facilitator_client", "clock", "make_group", "make_member", "group_with_members"]
 
 _client_ids = itertools.count(1)
 

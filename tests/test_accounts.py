@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from argon2 import Type, extract_parameters
-from conftest import PASSWORD, FreshUserClient, password_hash
-from flask import g
+from conftest import PASSWORD, password_hash
+from page_forms import is_signed_in, page_csrf_token, sign_in, submit
 from sqlalchemy import func, select
 
 from app import create_app
@@ -25,38 +25,15 @@ from app.models_base import utcnow
 NEW_PASSWORD = "a brand new and long passphrase"
 
 
-class FreshRequestClient(FreshUserClient):
-    """The fixtures keep one app context open, so `g` would carry a request's CSRF token and locale into the next."""
-
-    def open(self, *args, **kwargs):
-        for name in list(vars(g._get_current_object())):
-            g.pop(name)
-        return super().open(*args, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app):
-    app.test_client_class = FreshRequestClient
 
 
-def page_csrf_token(html: str) -> str:
-    """The CSRF token of the first form on a page, as a browser would submit it."""
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
-    return re.search(r'value="([^"]*)"', tag).group(1)
 
 
-def submit(client, page_url: str, data: dict, action: str | None = None, **kwargs):
-    """Open a page and submit its form with the token it carries, like a browser."""
-    token = page_csrf_token(client.get(page_url, **kwargs).text)
-    return client.post(action or page_url, data={"csrf_token": token, **data}, **kwargs)
 
 
-def sign_in(client, email: str, password: str = PASSWORD, next_: str = "", **kwargs):
-    return submit(client, "/login", {"email": email, "password": password, "next": next_}, **kwargs)
 
-
-def is_signed_in(client) -> bool:
-    return client.get("/profile").status_code == 200
 
 
 def api_status(client, headers: dict) -> int:

@@ -4,32 +4,17 @@ an edited or deleted row to `flask audit verify`, and CR/LF in a field cannot fo
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, FreshUserClient
-from flask import g
+from conftest import PASSWORD
+from page_forms import sign_in
 from sqlalchemy import select, text
 
 from app import audit
 from app.audit import AuditEvent
 from app.extensions import db
 from app.models_base import utcnow
-
-
-class FreshRequestClient(FreshUserClient):
-    """The fixtures keep one app context open, so `g` would carry a request's CSRF token and locale into the next."""
-
-    def open(self, *args, **kwargs):
-        for name in list(vars(g._get_current_object())):
-            g.pop(name)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app):
-    app.test_client_class = FreshRequestClient
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +25,6 @@ def _fast_passwords(monkeypatch):
     monkeypatch.setattr(services, "verify_password", lambda stored, password: password == PASSWORD)
 
 
-def sign_in(client, email: str, password: str = PASSWORD, **kwargs):
-    page = client.get("/login", **kwargs).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]*)"', page).group(1)
-    return client.post("/login", data={"csrf_token": token, "email": email, "password": password}, **kwargs)
 
 
 def events(action: str | None = None) -> list[AuditEvent]:

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from argon2 import PasswordHasher, Type, extract_parameters
 from conftest import PASSWORD, FreshUserClient, password_hash
-from flask import g
+from page_forms import is_signed_in, page_csrf_token, sign_in, submit
 from sqlalchemy import func, select
 
 from app import create_app
@@ -25,38 +25,15 @@ NEW_PASSWORD = "a brand new and long passphrase"
 PRODUCTION_SECRET = "production-secret-from-the-environment"
 
 
-class FreshRequestClient(FreshUserClient):
-    """The fixtures keep one app context open, so `g` would carry a request's CSRF token and locale into the next."""
-
-    def open(self, *args, **kwargs):
-        for name in list(vars(g._get_current_object())):
-            g.pop(name)
-        return super().open(*args, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(request):
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").test_client_class = FreshRequestClient
 
 
-def page_csrf_token(html: str) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
-    return re.search(r'value="([^"]*)"', tag).group(1)
 
 
-def submit(client, page_url: str, data: dict, action: str | None = None, **kwargs):
-    """Open a page and submit its form with the token it carries, like a browser."""
-    token = page_csrf_token(client.get(page_url, **kwargs).text)
-    return client.post(action or page_url, data={"csrf_token": token, **data}, **kwargs)
 
 
-def sign_in(client, email: str, password: str = PASSWORD, next_: str = "", **kwargs):
-    return submit(client, "/login", {"email": email, "password": password, "next": next_}, **kwargs)
 
-
-def is_signed_in(client) -> bool:
-    return client.get("/profile").status_code == 200
 
 
 def sent_to_sign_in(response) -> bool:
@@ -371,7 +348,7 @@ def production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
-    app.test_client_class = FreshRequestClient
+    app.test_client_class = FreshUserClient
     with app.app_context():
         db.create_all()
         organisation = Organisation(name="Harbour Clinic", slug="harbour")

@@ -253,3 +253,38 @@ def sign_out():
             page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
 
     return do_sign_out
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Shared by the groups, live-room and sharing tests (test_browser_groups.py, test_browser_room.py,
+# test_browser_sharing.py): set-up steps run against the live server's database, and pages already signed in.
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_app(demo_server, server):
+    """Run a function against the live server's database and commit: a one-off set-up step of a test.
+
+    Depends on `server` so that the demo data is restored before the step, never after it.
+    """
+
+    def run(function):
+        with demo_server.app.test_request_context():
+            result = function()
+            db.session.commit()
+            db.session.remove()
+        return result
+
+    return run
+
+
+@pytest.fixture
+def signed_in(new_page, sign_in):
+    """A page in a fresh browser context, signed in as `email` through the form (both pages checked with axe)."""
+
+    def open_signed_in(email: str, password: str = DEMO_PASSWORD, **context_options):
+        page = new_page(**context_options)
+        sign_in(page, email, password)
+        return page
+
+    return open_signed_in

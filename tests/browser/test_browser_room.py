@@ -1,0 +1,218 @@
+"""The live check-in room in Chromium (issue 4): a facilitator and three members in separate browser contexts.
+
+Check-ins reach everyone live, a pass shows as such, "I need support now" reaches the facilitator only, the
+facilitator acknowledges it, and a member loses nothing to a reload or to a lost connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.accounts import services as account_services
+from app.accounts.models import Organisation, RoleName, User
+from app.demo import DEMO_PASSWORD, DEMO_SLUG
+from app.extensions import db
+from app.groups.demo import DEMO_GROUP
+from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.models_base import utcnow
+
+from . import NARROW
+
+pytestmark = pytest.mark.browser
+
+CRISIS_LINE = "Riverside Crisis Line"
+ALEX_CHECKIN = "Mood 7/10 · Energy: medium · “Slept better”"
+
+
+@dataclass
+class LiveSession:
+    id: int
+    url: str
+
+
+@pytest.fixture
+def live_session(in_app) -> LiveSession:
+    """A session of the demo group starting in five minutes (inside the 15-minute lobby), a third member (Taylor,
+    shown as "Tay") and the clinic's crisis resources."""
+
+    def set_up():
+        organisation = db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG))
+        organisation.crisis_name, organisation.crisis_phone = CRISIS_LINE, "0800 111 222"
+        group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))
+        assert group.lobby_minutes >= 10 and group.checkin_visibility == "all"
+        taylor = account_services.create_account("taylor@example.org", DEMO_PASSWORD, "Taylor", organisation,
+                                                 RoleName.PATIENT, timezone="Europe/London")
+        db.session.add(Membership(group_id=group.id, user_id=taylor.id, status=MembershipStatus.ACTIVE,
+                                  preferred_name="Tay", joined_at=utcnow() - timedelta(days=7),
+                                  agreement_id=group.current_agreement.id, agreement_accepted_at=utcnow()))
+        occurrence = SessionOccurrence(group_id=group.id, starts_at=utcnow() + timedelta(minutes=5),
+                                       duration_minutes=60, is_exception=True)
+        db.session.add(occurrence)
+        db.session.flush()
+        return occurrence.id
+
+    session_id = in_app(set_up)
+    return LiveSession(session_id, f"/sessions/{session_id}/room")
+
+
+def pending_checkins(page, session_id: int) -> list:
+    return page.evaluate("(key) => JSON.parse(localStorage.getItem(key) || '[]')",
+                         f"momentum:pending-checkins:{session_id}")
+
+
+def nothing_pending(page, session_id: int) -> None:
+    """Wait until every check-in kept in the browser's storage is acknowledged (and so forgotten)."""
+    page.wait_for_function("(key) => JSON.parse(localStorage.getItem(key) || '[]').length === 0",
+                           arg=f"momentum:pending-checkins:{session_id}")
+
+
+def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_session, assert_no_axe_violations,
+                                                     assert_fits):
+    facilitator = signed_in("facilitator@example.org")
+    alex = signed_in("alex@example.org", viewport=NARROW)
+    sam = signed_in("sam@example.org", viewport=NARROW)
+    tay = signed_in("taylor@example.org", viewport=NARROW)
+    members = (alex, sam, tay)
+
+    # Before the facilitator opens the room, members are told to wait.
+    alex.goto(live_session.url)
+    expect(alex.locator("#room-status")).to_have_text(
+        "The room is not open yet. Your facilitator opens it shortly before the session.")
+    assert_no_axe_violations(alex)
+
+    facilitator.goto(live_session.url)
+    expect(facilitator.get_by_role("heading", level=1)).to_have_text(f"Live room: {DEMO_GROUP}")
+    expect(facilitator.locator("#room-status")).to_have_text("The room is closed.")
+    assert_no_axe_violations(facilitator)
+    facilitator.get_by_role("button", name="Open the room").click()
+    expect(facilitator.locator("#room-status")).to_have_text("The room is open.")
+
+    alex.reload()
+    for member in (sam, tay):
+        member.goto(live_session.url)
+    for member in members:
+        expect(member.locator("#room-status")).to_have_text("The room is open.")
+    presence = facilitator.locator("#presence li")
+    expect(presence).to_have_count(4)
+    expect(presence.first).to_contain_text("Dr. Morgan Lee (facilitator) (you)")
+    for name in ("Alex", "Sam", "Tay"):
+        expect(presence.filter(has_text=name).get_by_role("button", name="Mark as left early")).to_be_visible()
+    assert_no_axe_violations(alex)
+    assert_fits(alex)
+
+    # Alex checks in in full; everyone sees it (the group shows members each other's check-ins).
+    alex.get_by_label("Mood").fill("7")
+    expect(alex.locator("#mood-value")).to_have_text("7")
+    alex.get_by_label("Medium").check()
+    alex.get_by_label("A line to share (optional)").fill("Slept better")
+    alex.get_by_role("button", name="Check in").click()
+    expect(alex.locator("#own-checkin")).to_have_text(f"Your check-in is saved. {ALEX_CHECKIN}")
+    for page in (facilitator, *members):
+        expect(page.locator("#checkins li").filter(has_text="Alex")).to_have_text(
+            f"Alex: {ALEX_CHECKIN}")
+
+    # Tay asks for support: a calm confirmation with the clinic's crisis resources, and an alert to the facilitator
+    # only.
+    tay.get_by_role("button", name="I need support now").click()
+    confirmation = tay.locator("#support-confirmation")
+    expect(confirmation).to_be_visible()
+    expect(confirmation).to_be_focused()
+    expect(confirmation).to_contain_text("Your facilitator has been told privately. You are not alone.")
+    expect(confirmation).to_contain_text(CRISIS_LINE)
+    expect(confirmation.get_by_role("link", name="0800 111 222")).to_have_attribute("href", "tel:0800111222")
+    assert_no_axe_violations(tay)
+    assert_fits(tay)
+    alerts = facilitator.locator("#room-alerts li")
+    expect(alerts).to_have_count(1)
+    expect(alerts).to_contain_text("Tay needs support now")
+    expect(facilitator.locator("#no-alerts")).to_be_hidden()
+    assert_no_axe_violations(facilitator)
+    for page in (alex, sam):
+        expect(page.locator("#room-alerts")).to_have_count(0)
+        expect(page.get_by_text("needs support")).to_have_count(0)
+        expect(page.locator("#support-confirmation")).to_be_hidden()
+
+    # The facilitator moves to the alert's button; Sam passes meanwhile (no questions asked), which everyone sees,
+    # and the facilitator's keyboard focus stays where it was.
+    acknowledge = alerts.get_by_role("button", name="Acknowledge")
+    acknowledge.focus()
+    sam.get_by_role("button", name="Pass").click()
+    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Passed")
+    for page in (facilitator, *members):
+        expect(page.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Passed")
+    assert_no_axe_violations(sam)
+    expect(acknowledge).to_be_focused()
+
+    # The facilitator acknowledges it: it leaves the open alerts, and the acknowledgement is on record.
+    facilitator.keyboard.press("Enter")
+    expect(alerts).to_have_count(0)
+    expect(facilitator.locator("#no-alerts")).to_have_text("No open alerts.")
+    expect(facilitator.get_by_role("heading", name="Safety alerts")).to_be_focused()  # not lost to the page's top
+
+    def alert_states():
+        return [(a.kind.value, a.acknowledged_by_id is not None)
+                for a in db.session.scalars(select(SafetyAlert).where(SafetyAlert.occurrence_id == live_session.id))]
+
+    assert in_app(alert_states) == [("need_support", True)]
+
+    # Alex raises a hand; the facilitator lowers it.
+    alex.get_by_role("button", name="Raise my hand").click()
+    expect(alex.locator("#hand-button")).to_have_text("Lower my hand")
+    hands = facilitator.locator("#hands li")
+    expect(hands).to_have_text(["Alex Lower hand"], use_inner_text=True)
+    hands.get_by_role("button", name="Lower hand").click()
+    expect(hands).to_have_count(0)
+    expect(alex.locator("#hand-button")).to_have_text("Raise my hand")
+    expect(facilitator.get_by_role("heading", name="Raised hands")).to_be_focused()
+
+    # Alex reloads mid-session and loses nothing.
+    alex.reload()
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+    expect(alex.locator("#own-checkin")).to_have_text(f"Your check-in is saved. {ALEX_CHECKIN}")
+    expect(alex.locator("#checkins li")).to_have_text([f"Alex: {ALEX_CHECKIN}",
+                                                       "Sam: Passed"])
+
+    # Sam loses the connection, updates the check-in meanwhile: it waits in the browser's storage and is delivered
+    # once the connection is back.
+    sam.context.set_offline(True)
+    expect(sam.locator("#room-status")).to_have_text("Reconnecting… your check-in is kept and will be sent.")
+    sam.get_by_label("Mood").fill("6")
+    sam.get_by_label("A line to share (optional)").fill("Back again")
+    sam.get_by_role("button", name="Check in").click()
+    expect(sam.locator("#own-checkin")).to_have_text("Sending your check-in…")
+    kept = pending_checkins(sam, live_session.id)
+    assert [(item["mood"], item["note"], item["passed"]) for item in kept] == [(6, "Back again", False)]
+    expect(facilitator.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Passed")
+
+    sam.context.set_offline(False)
+    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 6/10 · “Back again”",
+                                                     timeout=20_000)
+    nothing_pending(sam, live_session.id)
+    for page in (facilitator, alex, tay):
+        expect(page.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Mood 6/10 · “Back again”")
+
+    # Once more, and this time Sam reloads as soon as the connection is back, before the page has reconnected: the
+    # check-in kept in storage goes out from the reloaded page, once.
+    sam.context.set_offline(True)
+    expect(sam.locator("#room-status")).to_have_text("Reconnecting… your check-in is kept and will be sent.")
+    sam.get_by_label("Mood").fill("5")
+    sam.get_by_label("A line to share (optional)").fill("Still here")
+    sam.get_by_role("button", name="Check in").click()
+    expect(sam.locator("#own-checkin")).to_have_text("Sending your check-in…")
+    sam.context.set_offline(False)
+    sam.reload()
+    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 5/10 · “Still here”")
+    expect(facilitator.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Mood 5/10 · “Still here”")
+    nothing_pending(sam, live_session.id)
+
+    def sams_checkins():
+        return [(c.passed, c.mood, c.note) for c in db.session.scalars(
+            select(CheckIn).join(User, CheckIn.user_id == User.id)
+            .where(CheckIn.occurrence_id == live_session.id, User.email == "sam@example.org").order_by(CheckIn.id))]
+
+    assert in_app(sams_checkins) == [(True, None, ""), (False, 6, "Back again"), (False, 5, "Still here")]

@@ -1,0 +1,410 @@
+"""The JSON API's contract: bearer tokens, the signed-in account, JSON errors, ids past any column, the OpenAPI 3.1
+document and its Swagger UI page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from conftest import PASSWORD, csrf_token
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from app.accounts import services
+from app.accounts.models import ApiToken
+from app.api_base import MAX_ID, DatabaseIdConverter, numbers_up_to
+from app.extensions import db
+from app.models_base import utcnow
+
+TOKENS = "/api/v1/auth/tokens"
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch):
+    """Argon2 costs ~50 ms a check; these tests are about the API, not hashing."""
+    monkeypatch.setattr(services, "verify_password", lambda stored, password: password == PASSWORD)
+
+
+def error_of(response) -> dict:
+    """The error object, after checking the shape every API error has."""
+    body = response.get_json()
+    assert response.mimetype == "application/json"
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def bearer(raw: str) -> dict:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+# POST /api/v1/auth/tokens --------------------------------------------------------------------------------------------
+
+
+def test_email_and_password_give_a_bearer_token_that_works_at_once(client, fast_passwords, patient):
+    response = client.post(TOKENS, json={"email": patient.email, "password": PASSWORD, "name": "Phone"})
+
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["token"].startswith(body["prefix"]) and body["name"] == "Phone" and body["revoked_at"] is None
+    assert body["expires_at"] > body["created_at"]
+    me = client.application.test_client().get("/api/v1/me", headers=bearer(body["token"]))
+    assert me.status_code == 200 and me.get_json()["email"] == patient.email
+
+
+def test_a_token_is_stored_only_as_a_hash(client, fast_passwords, patient):
+    raw = client.post(TOKENS, json={"email": patient.email, "password": PASSWORD}).get_json()["token"]
+
+    stored = db.session.scalar(select(ApiToken).where(ApiToken.user_id == patient.id))
+    assert stored.name == "API token"
+    assert stored.token_hash == services.hash_token(raw) and raw not in stored.token_hash
+
+
+def test_email_is_matched_ignoring_case_and_spaces(client, fast_passwords, patient):
+    response = client.post(TOKENS, json={"email": f"  {patient.email.upper()} ", "password": PASSWORD})
+
+    assert response.status_code == 201
+
+
+def test_a_wrong_password_is_401_with_the_json_error_shape_and_creates_no_token(client, fast_passwords, patient):
+    response = client.post(TOKENS, json={"email": patient.email, "password": "not the password"})
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthorized"
+    assert db.session.scalar(select(ApiToken)) is None
+
+
+def test_missing_fields_are_422_with_a_message_per_field(client):
+    response = client.post(TOKENS, json={})
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert set(error["fields"]) == {"email", "password"}
+    assert all(isinstance(m, str) and m for messages in error["fields"].values() for m in messages)
+
+
+def test_unknown_fields_and_wrong_types_are_422_per_field(client):
+    response = client.post(TOKENS, json={"email": 42, "password": "x", "admin": True})
+
+    assert response.status_code == 422
+    assert set(error_of(response)["fields"]) == {"email", "admin"}
+
+
+@pytest.mark.parametrize("field", ["email", "password", "name"])
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800x"], ids=["nul", "unpaired-surrogate"])
+def test_text_that_no_database_stores_is_422_for_that_field(client, field, bad):
+    body = {"email": "someone@example.org", "password": "a password", field: bad}
+
+    response = client.post(TOKENS, json=body)
+
+    assert response.status_code == 422
+    assert list(error_of(response)["fields"]) == [field]
+
+
+def test_a_body_that_is_not_json_is_400(client):
+    response = client.post(TOKENS, data="{not json", content_type="application/json")
+
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "bad_request"
+
+
+def test_token_requests_past_the_limit_get_429_with_retry_after(client, fast_passwords, patient):
+    for _ in range(10):
+        client.post(TOKENS, json={"email": patient.email, "password": "wrong"})
+
+    response = client.post(TOKENS, json={"email": patient.email, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert error_of(response)["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+# GET /api/v1/me ------------------------------------------------------------------------------------------------------
+
+
+def test_me_with_a_bearer_token(client, api_token, facilitator, organisation):
+    response = client.get("/api/v1/me", headers=api_token(facilitator))
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "id": facilitator.id, "email": facilitator.email, "display_name": "Dr. Fran Facilitator", "pronouns": "",
+        "timezone": "Europe/Berlin", "locale": "en", "low_energy": False, "role": "facilitator",
+        "organisation": {"id": organisation.id, "name": "Riverside Clinic"},
+    }
+
+
+def test_me_with_a_browser_session(client, login, patient):
+    login(client, patient)
+
+    response = client.get("/api/v1/me")
+
+    assert response.status_code == 200
+    assert response.get_json()["email"] == patient.email and response.get_json()["role"] == "patient"
+
+
+def test_me_without_credentials_is_401_json_not_a_redirect(client):
+    response = client.get("/api/v1/me")
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer mtm_not-a-token", "Basic dXNlcjpwYXNz", "bearer \x7f"])
+def test_a_malformed_or_unknown_authorization_header_is_401(client, header):
+    response = client.get("/api/v1/me", headers={"Authorization": header})
+
+    assert response.status_code == 401
+    error_of(response)
+
+
+# GET and DELETE /api/v1/auth/tokens ----------------------------------------------------------------------------------
+
+
+def test_listing_tokens_shows_yours_without_their_values(client, api_token, patient, other_patient):
+    headers = api_token(patient)
+    api_token(other_patient)
+
+    response = client.get(TOKENS, headers=headers)
+
+    assert response.status_code == 200
+    tokens = response.get_json()
+    assert len(tokens) == 1
+    assert set(tokens[0]) == {"id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"}
+    assert tokens[0]["last_used_at"] is not None
+
+
+def test_listing_tokens_with_a_browser_session(client, login, api_token, patient):
+    api_token(patient)
+    login(client, patient)
+
+    response = client.get(TOKENS)
+
+    assert response.status_code == 200 and len(response.get_json()) == 1
+
+
+def test_deleting_a_token_revokes_it_at_once(client, api_token, patient):
+    headers = api_token(patient)
+    other = api_token(patient)
+    token_id = db.session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
+
+    response = client.delete(f"{TOKENS}/{token_id}", headers=headers)
+
+    assert response.status_code == 204 and response.data == b""
+    assert client.get("/api/v1/me", headers=other).status_code == 401
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_deleting_your_own_token_with_itself_ends_it(client, api_token, patient):
+    headers = api_token(patient)
+    token_id = db.session.scalar(select(ApiToken.id))
+
+    assert client.delete(f"{TOKENS}/{token_id}", headers=headers).status_code == 204
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_deleting_someone_elses_or_a_missing_token_is_404(client, api_token, patient, other_patient):
+    headers = api_token(patient)
+    theirs = api_token(other_patient)
+    their_id = db.session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
+
+    for token_id in (their_id, 999999, MAX_ID):
+        response = client.delete(f"{TOKENS}/{token_id}", headers=headers)
+        assert response.status_code == 404, token_id
+        assert error_of(response)["code"] == "not_found"
+    assert client.get("/api/v1/me", headers=theirs).status_code == 200
+
+
+def test_deleting_a_token_with_a_browser_session_needs_the_csrf_header(client, app, login, api_token, patient):
+    api_token(patient)
+    token_id = db.session.scalar(select(ApiToken.id))
+    login(client, patient)
+
+    refused = client.delete(f"{TOKENS}/{token_id}")
+    accepted = client.delete(f"{TOKENS}/{token_id}", headers={"X-CSRFToken": csrf_token(client, app)})
+
+    assert refused.status_code == 400 and error_of(refused)["code"] == "csrf_failed"
+    assert accepted.status_code == 204
+
+
+def test_an_expired_token_is_401(client, api_token, patient):
+    headers = api_token(patient)
+
+    with time_machine.travel(utcnow() + timedelta(days=client.application.config["API_TOKEN_DAYS"], seconds=1)):
+        response = client.get("/api/v1/me", headers=headers)
+
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthorized"
+
+
+def test_a_token_still_works_just_before_it_expires(client, api_token, patient):
+    headers = api_token(patient)
+
+    with time_machine.travel(utcnow() + timedelta(days=client.application.config["API_TOKEN_DAYS"], seconds=-60)):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_a_revoked_token_is_401(client, api_token, patient):
+    headers = api_token(patient)
+    db.session.scalar(select(ApiToken)).revoked_at = utcnow()
+    db.session.commit()
+
+    response = client.get(TOKENS, headers=headers)
+
+    assert response.status_code == 401
+    error_of(response)
+
+
+# Errors under /api are JSON ------------------------------------------------------------------------------------------
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    response = client.get("/api/v1/nothing-here")
+
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_a_method_an_api_path_does_not_answer_is_a_json_405_with_allow(client, api_token, patient):
+    response = client.put("/api/v1/me", headers=api_token(patient))
+
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
+
+
+def test_pages_outside_the_api_still_get_html_errors(client):
+    response = client.get("/nothing-here")
+
+    assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+# Ids past any database column ----------------------------------------------------------------------------------------
+
+
+def test_every_int_in_a_route_is_a_bounded_database_id(app):
+    int_rules = [rule for rule in app.url_map.iter_rules() if "int" in str(rule.rule)]
+
+    assert int_rules
+    for rule in int_rules:
+        for name, converter in rule._converters.items():
+            if f"<int:{name}>" in rule.rule:
+                assert isinstance(converter, DatabaseIdConverter) and converter.max == MAX_ID, rule.rule
+
+
+@pytest.mark.parametrize("number", [str(MAX_ID + 1), "9999999999", str(2**63), str(2**64), "9" * 40, "9" * 5000],
+                         ids=["max+1", "10-digits", "2**63", "2**64", "40-digits", "5000-digits"])
+def test_ids_past_any_column_are_404_on_every_route(app, api_token, patient, number):
+    """PostgreSQL refuses a number past its 32-bit INTEGER and SQLite's driver one past 64 bits; no such number may
+    reach a query, on any route and with any method (a refusal after routing would be a 405 where another method
+    has a rule)."""
+    client = app.test_client()
+    headers = api_token(patient)
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule:
+            continue
+        url = re.sub(r"<int:\w+>", number, rule.rule)
+        url = re.sub(r"<(?:\w+:)?\w+>", "x", url)
+        for method in rule.methods - {"OPTIONS"}:
+            response = client.open(url, method=method, headers=headers if url.startswith("/api/") else {})
+            assert response.status_code == 404, (method, url)
+
+
+@given(limit=st.integers(min_value=0, max_value=10**12),
+       offset=st.integers(min_value=-1000, max_value=1000) | st.integers(min_value=-10**12, max_value=10**12))
+def test_the_id_pattern_matches_exactly_the_numbers_up_to_its_limit(limit, offset):
+    number = max(limit + offset, 0)
+    assert bool(re.fullmatch(numbers_up_to(limit), str(number))) == (number <= limit)
+
+
+def test_the_largest_id_reaches_the_query_and_is_simply_not_found(client, api_token, patient):
+    response = client.delete(f"{TOKENS}/{MAX_ID}", headers=api_token(patient))
+
+    assert response.status_code == 404
+
+
+# The OpenAPI document and Swagger UI ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def document(client) -> dict:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.get_json()
+
+
+def operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                yield f"{method.upper()} {path}", item, operation
+
+
+def test_the_document_is_openapi_3_1(document):
+    assert re.fullmatch(r"3\.1\.\d+", document["openapi"])
+    assert document["info"]["title"] == "Momentum API"
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert {"/api/v1/me", "/api/v1/auth/tokens", "/api/v1/auth/tokens/{token_id}"} <= set(document["paths"])
+
+
+def test_the_token_endpoint_needs_no_token_and_everything_else_does(document):
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["paths"]["/api/v1/auth/tokens"]["post"]["security"] == []
+
+
+def test_every_operation_documents_the_errors_it_can_answer(document):
+    """What schemathesis holds the API to; checked here so that a new endpoint is told at once what it lacks."""
+    for label, item, operation in operations(document):
+        responses = set(operation["responses"])
+        required = {"default", "429"}
+        security = operation.get("security", document["security"])
+        if security and {} not in security:
+            required.add("401")
+        if "requestBody" in operation:
+            required |= {"400", "422"}
+        if not label.startswith("GET "):
+            required.add("400")  # a browser-session write without its CSRF token
+        parameters = item.get("parameters", []) + operation.get("parameters", [])
+        if any(p["in"] == "path" for p in parameters):
+            required.add("404")
+        if any(p["in"] == "query" for p in parameters):
+            required.add("422")
+        assert required <= responses, f"{label} does not document {sorted(required - responses)}"
+
+
+def test_errors_are_documented_with_the_shape_they_have(document):
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert set(body["properties"]) == {"code", "message", "fields"} == set(body["required"])
+
+
+def test_id_parameters_document_their_bounds(document):
+    parameter = document["paths"]["/api/v1/auth/tokens/{token_id}"]["parameters"][0]
+    assert parameter["schema"] == {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+
+
+def test_text_fields_document_that_nul_is_refused(document):
+    for name in ("email", "password", "name"):
+        assert document["components"]["schemas"]["TokenRequest"]["properties"][name]["pattern"] == "^[^\\x00]*$"
+
+
+def test_swagger_ui_loads_the_vendored_bundle_and_nothing_from_a_cdn(client):
+    response = client.get("/api/v1/docs")
+
+    assert response.status_code == 200
+    page = response.text
+    scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
+    styles = re.findall(r'<link[^>]*href="([^"]+)"', page)
+    assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in scripts
+    assert "/static/vendor/swagger-ui-dist/swagger-ui.css" in styles
+    assert not re.search(r"(?:https?:)?//(?!localhost)[\w.-]+\.\w+/", " ".join(scripts + styles))
+    assert not re.search(r"unpkg|jsdelivr|cdnjs|googleapis|cloudflare", page)
+    assert 'data-spec-url="/api/v1/openapi.json"' in page
+    for url in scripts + styles:
+        with client.get(url) as asset:
+            assert asset.status_code == 200, url
