@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort as flask_abort
 from flask import url_for
 from flask_login import current_user, login_required
@@ -66,9 +68,10 @@ def _occurrence(occurrence_id: int):
 @blp.get("/groups")
 @login_required
 @blp.response(200, GroupSchema(many=True))
-@document_errors(blp, 401, 429)
+@document_errors(blp, 401, 403, 429)
 def list_groups():
-    """The groups you run, or the groups you are a member of."""
+    """The groups you run, or the groups you are a member of (facilitators and patients)."""
+    policy.require_use(current_user, "groups")
     if policy.can_create_group(current_user):
         return queries.groups_for_facilitator(current_user)
     return [m.group for m in queries.memberships_for_patient(current_user)
@@ -129,7 +132,7 @@ def put_schedule(data, group_id: int):
                                           rule=data["rrule"], duration_minutes=data["duration_minutes"])
     except services.GroupError as error:
         _fail(error)
-    return {"dtstart_local": schedule.dtstart_local, "rrule": schedule.rrule,
+    return {"dtstart_local": datetime.fromisoformat(schedule.dtstart_local), "rrule": schedule.rrule,
             "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
 
 

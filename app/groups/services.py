@@ -89,7 +89,8 @@ def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
     for field in GROUP_FIELDS:
         if field in data and data[field] is not None:
             value = data[field]
-            setattr(group, field, value.strip() if isinstance(value, str) else value)
+            # A str enum (format, status, from the API) is a str too: strip only plain text, or the enum is lost.
+            setattr(group, field, value.strip() if type(value) is str else value)
     if group.timezone not in account_services.TIMEZONES:
         raise GroupError(_("Choose a time zone from the list."), "timezone")
     if group.capacity is None or group.capacity < 1 or group.capacity > 500:

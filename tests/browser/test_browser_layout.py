@@ -18,20 +18,6 @@ from . import NARROW
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def in_app(demo_server):
-    """Run a function against the live server's database, committed, as a one-off step of a test's set-up."""
-
-    def run(function):
-        with demo_server.app.test_request_context():
-            result = function()
-            db.session.commit()
-            db.session.remove()
-        return result
-
-    return run
-
-
 def _user(email: str) -> User:
     return db.session.scalar(select(User).where(User.email == email))
 

@@ -26,13 +26,14 @@ def flashes(page):
     return page.locator("main .flashes")
 
 
-def check_in(page, mood: int, note: str) -> None:
+def check_in(page, mood: int, note: str, assert_no_axe_violations) -> None:
     """A check-in between sessions, from the patient's home page."""
     page.get_by_role("link", name="Home", exact=True).click()
     page.get_by_label("Mood today, from 0 (very low) to 10 (very good)").fill(str(mood))
     page.get_by_label("A line about today (optional)").fill(note)
     page.get_by_role("button", name="Check in", exact=True).click()
     expect(flashes(page)).to_contain_text("Thank you for checking in.")
+    assert_no_axe_violations(page)
 
 
 def test_patient_grants_two_classes_then_revokes_while_the_supporter_looks(signed_in, visit, assert_fits,
@@ -76,7 +77,7 @@ def test_patient_grants_two_classes_then_revokes_while_the_supporter_looks(signe
     # keeps the note Jordan is writing meanwhile.
     note = content.get_by_label("A short note of encouragement")
     note.fill(DRAFT)
-    check_in(alex, 6, "Walked to the river")
+    check_in(alex, 6, "Walked to the river", assert_no_axe_violations)
     mood_table = content.get_by_role("table", name="Average mood per week")
     expect(mood_table.get_by_role("cell").last).to_have_text("6.0")
     expect(note).to_have_value(DRAFT)
@@ -91,7 +92,7 @@ def test_patient_grants_two_classes_then_revokes_while_the_supporter_looks(signe
     expect(flashes(alex)).to_contain_text("You stopped sharing with Jordan. They no longer see anything.")
     refreshes = []
     jordan.on("request", lambda request: refreshes.append(request.url) if "/shared/" in request.url else None)
-    check_in(alex, 3, "A heavier day")
+    check_in(alex, 3, "A heavier day", assert_no_axe_violations)
     jordan.wait_for_timeout(1500)  # a push would have arrived and been fetched by now
     assert refreshes == []
     expect(mood_table.get_by_role("cell").last).to_have_text("6.0")
