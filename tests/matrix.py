@@ -13,15 +13,24 @@ Adding a route: add a row next to its domain's others, e.g.
 
 and create what it points at in ``build_world`` (``world.add("group", group)`` makes it ``w.group``).
 
-Adding an identity (say "supporter_active" once consents exist): add it to ``IDENTITIES`` and ``PEOPLE``, give it what
-makes it that identity in ``build_world`` (its consent), and say in ``World.hidden_from`` what it must never see; every
-row's default covers it until the row names it.
+Adding an identity: add it to ``IDENTITIES`` and ``PEOPLE``, give it what makes it that identity in ``build_world``
+(the supporters are told apart by the state of the consent the patient gave them), and say in ``PRIVATE`` and
+``NAMES_SEEN_BY`` what it may see (``World.hidden_from`` hides the rest); every row's default covers it until the row
+names it.
+
+Capabilities: a row whose URL carries a secret (a reset code, a calendar feed token) lists in ``reveals`` what that
+secret shows to whoever holds it.
+
+Speed: ``fresh_world`` builds the world once (each identity's browser login and bearer token with it) and keeps an
+image of the in-memory SQLite database, put back whenever a cell wrote. Keep ``build_world`` lean all the same: on
+PostgreSQL (TEST_DATABASE_URL) it runs again after every cell that writes.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,7 +42,24 @@ from sqlalchemy import select
 from app.accounts import services
 from app.accounts.models import Organisation, PasswordReset, Role, RoleName, User
 from app.extensions import db
+from app.groups import services as group_services
+from app.groups.models import (
+    AlertKind,
+    Attendance,
+    AttendanceStatus,
+    CheckIn,
+    Energy,
+    LiveRoom,
+    Membership,
+    MembershipStatus,
+    OccurrenceStatus,
+    SafetyAlert,
+    SessionOccurrence,
+    SpeakingComfort,
+)
 from app.models_base import utcnow
+from app.supporters import services as supporter_services
+from app.supporters.models import Consent, ConsentEvent, ConsentState, DataClass, SupporterLink
 
 
 class Outcome(enum.StrEnum):
@@ -43,26 +69,30 @@ class Outcome(enum.StrEnum):
     UNAUTHORIZED = "401"
     FORBIDDEN = "403"
     NOT_FOUND = "404"  # also what an outsider gets for an object it may not see (an object swap)
+    CONFLICT = "409"  # the request is allowed, but the state of the object refuses it (a role already held, say)
     GONE = "410"
     INVALID = "400/422"  # a request without proper data
     REFUSED = "refused"  # a Socket.IO connection refused
 
 
-OK, DONE, LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, GONE, INVALID, REFUSED = Outcome
+OK, DONE, LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED = Outcome
 #: Outcomes that must change nothing in the database (and show no one else's data).
-DENIED = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, GONE, INVALID, REFUSED})
+DENIED = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED})
 
 IDENTITIES: dict[str, str] = {
     "anonymous": "nobody signed in",
-    "patient": "the patient the rows' objects belong to (a member of the group, once groups exist)",
-    "other_patient": "another patient of the same organisation",
-    "facilitator": "the facilitator of the patient's group",
+    "patient": "the patient the rows' objects belong to: an active member of the group, invited to another",
+    "other_patient": "another patient of the same organisation, a member of another group",
+    "facilitator": "the facilitator of the patient's group (and of the group the patient is invited to)",
     "other_facilitator": "a facilitator of the same organisation who runs another group",
     "admin": "an admin of the same organisation",
     "other_org_admin": "an admin of another organisation",
-    # Consents do not exist yet: app/supporters will split this into supporter_active, _expired and _revoked.
-    "supporter": "a supporter in the patient's organisation",
+    "supporter_active": "a supporter in the patient's circle whose consent (all data classes) is active",
+    "supporter_expired": "a supporter in the patient's circle whose consent has run out",
+    "supporter_revoked": "a supporter in the patient's circle whose consent the patient revoked",
 }
+
+SUPPORTERS = ("supporter_active", "supporter_expired", "supporter_revoked")
 
 
 def expect(default: Outcome, **cells: Outcome) -> dict[str, Outcome]:
@@ -84,10 +114,17 @@ class Route:
     #: Form fields besides the CSRF token (which every form request carries), or a JSON body.
     form: dict[str, Any] | Build | None = None
     json: dict[str, Any] | Build | None = None
-    #: The path a DONE redirect must lead to; by default anywhere but the sign-in page.
-    done: str | None = None
-    #: True when a 200 may write (a form that answers "we sent you an email" on the same page).
+    #: The path a DONE redirect must lead to (or how to make it from the world); by default anywhere but the sign-in
+    #: page.
+    done: str | Callable[["World"], str] | None = None
+    #: True when a 200 may write (a form that answers "we sent you an email" on the same page, an API PATCH, a read
+    #: that goes to the patient's access log).
     ok_writes: bool = False
+    #: What a secret in the URL shows to whoever holds it, whatever ``World.hidden_from`` says.
+    reveals: Callable[["World"], set[str]] = lambda world: set()  # noqa: E731
+
+    def done_path(self, world: World) -> str | None:
+        return self.done(world) if callable(self.done) else self.done
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,20 @@ def _resolve(value, world: World) -> dict[str, Any] | None:
     return value(world) if callable(value) else value
 
 
+#: Strings only some identities may see (``PRIVATE`` says who): unique, so that an answer showing one is caught.
+GROUP_NAME = "Riverside Thursday Circle"
+WAITING_GROUP_NAME = "Riverside Waiting Circle"
+OTHER_GROUP_NAME = "Hilltop Monday Circle"
+AGENDA_TITLE = "Matrix agenda: noticing small wins"
+CHECKIN_NOTE = "matrix check-in note between sessions"
+LIVE_CHECKIN_NOTE = "matrix check-in note in the live room"
+INTAKE_HOPES = "matrix intake: to sleep through the night"
+STATUS_REASON = "matrix status reason for facilitators"
+ATTENDANCE_COMMENT = "matrix attendance comment"
+FACILITATOR_NOTE = "matrix facilitator note about Pat"
+HOLD_REASON = "matrix clinical hold reason"
+VIDEO_LINK = "https://video.matrix.example/room"
+
 NEW_PASSWORD = "a brand new matrix passphrase"
 PROFILE_FORM = {"display_name": "Renamed In Matrix", "pronouns": "", "timezone": "Europe/Madrid", "locale": "en",
                 "email_reminders": "y"}
@@ -109,6 +160,63 @@ PROFILE_FORM = {"display_name": "Renamed In Matrix", "pronouns": "", "timezone":
 
 def _staff_invitation(world: World) -> dict[str, str]:
     return {"code": world.staff_invitation_code}
+
+
+def _group(world: World) -> dict[str, int]:
+    return {"group_id": world.group.id}
+
+
+def _waiting_group(world: World) -> dict[str, int]:
+    return {"group_id": world.waiting_group.id}
+
+
+def _upcoming(world: World) -> dict[str, int]:
+    return {"occurrence_id": world.upcoming.id}
+
+
+def _past(world: World) -> dict[str, int]:
+    return {"occurrence_id": world.past_session.id}
+
+
+def _api_upcoming(world: World) -> dict[str, int]:
+    return {"session_id": world.upcoming.id}
+
+
+def _api_past(world: World) -> dict[str, int]:
+    return {"session_id": world.past_session.id}
+
+
+def _patient(world: World) -> dict[str, int]:
+    return {"patient_id": world.patient.id}
+
+
+def _active_consent(world: World) -> dict[str, int]:
+    return {"consent_id": world.active_consent.id}
+
+
+def _tomorrow() -> str:
+    return (utcnow() + timedelta(days=1)).date().isoformat()
+
+
+def _group_form(name: str = GROUP_NAME) -> dict[str, str]:
+    return {"name": name, "description": "Small steps, together.", "focus": "behavioural activation",
+            "format": "online", "location": "", "video_link": VIDEO_LINK, "capacity": "8", "enrolment": "rolling",
+            "status": "active", "timezone": "UTC", "checkin_visibility": "all", "distress_threshold": "2",
+            "lobby_minutes": "15"}
+
+
+#: Who gets what from a group's (or a session's) pages and API.
+MEMBERS_SEE = expect(NOT_FOUND, anonymous=LOGIN, patient=OK, facilitator=OK)
+FACILITATOR_SEES = expect(NOT_FOUND, anonymous=LOGIN, facilitator=OK)
+FACILITATOR_DOES = expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE)
+API_MEMBERS_SEE = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK)
+API_FACILITATOR_SEES = API_FACILITATOR_CHANGES = expect(NOT_FOUND, anonymous=UNAUTHORIZED, facilitator=OK)
+API_FACILITATOR_DOES = expect(NOT_FOUND, anonymous=UNAUTHORIZED, facilitator=DONE)
+#: Each account's own groups area (calendar feeds): patients and facilitators, not admins or supporters.
+GROUPS_AREA_OK = expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK, facilitator=OK, other_facilitator=OK)
+GROUPS_AREA_DONE = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE, facilitator=DONE,
+                          other_facilitator=DONE)
+CONSENT_SEEN = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK, supporter_active=OK)
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -177,11 +285,250 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("accounts_api.revoke_token", "DELETE"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
                                                    path=lambda w: {"token_id": w.patient_token.id}),
     ("accounts_api.me", "GET"): Route(expect(OK, anonymous=UNAUTHORIZED)),
+
+    # Groups: a group's facilitator manages it, its members see its sessions, anyone else finds nothing (404); the
+    # whole area is closed to admins and supporters (403) --------------------------------------------------------------
+    ("groups.index", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK, facilitator=OK,
+                                          other_facilitator=OK)),
+    ("groups.create", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, facilitator=OK, other_facilitator=OK)),
+    ("groups.create", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, facilitator=DONE, other_facilitator=DONE),
+                                     form=lambda w: _group_form(name="Matrix New Group")),
+    ("groups.show", "GET"): Route(MEMBERS_SEE, path=_group),
+    ("groups.edit", "GET"): Route(FACILITATOR_SEES, path=_group),
+    ("groups.edit", "POST"): Route(FACILITATOR_DOES, path=_group, form=lambda w: _group_form(),
+                                   done=lambda w: f"/groups/{w.group.id}"),
+    ("groups.agreement", "POST"): Route(FACILITATOR_DOES, path=_group, form={"text": "We listen; passing is fine."},
+                                        done=lambda w: f"/groups/{w.group.id}/edit"),
+    ("groups.schedule", "GET"): Route(FACILITATOR_SEES, path=_group),
+    ("groups.schedule", "POST"): Route(
+        FACILITATOR_DOES, path=_group, done=lambda w: f"/groups/{w.group.id}",
+        form=lambda w: {"start_date": _tomorrow(), "start_time": "18:00", "interval_weeks": "1", "end_mode": "count",
+                        "count": "4", "duration_minutes": "90"}),
+    ("groups.add_session", "POST"): Route(
+        FACILITATOR_DOES, path=_group,
+        form=lambda w: {"date": _tomorrow(), "time": "10:00", "duration_minutes": "60", "video_link": "",
+                        "location": ""}),
+    ("groups.invite", "POST"): Route(FACILITATOR_DOES, path=_group, form={"email": ""},
+                                     done=lambda w: f"/groups/{w.group.id}"),
+    ("groups.member_status", "POST"): Route(
+        FACILITATOR_DOES, path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id},
+        form={"status": "paused", "reason": ""}, done=lambda w: f"/groups/{w.group.id}"),
+    # Joining is for the person invited (the patient, to the waiting group); nobody else has anything to join there.
+    ("groups.join", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=OK), path=_waiting_group),
+    ("groups.join", "POST"): Route(
+        expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), path=_waiting_group,
+        done=lambda w: f"/groups/{w.waiting_group.id}",
+        form=lambda w: {"agreement_id": w.waiting_group.current_agreement.id, "accept": "y", "preferred_name": "Pat",
+                        "hopes": "", "doable": "", "speaking_comfort": "comfortable", "accommodations_note": ""}),
+    # The facilitator has no agreement to accept and is sent back to the group page, with nothing written.
+    ("groups.accept_agreement", "POST"): Route(
+        expect(NOT_FOUND, anonymous=LOGIN, patient=DONE, facilitator=DONE), path=_group,
+        form=lambda w: {"agreement_id": w.group.current_agreement.id, "accept": "y"},
+        done=lambda w: f"/groups/{w.group.id}"),
+    ("groups.leave", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), path=_group, form={"reason": ""},
+                                    done="/"),
+    ("groups.group_calendar", "GET"): Route(MEMBERS_SEE, path=_group),
+
+    # Sessions of the group --------------------------------------------------------------------------------------------
+    ("groups.session_page", "GET"): Route(MEMBERS_SEE, path=_upcoming),
+    ("groups.edit_session", "POST"): Route(
+        FACILITATOR_DOES, path=_upcoming, done=lambda w: f"/sessions/{w.upcoming.id}",
+        form=lambda w: {"date": _tomorrow(), "time": "19:00", "duration_minutes": "60", "video_link": "",
+                        "location": ""}),
+    ("groups.cancel_session", "POST"): Route(FACILITATOR_DOES, path=_upcoming, form={"reason": "The room is closed."},
+                                             done=lambda w: f"/sessions/{w.upcoming.id}"),
+    ("groups.restore_session", "POST"): Route(FACILITATOR_DOES, path=lambda w: {"occurrence_id": w.cancelled.id},
+                                              done=lambda w: f"/sessions/{w.cancelled.id}"),
+    ("groups.attendance", "GET"): Route(FACILITATOR_SEES, path=_past),
+    ("groups.attendance", "POST"): Route(
+        FACILITATOR_DOES, path=_past, done=lambda w: f"/sessions/{w.past_session.id}/attendance",
+        form=lambda w: {"rows-0-user_id": w.patient.id, "rows-0-status": "absent", "rows-0-comment": "",
+                        "rows-0-previous_status": "present_online", "rows-0-previous_comment": ATTENDANCE_COMMENT}),
+    ("groups.add_agenda_item", "POST"): Route(FACILITATOR_DOES, path=_upcoming,
+                                              form={"title": "Grounding", "body": "", "rationale": ""},
+                                              done=lambda w: f"/sessions/{w.upcoming.id}"),
+    ("groups.delete_agenda_item", "POST"): Route(
+        FACILITATOR_DOES, path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id},
+        done=lambda w: f"/sessions/{w.upcoming.id}"),
+    ("groups.move_agenda_item", "POST"): Route(
+        FACILITATOR_DOES, done=lambda w: f"/sessions/{w.upcoming.id}",
+        path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id, "direction": "down"}),
+    # Facilitator notes never reach patients, peers or supporters (CLINICAL.md safety rule 3).
+    ("groups.notes", "GET"): Route(FACILITATOR_SEES, path=_upcoming),
+    ("groups.notes", "POST"): Route(FACILITATOR_DOES, path=_upcoming, form={"member_id": "0", "body": "Went well."},
+                                    done=lambda w: f"/sessions/{w.upcoming.id}/notes"),
+
+    # Calendar feeds: each account its own; the feed's token is the capability -------------------------------------
+    ("groups.calendar_settings", "GET"): Route(GROUPS_AREA_OK),
+    ("groups.create_calendar_feed", "POST"): Route(GROUPS_AREA_DONE, done="/calendar"),
+    ("groups.revoke_calendar_feed", "POST"): Route(GROUPS_AREA_DONE, done="/calendar"),
+    ("groups.calendar_feed", "GET"): Route(expect(OK), path=lambda w: {"token": w.calendar_token},
+                                           reveals=lambda w: {GROUP_NAME}),
+
+    # Live room, check-ins and safety alerts -------------------------------------------------------------------------
+    # Active members and the group's facilitators only: never a supporter, whatever their consent.
+    ("groups.live_room", "GET"): Route(MEMBERS_SEE, path=_upcoming),
+    ("groups.my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("groups.create_checkin", "POST"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/",
+        form={"client_id": "matrix-form-checkin", "mood": "6", "energy": "medium", "note": "", "passed": "0"}),
+    ("groups.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
+                                                path=lambda w: {"alert_id": w.alert.id}),
+
+    # Groups API -------------------------------------------------------------------------------------------------------
+    ("groups_api.list_groups", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK,
+                                                    facilitator=OK, other_facilitator=OK)),
+    ("groups_api.create_group", "POST"): Route(
+        expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=DONE, other_facilitator=DONE),
+        json={"name": "Matrix New Group", "format": "online", "video_link": VIDEO_LINK, "timezone": "UTC"}),
+    ("groups_api.get_group", "GET"): Route(API_MEMBERS_SEE, path=_group),
+    ("groups_api.update_group", "PATCH"): Route(API_FACILITATOR_CHANGES, path=_group,
+                                                json={"description": "Changed in the matrix."}, ok_writes=True),
+    ("groups_api.put_schedule", "PUT"): Route(
+        API_FACILITATOR_CHANGES, path=_group, ok_writes=True,
+        json=lambda w: {"dtstart_local": f"{_tomorrow()}T18:00:00", "rrule": "FREQ=WEEKLY;COUNT=3",
+                        "duration_minutes": 90}),
+    ("groups_api.list_invitations", "GET"): Route(API_FACILITATOR_SEES, path=_group),
+    ("groups_api.create_invitation", "POST"): Route(API_FACILITATOR_DOES, path=_group, json={}),
+    # A code to share (bound to no address) is the capability: whoever holds it joins, or signs up and joins; an
+    # account that already has another role, or another organisation, is refused by the state of its account (409).
+    ("groups_api.accept_invitation", "POST"): Route(
+        expect(CONFLICT, anonymous=OK, patient=OK, other_patient=OK), ok_writes=True,
+        path=lambda w: {"code": w.group_invitation_code},
+        json={"email": "new.member@matrix.example", "password": NEW_PASSWORD, "display_name": "New Member"}),
+    ("groups_api.join_group", "POST"): Route(
+        expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK), path=_waiting_group, ok_writes=True,
+        json={"agreement_version": 1, "preferred_name": "Pat", "speaking_comfort": "comfortable"}),
+    ("groups_api.list_memberships", "GET"): Route(API_FACILITATOR_SEES, path=_group),
+    ("groups_api.update_membership", "PATCH"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
+                                                     path=lambda w: {"membership_id": w.membership.id},
+                                                     json={"status": "paused", "reason": ""}),
+    ("groups_api.list_sessions", "GET"): Route(API_MEMBERS_SEE, path=_group),
+    ("groups_api.add_session", "POST"): Route(API_FACILITATOR_DOES, path=_group,
+                                              json=lambda w: {"start_local": f"{_tomorrow()}T10:00:00",
+                                                              "duration_minutes": 60}),
+    ("groups_api.get_session", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
+    ("groups_api.update_session", "PATCH"): Route(API_FACILITATOR_CHANGES, path=_api_upcoming, ok_writes=True,
+                                                  json={"location": "Room 2"}),
+    ("groups_api.get_attendance", "GET"): Route(API_FACILITATOR_SEES, path=_api_past),
+    ("groups_api.put_attendance", "PUT"): Route(
+        API_FACILITATOR_CHANGES, path=_api_past, ok_writes=True,
+        json=lambda w: {"entries": [{"user_id": w.patient.id, "status": "absent", "previous_status": "present_online",
+                                     "previous_comment": ATTENDANCE_COMMENT}]}),
+    ("groups_api.get_agenda", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
+    ("groups_api.add_agenda_item", "POST"): Route(API_FACILITATOR_DOES, path=_api_upcoming,
+                                                  json={"title": "Grounding"}),
+    ("groups_api.delete_agenda_item", "DELETE"): Route(
+        API_FACILITATOR_DOES, path=lambda w: {"session_id": w.upcoming.id, "item_id": w.agenda_item.id}),
+    ("groups_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
+    # Facilitators do not check in.
+    ("groups_api.create_session_checkin", "POST"): Route(
+        expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE, facilitator=FORBIDDEN), path=_api_upcoming,
+        json={"client_id": "matrix-api-session-checkin", "mood": 6, "energy": "medium"}),
+    ("groups_api.list_my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
+                                                         other_patient=OK)),
+    ("groups_api.create_checkin", "POST"): Route(
+        expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=DONE),
+        json={"client_id": "matrix-api-checkin", "mood": 6}),
+    ("groups_api.list_alerts", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=OK,
+                                                    other_facilitator=OK)),
+    ("groups_api.acknowledge_alert", "POST"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
+                                                    path=lambda w: {"alert_id": w.alert.id}),
+
+    # Sharing: each patient manages their own circle; a supporter reads only under an active consent, and an ended
+    # consent looks like no consent at all (404) -------------------------------------------------------------------
+    ("supporters.sharing", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("supporters.invite", "POST"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/sharing",
+        form={"email": "new.supporter@matrix.example", "relationship": "friend", "data_classes": "mood_summary",
+              "days": "30"}),
+    ("supporters.grant", "POST"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND), done="/sharing",
+        path=lambda w: {"link_id": w.expired_link.id}, form={"data_classes": "mood_summary", "days": "30"}),
+    ("supporters.stop", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND),
+                                       path=lambda w: {"link_id": w.active_link.id}, done="/sharing"),
+    ("supporters.revoke", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), done="/sharing",
+                                         path=_active_consent),
+    ("supporters.renew", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), done="/sharing",
+                                        path=_active_consent, form={"days": "30"}),
+    # Every read goes to the access log the patient sees.
+    ("supporters.shared", "GET"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, supporter_active=OK, supporter_expired=NOT_FOUND,
+               supporter_revoked=NOT_FOUND), path=_patient, ok_writes=True),
+    ("supporters.encourage", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, supporter_active=DONE), path=_patient,
+                                            form={"body": "Thinking of you."},
+                                            done=lambda w: f"/shared/{w.patient.id}"),
+    ("supporters.patient_supporters", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=OK), path=_patient),
+    ("supporters.hold", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), path=_active_consent,
+                                       form={"reason": "We are reviewing this together."},
+                                       done=lambda w: f"/patients/{w.patient.id}/supporters"),
+    ("supporters.lift", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE),
+                                       path=lambda w: {"consent_id": w.held_consent.id},
+                                       done=lambda w: f"/patients/{w.patient.id}/supporters"),
+
+    # Consents API -----------------------------------------------------------------------------------------------------
+    # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).
+    ("supporters_api.list_consents", "GET"): Route(
+        expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK, supporter_active=OK,
+               supporter_expired=OK, supporter_revoked=OK)),
+    ("supporters_api.create_consent", "POST"): Route(
+        expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=NOT_FOUND),
+        json=lambda w: {"supporter_id": w.supporter_expired.id, "data_classes": ["mood_summary"], "days": 30}),
+    # The patient who gave it, the supporter it was given to, and the facilitators who may hold it.
+    ("supporters_api.get_consent", "GET"): Route(CONSENT_SEEN, path=_active_consent),
+    ("supporters_api.consent_fhir", "GET"): Route(CONSENT_SEEN, path=_active_consent),
+    ("supporters_api.revoke_consent", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK),
+                                                     path=_active_consent, ok_writes=True),
+    ("supporters_api.shared", "GET"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK),
+                                            path=_patient, ok_writes=True),
 }
+
+def _session_arg(world: World) -> tuple[dict]:
+    return ({"session_id": world.upcoming.id},)
+
+
+def _session_and_patient(world: World) -> tuple[dict]:
+    return ({"session_id": world.upcoming.id, "user_id": world.patient.id},)
+
+
+#: The live room (an open room, a round under way, the patient's session): members and the group's facilitators
+#: enter; only the facilitators run it; everyone else finds nothing.
+ROOM_MEMBERS = expect(NOT_FOUND, anonymous=REFUSED, patient=OK, facilitator=OK)
+ROOM_FACILITATORS = expect(NOT_FOUND, anonymous=REFUSED, patient=FORBIDDEN, facilitator=OK)
+#: What only a member does in the room: facilitators do not check in or call for support.
+ROOM_MEMBER_ONLY = expect(NOT_FOUND, anonymous=REFUSED, patient=OK, facilitator=FORBIDDEN)
 
 SOCKET_EVENTS: dict[str, SocketEvent] = {
     "connect": SocketEvent(expect(OK, anonymous=REFUSED)),
+    "disconnect": SocketEvent(expect(OK, anonymous=REFUSED)),
     "whoami": SocketEvent(expect(OK, anonymous=REFUSED)),
+
+    # Live room -----------------------------------------------------------------------------------------------------
+    "join_session": SocketEvent(ROOM_MEMBERS, args=_session_arg),
+    "sync": SocketEvent(ROOM_MEMBERS, args=_session_arg),
+    # Leaving and the heartbeat touch only the caller's own socket (its presence rows, its rooms) and answer nothing
+    # else: refusing them would close nothing, and leaving must always work.
+    "leave_session": SocketEvent(expect(OK, anonymous=REFUSED), args=_session_arg),
+    "heartbeat": SocketEvent(expect(OK, anonymous=REFUSED), args=lambda w: ({},)),
+    "checkin": SocketEvent(ROOM_MEMBER_ONLY, args=lambda w: (
+        {"session_id": w.upcoming.id, "client_id": "matrix-socket-checkin", "mood": 6, "energy": "medium"},)),
+    "need_support": SocketEvent(ROOM_MEMBER_ONLY, args=_session_arg),
+    # A facilitator's hand goes up too (harmless); members raise only their own.
+    "raise_hand": SocketEvent(ROOM_MEMBERS, args=lambda w: ({"session_id": w.upcoming.id, "raised": True},)),
+    "open_room": SocketEvent(ROOM_FACILITATORS, args=_session_arg),
+    "close_room": SocketEvent(ROOM_FACILITATORS, args=_session_arg),
+    "start_round": SocketEvent(ROOM_FACILITATORS, args=_session_arg),
+    "next_speaker": SocketEvent(ROOM_FACILITATORS, args=_session_arg),
+    "skip_speaker": SocketEvent(ROOM_FACILITATORS, args=_session_arg),
+    "lower_hand": SocketEvent(ROOM_FACILITATORS, args=_session_and_patient),
+    "mark_left_early": SocketEvent(ROOM_FACILITATORS, args=_session_and_patient),
+    "acknowledge_alert": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, facilitator=OK),
+                                     args=lambda w: ({"alert_id": w.alert.id},)),
+
+    # The supporter's live page: only under an active consent ("access_ended" otherwise, as the page's 404) ---------
+    "join_shared": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, supporter_active=OK),
+                               args=lambda w: ({"patient_id": w.patient.id},)),
+    "leave_shared": SocketEvent(expect(OK, anonymous=REFUSED), args=lambda w: ({"patient_id": w.patient.id},)),
 }
 
 
@@ -196,9 +543,38 @@ PEOPLE: list[tuple[str, RoleName, str, str, bool]] = [
     ("other_facilitator", RoleName.FACILITATOR, "organisation", "Finn Otherfacilitator", True),
     ("admin", RoleName.ADMIN, "organisation", "Avery Admin", True),
     ("other_org_admin", RoleName.ADMIN, "other_organisation", "Hana Hillside", True),
-    ("supporter", RoleName.SUPPORTER, "organisation", "Sol Supporter", True),
+    ("supporter_active", RoleName.SUPPORTER, "organisation", "Sam Sharing", True),
+    ("supporter_expired", RoleName.SUPPORTER, "organisation", "Ezra Lapsed", True),
+    ("supporter_revoked", RoleName.SUPPORTER, "organisation", "Rory Withdrawn", True),
     ("former_facilitator", RoleName.FACILITATOR, "organisation", "Fiona Former", False),
+    # In the patient's circle, with sharing on a facilitator's hold (what lifting a hold acts on).
+    ("supporter_on_hold", RoleName.SUPPORTER, "organisation", "Hal Heldback", True),
 ]
+
+#: Private strings of the world -> the identities that may see them. Nobody else, in any answer.
+PRIVATE: dict[str, frozenset[str]] = {
+    GROUP_NAME: frozenset({"patient", "facilitator"}),
+    WAITING_GROUP_NAME: frozenset({"patient", "facilitator"}),
+    OTHER_GROUP_NAME: frozenset({"other_patient", "other_facilitator"}),
+    AGENDA_TITLE: frozenset({"patient", "facilitator"}),
+    # What the patient tells the group and its facilitators: never a supporter (a supporter sees weekly averages).
+    CHECKIN_NOTE: frozenset({"patient", "facilitator"}),
+    LIVE_CHECKIN_NOTE: frozenset({"patient", "facilitator"}),
+    INTAKE_HOPES: frozenset({"patient", "facilitator"}),
+    STATUS_REASON: frozenset({"facilitator"}),
+    ATTENDANCE_COMMENT: frozenset({"facilitator"}),
+    FACILITATOR_NOTE: frozenset({"facilitator"}),
+    # The patient sees why a facilitator put sharing on hold; the supporter learns only that access has ended.
+    HOLD_REASON: frozenset({"patient", "facilitator"}),
+}
+
+#: Clients' names (patients and supporters; staff names are no secret inside the organisation) -> who may see them.
+NAMES_SEEN_BY: dict[str, frozenset[str]] = {
+    "patient": frozenset({"patient", "facilitator", "admin", "supporter_active"}),
+    "other_patient": frozenset({"other_patient", "other_facilitator", "admin"}),
+    **{supporter: frozenset({supporter, "patient", "facilitator", "admin"})
+       for supporter in (*SUPPORTERS, "supporter_on_hold")},
+}
 
 
 @dataclass
@@ -212,6 +588,9 @@ class World:
     objects: dict[str, tuple[type, int]] = field(default_factory=dict)
     #: name -> plain value (raw codes that only exist at creation), read back as ``world.<name>``.
     values: dict[str, Any] = field(default_factory=dict)
+    #: What ``hidden_from`` and ``hidden_when_denied`` worked out, per identity (the world does not change under them:
+    #: a cell that writes gets a new world).
+    cache: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def add(self, name: str, obj):
         self.objects[name] = (type(obj), obj.id)
@@ -244,10 +623,20 @@ class World:
 
     def hidden_from(self, identity: str) -> set[str]:
         """What this identity must never see, in any answer. Later domains narrow or widen it as they add data."""
+        if ("hidden", identity) not in self.cache:
+            self.cache[("hidden", identity)] = self._hidden_from(identity)
+        return set(self.cache[("hidden", identity)])
+
+    def _hidden_from(self, identity: str) -> set[str]:
         me = self.users.get(identity)
         others = [user for user in self.people() if me is None or user.id != me.id]
         token = self.patient_token
         hidden = {token.name, token.prefix} if identity != "patient" else set()
+        # Secrets shown once at creation, never again.
+        hidden |= {self.calendar_token, self.group_invitation_code}
+        hidden |= {secret for secret, allowed in PRIVATE.items() if identity not in allowed}
+        hidden |= {getattr(self, person).display_name for person, allowed in NAMES_SEEN_BY.items()
+                   if identity not in allowed}
         if identity == "anonymous":
             return hidden | {trace for user in others for trace in self.traces_of(user)}
         if identity == "other_org_admin":
@@ -261,8 +650,17 @@ class World:
 
     def hidden_when_denied(self, identity: str) -> set[str]:
         """A denial shows nothing of anyone else."""
-        me = self.users.get(identity)
-        return {trace for user in self.people() if me is None or user.id != me.id for trace in self.traces_of(user)}
+        if ("denied", identity) not in self.cache:
+            me = self.users.get(identity)
+            self.cache[("denied", identity)] = {trace for user in self.people() if me is None or user.id != me.id
+                                                for trace in self.traces_of(user)} | set(PRIVATE)
+        return set(self.cache[("denied", identity)])
+
+    def credentials(self, identity: str, auth: str) -> tuple[str, str] | None:
+        """How a cell presents itself: ("session", login token) or ("bearer", API token), made with the world."""
+        if identity == "anonymous" or auth == "none":
+            return None
+        return auth, self.values["logins" if auth == "session" else "bearers"][identity]
 
 
 @functools.cache
@@ -297,11 +695,144 @@ def build_world(app, password: str) -> World:
         reset_code = world.values["reset_code"] = services.new_token()
         db.session.add(PasswordReset(user_id=world.patient.id, token_hash=services.hash_token(reset_code),
                                      expires_at=utcnow() + timedelta(hours=1)))
+        _build_groups(world)
+        _build_sharing(world)
+        # Every identity's browser login and bearer token, made once with the world rather than once per cell.
+        world.values["logins"] = {name: services.start_login_session(user, "matrix")
+                                  for name, user in world.users.items()}
+        world.values["bearers"] = {name: services.create_api_token(user, "matrix-bearer")[1]
+                                   for name, user in world.users.items()}
         db.session.commit()
     missing = set(IDENTITIES) - {"anonymous"} - set(world.objects)
     if missing:
         raise ValueError(f"build_world makes no account for {sorted(missing)}")
     return world
+
+
+def _build_groups(world: World) -> None:
+    """The patient's group (run by the facilitator) with its sessions, live room, agenda, alert and notes; the other
+    patient's group (run by the other facilitator); a group the patient is invited to; a calendar feed and a code to
+    share. Time is real: sessions are placed around now."""
+    now = utcnow()
+    facilitator, patient = world.facilitator, world.patient
+    settings = {"format": "online", "video_link": VIDEO_LINK, "status": "active", "timezone": "UTC", "capacity": 8}
+    group = world.add("group", group_services.create_group(facilitator, {"name": GROUP_NAME, **settings}))
+    other_group = world.add("other_group", group_services.create_group(world.other_facilitator,
+                                                                       {"name": OTHER_GROUP_NAME, **settings}))
+    waiting_group = world.add("waiting_group", group_services.create_group(facilitator,
+                                                                           {"name": WAITING_GROUP_NAME, **settings}))
+    agreement = group.current_agreement
+    world.add("membership", _add(Membership(
+        group_id=group.id, user_id=patient.id, status=MembershipStatus.ACTIVE, joined_at=now - timedelta(days=30),
+        agreement_id=agreement.id, agreement_accepted_at=now - timedelta(days=30), intake_hopes=INTAKE_HOPES,
+        speaking_comfort=SpeakingComfort.SOME_NERVES, status_reason=STATUS_REASON)))
+    _add(Membership(group_id=other_group.id, user_id=world.other_patient.id, status=MembershipStatus.ACTIVE,
+                    joined_at=now - timedelta(days=30)))
+    _add(Membership(group_id=waiting_group.id, user_id=patient.id, status=MembershipStatus.INVITED))
+
+    # A weekly series whose first session starts in ten minutes (its room open, inside the lobby window), one session
+    # last week, and one cancelled.
+    start = (now + timedelta(minutes=10)).replace(tzinfo=None, second=0, microsecond=0)
+    group_services.save_schedule(facilitator, group, dtstart_local=start, rule="FREQ=WEEKLY;COUNT=3",
+                                 duration_minutes=90)
+    upcoming, _next, later = sorted(_occurrences(group), key=lambda o: o.starts_at)
+    world.add("upcoming", upcoming)
+    later.status, later.cancel_reason, later.is_exception = OccurrenceStatus.CANCELLED, "Holiday.", True
+    world.add("cancelled", later)
+    past = world.add("past_session", _add(SessionOccurrence(group_id=group.id, starts_at=now - timedelta(days=7),
+                                                            duration_minutes=90, is_exception=True)))
+    _add(Attendance(occurrence_id=past.id, user_id=patient.id, status=AttendanceStatus.PRESENT_ONLINE,
+                    comment=ATTENDANCE_COMMENT, recorded_by_id=facilitator.id))
+    _add(LiveRoom(occurrence_id=upcoming.id, opened_at=now, opened_by_id=facilitator.id, round_number=1,
+                  speaker_order=[patient.id], speaker_index=0, version=1))
+    world.add("agenda_item", group_services.add_agenda_item(facilitator, upcoming, title=AGENDA_TITLE,
+                                                            rationale="Small wins add up."))
+    group_services.add_agenda_item(facilitator, upcoming, title="Closing round")  # so that moving one moves it
+    group_services.add_note(facilitator, group, FACILITATOR_NOTE, occurrence=upcoming, member=patient)
+    _add(CheckIn(user_id=patient.id, occurrence_id=None, mood=5, energy=Energy.MEDIUM, note=CHECKIN_NOTE,
+                 client_id="matrix-world-checkin-1", created_at=now - timedelta(days=2)))
+    live = _add(CheckIn(user_id=patient.id, occurrence_id=upcoming.id, mood=4, energy=Energy.LOW,
+                        note=LIVE_CHECKIN_NOTE, client_id="matrix-world-checkin-2"))
+    world.add("alert", _add(SafetyAlert(organisation_id=group.organisation_id, group_id=group.id,
+                                        patient_id=patient.id, kind=AlertKind.NEED_SUPPORT,
+                                        occurrence_id=upcoming.id, checkin_id=live.id)))
+
+    _feed, world.values["calendar_token"] = group_services.create_calendar_feed(patient)
+    _invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
+
+
+def _build_sharing(world: World) -> None:
+    """The patient's circle: one supporter per consent state (active with every data class, expired, revoked, and
+    on a facilitator's hold)."""
+    now = utcnow()
+    patient = world.patient
+    every_class = [data_class.value for data_class in DataClass]
+    links = {}
+    for name in (*SUPPORTERS, "supporter_on_hold"):
+        links[name] = _add(SupporterLink(organisation_id=patient.organisation_id, patient_id=patient.id,
+                                         supporter_id=getattr(world, name).id, relationship_label="friend"))
+    world.add("active_link", links["supporter_active"])
+    world.add("expired_link", links["supporter_expired"])
+    terms = {"data_classes": every_class, "ends_at": now + timedelta(days=30), "data_from": now - timedelta(days=60),
+             "purpose": "Help me keep going."}
+    world.add("active_consent", supporter_services.grant_consent(patient, links["supporter_active"], **terms))
+    revoked = supporter_services.grant_consent(patient, links["supporter_revoked"], **terms)
+    supporter_services.revoke_consent(revoked, patient)
+    held = world.add("held_consent", supporter_services.grant_consent(patient, links["supporter_on_hold"], **terms))
+    supporter_services.hold_consent(held, world.facilitator, HOLD_REASON)
+    # An expiry is a time that has passed: made directly (the service takes only future ends), then written down as
+    # the Sharing page would.
+    started = now - timedelta(days=40)
+    expired = _add(Consent(organisation_id=patient.organisation_id, patient_id=patient.id,
+                           supporter_id=world.supporter_expired.id, data_classes=every_class, starts_at=started,
+                           ends_at=now - timedelta(days=10), data_from=started, purpose="Help me keep going.",
+                           created_at=started))
+    expired.events.append(ConsentEvent(state=ConsentState.ACTIVE, by_id=patient.id, at=started))
+    db.session.flush()
+    supporter_services.record_expiry(expired)
+    world.add("expired_consent", expired)
+
+
+def _add(obj):
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def _occurrences(group) -> list[SessionOccurrence]:
+    return list(db.session.scalars(select(SessionOccurrence).where(SessionOccurrence.group_id == group.id)))
+
+
+#: The world built last, as an image of the (in-memory SQLite) database: putting it back is far cheaper than building
+#: it again. Sessions are placed around the time it was built, so it is built afresh after a while.
+_IMAGE: dict[str, tuple[float, bytes, World]] = {}
+IMAGE_MAX_AGE = 600.0
+
+
+def fresh_world(app, password: str) -> World:
+    """The world as ``build_world`` makes it, in a database holding nothing else: put back from the image of the last
+    build when the database is an in-memory SQLite one, built (and imaged) otherwise."""
+    db.session.remove()
+    in_memory = db.engine.dialect.name == "sqlite" and db.engine.url.database in (None, "", ":memory:")
+    cached = _IMAGE.get(password)
+    if in_memory and cached is not None and time.monotonic() - cached[0] < IMAGE_MAX_AGE:
+        _with_driver_connection(lambda connection: connection.deserialize(cached[1]))
+        return cached[2]
+    reset_database()
+    world = build_world(app, password)
+    db.session.remove()
+    if in_memory:
+        _IMAGE[password] = (time.monotonic(), _with_driver_connection(lambda connection: connection.serialize()),
+                            world)
+    return world
+
+
+def _with_driver_connection(action):
+    connection = db.engine.raw_connection()
+    try:
+        return action(connection.driver_connection)
+    finally:
+        connection.close()
 
 
 def reset_database() -> None:
@@ -329,8 +860,8 @@ def classify(response, done: str | None = None, login_path: str = "/login") -> O
         if location.path == login_path and ("next" in parse_qs(location.query) or done != login_path):
             return LOGIN
         return DONE
-    return {401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 410: GONE, 400: INVALID, 422: INVALID}.get(
-        status, f"status {status}")
+    return {401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT, 410: GONE, 400: INVALID,
+            422: INVALID}.get(status, f"status {status}")
 
 
 def classify_ack(ack) -> Outcome | str:
@@ -338,7 +869,10 @@ def classify_ack(ack) -> Outcome | str:
         return f"no acknowledgement ({ack!r})"
     if ack.get("ok") is True:
         return OK
-    return {"unauthorized": UNAUTHORIZED, "forbidden": FORBIDDEN, "not_found": NOT_FOUND}.get(ack.get("error"), INVALID)
+    # "access_ended" is the supporter's 404 ("Access has ended", without saying why); a closed room or a cancelled
+    # session is the API's 409.
+    return {"unauthorized": UNAUTHORIZED, "forbidden": FORBIDDEN, "not_found": NOT_FOUND, "access_ended": NOT_FOUND,
+            "room_closed": CONFLICT, "cancelled": CONFLICT, "no_round": CONFLICT}.get(ack.get("error"), INVALID)
 
 
 # Nothing denied may write ---------------------------------------------------------------------------------------------
@@ -348,24 +882,41 @@ UNWATCHED_TABLES = frozenset({"audit_event", "audit_head"})
 UNWATCHED_COLUMNS = frozenset({"last_seen_at", "last_used_at"})
 
 
-def snapshot() -> dict[str, list[tuple]]:
-    """Every row of every watched table, as plain values."""
-    rows = {}
+@functools.cache
+def _watched_queries(_tables: int = 0) -> list[tuple[str, str]]:
+    queries = []
     for table in db.metadata.sorted_tables:
         if table.name in UNWATCHED_TABLES:
             continue
-        columns = [column for column in table.columns if column.name not in UNWATCHED_COLUMNS]
-        rows[table.name] = sorted((tuple(repr(value) for value in row) for row in db.session.execute(select(*columns))))
+        columns = ", ".join(f'"{column.name}"' for column in table.columns if column.name not in UNWATCHED_COLUMNS)
+        queries.append((table.name, f'SELECT {columns} FROM "{table.name}"'))
+    return queries
+
+
+def snapshot() -> dict[str, frozenset[tuple]]:
+    """Every row of every watched table, as the database driver gives it (run on every cell, twice: kept cheap)."""
+    rows = {}
+    cursor = db.session.connection().connection.cursor()
+    try:
+        for name, query in _watched_queries(len(db.metadata.tables)):
+            cursor.execute(query)
+            fetched = cursor.fetchall()
+            try:
+                rows[name] = frozenset(map(tuple, fetched))
+            except TypeError:  # a JSON column read back as a dict or list
+                rows[name] = frozenset(tuple(map(repr, row)) for row in fetched)
+    finally:
+        cursor.close()
     db.session.commit()
     return rows
 
 
-def changes(before: dict[str, list[tuple]], after: dict[str, list[tuple]]) -> dict[str, dict[str, list[tuple]]]:
+def changes(before: dict[str, frozenset[tuple]], after: dict[str, frozenset[tuple]]) -> dict[str, dict[str, list]]:
     diff = {}
     for name in before.keys() | after.keys():
-        old, new = set(before.get(name, [])), set(after.get(name, []))
+        old, new = before.get(name, frozenset()), after.get(name, frozenset())
         if old != new:
-            diff[name] = {"removed": sorted(old - new), "added": sorted(new - old)}
+            diff[name] = {"removed": sorted(map(repr, old - new)), "added": sorted(map(repr, new - old))}
     return diff
 
 

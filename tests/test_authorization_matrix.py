@@ -39,7 +39,7 @@ def auths(identity: str, api: bool) -> tuple[str, ...]:
 
 @pytest.fixture
 def world(app, known_password):
-    return matrix.build_world(app, known_password)
+    return matrix.fresh_world(app, known_password)
 
 
 # Every route and event has a row --------------------------------------------------------------------------------------
@@ -78,36 +78,40 @@ def test_the_world_has_an_account_for_every_identity(world):
 
 class Cells:
     """Runs a row's cells one after another, each from a fresh start: a new client, the rate limits reset, and the
-    world rebuilt whenever the previous cell changed the database."""
+    world put back as built (``matrix.fresh_world``) whenever the previous cell changed the database."""
 
-    def __init__(self, app, known_password, login, api_token):
-        self.app, self.password, self.login, self.api_token = app, known_password, login, api_token
+    def __init__(self, app, known_password):
+        self.app, self.password = app, known_password
         self.world: matrix.World | None = None
         self.problems: list[str] = []
 
     def start(self, identity: str, auth: str):
+        """A client signed in as the identity (with the login or the bearer token the world made for it)."""
         db.session.remove()
         limiter.reset()
         if self.world is None:
-            matrix.reset_database()
-            self.world = matrix.build_world(self.app, self.password)
+            self.world = matrix.fresh_world(self.app, self.password)
         client = self.app.test_client()
-        user = self.world.users.get(identity)
         credentials = {}
-        if user is not None and auth == "bearer":
-            credentials = self.api_token(user)
-        elif user is not None:
-            self.login(client, user)
+        presented = self.world.credentials(identity, auth)
+        if presented is not None and presented[0] == "bearer":
+            credentials = {"Authorization": f"Bearer {presented[1]}"}
+        elif presented is not None:
+            with client.session_transaction() as session:
+                session.clear()
+                session["_user_id"] = presented[1]
+                session["_fresh"] = True
         return client, credentials, matrix.snapshot()
 
     def finish(self, cell: str, outcome, expected, before, text: str, *, may_write: bool, identity: str,
-               detail: str = "") -> None:
+               detail: str = "", revealed: set[str] = frozenset()) -> None:
         after = matrix.snapshot()
         if outcome != expected:
             self.problems.append(f"{cell}: expected {expected}, got {outcome}" + (f" ({detail})" if detail else ""))
         hidden = self.world.hidden_from(identity)
         if outcome in DENIED:
             hidden |= self.world.hidden_when_denied(identity)
+        hidden -= revealed
         leaked = sorted(trace for trace in hidden if trace and trace in text)
         if leaked:
             self.problems.append(f"{cell}: the answer shows {leaked}")
@@ -124,8 +128,8 @@ class Cells:
 
 
 @pytest.fixture
-def cells(app, known_password, login, api_token):
-    return Cells(app, known_password, login, api_token)
+def cells(app, known_password):
+    return Cells(app, known_password)
 
 
 @pytest.mark.parametrize("endpoint, method", list(matrix.ROUTES), ids=[f"{m} {e}" for e, m in matrix.ROUTES])
@@ -148,14 +152,16 @@ def test_route_answers_each_identity_as_its_row_says(endpoint, method, app, cell
                 response = client.open(url, method=method, json=body, headers=headers)
             else:
                 response = post(client, url, matrix.form_data(route, world), headers=headers)
+            done = route.done_path(world)
             try:
-                outcome = matrix.classify(response, route.done)
+                outcome = matrix.classify(response, done)
                 location = response.headers.get("Location", "")
                 cell = f"{method} {url} as {identity} ({auth})"
-                if outcome == DONE and route.done and location and urlsplit(location).path != route.done:
-                    cells.problems.append(f"{cell}: redirected to {location}, not {route.done}")
+                if outcome == DONE and done and location and urlsplit(location).path != done:
+                    cells.problems.append(f"{cell}: redirected to {location}, not {done}")
                 cells.finish(cell, outcome, route.expect[identity], before, response.get_data(as_text=True),
-                             identity=identity, may_write=outcome == DONE or (outcome == OK and route.ok_writes),
+                             identity=identity, revealed=route.reveals(world),
+                             may_write=outcome == DONE or (outcome == OK and route.ok_writes),
                              detail=f"{response.status_code} {location}".strip()
                              if not isinstance(outcome, matrix.Outcome) or outcome in (OK, DONE, LOGIN) else "")
             finally:

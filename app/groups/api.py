@@ -433,9 +433,10 @@ def _record(data, occurrence=None):
 @document_errors(blp, 401, 404, 429)
 def list_session_checkins(session_id: int):
     """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
-    members (their own always in full)."""
+    members who may be in the live room (their own always in full)."""
     occurrence = _occurrence(session_id)
-    policy.require_view_sessions(current_user, occurrence.group)
+    if not policy.can_enter_live_room(current_user, occurrence.group):
+        flask_abort(404)
     return checkins.state_for(current_user, occurrence)["checkins"]
 
 

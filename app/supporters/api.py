@@ -37,6 +37,9 @@ def _consent_row(consent, *, for_grantee: bool = False) -> dict:
         # is between the patient and their facilitators.
         row["state"] = ConsentState.ACTIVE.value if state == ConsentState.ACTIVE else "ended"
         row["history"] = []
+        if state != ConsentState.ACTIVE:
+            # Once access has ended, the terms the patient wrote are theirs alone again.
+            row["purpose"], row["data_classes"] = "", []
     return row
 
 
