@@ -29,6 +29,16 @@ class Refusal(ValueError):
         self.message = message
 
 
+def payload_id(payload: dict, key: str) -> int:
+    """A database id from an event's payload: a positive integer a database column can hold, or a refusal."""
+    from app.api_base import MAX_ID
+
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise Refusal("invalid", f"{key} must be a positive integer")
+    return value
+
+
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 

@@ -12,20 +12,11 @@ from app.extensions import db, socketio
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
 from app.groups.models import SafetyAlert, SessionOccurrence
-from app.realtime import event
-
-MAX_ID = 2**63 - 1
-
-
-def _id(payload, key: str) -> int:
-    value = payload.get(key) if isinstance(payload, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise CheckInError("invalid", f"{key} must be a positive integer")
-    return value
+from app.realtime import event, payload_id
 
 
 def _occurrence(user: User, payload) -> SessionOccurrence:
-    occurrence = queries.occurrence_in_organisation(_id(payload, "session_id"), user.organisation_id)
+    occurrence = queries.occurrence_in_organisation(payload_id(payload, "session_id"), user.organisation_id)
     if occurrence is None or not policy.can_view_sessions(user, occurrence.group):
         raise CheckInError("not_found")
     return occurrence
@@ -153,20 +144,20 @@ def skip_speaker(user, payload):
 @event("lower_hand")
 def lower_hand(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.lower_hand_for(user, occurrence, _id(payload, "user_id"))
+    checkins.lower_hand_for(user, occurrence, payload_id(payload, "user_id"))
     return {}
 
 
 @event("mark_left_early")
 def mark_left_early(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.mark_left_early(user, occurrence, _id(payload, "user_id"))
+    checkins.mark_left_early(user, occurrence, payload_id(payload, "user_id"))
     return {}
 
 
 @event("acknowledge_alert")
 def acknowledge_alert(user, payload):
-    alert = db.session.get(SafetyAlert, _id(payload, "alert_id"))
+    alert = db.session.get(SafetyAlert, payload_id(payload, "alert_id"))
     if alert is None or alert.organisation_id != user.organisation_id or not policy.can_acknowledge_alert(user, alert):
         raise CheckInError("not_found")
     checkins.acknowledge_alert(user, alert)

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.api_base import Text
+from app.api_base import MAX_ID, Text
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
@@ -17,22 +17,22 @@ from app.groups.models import (
 
 
 class GroupSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(strict=True, dump_only=True)
     name = Text(required=True, validate=validate.Length(min=1, max=120))
     description = Text(load_default="", validate=validate.Length(max=4000))
     focus = Text(load_default="", validate=validate.Length(max=200))
     format = fields.Enum(GroupFormat, by_value=True, load_default=GroupFormat.ONLINE)
     location = Text(load_default="", validate=validate.Length(max=300))
     video_link = Text(load_default="", validate=validate.Length(max=500))
-    capacity = fields.Integer(load_default=10, validate=validate.Range(min=1, max=500))
+    capacity = fields.Integer(strict=True, load_default=10, validate=validate.Range(min=1, max=500))
     enrolment = fields.Enum(Enrolment, by_value=True, load_default=Enrolment.ROLLING)
     status = fields.Enum(GroupStatus, by_value=True, load_default=GroupStatus.FORMING)
     timezone = Text(load_default=None, validate=validate.Length(max=64))
     checkin_visibility = Text(load_default="all", validate=validate.OneOf(["all", "presence"]))
-    distress_threshold = fields.Integer(load_default=2, validate=validate.Range(min=0, max=10))
-    lobby_minutes = fields.Integer(load_default=15, validate=validate.Range(min=0, max=120))
+    distress_threshold = fields.Integer(strict=True, load_default=2, validate=validate.Range(min=0, max=10))
+    lobby_minutes = fields.Integer(strict=True, load_default=15, validate=validate.Range(min=0, max=120))
     agreement = Text(load_only=True, load_default="", validate=validate.Length(max=8000))
-    agreement_version = fields.Integer(dump_only=True, attribute="current_agreement.version", allow_none=True)
+    agreement_version = fields.Integer(strict=True, dump_only=True, attribute="current_agreement.version", allow_none=True)
     agreement_text = fields.String(dump_only=True, attribute="current_agreement.text", allow_none=True)
     active_members = fields.Method("_active_members", dump_only=True)
 
@@ -50,12 +50,12 @@ class GroupUpdateSchema(GroupSchema):
     format = fields.Enum(GroupFormat, by_value=True)
     location = Text(validate=validate.Length(max=300))
     video_link = Text(validate=validate.Length(max=500))
-    capacity = fields.Integer(validate=validate.Range(min=1, max=500))
+    capacity = fields.Integer(strict=True, validate=validate.Range(min=1, max=500))
     enrolment = fields.Enum(Enrolment, by_value=True)
     status = fields.Enum(GroupStatus, by_value=True)
     checkin_visibility = Text(validate=validate.OneOf(["all", "presence"]))
-    distress_threshold = fields.Integer(validate=validate.Range(min=0, max=10))
-    lobby_minutes = fields.Integer(validate=validate.Range(min=0, max=120))
+    distress_threshold = fields.Integer(strict=True, validate=validate.Range(min=0, max=10))
+    lobby_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=120))
 
 
 class ScheduleSchema(Schema):
@@ -63,7 +63,7 @@ class ScheduleSchema(Schema):
         "description": "Local wall-clock start of the first session in the group's time zone, without offset."})
     rrule = Text(required=True, validate=validate.Length(min=1, max=300), metadata={
         "description": "RFC 5545 RRULE without DTSTART; it must end (COUNT or UNTIL). Example: FREQ=WEEKLY;COUNT=12"})
-    duration_minutes = fields.Integer(load_default=90, validate=validate.Range(min=15, max=480))
+    duration_minutes = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=15, max=480))
     timezone = fields.String(dump_only=True)
 
 
@@ -72,7 +72,7 @@ class InvitationRequestSchema(Schema):
 
 
 class InvitationSchema(Schema):
-    id = fields.Integer(required=True)
+    id = fields.Integer(strict=True, required=True)
     email = fields.String(required=True)
     state = fields.String(required=True)
     created_at = fields.DateTime(required=True)
@@ -94,14 +94,14 @@ class AcceptInvitationSchema(Schema):
 
 
 class AcceptedSchema(Schema):
-    user_id = fields.Integer(required=True)
-    organisation_id = fields.Integer(required=True)
-    group_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(strict=True, required=True)
+    organisation_id = fields.Integer(strict=True, required=True)
+    group_id = fields.Integer(strict=True, allow_none=True)
     token = fields.String(metadata={"description": "A bearer token, when the call created the account."})
 
 
 class JoinSchema(Schema):
-    agreement_version = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    agreement_version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=1_000_000))
     preferred_name = Text(required=True, validate=validate.Length(min=1, max=100))
     hopes = Text(load_default="", validate=validate.Length(max=2000))
     doable = Text(load_default="", validate=validate.Length(max=2000))
@@ -112,13 +112,13 @@ class JoinSchema(Schema):
 
 
 class MembershipSchema(Schema):
-    id = fields.Integer(required=True)
-    group_id = fields.Integer(required=True)
-    user_id = fields.Integer(required=True)
+    id = fields.Integer(strict=True, required=True)
+    group_id = fields.Integer(strict=True, required=True)
+    user_id = fields.Integer(strict=True, required=True)
     preferred_name = fields.String(attribute="shown_name", required=True)
     status = fields.Enum(MembershipStatus, by_value=True, required=True)
     joined_at = fields.DateTime(allow_none=True)
-    agreement_version = fields.Integer(attribute="agreement.version", allow_none=True)
+    agreement_version = fields.Integer(strict=True, attribute="agreement.version", allow_none=True)
     agreement_accepted_at = fields.DateTime(allow_none=True)
 
 
@@ -144,13 +144,13 @@ class SessionQuerySchema(Schema):
 
 
 class SessionSchema(Schema):
-    id = fields.Integer(required=True)
-    group_id = fields.Integer(required=True)
+    id = fields.Integer(strict=True, required=True)
+    group_id = fields.Integer(strict=True, required=True)
     starts_at = fields.DateTime(required=True)
     ends_at = fields.DateTime(required=True)
     local_start = fields.Method("_local_start", metadata={"description": "Start in the group's time zone."})
     timezone = fields.String(attribute="group.timezone")
-    duration_minutes = fields.Integer(required=True)
+    duration_minutes = fields.Integer(strict=True, required=True)
     status = fields.Enum(OccurrenceStatus, by_value=True, required=True)
     cancel_reason = fields.String()
     video_link = fields.String(attribute="effective_video_link")
@@ -166,14 +166,14 @@ class SessionSchema(Schema):
 
 class ExtraSessionSchema(Schema):
     start_local = fields.NaiveDateTime(required=True)
-    duration_minutes = fields.Integer(load_default=90, validate=validate.Range(min=15, max=480))
+    duration_minutes = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=15, max=480))
     video_link = Text(load_default="", validate=validate.Length(max=500))
     location = Text(load_default="", validate=validate.Length(max=300))
 
 
 class SessionUpdateSchema(Schema):
     start_local = fields.NaiveDateTime()
-    duration_minutes = fields.Integer(validate=validate.Range(min=15, max=480))
+    duration_minutes = fields.Integer(strict=True, validate=validate.Range(min=15, max=480))
     video_link = Text(validate=validate.Length(max=500))
     location = Text(validate=validate.Length(max=300))
     status = fields.Enum(OccurrenceStatus, by_value=True)
@@ -181,14 +181,14 @@ class SessionUpdateSchema(Schema):
 
 
 class AttendanceRecordSchema(Schema):
-    user_id = fields.Integer(required=True)
+    user_id = fields.Integer(strict=True, required=True)
     preferred_name = fields.String()
     status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True)
     comment = fields.String()
 
 
 class AttendanceEntrySchema(Schema):
-    user_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
+    user_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, required=True)
     comment = Text(load_default="", validate=validate.Length(max=500))
     previous_status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, load_default=None, metadata={
@@ -202,14 +202,14 @@ class AttendanceUpdateSchema(Schema):
 
 
 class AttendanceSheetSchema(Schema):
-    session_id = fields.Integer(required=True)
+    session_id = fields.Integer(strict=True, required=True)
     records = fields.List(fields.Nested(AttendanceRecordSchema), required=True)
-    conflicts = fields.List(fields.Integer(), required=True)
+    conflicts = fields.List(fields.Integer(strict=True, ), required=True)
 
 
 class AgendaItemSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    position = fields.Integer(dump_only=True)
+    id = fields.Integer(strict=True, dump_only=True)
+    position = fields.Integer(strict=True, dump_only=True)
     title = Text(required=True, validate=validate.Length(min=1, max=200))
     body = Text(load_default="", validate=validate.Length(max=8000), metadata={"description": "Markdown"})
     body_html = fields.Method("_body_html", dump_only=True)
@@ -224,20 +224,20 @@ class AgendaItemSchema(Schema):
 class CheckInRequestSchema(Schema):
     client_id = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"), metadata={
         "description": "Idempotency key chosen by the client: a retry with the same key is stored once."})
-    mood = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10))
+    mood = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=10))
     energy = fields.Enum(Energy, by_value=True, load_default=None, allow_none=True)
     note = Text(load_default="", validate=validate.Length(max=280))
     passed = fields.Boolean(load_default=False)
 
 
 class CheckInSchema(Schema):
-    id = fields.Integer(required=True)
-    user_id = fields.Integer(required=True)
+    id = fields.Integer(strict=True, required=True)
+    user_id = fields.Integer(strict=True, required=True)
     name = fields.String()
-    session_id = fields.Integer(allow_none=True)
+    session_id = fields.Integer(strict=True, allow_none=True)
     created_at = fields.String(required=True)
     checked_in = fields.Boolean()
-    mood = fields.Integer(allow_none=True)
+    mood = fields.Integer(strict=True, allow_none=True)
     energy = fields.String(allow_none=True)
     note = fields.String()
     passed = fields.Boolean()
@@ -247,11 +247,11 @@ class CheckInSchema(Schema):
 
 
 class AlertSchema(Schema):
-    id = fields.Integer(required=True)
+    id = fields.Integer(strict=True, required=True)
     kind = fields.String(required=True)
-    group_id = fields.Integer(required=True)
-    session_id = fields.Integer(allow_none=True)
-    user_id = fields.Integer(required=True)
+    group_id = fields.Integer(strict=True, required=True)
+    session_id = fields.Integer(strict=True, allow_none=True)
+    user_id = fields.Integer(strict=True, required=True)
     name = fields.String(required=True)
     created_at = fields.String(required=True)
     acknowledged = fields.Boolean(required=True)

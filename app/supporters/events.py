@@ -5,23 +5,14 @@ from __future__ import annotations
 from flask_socketio import join_room, leave_room
 
 from app import policy
-from app.realtime import Refusal, event
+from app.realtime import Refusal, event, payload_id
 from app.supporters.services import shared_room
-
-MAX_ID = 2**63 - 1
-
-
-def _patient_id(payload) -> int:
-    value = payload.get("patient_id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise Refusal("invalid")
-    return value
 
 
 @event("join_shared")
 def join_shared(user, payload):
     """Follow a patient's shared page; refused (and nothing joined) without an active consent."""
-    patient_id = _patient_id(payload)
+    patient_id = payload_id(payload, "patient_id")
     allowed = policy.allowed_data_classes(user, patient_id)
     if not allowed:
         raise Refusal("access_ended")
@@ -31,5 +22,5 @@ def join_shared(user, payload):
 
 @event("leave_shared")
 def leave_shared(user, payload):
-    leave_room(shared_room(_patient_id(payload), user.id))
+    leave_room(shared_room(payload_id(payload, "patient_id"), user.id))
     return {}

@@ -2,21 +2,21 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.api_base import Text
+from app.api_base import MAX_ID, Text
 from app.supporters.models import DataClass
 
 
 class ConsentEventSchema(Schema):
     state = fields.String(required=True)
     at = fields.DateTime(required=True)
-    by_id = fields.Integer(allow_none=True)
+    by_id = fields.Integer(strict=True, allow_none=True)
     reason = fields.String()
 
 
 class ConsentSchema(Schema):
-    id = fields.Integer(required=True)
-    patient_id = fields.Integer(required=True)
-    supporter_id = fields.Integer(allow_none=True)
+    id = fields.Integer(strict=True, required=True)
+    patient_id = fields.Integer(strict=True, required=True)
+    supporter_id = fields.Integer(strict=True, allow_none=True)
     state = fields.String(required=True, metadata={
         "description": "proposed, active, on_hold, revoked, expired or renewed; the supporter it was given to sees "
                        "only active or ended (never why), and no history"})
@@ -25,24 +25,24 @@ class ConsentSchema(Schema):
     ends_at = fields.DateTime(required=True)
     data_from = fields.DateTime(required=True)
     purpose = fields.String()
-    renews_id = fields.Integer(allow_none=True)
+    renews_id = fields.Integer(strict=True, allow_none=True)
     history = fields.List(fields.Nested(ConsentEventSchema), required=True)
 
 
 class ConsentCreateSchema(Schema):
     """Either `supporter_id` (someone already in your circle) or `email` and `relationship` (an invitation)."""
 
-    supporter_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
+    supporter_id = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
     email = fields.Email(validate=validate.Length(max=254))
     relationship = Text(load_default="", validate=validate.Length(max=60))
     data_classes = fields.List(fields.Enum(DataClass, by_value=True), required=True,
                                validate=validate.Length(min=1, max=len(DataClass)))
-    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=365))
+    days = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=1, max=365))
     data_from = fields.AwareDateTime(load_default=None)
     purpose = Text(load_default="", validate=validate.Length(max=1000))
 
 
 class SharedViewSchema(Schema):
-    patient_id = fields.Integer(required=True)
+    patient_id = fields.Integer(strict=True, required=True)
     classes = fields.List(fields.String(), required=True)
     data = fields.Dict(required=True, metadata={"description": "Per data class, what the consent allows."})
