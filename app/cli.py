@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--organisation", "organisation_name", required=True, help="The organisation's name.")
 @click.option("--slug", help="Short name for the organisation (created if new).")
 @click.option("--email", required=True)
@@ -48,6 +50,7 @@ def create_admin(organisation_name: str, slug: str | None, email: str, display_n
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Load the demo organisation and accounts (idempotent; refused in production)."""
     if current_app.config["PRODUCTION"]:
@@ -65,6 +68,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@with_appcontext
 def audit_verify() -> None:
     """Check the HMAC chain: exits 1 if a row was edited or deleted."""
     result = audit.verify()
@@ -77,6 +81,7 @@ def audit_verify() -> None:
 
 
 @click.command("backup")
+@with_appcontext
 @click.argument("destination", required=False)
 def backup(destination: str | None) -> None:
     """Back up the database: SQLite's online backup API, or pg_dump for PostgreSQL."""

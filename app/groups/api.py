@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import abort as flask_abort
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
@@ -192,8 +193,8 @@ def accept_invitation(data, code: str):
         else:
             missing = [f for f in ("email", "password", "display_name") if not data.get(f)]
             if missing:
-                abort(422, message="Sign in, or give the account to create.",
-                      errors={"json": {f: ["Missing data for required field."] for f in missing}})
+                message = _("Sign in, or give the account to create.")
+                abort(422, message=message, errors={"json": {f: [message] for f in missing}})
             user = account_services.accept_invitation(
                 invitation, email=data["email"], password=data["password"], display_name=data["display_name"],
                 timezone=data.get("timezone") or "UTC")
@@ -279,7 +280,8 @@ def list_sessions(query, group_id: int):
     group = _group(group_id)
     policy.require_view_sessions(current_user, group)
     if query["start"] and query["end"] and query["end"] <= query["start"]:
-        abort(422, message="The end must come after the start.", errors={"query": {"end": ["Must be after start."]}})
+        message = _("The end must come after the start.")
+        abort(422, message=message, errors={"query": {"end": [message]}})
     return queries.occurrences(group, start=query["start"], end=query["end"])
 
 

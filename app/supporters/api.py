@@ -91,8 +91,8 @@ def create_consent(data):
             consent, _raw = services.invite_supporter(current_user, email=data["email"],
                                                       relationship=data["relationship"], **terms)
         else:
-            abort(422, message="Give supporter_id or email.",
-                  errors={"json": {"supporter_id": ["Give supporter_id or email."]}})
+            message = _("Give the supporter's id, or an email address to invite.")
+            abort(422, message=message, errors={"json": {"supporter_id": [message]}})
     except services.ConsentError as error:
         _fail(error)
     return _consent_row(consent)
