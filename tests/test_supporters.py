@@ -608,7 +608,8 @@ def test_join_shared_is_refused_to_everyone_but_the_grantee(app, login, patient,
     for bad in ({}, {"patient_id": "1"}, {"patient_id": True}, {"patient_id": 2**70}):
         http = app.test_client()
         login(http, supporter)
-        assert sockets(http).emit("join_shared", bad, callback=True) == {"ok": False, "error": "invalid"}
+        answer = sockets(http).emit("join_shared", bad, callback=True)
+        assert (answer["ok"], answer["error"]) == (False, "invalid")
 
 
 # The API --------------------------------------------------------------------------------------------------------------
