@@ -153,5 +153,6 @@ def verify() -> VerifyResult:
         expected_prev, expected_seq = event.hash, event.seq + 1
     head = db.session.get(AuditHead, 1)
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != expected_prev):
-        problems.append(f"the chain ends at seq {expected_seq - 1} but the head says {head.last_seq} (rows deleted at the end)")
+        problems.append(f"the chain ends at seq {expected_seq - 1} but the head says {head.last_seq} "
+                        "(rows deleted at the end)")
     return VerifyResult(checked=checked, problems=problems)

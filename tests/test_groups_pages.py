@@ -4,7 +4,7 @@ schedule and session forms, attendance with two facilitators, agendas, notes, th
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -678,7 +678,7 @@ def test_the_attendance_screen_lists_every_active_member_sorted_by_name(client, 
 
 def test_a_member_who_joins_late_is_on_the_attendance_screen_of_later_sessions(client, login, group_with_members,
                                                                                make_member, facilitator):
-    late = make_member(group_with_members, display_name="Lena Late")
+    make_member(group_with_members, display_name="Lena Late")
     login(client, facilitator)
 
     for occurrence in future(group_with_members):

@@ -39,10 +39,14 @@ def new_password_field(label):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), _no_nul],
-                       render_kw={"autocomplete": "username"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
-                             render_kw={"autocomplete": "current-password"})
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Length(max=254), _no_nul], render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
     next = HiddenField()
 
 
@@ -51,20 +55,26 @@ class EmptyForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul],
-                       render_kw={"autocomplete": "email"})
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+    )
 
 
 class ResetPasswordForm(FlaskForm):
     password = new_password_field(_l("New password"))
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-                            render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class ChangePasswordForm(ResetPasswordForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
-                                     render_kw={"autocomplete": "current-password"})
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 def timezone_choices():
@@ -92,17 +102,22 @@ class LanguageForm(FlaskForm):
 
 
 class ApiTokenForm(FlaskForm):
-    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100), _no_nul],
-                       description=_l("For example: my phone"))
+    name = StringField(
+        _l("Token name"), validators=[DataRequired(), Length(max=100), _no_nul], description=_l("For example: my phone")
+    )
 
 
 class AcceptInvitationForm(FlaskForm):
     """Creates the account that accepts an invitation."""
 
-    display_name = StringField(_l("Your name, as others will see it"), validators=[DataRequired(), Length(max=100), _no_nul],
-                               description=_l("A first name or a nickname is enough."))
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul],
-                       render_kw={"autocomplete": "email"})
+    display_name = StringField(
+        _l("Your name, as others will see it"),
+        validators=[DataRequired(), Length(max=100), _no_nul],
+        description=_l("A first name or a nickname is enough."),
+    )
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+    )
     password = new_password_field(_l("Choose a password"))
     timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
 
@@ -113,14 +128,18 @@ class AcceptInvitationForm(FlaskForm):
 
 class InviteStaffForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul])
-    role = SelectField(_l("Role"),
-                       choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
-                       validators=[DataRequired()])
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
+        validators=[DataRequired()],
+    )
 
 
 class CrisisResourcesForm(FlaskForm):
     crisis_name = StringField(_l("Service name"), validators=[Optional(), Length(max=200), _no_nul])
     crisis_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50), _no_nul])
     crisis_text = StringField(_l("Text line"), validators=[Optional(), Length(max=100), _no_nul])
-    crisis_url = StringField(_l("Web address"), validators=[Optional(), Length(max=300), _web_address, URL(require_tld=False)])
+    crisis_url = StringField(
+        _l("Web address"), validators=[Optional(), Length(max=300), _web_address, URL(require_tld=False)]
+    )
     crisis_note = TextAreaField(_l("Other guidance"), validators=[Optional(), Length(max=2000), _no_nul])

@@ -19,7 +19,8 @@ class RoleName(enum.StrEnum):
     SUPPORTER = "supporter"
 
 
-ROLE_ENUM = Enum(RoleName, name="role_name", values_callable=lambda e: [m.value for m in e], native_enum=False, length=20)
+ROLE_ENUM = Enum(RoleName, name="role_name", values_callable=lambda e: [m.value for m in e], native_enum=False,
+                 length=20)
 
 
 class Organisation(db.Model):

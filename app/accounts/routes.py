@@ -27,6 +27,8 @@ from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
 
+NOTIFICATION_FIELDS = ("email_reminders", "email_messages", "in_app")
+
 
 def _login_limit_key() -> str:
     return "login-email:" + (request.form.get("email") or "").strip().lower()[:254]
@@ -129,8 +131,10 @@ def reset_password(token: str):
 @login_required
 def profile():
     prefs = current_user.notification_prefs or {}
-    form = ProfileForm(obj=current_user, **{k: prefs.get(k, True) for k in ("email_reminders", "email_messages", "in_app")}) \
-        if request.method == "GET" else ProfileForm()
+    if request.method == "GET":
+        form = ProfileForm(obj=current_user, **{k: prefs.get(k, True) for k in NOTIFICATION_FIELDS})
+    else:
+        form = ProfileForm()
     if form.validate_on_submit():
         try:
             services.update_profile(
@@ -140,7 +144,7 @@ def profile():
                 timezone=form.timezone.data,
                 locale=form.locale.data,
                 low_energy=form.low_energy.data,
-                notification_prefs={k: getattr(form, k).data for k in ("email_reminders", "email_messages", "in_app")},
+                notification_prefs={k: getattr(form, k).data for k in NOTIFICATION_FIELDS},
             )
         except services.AccountError as error:
             _form_errors_to(form, error)

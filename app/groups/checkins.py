@@ -430,7 +430,8 @@ def checkin_payload(checkin: CheckIn, name: str, full: bool) -> dict:
             "created_at": checkin.created_at.isoformat(), "client_id": None}
     if not full:
         return {**base, "checked_in": True}
-    return {**base, "checked_in": True, "mood": checkin.mood, "energy": checkin.energy.value if checkin.energy else None,
+    energy = checkin.energy.value if checkin.energy else None
+    return {**base, "checked_in": True, "mood": checkin.mood, "energy": energy,
             "note": checkin.note, "passed": checkin.passed}
 
 

@@ -43,12 +43,20 @@ def _no_nul(form, field):
 
 
 def format_choices():
-    return [SelectChoice("online", _l("Online")), SelectChoice("in_person", _l("In person")), SelectChoice("hybrid", _l("Hybrid"))]
+    return [
+        SelectChoice("online", _l("Online")),
+        SelectChoice("in_person", _l("In person")),
+        SelectChoice("hybrid", _l("Hybrid")),
+    ]
 
 
 def status_choices():
-    return [SelectChoice("forming", _l("Forming")), SelectChoice("active", _l("Active")), SelectChoice("finished", _l("Finished")),
-            SelectChoice("cancelled", _l("Cancelled"))]
+    return [
+        SelectChoice("forming", _l("Forming")),
+        SelectChoice("active", _l("Active")),
+        SelectChoice("finished", _l("Finished")),
+        SelectChoice("cancelled", _l("Cancelled")),
+    ]
 
 
 ATTENDANCE_LABELS = {
@@ -81,25 +89,49 @@ class MultiCheckboxField(SelectMultipleField):
 class GroupForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120), _no_nul])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000), _no_nul])
-    focus = StringField(_l("Focus"), validators=[Optional(), Length(max=200), _no_nul],
-                        description=_l("For example: behavioural activation, coping with low mood"))
+    focus = StringField(
+        _l("Focus"),
+        validators=[Optional(), Length(max=200), _no_nul],
+        description=_l("For example: behavioural activation, coping with low mood"),
+    )
     format = SelectField(_l("Format"), choices=format_choices, validators=[DataRequired()])
-    location = StringField(_l("Place"), validators=[Optional(), Length(max=300), _no_nul],
-                           description=_l("Needed for in-person and hybrid groups"))
-    video_link = StringField(_l("Video link"), validators=[Optional(), Length(max=500), _no_nul],
-                             description=_l("Needed for online and hybrid groups; starts with https://"))
+    location = StringField(
+        _l("Place"),
+        validators=[Optional(), Length(max=300), _no_nul],
+        description=_l("Needed for in-person and hybrid groups"),
+    )
+    video_link = StringField(
+        _l("Video link"),
+        validators=[Optional(), Length(max=500), _no_nul],
+        description=_l("Needed for online and hybrid groups; starts with https://"),
+    )
     capacity = IntegerField(_l("Places"), validators=[InputRequired(), NumberRange(min=1, max=500)], default=10)
-    enrolment = SelectField(_l("Enrolment"), choices=[SelectChoice("rolling", _l("Rolling: people join as places free up")),
-                                                      SelectChoice("closed", _l("Closed cohort: everyone starts together"))])
+    enrolment = SelectField(
+        _l("Enrolment"),
+        choices=[
+            SelectChoice("rolling", _l("Rolling: people join as places free up")),
+            SelectChoice("closed", _l("Closed cohort: everyone starts together")),
+        ],
+    )
     status = SelectField(_l("Status"), choices=status_choices, default="forming")
     timezone = SelectField(_l("Time zone of the sessions"), validators=[DataRequired()])
     checkin_visibility = SelectField(
         _l("In the live room, members see"),
-        choices=[SelectChoice("all", _l("each other's check-ins")), SelectChoice("presence", _l("only that someone checked in"))])
-    distress_threshold = IntegerField(_l("Alert me when a live check-in mood is at or below"),
-                                      validators=[InputRequired(), NumberRange(min=0, max=10)], default=2)
-    lobby_minutes = IntegerField(_l("Members may enter the live room this many minutes before the start"),
-                                 validators=[InputRequired(), NumberRange(min=0, max=120)], default=15)
+        choices=[
+            SelectChoice("all", _l("each other's check-ins")),
+            SelectChoice("presence", _l("only that someone checked in")),
+        ],
+    )
+    distress_threshold = IntegerField(
+        _l("Alert me when a live check-in mood is at or below"),
+        validators=[InputRequired(), NumberRange(min=0, max=10)],
+        default=2,
+    )
+    lobby_minutes = IntegerField(
+        _l("Members may enter the live room this many minutes before the start"),
+        validators=[InputRequired(), NumberRange(min=0, max=120)],
+        default=15,
+    )
     co_facilitators = MultiCheckboxField(_l("Co-facilitators"), coerce=int, validators=[Optional()])
 
     def __init__(self, *args, facilitators=(), **kwargs):
@@ -109,13 +141,19 @@ class GroupForm(FlaskForm):
 
 
 class NewGroupForm(GroupForm):
-    agreement = TextAreaField(_l("Group agreement"), validators=[Optional(), Length(max=8000), _no_nul],
-                              description=_l("Confidentiality and ground rules; leave empty to start from ours."))
+    agreement = TextAreaField(
+        _l("Group agreement"),
+        validators=[Optional(), Length(max=8000), _no_nul],
+        description=_l("Confidentiality and ground rules; leave empty to start from ours."),
+    )
 
 
 class AgreementForm(FlaskForm):
-    text = TextAreaField(_l("Group agreement"), validators=[DataRequired(), Length(max=8000), _no_nul],
-                         description=_l("Saving a change creates a new version; members are asked to accept it."))
+    text = TextAreaField(
+        _l("Group agreement"),
+        validators=[DataRequired(), Length(max=8000), _no_nul],
+        description=_l("Saving a change creates a new version; members are asked to accept it."),
+    )
 
 
 class _NeededWhenEnding:
@@ -141,22 +179,33 @@ class _NeededWhenEnding:
 class ScheduleForm(FlaskForm):
     start_date = DateField(_l("First session"), validators=[DataRequired()])
     start_time = TimeField(_l("Start time"), validators=[DataRequired()])
-    interval_weeks = SelectField(_l("Repeats"), choices=[SelectChoice("1", _l("Every week")), SelectChoice("2", _l("Every other week"))],
-                                 default="1")
-    end_mode = RadioField(_l("Ends"), choices=[SelectChoice("count", _l("After a number of sessions")),
-                                               SelectChoice("until", _l("On a date"))], default="count")
-    count = IntegerField(_l("Number of sessions"), validators=[
-        _NeededWhenEnding("count", _l("How many sessions?")), NumberRange(min=1, max=260)], default=12)
+    interval_weeks = SelectField(
+        _l("Repeats"),
+        choices=[SelectChoice("1", _l("Every week")), SelectChoice("2", _l("Every other week"))],
+        default="1",
+    )
+    end_mode = RadioField(
+        _l("Ends"),
+        choices=[SelectChoice("count", _l("After a number of sessions")), SelectChoice("until", _l("On a date"))],
+        default="count",
+    )
+    count = IntegerField(
+        _l("Number of sessions"),
+        validators=[_NeededWhenEnding("count", _l("How many sessions?")), NumberRange(min=1, max=260)],
+        default=12,
+    )
     until = DateField(_l("Last date"), validators=[_NeededWhenEnding("until", _l("Choose the last date."))])
-    duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
-                                    default=90)
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90
+    )
 
 
 class SessionTimeForm(FlaskForm):
     date = DateField(_l("Date"), validators=[DataRequired()])
     time = TimeField(_l("Start time"), validators=[DataRequired()])
-    duration_minutes = IntegerField(_l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)],
-                                    default=90)
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90
+    )
     video_link = StringField(_l("Video link for this session only"), validators=[Optional(), Length(max=500), _no_nul])
     location = StringField(_l("Place for this session only"), validators=[Optional(), Length(max=300), _no_nul])
 
@@ -166,25 +215,38 @@ class CancelSessionForm(FlaskForm):
 
 
 class InviteMemberForm(FlaskForm):
-    email = EmailField(_l("Email (leave empty for a link to share)"),
-                       validators=[Optional(), Email(), Length(max=254), _no_nul])
+    email = EmailField(
+        _l("Email (leave empty for a link to share)"), validators=[Optional(), Email(), Length(max=254), _no_nul]
+    )
 
 
 class JoinForm(FlaskForm):
     agreement_id = HiddenField(validators=[DataRequired()])
     accept = BooleanField(_l("I have read the group agreement and accept it"), validators=[DataRequired()])
-    preferred_name = StringField(_l("Name shown to the group"), validators=[DataRequired(), Length(max=100), _no_nul],
-                                 description=_l("A first name, a nickname or a pseudonym."))
-    hopes = TextAreaField(_l("What do you hope to get from the group?"),
-                          validators=[Optional(), Length(max=2000), _no_nul])
-    doable = TextAreaField(_l("What feels doable for you right now?"),
-                           validators=[Optional(), Length(max=2000), _no_nul])
-    speaking_comfort = RadioField(_l("Speaking in a group"), choices=SPEAKING_LABELS,
-                                  validators=[DataRequired(message=_l("Choose the answer closest to how you feel."))])
-    accommodations = MultiCheckboxField(_l("What would help (optional)"),
-                                        choices=[SelectChoice(k, v) for k, v in ACCOMMODATION_LABELS.items()], validators=[Optional()])
-    accommodations_note = TextAreaField(_l("Anything else the facilitator should know (optional)"),
-                                        validators=[Optional(), Length(max=2000), _no_nul])
+    preferred_name = StringField(
+        _l("Name shown to the group"),
+        validators=[DataRequired(), Length(max=100), _no_nul],
+        description=_l("A first name, a nickname or a pseudonym."),
+    )
+    hopes = TextAreaField(
+        _l("What do you hope to get from the group?"), validators=[Optional(), Length(max=2000), _no_nul]
+    )
+    doable = TextAreaField(
+        _l("What feels doable for you right now?"), validators=[Optional(), Length(max=2000), _no_nul]
+    )
+    speaking_comfort = RadioField(
+        _l("Speaking in a group"),
+        choices=SPEAKING_LABELS,
+        validators=[DataRequired(message=_l("Choose the answer closest to how you feel."))],
+    )
+    accommodations = MultiCheckboxField(
+        _l("What would help (optional)"),
+        choices=[SelectChoice(k, v) for k, v in ACCOMMODATION_LABELS.items()],
+        validators=[Optional()],
+    )
+    accommodations_note = TextAreaField(
+        _l("Anything else the facilitator should know (optional)"), validators=[Optional(), Length(max=2000), _no_nul]
+    )
 
 
 class AcceptAgreementForm(FlaskForm):
@@ -193,20 +255,33 @@ class AcceptAgreementForm(FlaskForm):
 
 
 class MembershipStatusForm(FlaskForm):
-    status = SelectField(_l("New status"), choices=[
-        SelectChoice("active", _l("Active")), SelectChoice("paused", _l("Paused")), SelectChoice("left", _l("Left")), SelectChoice("completed", _l("Completed"))])
+    status = SelectField(
+        _l("New status"),
+        choices=[
+            SelectChoice("active", _l("Active")),
+            SelectChoice("paused", _l("Paused")),
+            SelectChoice("left", _l("Left")),
+            SelectChoice("completed", _l("Completed")),
+        ],
+    )
     reason = TextAreaField(_l("Reason (seen only by facilitators)"), validators=[Optional(), Length(max=1000), _no_nul])
 
 
 class LeaveGroupForm(FlaskForm):
-    reason = TextAreaField(_l("Would you like to tell your facilitator why? (optional)"),
-                           validators=[Optional(), Length(max=1000), _no_nul])
+    reason = TextAreaField(
+        _l("Would you like to tell your facilitator why? (optional)"),
+        validators=[Optional(), Length(max=1000), _no_nul],
+    )
 
 
 class AttendanceRowForm(Form):
     user_id = HiddenField()
-    status = SelectField(_l("Attendance"), choices=[SelectChoice("", _l("Not recorded"))] + [
-        SelectChoice(status.value, label) for status, label in ATTENDANCE_LABELS.items()], validators=[Optional()])
+    status = SelectField(
+        _l("Attendance"),
+        choices=[SelectChoice("", _l("Not recorded"))]
+        + [SelectChoice(status.value, label) for status, label in ATTENDANCE_LABELS.items()],
+        validators=[Optional()],
+    )
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500), _no_nul])
     previous_status = HiddenField()
     previous_comment = HiddenField()
@@ -219,8 +294,11 @@ class AttendanceForm(FlaskForm):
 class AgendaItemForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200), _no_nul])
     body = TextAreaField(_l("Content (Markdown)"), validators=[Optional(), Length(max=8000), _no_nul])
-    rationale = TextAreaField(_l("Why we do this"), validators=[Optional(), Length(max=2000), _no_nul],
-                              description=_l("Members see this before the session."))
+    rationale = TextAreaField(
+        _l("Why we do this"),
+        validators=[Optional(), Length(max=2000), _no_nul],
+        description=_l("Members see this before the session."),
+    )
 
 
 class NoteForm(FlaskForm):
@@ -230,17 +308,26 @@ class NoteForm(FlaskForm):
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.member_id.choices = [SelectChoice(0, _l("The session as a whole"))] + [
-            SelectChoice(m.user_id, m.shown_name) for m in members]
+            SelectChoice(m.user_id, m.shown_name) for m in members
+        ]
 
 
 class CheckInForm(FlaskForm):
     """A check-in between sessions; the client id makes a double submit count once."""
 
     client_id = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
-    mood = IntegerField(_l("Mood today, from 0 (very low) to 10 (very good)"),
-                        validators=[Optional(), NumberRange(min=0, max=10)])
-    energy = RadioField(_l("Energy"), choices=[SelectChoice("low", _l("Low")), SelectChoice("medium", _l("Medium")), SelectChoice("high", _l("High"))],
-                        validators=[Optional()])
+    mood = IntegerField(
+        _l("Mood today, from 0 (very low) to 10 (very good)"), validators=[Optional(), NumberRange(min=0, max=10)]
+    )
+    energy = RadioField(
+        _l("Energy"),
+        choices=[
+            SelectChoice("low", _l("Low")),
+            SelectChoice("medium", _l("Medium")),
+            SelectChoice("high", _l("High")),
+        ],
+        validators=[Optional()],
+    )
     note = StringField(_l("A line about today (optional)"), validators=[Optional(), Length(max=280), _no_nul])
     passed = HiddenField(default="0")
 

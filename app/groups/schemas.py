@@ -32,7 +32,9 @@ class GroupSchema(Schema):
     distress_threshold = fields.Integer(strict=True, load_default=2, validate=validate.Range(min=0, max=10))
     lobby_minutes = fields.Integer(strict=True, load_default=15, validate=validate.Range(min=0, max=120))
     agreement = Text(load_only=True, load_default="", validate=validate.Length(max=8000))
-    agreement_version = fields.Integer(strict=True, dump_only=True, attribute="current_agreement.version", allow_none=True)
+    agreement_version = fields.Integer(
+        strict=True, dump_only=True, attribute="current_agreement.version", allow_none=True
+    )
     agreement_text = fields.String(dump_only=True, attribute="current_agreement.text", allow_none=True)
     active_members = fields.Method("_active_members", dump_only=True)
 
@@ -59,10 +61,19 @@ class GroupUpdateSchema(GroupSchema):
 
 
 class ScheduleSchema(Schema):
-    dtstart_local = fields.NaiveDateTime(required=True, metadata={
-        "description": "Local wall-clock start of the first session in the group's time zone, without offset."})
-    rrule = Text(required=True, validate=validate.Length(min=1, max=300), metadata={
-        "description": "RFC 5545 RRULE without DTSTART; it must end (COUNT or UNTIL). Example: FREQ=WEEKLY;COUNT=12"})
+    dtstart_local = fields.NaiveDateTime(
+        required=True,
+        metadata={
+            "description": "Local wall-clock start of the first session in the group's time zone, without offset."
+        },
+    )
+    rrule = Text(
+        required=True,
+        validate=validate.Length(min=1, max=300),
+        metadata={
+            "description": "RFC 5545 RRULE without DTSTART; it must end (COUNT or UNTIL). Example: FREQ=WEEKLY;COUNT=12"
+        },
+    )
     duration_minutes = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=15, max=480))
     timezone = fields.String(dump_only=True)
 
@@ -106,8 +117,11 @@ class JoinSchema(Schema):
     hopes = Text(load_default="", validate=validate.Length(max=2000))
     doable = Text(load_default="", validate=validate.Length(max=2000))
     speaking_comfort = fields.Enum(SpeakingComfort, by_value=True, required=True)
-    accommodations = fields.List(Text(validate=validate.OneOf(ACCOMMODATIONS)), load_default=list,
-                                 validate=validate.Length(max=len(ACCOMMODATIONS)))
+    accommodations = fields.List(
+        Text(validate=validate.OneOf(ACCOMMODATIONS)),
+        load_default=list,
+        validate=validate.Length(max=len(ACCOMMODATIONS)),
+    )
     accommodations_note = Text(load_default="", validate=validate.Length(max=2000))
 
 
@@ -191,9 +205,16 @@ class AttendanceEntrySchema(Schema):
     user_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, required=True)
     comment = Text(load_default="", validate=validate.Length(max=500))
-    previous_status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, load_default=None, metadata={
-        "description": "What the client showed before the change; rows changed meanwhile by someone else are kept "
-                       "and reported as conflicts."})
+    previous_status = fields.Enum(
+        AttendanceStatus,
+        by_value=True,
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "What the client showed before the change; rows changed meanwhile by someone else are kept "
+            "and reported as conflicts."
+        },
+    )
     previous_comment = Text(load_default="", validate=validate.Length(max=500))
 
 
@@ -204,7 +225,12 @@ class AttendanceUpdateSchema(Schema):
 class AttendanceSheetSchema(Schema):
     session_id = fields.Integer(strict=True, required=True)
     records = fields.List(fields.Nested(AttendanceRecordSchema), required=True)
-    conflicts = fields.List(fields.Integer(strict=True, ), required=True)
+    conflicts = fields.List(
+        fields.Integer(
+            strict=True,
+        ),
+        required=True,
+    )
 
 
 class AgendaItemSchema(Schema):
@@ -222,8 +248,11 @@ class AgendaItemSchema(Schema):
 
 
 class CheckInRequestSchema(Schema):
-    client_id = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"), metadata={
-        "description": "Idempotency key chosen by the client: a retry with the same key is stored once."})
+    client_id = Text(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"),
+        metadata={"description": "Idempotency key chosen by the client: a retry with the same key is stored once."},
+    )
     mood = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=10))
     energy = fields.Enum(Energy, by_value=True, load_default=None, allow_none=True)
     note = Text(load_default="", validate=validate.Length(max=280))

@@ -395,7 +395,8 @@ def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minu
 
 
 def _has_records(occurrence: SessionOccurrence) -> bool:
-    return db.session.scalar(select(Attendance.id).where(Attendance.occurrence_id == occurrence.id).limit(1)) is not None
+    first = select(Attendance.id).where(Attendance.occurrence_id == occurrence.id).limit(1)
+    return db.session.scalar(first) is not None
 
 
 def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, duration_minutes: int,

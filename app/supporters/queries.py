@@ -1,5 +1,6 @@
 """Reads for sharing pages, the supporter's view and the API. What a supporter may see is computed here from an
-active consent's classes and data period, and nothing else: never check-in text, item answers, alerts, notes or peers."""
+active consent's classes and data period, and nothing else: never check-in text, item answers, alerts, notes or
+other members."""
 
 from __future__ import annotations
 
