@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Enum, TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -28,3 +28,8 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def string_enum(cls, name: str, length: int = 30) -> Enum:
+    """An enum stored as its values in a plain string column (no database enum type to migrate)."""
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=length)

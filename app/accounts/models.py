@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models_base import UTCDateTime, utcnow
+from app.models_base import UTCDateTime, string_enum, utcnow
 
 
 class RoleName(enum.StrEnum):
@@ -19,8 +19,7 @@ class RoleName(enum.StrEnum):
     SUPPORTER = "supporter"
 
 
-ROLE_ENUM = Enum(RoleName, name="role_name", values_callable=lambda e: [m.value for m in e], native_enum=False,
-                 length=20)
+ROLE_ENUM = string_enum(RoleName, "role_name", length=20)
 
 
 class Organisation(db.Model):

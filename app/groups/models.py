@@ -5,16 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation, User
 from app.extensions import db
-from app.models_base import UTCDateTime, utcnow
-
-
-def _enum(cls, name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=30)
+from app.models_base import UTCDateTime, string_enum, utcnow
 
 
 class GroupFormat(enum.StrEnum):
@@ -82,12 +78,12 @@ class TherapyGroup(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     #: What the group works on, e.g. "behavioural activation".
     focus: Mapped[str] = mapped_column(String(200), default="")
-    format: Mapped[GroupFormat] = mapped_column(_enum(GroupFormat, "group_format"), default=GroupFormat.ONLINE)
+    format: Mapped[GroupFormat] = mapped_column(string_enum(GroupFormat, "group_format"), default=GroupFormat.ONLINE)
     location: Mapped[str] = mapped_column(String(300), default="")
     video_link: Mapped[str] = mapped_column(String(500), default="")
     capacity: Mapped[int] = mapped_column(Integer, default=10)
-    enrolment: Mapped[Enrolment] = mapped_column(_enum(Enrolment, "group_enrolment"), default=Enrolment.ROLLING)
-    status: Mapped[GroupStatus] = mapped_column(_enum(GroupStatus, "group_status"), default=GroupStatus.FORMING)
+    enrolment: Mapped[Enrolment] = mapped_column(string_enum(Enrolment, "group_enrolment"), default=Enrolment.ROLLING)
+    status: Mapped[GroupStatus] = mapped_column(string_enum(GroupStatus, "group_status"), default=GroupStatus.FORMING)
     #: IANA zone of the schedule; a session at 18:00 here stays at 18:00 here across daylight-saving changes.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     #: Live rooms: "all" shows members each other's check-ins, "presence" only that someone checked in.
@@ -156,7 +152,7 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("therapy_group.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    status: Mapped[MembershipStatus] = mapped_column(_enum(MembershipStatus, "membership_status"),
+    status: Mapped[MembershipStatus] = mapped_column(string_enum(MembershipStatus, "membership_status"),
                                                      default=MembershipStatus.INVITED)
     #: The name shown to the group; a pseudonym is allowed.
     preferred_name: Mapped[str] = mapped_column(String(100), default="")
@@ -172,7 +168,7 @@ class Membership(db.Model):
     # The intake, so the facilitator can prepare (and screen for distress from speaking in a group).
     intake_hopes: Mapped[str] = mapped_column(Text, default="")
     intake_doable: Mapped[str] = mapped_column(Text, default="")
-    speaking_comfort: Mapped[SpeakingComfort | None] = mapped_column(_enum(SpeakingComfort, "speaking_comfort"))
+    speaking_comfort: Mapped[SpeakingComfort | None] = mapped_column(string_enum(SpeakingComfort, "speaking_comfort"))
     #: A subset of ACCOMMODATIONS.
     accommodations: Mapped[list] = mapped_column(JSON, default=list)
     accommodations_note: Mapped[str] = mapped_column(Text, default="")
@@ -216,7 +212,7 @@ class SessionOccurrence(db.Model):
     recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     duration_minutes: Mapped[int] = mapped_column(Integer, default=90)
-    status: Mapped[OccurrenceStatus] = mapped_column(_enum(OccurrenceStatus, "occurrence_status"),
+    status: Mapped[OccurrenceStatus] = mapped_column(string_enum(OccurrenceStatus, "occurrence_status"),
                                                      default=OccurrenceStatus.SCHEDULED)
     #: Shown to members when the session is cancelled.
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
@@ -255,7 +251,7 @@ class Attendance(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     occurrence_id: Mapped[int] = mapped_column(ForeignKey("session_occurrence.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    status: Mapped[AttendanceStatus] = mapped_column(_enum(AttendanceStatus, "attendance_status"))
+    status: Mapped[AttendanceStatus] = mapped_column(string_enum(AttendanceStatus, "attendance_status"))
     comment: Mapped[str] = mapped_column(String(500), default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -391,7 +387,7 @@ class CheckIn(db.Model):
                                                       index=True)
     #: 0 (lowest) to 10 (best); None when passed.
     mood: Mapped[int | None] = mapped_column(Integer)
-    energy: Mapped[Energy | None] = mapped_column(_enum(Energy, "energy"))
+    energy: Mapped[Energy | None] = mapped_column(string_enum(Energy, "energy"))
     note: Mapped[str] = mapped_column(String(280), default="")
     #: "Pass", with no questions asked.
     passed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -413,7 +409,7 @@ class SafetyAlert(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("session_occurrence.id", ondelete="SET NULL"))
     checkin_id: Mapped[int | None] = mapped_column(ForeignKey("checkin.id", ondelete="SET NULL"))
-    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind, "alert_kind"))
+    kind: Mapped[AlertKind] = mapped_column(string_enum(AlertKind, "alert_kind"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))

@@ -5,16 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.extensions import db
-from app.models_base import UTCDateTime, utcnow
-
-
-def _enum(cls, name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=30)
+from app.models_base import UTCDateTime, string_enum, utcnow
 
 
 class DataClass(enum.StrEnum):
@@ -104,7 +100,7 @@ class ConsentEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id", ondelete="CASCADE"), index=True)
-    state: Mapped[ConsentState] = mapped_column(_enum(ConsentState, "consent_state"))
+    state: Mapped[ConsentState] = mapped_column(string_enum(ConsentState, "consent_state"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Who made the change; None when the period ran out.
     by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
