@@ -8,17 +8,19 @@ import re
 import pytest
 from flask import g
 from flask.testing import FlaskClient
+from flask_socketio.test_client import SocketIOTestClient
 from itsdangerous import URLSafeTimedSerializer
 
+import app as app_package
 from app import create_app
 from app.accounts import services
 from app.accounts.models import Organisation, Role, RoleName, User
-from app.extensions import db, limiter
+from app.extensions import db, limiter, socketio
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
 _password_hash = None
-_schema_ready = False
+_schema_ready = None
 
 
 def password_hash() -> str:
@@ -30,18 +32,20 @@ def password_hash() -> str:
 
 
 def _reset_database() -> None:
+    """Empty every table, creating the schema the first time this database is seen (an in-memory SQLite database is
+    new with each engine; a PostgreSQL database is the same one for the whole run)."""
     global _schema_ready
-    if db.engine.dialect.name == "postgresql":
-        if not _schema_ready:
+    engine = db.engine
+    key = engine.url.render_as_string() if engine.dialect.name == "postgresql" else engine
+    if _schema_ready != key:
+        if engine.dialect.name == "postgresql":
             db.drop_all()
-            db.create_all()
-            _schema_ready = True
-        # DELETE is ten times faster than TRUNCATE on tables this small; ids are not reset, and no test relies on them.
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-    else:
         db.create_all()
+        _schema_ready = key
+    # DELETE is ten times faster than TRUNCATE on tables this small; ids are not reset, and no test relies on them.
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
 
 
 class FreshUserClient(FlaskClient):
@@ -54,18 +58,76 @@ class FreshUserClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+class _SharedApp:
+    """One test app per process, reused by every test that takes the `app` fixture: building one costs more than most
+    tests (the URL map and the OpenAPI document), and the suite builds hundreds. Each test still starts from the same
+    configuration, an empty database, empty rate limits and no sockets.
+
+    The extensions are module-level objects bound by `init_app`, so an app built elsewhere (a live server, a test with
+    its own configuration) re-binds them; counting `create_app` calls tells when the shared app must be built anew."""
+
+    builds = 0
+
+    def __init__(self):
+        self.app = None
+        self.config = None
+        self.generation = -1
+
+    def get(self):
+        if self.app is None or self.generation != _SharedApp.builds:
+            self.close()
+            self.app = create_app("test")
+            self.app.test_client_class = FreshUserClient
+            self.config = dict(self.app.config)
+            self.generation = _SharedApp.builds
+        return self.app
+
+    def close(self) -> None:
+        if self.app is not None:
+            with self.app.app_context():
+                db.engine.dispose()
+            self.app = None
+
+    def reset(self, app) -> None:
+        app.config.clear()
+        app.config.update(self.config)
+        server = socketio.server
+        if server is not None:
+            # Sockets the test left open: the next test's rows reuse their ids, and so their room names.
+            server.manager.rooms.clear()
+            server.manager.callbacks.clear()
+            server.environ.clear()
+        SocketIOTestClient.clients.clear()
+
+
+def _counting(build):
+    def create_app_counted(*args, **kwargs):
+        _SharedApp.builds += 1
+        return build(*args, **kwargs)
+
+    return create_app_counted
+
+
+# Test modules import `create_app` after this conftest, so they get the counting one.
+app_package.create_app = create_app = _counting(app_package.create_app)
+_shared = _SharedApp()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_app():
+    yield
+    _shared.close()
+
+
 @pytest.fixture
 def app():
-    app = create_app("test")
-    app.test_client_class = FreshUserClient
+    app = _shared.get()
     with app.app_context():
         _reset_database()
         limiter.reset()
         yield app
         db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            db.drop_all()
-        db.engine.dispose()
+        _shared.reset(app)
 
 
 @pytest.fixture
