@@ -68,6 +68,7 @@ def test_a_sqlite_backup_under_write_load_holds_every_row_committed_before_it(tm
         db.engine.dispose()
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL (TEST_DATABASE_URL)")
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs pg_dump")
 def test_a_postgresql_backup_under_write_load_restores_every_row_committed_before_it(tmp_path):
