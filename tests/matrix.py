@@ -353,10 +353,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("groups.move_agenda_item", "POST"): Route(
         FACILITATOR_DOES, done=lambda w: f"/sessions/{w.upcoming.id}",
         path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id, "direction": "down"}),
+    ("groups.edit_agenda_item", "POST"): Route(
+        FACILITATOR_DOES, done=lambda w: f"/sessions/{w.upcoming.id}",
+        path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id},
+        form=lambda w: {f"item-{w.agenda_item.id}-title": "Noticing small wins",
+                        f"item-{w.agenda_item.id}-rationale": "They add up.", f"item-{w.agenda_item.id}-body": ""}),
     # Facilitator notes never reach patients, peers or supporters (CLINICAL.md safety rule 3).
     ("groups.notes", "GET"): Route(FACILITATOR_SEES, path=_upcoming),
     ("groups.notes", "POST"): Route(FACILITATOR_DOES, path=_upcoming, form={"member_id": "0", "body": "Went well."},
                                     done=lambda w: f"/sessions/{w.upcoming.id}/notes"),
+    ("groups.member_notes", "GET"): Route(FACILITATOR_SEES,
+                                          path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id}),
 
     # Calendar feeds: each account its own; the feed's token is the capability -------------------------------------
     ("groups.calendar_settings", "GET"): Route(GROUPS_AREA_OK),

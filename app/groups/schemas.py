@@ -226,10 +226,14 @@ class AttendanceSheetSchema(Schema):
     session_id = fields.Integer(strict=True, required=True)
     records = fields.List(fields.Nested(AttendanceRecordSchema), required=True)
     conflicts = fields.List(
-        fields.Integer(
-            strict=True,
-        ),
+        fields.Integer(strict=True),
         required=True,
+        metadata={"description": "Rows someone else changed meanwhile: their entries are kept."},
+    )
+    skipped = fields.List(
+        fields.Integer(strict=True),
+        required=True,
+        metadata={"description": "Rows of people who are not active members: nothing was saved for them."},
     )
 
 
