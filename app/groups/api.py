@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 
 from app import policy
 from app.accounts import services as account_services
-from app.accounts.models import Invitation
+from app.accounts.models import Invitation, User
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
@@ -21,13 +21,16 @@ from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
     AgendaItemSchema,
+    AgendaItemUpdateSchema,
     AlertSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
     CheckInRequestSchema,
     CheckInSchema,
+    CoFacilitatorsSchema,
     ExtraSessionSchema,
     FacilitatorMembershipSchema,
+    FacilitatorSchema,
     GroupSchema,
     GroupUpdateSchema,
     InvitationRequestSchema,
@@ -110,14 +113,53 @@ def get_group(group_id: int):
 @blp.response(200, GroupSchema)
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def update_group(data, group_id: int):
+    """Change the group's settings; a new `agreement` text becomes its next version, which members accept again."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    data.pop("agreement", None)
+    agreement = data.pop("agreement", None)
     try:
+        # The agreement first: a group saved as finished or cancelled takes no more changes.
+        if agreement is not None:
+            try:
+                services.update_agreement(current_user, group, agreement)
+            except services.GroupError as error:
+                error.field = "agreement" if error.field else None
+                raise
         services.update_group(current_user, group, data)
     except services.GroupError as error:
         _fail(error)
     return group
+
+
+@blp.get("/groups/<int:group_id>/facilitators")
+@login_required
+@blp.response(200, FacilitatorSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def list_facilitators(group_id: int):
+    """The group's facilitators: its lead and co-facilitators (the group's facilitators)."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
+
+
+@blp.put("/groups/<int:group_id>/facilitators")
+@login_required
+@blp.arguments(CoFacilitatorsSchema)
+@blp.response(200, FacilitatorSchema(many=True))
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def put_facilitators(data, group_id: int):
+    """Set the co-facilitators (active facilitators of the organisation); the lead always stays."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    users = [db.session.get(User, user_id) for user_id in dict.fromkeys(data["co_facilitators"])]
+    if any(user is None for user in users):
+        _fail(services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
+                                  "co_facilitators"))
+    try:
+        services.set_co_facilitators(current_user, group, users)
+    except services.GroupError as error:
+        _fail(error)
+    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
 
 
 @blp.put("/groups/<int:group_id>/schedule")
@@ -406,6 +448,24 @@ def add_agenda_item(data, session_id: int):
                                         rationale=data["rationale"])
     except services.GroupError as error:
         _fail(error)
+
+
+@blp.patch("/sessions/<int:session_id>/agenda/<int:item_id>")
+@login_required
+@blp.arguments(AgendaItemUpdateSchema)
+@blp.response(200, AgendaItemSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def update_agenda_item(data, session_id: int, item_id: int):
+    """Change an agenda item's title, content or "why we do this"; what is not sent stays as it is."""
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
+    try:
+        services.update_agenda_item(current_user, item, title=data.get("title", item.title),
+                                    body=data.get("body", item.body), rationale=data.get("rationale", item.rationale))
+    except services.GroupError as error:
+        _fail(error)
+    return item
 
 
 @blp.delete("/sessions/<int:session_id>/agenda/<int:item_id>")
