@@ -21,7 +21,8 @@ from app.groups.models import Membership, MembershipStatus, SessionOccurrence, T
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
 
 __all__ = ["NOW", "SETUP", "audit_actions", "clock", "enrol", "group_with_members", "hours",
-           "make_group", "make_member", "occurrences_of", "set_weekly_schedule", "utc"]
+           "make_group", "make_member", "occurrences_of", "run_overlapping", "set_weekly_schedule",
+           "shared_database_app", "utc"]
 
 
 @pytest.fixture
@@ -120,3 +121,94 @@ def utc(*args) -> datetime:
 
 def hours(n: float) -> timedelta:
     return timedelta(hours=n)
+
+
+# Two writers at once --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_database_app(tmp_path):
+    """An app whose database two threads can write at once: a SQLite file (the test config's in-memory database is
+    one connection shared by every thread), or TEST_DATABASE_URL. Do not combine with the `app` fixture."""
+    import os
+
+    from conftest import _reset_database
+
+    from app import create_app
+    from app.extensions import limiter
+
+    uri = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'writers.db'}"
+    app = create_app("test", SQLALCHEMY_DATABASE_URI=uri)
+    with app.app_context():
+        _reset_database()
+        limiter.reset()
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            db.drop_all()
+        db.engine.dispose()
+
+
+def run_overlapping(app, first, second) -> dict:
+    """Run `first` and `second` in two threads, each in a transaction of its own, the second while the first is open.
+
+    `first` does its work and holds its transaction open until `second` is waiting for the database (a row lock on
+    PostgreSQL, BEGIN IMMEDIATE on SQLite) or has done all its work (nothing made it wait: what a missing lock looks
+    like); then both commit. No sleeping on a guess: the waiting is read from the database. Returns, for each, what
+    the function returned or the exception it raised.
+    """
+    import threading
+
+    from sqlalchemy import event, text
+
+    results: dict = {}
+    first_open, release, second_done = threading.Event(), threading.Event(), threading.Event()
+    second_beginning = threading.Event()
+
+    def on_statement(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name == "second" and statement.startswith("BEGIN IMMEDIATE"):
+            second_beginning.set()  # SQLite: waits here until the first commits
+
+    def work(name, function, before_commit):
+        with app.app_context():
+            try:
+                results[name] = function()
+                before_commit()
+                db.session.commit()
+            except Exception as error:  # reported to the test, which says what it expected
+                db.session.rollback()
+                results[name] = error
+            finally:
+                if name == "first":
+                    first_open.set()
+                else:
+                    second_done.set()
+                db.session.remove()
+
+    def hold_open():
+        first_open.set()
+        release.wait(timeout=60)
+
+    def second_waits() -> bool:
+        if db.engine.dialect.name == "sqlite":
+            return second_beginning.is_set()
+        with db.engine.connect() as connection:
+            return bool(connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).scalar())
+
+    event.listen(db.engine, "before_cursor_execute", on_statement)
+    try:
+        one = threading.Thread(target=work, args=("first", first, hold_open), name="first")
+        one.start()
+        first_open.wait(timeout=60)
+        two = threading.Thread(target=work, args=("second", second, second_done.set), name="second")
+        two.start()
+        while not (second_done.is_set() or second_waits()):
+            second_done.wait(0.005)  # until the database shows the second waiting, or the second is done
+        release.set()
+        one.join(timeout=60)
+        two.join(timeout=60)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_statement)
+    return results

@@ -353,10 +353,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("groups.move_agenda_item", "POST"): Route(
         FACILITATOR_DOES, done=lambda w: f"/sessions/{w.upcoming.id}",
         path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id, "direction": "down"}),
+    ("groups.edit_agenda_item", "POST"): Route(
+        FACILITATOR_DOES, done=lambda w: f"/sessions/{w.upcoming.id}",
+        path=lambda w: {"occurrence_id": w.upcoming.id, "item_id": w.agenda_item.id},
+        form=lambda w: {f"item-{w.agenda_item.id}-title": "Noticing small wins",
+                        f"item-{w.agenda_item.id}-rationale": "They add up.", f"item-{w.agenda_item.id}-body": ""}),
     # Facilitator notes never reach patients, peers or supporters (CLINICAL.md safety rule 3).
     ("groups.notes", "GET"): Route(FACILITATOR_SEES, path=_upcoming),
     ("groups.notes", "POST"): Route(FACILITATOR_DOES, path=_upcoming, form={"member_id": "0", "body": "Went well."},
                                     done=lambda w: f"/sessions/{w.upcoming.id}/notes"),
+    ("groups.member_notes", "GET"): Route(FACILITATOR_SEES,
+                                          path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id}),
 
     # Calendar feeds: each account its own; the feed's token is the capability -------------------------------------
     ("groups.calendar_settings", "GET"): Route(GROUPS_AREA_OK),
@@ -384,6 +391,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("groups_api.get_group", "GET"): Route(API_MEMBERS_SEE, path=_group),
     ("groups_api.update_group", "PATCH"): Route(API_FACILITATOR_CHANGES, path=_group,
                                                 json={"description": "Changed in the matrix."}, ok_writes=True),
+    ("groups_api.list_facilitators", "GET"): Route(API_FACILITATOR_SEES, path=_group),
+    ("groups_api.put_facilitators", "PUT"): Route(API_FACILITATOR_CHANGES, path=_group, ok_writes=True,
+                                                  json={"co_facilitators": []}),
     ("groups_api.put_schedule", "PUT"): Route(
         API_FACILITATOR_CHANGES, path=_group, ok_writes=True,
         json=lambda w: {"dtstart_local": f"{_tomorrow()}T18:00:00", "rrule": "FREQ=WEEKLY;COUNT=3",
@@ -418,6 +428,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("groups_api.get_agenda", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
     ("groups_api.add_agenda_item", "POST"): Route(API_FACILITATOR_DOES, path=_api_upcoming,
                                                   json={"title": "Grounding"}),
+    ("groups_api.update_agenda_item", "PATCH"): Route(
+        API_FACILITATOR_CHANGES, path=lambda w: {"session_id": w.upcoming.id, "item_id": w.agenda_item.id},
+        ok_writes=True, json={"rationale": "Small wins add up, one by one."}),
     ("groups_api.delete_agenda_item", "DELETE"): Route(
         API_FACILITATOR_DOES, path=lambda w: {"session_id": w.upcoming.id, "item_id": w.agenda_item.id}),
     ("groups_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),

@@ -70,9 +70,8 @@ def add_checkin(patient, mood: int, note: str = "", occurrence=None):
 
 
 def attend(facilitator, occurrence: SessionOccurrence, patient, status=AttendanceStatus.PRESENT_ONLINE) -> None:
-    members = {patient.id}
     group_services.record_attendance(facilitator, occurrence, [group_services.AttendanceEntry(
-        user_id=patient.id, status=status)], members)
+        user_id=patient.id, status=status)])
     db.session.commit()
 
 

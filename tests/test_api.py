@@ -1,5 +1,6 @@
 """The JSON API's contract: bearer tokens, the signed-in account, JSON errors, ids past any column, the OpenAPI 3.1
-document and its Swagger UI page."""
+document and its Swagger UI page; and the groups API used as a client would (sessions, attendance, enrolment,
+invitations, agreements, co-facilitators, agendas)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from datetime import timedelta
 import pytest
 import time_machine
 from conftest import PASSWORD, csrf_token
+from groups_fixtures import *  # noqa: F403
+from groups_fixtures import NOW, occurrences_of, utc
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts import services
-from app.accounts.models import ApiToken
+from app.accounts.models import ApiToken, RoleName
 from app.api_base import MAX_ID, DatabaseIdConverter, numbers_up_to
 from app.extensions import db
+from app.groups import queries as group_queries
+from app.groups import services as group_services
+from app.groups.models import Attendance, Membership, MembershipStatus
 from app.models_base import utcnow
 
 TOKENS = "/api/v1/auth/tokens"
@@ -408,3 +414,218 @@ def test_swagger_ui_loads_the_vendored_bundle_and_nothing_from_a_cdn(client):
     for url in scripts + styles:
         with client.get(url) as asset:
             assert asset.status_code == 200, url
+
+
+# The groups API, used as a client would -------------------------------------------------------------------------------
+# (the fixtures come from groups_fixtures: a Berlin group with three members and eight Thursday sessions around NOW)
+
+
+def _past(group):
+    return [o for o in occurrences_of(group) if o.starts_at < NOW]
+
+
+def test_sessions_in_a_date_range_are_those_starting_inside_it(client, api_token, group_with_members, patient):
+    response = client.get(f"/api/v1/groups/{group_with_members.id}/sessions",
+                          query_string={"start": "2026-03-26T00:00:00+01:00", "end": "2026-04-09T00:00:00+02:00"},
+                          headers=api_token(patient))
+
+    assert response.status_code == 200
+    assert [(s["starts_at"], s["local_start"]) for s in response.get_json()] == [
+        ("2026-03-26T17:00:00+00:00", "2026-03-26T18:00:00+01:00"),
+        ("2026-04-02T16:00:00+00:00", "2026-04-02T18:00:00+02:00")]
+    backwards = client.get(f"/api/v1/groups/{group_with_members.id}/sessions", headers=api_token(patient),
+                           query_string={"start": "2026-04-09T00:00:00+02:00", "end": "2026-03-26T00:00:00+01:00"})
+    assert backwards.status_code == 422 and "end" in error_of(backwards)["fields"]
+
+
+def test_attendance_put_saves_what_it_can_and_lists_conflicts_and_skipped_rows(client, api_token, group_with_members,
+                                                                               facilitator, make_user, patient):
+    group = group_with_members
+    occurrence = _past(group)[-1]
+    ids = {m.shown_name: m.user_id for m in group_queries.active_members(group)}
+    colleague = make_user(RoleName.FACILITATOR)
+    group_services.set_co_facilitators(facilitator, group, [colleague])
+    db.session.commit()
+    url = f"/api/v1/sessions/{occurrence.id}/attendance"
+    first = client.put(url, headers=api_token(colleague), json={"entries": [
+        {"user_id": ids["Pat"], "status": "present_in_person", "previous_status": None}]})
+    assert first.status_code == 200 and first.get_json()["conflicts"] == []
+
+    # Loaded before the colleague saved: Pat's row conflicts; Zoe's is saved; someone outside the group is skipped.
+    second = client.put(url, headers=api_token(facilitator), json={"entries": [
+        {"user_id": ids["Pat"], "status": "absent", "previous_status": None},
+        {"user_id": ids["Zoe Zimmer"], "status": "excused", "comment": "Told us", "previous_status": None},
+        {"user_id": make_user(RoleName.PATIENT).id, "status": "present_online", "previous_status": None}]})
+
+    body = second.get_json()
+    assert second.status_code == 200
+    assert body["conflicts"] == [ids["Pat"]] and len(body["skipped"]) == 1
+    records = {r["user_id"]: (r["status"], r["comment"]) for r in body["records"]}
+    assert records[ids["Pat"]] == ("present_in_person", "")
+    assert records[ids["Zoe Zimmer"]] == ("excused", "Told us")
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 2
+
+
+def test_attendance_for_a_session_not_started_is_409(client, api_token, group_with_members, facilitator, patient):
+    upcoming = [o for o in occurrences_of(group_with_members) if o.starts_at > NOW][0]
+
+    response = client.put(f"/api/v1/sessions/{upcoming.id}/attendance", headers=api_token(facilitator),
+                          json={"entries": [{"user_id": patient.id, "status": "present_online"}]})
+
+    assert response.status_code == 409
+    assert "not started" in error_of(response)["message"]
+
+
+def _invited(group, user) -> Membership:
+    row = Membership(group_id=group.id, user_id=user.id, status=MembershipStatus.INVITED)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_joining_through_the_api_takes_a_place_or_the_waitlist(client, api_token, make_group, make_member,
+                                                              facilitator, make_user):
+    group = make_group(facilitator, capacity=1)
+    people = [make_user(RoleName.PATIENT) for _ in range(2)]
+    for person in people:
+        _invited(group, person)
+    answer = {"agreement_version": 1, "preferred_name": "Sam", "speaking_comfort": "some_nerves",
+              "accommodations": ["camera_off"], "hopes": "Company"}
+
+    first = client.post(f"/api/v1/groups/{group.id}/join", headers=api_token(people[0]), json=answer)
+    second = client.post(f"/api/v1/groups/{group.id}/join", headers=api_token(people[1]), json=answer)
+    again = client.post(f"/api/v1/groups/{group.id}/join", headers=api_token(people[0]), json=answer)
+
+    assert (first.status_code, first.get_json()["status"], first.get_json()["agreement_version"]) == (200, "active", 1)
+    assert (second.status_code, second.get_json()["status"]) == (200, "waitlisted")
+    assert again.status_code == 404  # no longer invited: nothing to join
+    outdated = make_user(RoleName.PATIENT)
+    _invited(group, outdated)
+    stale = client.post(f"/api/v1/groups/{group.id}/join", headers=api_token(outdated),
+                        json={**answer, "agreement_version": 7})
+    assert stale.status_code == 422 and "agreement" in error_of(stale)["fields"]
+
+
+def test_a_membership_patch_pauses_a_member_and_refuses_a_change_it_cannot_make(client, api_token,
+                                                                               group_with_members, facilitator,
+                                                                               patient, other_patient):
+    row = group_queries.membership_of(patient, group_with_members)
+
+    paused = client.patch(f"/api/v1/memberships/{row.id}", headers=api_token(facilitator),
+                          json={"status": "paused", "reason": "Surgery"})
+    invited = client.patch(f"/api/v1/memberships/{row.id}", headers=api_token(facilitator),
+                           json={"status": "invited"})
+    by_a_patient = client.patch(f"/api/v1/memberships/{row.id}", headers=api_token(other_patient),
+                                json={"status": "left"})
+
+    assert (paused.status_code, paused.get_json()["status"], paused.get_json()["status_reason"]) == (
+        200, "paused", "Surgery")
+    assert invited.status_code == 409
+    assert by_a_patient.status_code == 404
+    db.session.refresh(row)
+    assert row.status == MembershipStatus.PAUSED
+
+
+def _code(app, facilitator, group) -> str:
+    with app.test_request_context():
+        _invitation, raw = group_services.invite_member(facilitator, group)
+        db.session.commit()
+    return raw
+
+
+def test_an_invitation_accepted_twice_is_410_the_second_time(app, client, api_token, group_with_members, facilitator,
+                                                             make_user):
+    raw = _code(app, facilitator, group_with_members)
+    first, second = make_user(RoleName.PATIENT), make_user(RoleName.PATIENT)
+
+    accepted = client.post(f"/api/v1/invitations/{raw}/accept", headers=api_token(first), json={})
+    again = client.post(f"/api/v1/invitations/{raw}/accept", headers=api_token(second), json={})
+
+    assert (accepted.status_code, accepted.get_json()["group_id"]) == (200, group_with_members.id)
+    assert again.status_code == 410 and "already been used" in error_of(again)["message"]
+    assert group_queries.membership_of(second, group_with_members) is None
+
+
+def test_an_expired_invitation_is_410(app, client, api_token, group_with_members, facilitator, make_user, clock):
+    raw = _code(app, facilitator, group_with_members)
+    clock.shift(timedelta(days=app.config["INVITATION_DAYS"], seconds=1))
+    person = make_user(RoleName.PATIENT)
+
+    response = client.post(f"/api/v1/invitations/{raw}/accept", headers=api_token(person), json={})
+
+    assert response.status_code == 410 and "expired" in error_of(response)["message"]
+    assert group_queries.membership_of(person, group_with_members) is None
+
+
+def test_an_invitation_for_another_organisation_is_409_and_stays_usable(app, client, api_token, group_with_members,
+                                                                        facilitator, make_user, make_organisation):
+    raw = _code(app, facilitator, group_with_members)
+    outsider = make_user(RoleName.PATIENT, organisation_=make_organisation())
+
+    response = client.post(f"/api/v1/invitations/{raw}/accept", headers=api_token(outsider), json={})
+
+    assert response.status_code == 409 and "another organisation" in error_of(response)["message"]
+    assert services.find_invitation(raw).accepted_at is None
+
+
+def test_a_new_agreement_through_the_api_is_the_next_version(client, api_token, group_with_members, facilitator,
+                                                             patient):
+    group = group_with_members
+
+    response = client.patch(f"/api/v1/groups/{group.id}", headers=api_token(facilitator),
+                            json={"agreement": "Version two: cameras are optional.", "name": "Thursday group"})
+    empty = client.patch(f"/api/v1/groups/{group.id}", headers=api_token(facilitator), json={"agreement": "   "})
+
+    assert response.status_code == 200
+    assert (response.get_json()["agreement_version"], response.get_json()["agreement_text"],
+            response.get_json()["name"]) == (2, "Version two: cameras are optional.", "Thursday group")
+    assert empty.status_code == 422 and "agreement" in error_of(empty)["fields"]
+    assert group_queries.membership_of(patient, group).agreement.version == 1  # they accept the new one themselves
+
+
+def test_co_facilitators_are_read_and_set_through_the_api(client, api_token, group_with_members, facilitator,
+                                                          make_user, patient, make_organisation):
+    group = group_with_members
+    colleague = make_user(RoleName.FACILITATOR, display_name="Cole League")
+    elsewhere = make_user(RoleName.FACILITATOR, organisation_=make_organisation())
+    url = f"/api/v1/groups/{group.id}/facilitators"
+
+    added = client.put(url, headers=api_token(facilitator), json={"co_facilitators": [colleague.id]})
+    refused = [client.put(url, headers=api_token(facilitator), json={"co_facilitators": [bad]})
+               for bad in (patient.id, elsewhere.id, 2_000_000_000)]
+    listed = client.get(url, headers=api_token(colleague))
+
+    assert added.status_code == 200
+    assert [(f["user_id"], f["lead"]) for f in listed.get_json()] == [(facilitator.id, True), (colleague.id, False)]
+    assert [r.status_code for r in refused] == [422, 422, 422]
+    assert client.get(url, headers=api_token(patient)).status_code == 404
+    emptied = client.put(url, headers=api_token(colleague), json={"co_facilitators": []})
+    assert [f["user_id"] for f in emptied.get_json()] == [facilitator.id]  # the lead stays
+
+
+def test_an_agenda_item_is_edited_through_the_api(client, api_token, group_with_members, facilitator, patient):
+    occurrence = [o for o in occurrences_of(group_with_members) if o.starts_at > NOW][0]
+    item = group_services.add_agenda_item(facilitator, occurrence, title="Breathing", body="In and out.")
+    db.session.commit()
+    url = f"/api/v1/sessions/{occurrence.id}/agenda/{item.id}"
+
+    response = client.patch(url, headers=api_token(facilitator), json={"rationale": "It calms the body."})
+    blank = client.patch(url, headers=api_token(facilitator), json={"title": "   "})
+
+    assert response.status_code == 200
+    assert (response.get_json()["title"], response.get_json()["body"], response.get_json()["rationale"]) == (
+        "Breathing", "In and out.", "It calms the body.")
+    assert blank.status_code == 422
+    assert client.patch(url, headers=api_token(patient), json={"title": "Mine"}).status_code == 404
+
+
+def test_a_new_time_zone_through_the_api_keeps_the_sessions_local_time(client, api_token, group_with_members,
+                                                                       facilitator):
+    response = client.patch(f"/api/v1/groups/{group_with_members.id}", headers=api_token(facilitator),
+                            json={"timezone": "Europe/London"})
+    sessions = client.get(f"/api/v1/groups/{group_with_members.id}/sessions", headers=api_token(facilitator),
+                          query_string={"start": "2026-03-26T00:00:00+00:00"})
+
+    assert response.status_code == 200
+    assert {s["local_start"][11:16] for s in sessions.get_json()} == {"18:00"}
+    assert sessions.get_json()[0]["starts_at"] == utc(2026, 3, 26, 18).isoformat()

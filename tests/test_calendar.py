@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -301,3 +301,63 @@ def test_creating_and_revoking_a_feed_needs_a_csrf_token(client, login, patient)
     assert client.post("/calendar").status_code == 400
     assert client.post("/calendar/revoke").status_code == 400
     assert db.session.scalars(select(CalendarFeed)).all() == []
+
+
+# Calendars that imported a session take its later changes -------------------------------------------------------------
+
+
+def test_fetching_twice_gives_the_same_events_and_a_moved_session_a_higher_sequence(app, login, post, clock,
+                                                                                   group_with_members, patient,
+                                                                                   facilitator):
+    path = feed_path(app.test_client(), login, post, patient)
+    moved = occurrences_of(group_with_members)[4]  # Thursday 2 April
+    first_fetch = app.test_client().get(path).data
+    before = parse(first_fetch)
+    clock.shift(timedelta(hours=2))
+    assert app.test_client().get(path).data == first_fetch  # nothing changed: the same bytes, DTSTAMP included
+
+    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 18, 0))
+    db.session.commit()
+    after = parse(app.test_client().get(path).data)
+
+    old, new = events(before)[uid(moved)], events(after)[uid(moved)]
+    assert int(new["SEQUENCE"]) > int(old["SEQUENCE"]) == 0
+    assert new["DTSTART"].dt.astimezone(timezone.utc) == utc(2026, 4, 3, 16)
+    assert new["LAST-MODIFIED"].dt == new["DTSTAMP"].dt == NOW + timedelta(hours=2)
+    assert old["LAST-MODIFIED"].dt < new["LAST-MODIFIED"].dt
+    untouched = [o for o in occurrences_of(group_with_members) if o.id != moved.id]
+    for occurrence in untouched:
+        assert events(after)[uid(occurrence)].to_ical() == events(before)[uid(occurrence)].to_ical()
+
+
+def test_a_cancelled_group_sends_its_sessions_to_come_as_cancelled(app, login, post, group_with_members, patient,
+                                                                  facilitator):
+    path = feed_path(app.test_client(), login, post, patient)
+    before = events(parse(app.test_client().get(path).data))
+    services.update_group(facilitator, group_with_members, {"status": "cancelled"})
+    db.session.commit()
+
+    after = events(parse(app.test_client().get(path).data))
+
+    for occurrence in occurrences_of(group_with_members):
+        event, earlier = after[uid(occurrence)], before[uid(occurrence)]
+        if occurrence.starts_at > NOW:
+            assert str(event["STATUS"]) == "CANCELLED"
+            assert "This group has been cancelled" in str(event["DESCRIPTION"])
+            assert int(event["SEQUENCE"]) > int(earlier["SEQUENCE"])
+        else:
+            assert str(event["STATUS"]) == "CONFIRMED"
+
+
+def test_a_group_marked_ended_before_its_sessions_were_cancelled_still_sends_them_cancelled(
+        client, login, group_with_members, facilitator):
+    from app.groups.models import GroupStatus
+
+    group_with_members.status = GroupStatus.FINISHED  # as groups ended before their sessions ended with them
+    db.session.commit()
+    login(client, facilitator)
+
+    found = events(parse(client.get(f"/groups/{group_with_members.id}/calendar.ics").data))
+
+    assert {str(found[uid(o)]["STATUS"]) for o in occurrences_of(group_with_members) if o.starts_at > NOW} == {
+        "CANCELLED"}

@@ -80,8 +80,7 @@ def world(app, clock, sharing_group, patient, supporter, facilitator, make_membe
     clock.move_to(NOW)
     for occurrence in past_sessions(sharing_group):
         record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id,
-                                                                    status=AttendanceStatus.PRESENT_ONLINE)],
-                          {patient.id})
+                                                                    status=AttendanceStatus.PRESENT_ONLINE)])
     db.session.commit()
     link_supporter(patient, supporter)
     return {
@@ -283,8 +282,7 @@ def make_machine(app, client, world, stats: dict | None = None):
             if not sessions:
                 return
             record_attendance(facilitator, sessions[-1], [AttendanceEntry(
-                user_id=patient.id, status=AttendanceStatus.EXCUSED, previous_status=self._status(sessions[-1]))],
-                {patient.id})
+                user_id=patient.id, status=AttendanceStatus.EXCUSED, previous_status=self._status(sessions[-1]))])
             db.session.commit()
 
         def _status(self, occurrence):

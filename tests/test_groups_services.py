@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from groups_fixtures import *  # noqa: F403
-from groups_fixtures import NOW, audit_actions, enrol, occurrences_of, set_weekly_schedule, utc
+from groups_fixtures import NOW, audit_actions, enrol, occurrences_of, run_overlapping, set_weekly_schedule, utc
 from sqlalchemy import select
 
 from app.accounts import services as account_services
@@ -19,6 +19,7 @@ from app.groups.models import (
     Attendance,
     AttendanceStatus,
     GroupAgreement,
+    GroupStatus,
     Membership,
     MembershipStatus,
     OccurrenceStatus,
@@ -26,6 +27,7 @@ from app.groups.models import (
     SessionOccurrence,
 )
 from app.groups.services import AttendanceEntry, GroupError
+from app.models_base import utcnow
 
 PRESENT = AttendanceStatus.PRESENT_ONLINE
 ABSENT = AttendanceStatus.ABSENT
@@ -52,10 +54,9 @@ def record(facilitator, occurrence, statuses: dict, comments: dict | None = None
         entries.append(AttendanceEntry(user_id=user_id, status=status, comment=(comments or {}).get(user_id, ""),
                                        previous_status=row.status if row else None,
                                        previous_comment=row.comment if row else ""))
-    members = {m.user_id for m in queries.active_members(occurrence.group)}
-    conflicts = services.record_attendance(facilitator, occurrence, entries, members)
+    saved = services.record_attendance(facilitator, occurrence, entries)
     db.session.commit()
-    return conflicts
+    return saved.conflicts
 
 
 def berlin(moment: datetime) -> str:
@@ -154,7 +155,7 @@ def test_a_group_that_has_ended_cannot_be_changed(group_with_members, facilitato
         "agenda order": lambda: services.move_agenda_item(facilitator, second, -1),
         "agenda delete": lambda: services.delete_agenda_item(facilitator, first),
         "membership": lambda: services.change_membership_status(facilitator, newcomer, MembershipStatus.LEFT),
-        "attendance": lambda: services.record_attendance(facilitator, occurrence, [], set()),
+        "attendance": lambda: services.record_attendance(facilitator, occurrence, []),
         "join": lambda: enrol(group, newcomer.user),
     }
     before = (group.name, group.status, len(occurrences_of(group)), len(group.agreements))
@@ -166,7 +167,9 @@ def test_a_group_that_has_ended_cannot_be_changed(group_with_members, facilitato
         assert caught.value.code == "group_closed", name
 
     assert (group.name, group.status, len(occurrences_of(group)), len(group.agreements)) == before
-    assert occurrence.status == OccurrenceStatus.SCHEDULED
+    # Cancelled when the group ended (with the reason members see), not by the refused attempt.
+    assert occurrence.status == OccurrenceStatus.CANCELLED
+    assert "will not take place" in occurrence.cancel_reason and "Holiday" not in occurrence.cancel_reason
     assert [(i.title, i.position) for i in occurrence.agenda_items] == [("Arrive", 1), ("Plan", 2)]
     assert membership(group, newcomer.user).status == MembershipStatus.INVITED
 
@@ -411,6 +414,75 @@ def test_a_full_group_refuses_a_facilitator_activating_someone(make_group, make_
 
     assert caught.value.code == "group_full"
     assert membership(group, waiting.user).status == MembershipStatus.WAITLISTED
+
+
+def test_capacity_cannot_go_below_the_places_paused_members_hold(make_group, make_member, facilitator):
+    group = make_group(facilitator, capacity=3)
+    make_member(group)
+    make_member(group)
+    services.change_membership_status(facilitator, make_member(group), MembershipStatus.PAUSED, "Surgery")
+    db.session.commit()
+
+    with pytest.raises(GroupError) as caught:
+        services.update_group(facilitator, group, {"capacity": 2})
+    db.session.rollback()
+
+    assert caught.value.code == "capacity_below_members"
+    assert "3 members hold a place" in caught.value.message
+    assert group.capacity == 3
+
+
+def test_the_person_given_a_freed_place_is_told_by_email(app, make_group, make_member, facilitator, make_user, clock):
+    from app.extensions import mail
+
+    group = make_group(facilitator, capacity=1)
+    leaving = make_member(group)
+    clock.shift(timedelta(minutes=1))
+    waiting = make_member(group, email="waiting@example.org")
+    assert waiting.status == MembershipStatus.WAITLISTED
+
+    with app.test_request_context(), mail.record_messages() as outbox:
+        services.change_membership_status(facilitator, leaving, MembershipStatus.LEFT, "Moving away")
+        assert outbox == []  # nothing leaves before the commit
+        db.session.commit()
+
+    assert [m.recipients for m in outbox] == [["waiting@example.org"]]
+    assert group.name in outbox[0].subject
+    assert f"/groups/{group.id}" in outbox[0].body
+
+
+def test_reading_a_sessions_notes_is_audited_for_each_member_they_are_about(group_with_members, facilitator,
+                                                                            patient):
+    group = group_with_members
+    occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
+    zoe = next(m.user for m in queries.active_members(group) if m.shown_name == "Zoe Zimmer")
+    services.add_note(facilitator, group, "Pat spoke first.", occurrence=occurrence, member=patient)
+    services.add_note(facilitator, group, "Zoe left early.", occurrence=occurrence, member=zoe)
+    services.add_note(facilitator, group, "A quiet session.", occurrence=occurrence)
+    db.session.commit()
+
+    services.read_notes(facilitator, group, occurrence=occurrence)
+    db.session.commit()
+
+    reads = audit_actions("note_read")
+    assert sorted((e.subject_id or 0, e.target) for e in reads) == sorted(
+        [(patient.id, f"session:{occurrence.id}"), (zoe.id, f"session:{occurrence.id}"),
+         (0, f"session:{occurrence.id}")])
+    assert {e.actor_id for e in reads} == {facilitator.id}
+
+
+def test_reading_the_notes_about_one_member_is_audited_with_that_member(group_with_members, facilitator, patient):
+    group = group_with_members
+    occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
+    services.add_note(facilitator, group, "Pat spoke first.", occurrence=occurrence, member=patient)
+    services.add_note(facilitator, group, "A quiet session.", occurrence=occurrence)
+    db.session.commit()
+
+    notes = services.read_notes(facilitator, group, member=patient)
+    db.session.commit()
+
+    assert [n.body for n in notes] == ["Pat spoke first."]
+    assert [(e.subject_id, e.target) for e in audit_actions("note_read")] == [(patient.id, f"group:{group.id}")]
 
 
 def test_a_completed_membership_cannot_change_again(make_group, make_member, facilitator):
@@ -684,7 +756,8 @@ def test_editing_the_series_keeps_moved_cancelled_and_relinked_sessions(group_wi
     # Longer sessions, and two more of them.
     set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 0), count=10, duration_minutes=120)
 
-    assert (first.starts_at, first.duration_minutes) == (utc(2026, 3, 27, 17), 90)
+    # The moved session keeps its own start; its length was never its own, so it follows the series.
+    assert (first.starts_at, first.duration_minutes) == (utc(2026, 3, 27, 17), 120)
     assert (second.status, second.cancel_reason) == (OccurrenceStatus.CANCELLED, "Holiday")
     assert third.video_link == "https://backup.example.org/room"
     rest = [o for o in future(group) if o.id not in (first.id, second.id, third.id)]
@@ -794,16 +867,176 @@ def test_an_extra_session_needs_a_secure_link(make_group, facilitator):
     assert caught.value.field == "video_link"
 
 
+# The weekday, the time zone and the length of the series change under sessions already prepared ----------------------
+
+
+def days(sessions) -> list[str]:
+    return [berlin(o.starts_at) for o in sessions]
+
+
+def test_changing_the_weekday_moves_each_session_with_its_agenda_notes_and_own_link(group_with_members,
+                                                                                     facilitator, patient):
+    group = group_with_members
+    prepared, noted, relinked = future(group)[:3]  # Thursdays 26 March, 2 and 9 April
+    services.add_agenda_item(facilitator, prepared, title="Activity scheduling", rationale="Small steps add up.")
+    services.add_note(facilitator, group, "Ask Pat about the new job.", occurrence=noted, member=patient)
+    services.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
+    db.session.commit()
+    past_before = [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW]
+
+    # The group moves to Fridays: the series now starts on Friday 6 March.
+    set_weekly_schedule(facilitator, group, datetime(2026, 3, 6, 18, 0), count=8)
+
+    assert [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW] == past_before
+    assert days(future(group)) == ["2026-03-20 18:00", "2026-03-27 18:00", "2026-04-03 18:00", "2026-04-10 18:00",
+                                   "2026-04-17 18:00", "2026-04-24 18:00"]  # Fridays only, one a week
+    assert berlin(prepared.starts_at) == "2026-03-27 18:00"
+    assert [i.title for i in prepared.agenda_items] == ["Activity scheduling"]
+    assert berlin(noted.starts_at) == "2026-04-03 18:00"
+    assert [n.body for n in services.read_notes(facilitator, group, occurrence=noted)] == ["Ask Pat about the new job."]
+    assert (berlin(relinked.starts_at), relinked.effective_video_link) == ("2026-04-10 18:00",
+                                                                          "https://backup.example.org/room")
+
+
+def test_changing_the_weekday_keeps_a_session_moved_alone_where_it_was_and_adds_no_twin(group_with_members,
+                                                                                        facilitator):
+    group = group_with_members
+    moved = future(group)[1]  # Thursday 2 April, moved to Saturday 4 April
+    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 4, 10, 0))
+    db.session.commit()
+
+    set_weekly_schedule(facilitator, group, datetime(2026, 3, 6, 18, 0), count=8)
+
+    assert berlin(moved.starts_at) == "2026-04-04 10:00"
+    assert days(future(group)) == ["2026-03-20 18:00", "2026-03-27 18:00", "2026-04-04 10:00", "2026-04-10 18:00",
+                                   "2026-04-17 18:00", "2026-04-24 18:00"]
+
+
+def test_a_series_change_that_would_drop_a_session_holding_notes_is_refused(group_with_members, facilitator,
+                                                                           patient):
+    group = group_with_members
+    last = future(group)[-1]  # 23 April
+    services.add_note(facilitator, group, "Plan the ending well.", occurrence=last, member=patient)
+    db.session.commit()
+    before = [(o.id, o.starts_at) for o in occurrences_of(group)]
+
+    with pytest.raises(GroupError) as caught:
+        services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 3, 5, 18, 0),
+                               rule="FREQ=WEEKLY;COUNT=6", duration_minutes=90)
+    db.session.rollback()
+
+    assert caught.value.code == "sessions_with_records"
+    assert "2026-04-23 18:00" in caught.value.message
+    assert [(o.id, o.starts_at) for o in occurrences_of(group)] == before
+    assert group.schedule.rrule == "FREQ=WEEKLY;INTERVAL=1;COUNT=8"
+
+
+def test_a_session_far_from_any_in_the_new_series_is_not_dragged_there(group_with_members, facilitator):
+    """Every other week instead of weekly: the weeks that go are removed, not pushed weeks later."""
+    group = group_with_members
+    dropped = {o.id for o in future(group) if berlin(o.starts_at)[:10] in ("2026-03-26", "2026-04-09", "2026-04-23")}
+
+    set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 0), count=6, interval_weeks=2)
+
+    assert days(future(group)) == ["2026-04-02 18:00", "2026-04-16 18:00", "2026-04-30 18:00", "2026-05-14 18:00"]
+    assert dropped.isdisjoint(o.id for o in occurrences_of(group))
+
+
+def test_changing_the_time_zone_keeps_every_session_at_its_local_time_in_the_new_zone(group_with_members,
+                                                                                      facilitator):
+    group = group_with_members
+    prepared = future(group)[0]
+    services.add_agenda_item(facilitator, prepared, title="Arrive")
+    extra = services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10, 0),
+                                       duration_minutes=60)
+    db.session.commit()
+    past_before = [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW]
+
+    services.update_group(facilitator, group, {"timezone": "America/New_York"})
+    db.session.commit()
+
+    assert (group.timezone, group.schedule.timezone) == ("America/New_York", "America/New_York")
+    assert [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW] == past_before
+    from zoneinfo import ZoneInfo
+
+    new_york = [o.starts_at.astimezone(ZoneInfo("America/New_York")).strftime("%a %H:%M") for o in future(group)]
+    assert new_york == ["Thu 18:00", "Wed 10:00", "Thu 18:00", "Thu 18:00", "Thu 18:00", "Thu 18:00"]
+    assert prepared.starts_at == utc(2026, 3, 26, 22) and [i.title for i in prepared.agenda_items] == ["Arrive"]
+    assert extra.starts_at == utc(2026, 4, 1, 14)
+    assert len(future(group)) == 6
+
+
+def test_a_longer_series_lengthens_cancelled_and_relinked_sessions_but_not_one_given_its_own_length(
+        group_with_members, facilitator):
+    group = group_with_members
+    cancelled, relinked, own_length = future(group)[:3]
+    services.cancel_occurrence(facilitator, cancelled, "Holiday")
+    services.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
+    services.update_occurrence(facilitator, own_length, duration_minutes=60)
+    db.session.commit()
+
+    set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 0), count=8, duration_minutes=120)
+
+    assert (cancelled.duration_minutes, cancelled.status) == (120, OccurrenceStatus.CANCELLED)
+    assert (relinked.duration_minutes, relinked.video_link) == (120, "https://backup.example.org/room")
+    assert own_length.duration_minutes == 60
+    assert {o.duration_minutes for o in future(group)[3:]} == {120}
+
+
+def test_a_session_cannot_be_moved_into_the_past(group_with_members, facilitator):
+    occurrence = future(group_with_members)[0]
+
+    with pytest.raises(GroupError) as caught:
+        services.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 3, 19, 18, 0))
+    db.session.rollback()
+
+    assert (caught.value.code, caught.value.field) == ("in_the_past", "start")
+    assert occurrence.starts_at == utc(2026, 3, 26, 17)
+
+
+# A group that ends ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "words"), [("cancelled", "This group has been cancelled"),
+                                                ("finished", "This group has finished")])
+def test_a_group_that_ends_cancels_its_sessions_to_come_with_a_reason(group_with_members, facilitator, status,
+                                                                     words):
+    group = group_with_members
+    past = [o for o in occurrences_of(group) if o.starts_at < NOW]
+
+    services.update_group(facilitator, group, {"status": status})
+    db.session.commit()
+
+    assert {(o.status, o.cancel_reason.startswith(words)) for o in future(group)} == {(OccurrenceStatus.CANCELLED,
+                                                                                      True)}
+    assert {o.status for o in past} == {OccurrenceStatus.SCHEDULED}
+    assert queries.next_occurrence(group) is None
+
+
+def test_a_group_marked_ended_without_its_sessions_cancelled_has_no_next_session(group_with_members, patient):
+    """Groups that ended before their sessions were cancelled with them: nothing is advertised all the same."""
+    group = group_with_members
+    group.status = GroupStatus.CANCELLED
+    db.session.commit()
+
+    assert queries.next_occurrence(group) is None
+    assert [e["next_session"] for e in queries.patient_dashboard(patient)["entries"]] == [None]
+    assert queries.upcoming_for_groups([group.id]) == []
+
+
 # Members who join late, and attendance --------------------------------------------------------------------------------
 
 
-def test_a_member_who_joins_late_is_part_of_every_future_session(group_with_members, make_member, facilitator):
+def test_a_member_who_joins_late_is_part_of_every_future_session(group_with_members, make_member, facilitator,
+                                                                  clock):
     group = group_with_members
     late = make_member(group, display_name="Lena Late")
 
     for occurrence in future(group):
         assert late.user_id in {m.user_id for m, _record in queries.attendance_sheet(occurrence)}
-    conflicts = record(facilitator, future(group)[0], {late.user_id: PRESENT})
+    first = future(group)[0]
+    clock.move_to(first.starts_at)
+    conflicts = record(facilitator, first, {late.user_id: PRESENT})
     assert conflicts == []
 
 
@@ -841,18 +1074,63 @@ def test_the_sheet_lists_only_active_members_sorted_by_the_name_the_group_knows(
     assert names == ["anna lower-case", "Ben Berg", "Pat", "Zoe Zimmer"]
 
 
-def test_attendance_for_someone_who_is_not_an_active_member_is_refused(group_with_members, facilitator, make_member,
-                                                                        other_patient):
+def test_attendance_for_someone_who_is_not_an_active_member_is_skipped_and_reported(group_with_members, facilitator,
+                                                                                     make_member, other_patient):
     group = group_with_members
     gone = make_member(group)
     services.change_membership_status(facilitator, gone, MembershipStatus.LEFT)
     db.session.commit()
+    occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
 
-    for outsider in (gone.user_id, other_patient.id):
-        with pytest.raises(GroupError):
-            record(facilitator, future(group)[0], {outsider: PRESENT})
-        db.session.rollback()
-    assert queries.attendance_for(future(group)[0]) == {}
+    saved = services.record_attendance(facilitator, occurrence, [
+        AttendanceEntry(user_id=gone.user_id, status=PRESENT),
+        AttendanceEntry(user_id=other_patient.id, status=PRESENT)])
+    db.session.commit()
+
+    assert (saved.skipped, saved.conflicts) == ([gone.user_id, other_patient.id], [])
+    assert queries.attendance_for(occurrence) == {}
+
+
+def test_a_member_paused_since_the_sheet_was_loaded_costs_nobody_else_their_row(group_with_members, facilitator,
+                                                                                 make_user):
+    """A co-facilitator pauses Ben while the sheet is open: Pat's and Zoe's rows are saved all the same."""
+    group = group_with_members
+    occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
+    ids = {m.shown_name: m.user_id for m in queries.active_members(group)}
+    loaded = _loaded_sheet(occurrence)
+    ben = next(m for m in queries.active_members(group) if m.shown_name == "Ben Berg")
+    services.change_membership_status(make_user(RoleName.FACILITATOR), ben, MembershipStatus.PAUSED, "Unwell")
+    db.session.commit()
+
+    saved = services.record_attendance(facilitator, occurrence, [
+        AttendanceEntry(user_id=uid, status=status, comment=comment, previous_status=loaded[uid][0],
+                        previous_comment=loaded[uid][1])
+        for uid, (status, comment) in {ids["Pat"]: (PRESENT, "On time"), ids["Zoe Zimmer"]: (ABSENT, ""),
+                                       ids["Ben Berg"]: (PRESENT, "")}.items()])
+    db.session.commit()
+
+    assert (saved.skipped, saved.conflicts) == ([ids["Ben Berg"]], [])
+    assert {uid: (a.status, a.comment) for uid, a in queries.attendance_for(occurrence).items()} == {
+        ids["Pat"]: (PRESENT, "On time"), ids["Zoe Zimmer"]: (ABSENT, "")}
+
+
+@pytest.mark.parametrize("which", ["cancelled", "future"])
+def test_attendance_cannot_be_recorded_for_a_cancelled_or_future_session(group_with_members, facilitator, patient,
+                                                                         which):
+    group = group_with_members
+    if which == "cancelled":
+        occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
+        services.cancel_occurrence(facilitator, occurrence, "Snow")
+        db.session.commit()
+    else:
+        occurrence = future(group)[0]
+
+    with pytest.raises(GroupError) as caught:
+        services.record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id, status=PRESENT)])
+    db.session.rollback()
+
+    assert caught.value.code == {"cancelled": "session_cancelled", "future": "session_not_started"}[which]
+    assert queries.attendance_for(occurrence) == {}
 
 
 def _loaded_sheet(occurrence) -> dict[int, tuple]:
@@ -867,9 +1145,9 @@ def _save(by, occurrence, loaded: dict, changes: dict) -> list[int]:
         new_status, new_comment = changes.get(user_id, (status, comment))
         entries.append(AttendanceEntry(user_id=user_id, status=new_status, comment=new_comment,
                                        previous_status=status, previous_comment=comment))
-    conflicts = services.record_attendance(by, occurrence, entries, set(loaded))
+    saved = services.record_attendance(by, occurrence, entries)
     db.session.commit()
-    return conflicts
+    return saved.conflicts
 
 
 def test_two_facilitators_saving_different_rows_at_once_both_keep_their_changes(group_with_members, facilitator,
@@ -939,6 +1217,94 @@ def test_clearing_a_row_removes_the_record(group_with_members, facilitator, pati
     record(facilitator, occurrence, {patient.id: None})
 
     assert queries.attendance_for(occurrence) == {}
+
+
+# Two writers at once, for real: two threads, two transactions, on a SQLite file or PostgreSQL ------------------------
+
+
+def _clinic(app, patients: int, capacity: int):
+    """A group with a facilitator, a co-facilitator, `patients` invited patients and a session that began an hour
+    ago; committed, in the shared database."""
+    from conftest import password_hash
+
+    from app.accounts.models import Organisation, Role, User
+
+    organisation = Organisation(name="Writers' Clinic", slug="writers-clinic")
+    db.session.add(organisation)
+    db.session.flush()
+
+    def person(role, name):
+        user = User(email=f"{name.lower().replace(' ', '.')}@example.org", password_hash=password_hash(),
+                    display_name=name, timezone="Europe/Berlin")
+        user.roles.append(Role(organisation_id=organisation.id, name=role))
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+    lead, colleague = person(RoleName.FACILITATOR, "Fran Lead"), person(RoleName.FACILITATOR, "Cole League")
+    group = services.create_group(lead, {"name": "Evening group", "format": "online", "status": "active",
+                                         "video_link": "https://video.example.org/room", "capacity": capacity,
+                                         "timezone": "Europe/Berlin"})
+    services.set_co_facilitators(lead, group, [colleague])
+    people = [person(RoleName.PATIENT, f"Patient {n}") for n in range(patients)]
+    for user in people:
+        db.session.add(Membership(group_id=group.id, user_id=user.id, status=MembershipStatus.INVITED))
+    occurrence = SessionOccurrence(group_id=group.id, starts_at=utcnow() - timedelta(hours=1),
+                                   duration_minutes=90, is_exception=True)
+    db.session.add(occurrence)
+    db.session.commit()
+    return lead.id, colleague.id, group.id, [u.id for u in people], occurrence.id
+
+
+def _join(user_id: int, group_id: int):
+    from app.accounts.models import User
+
+    user = db.session.get(User, user_id)
+    row = db.session.scalar(select(Membership).where(Membership.group_id == group_id, Membership.user_id == user_id))
+    group = row.group
+    return services.join_group(user, row, agreement_id=group.current_agreement.id, preferred_name=user.display_name,
+                               hopes="", doable="", speaking_comfort="comfortable", accommodations=[],
+                               accommodations_note="").status
+
+
+def test_two_people_joining_at_once_for_the_last_place_get_one_place_and_one_waitlist(shared_database_app):
+    app = shared_database_app
+    _lead, _colleague, group_id, (first_in, second, third), _occurrence = _clinic(app, patients=3, capacity=2)
+    assert _join(first_in, group_id) == MembershipStatus.ACTIVE  # one place left
+    db.session.commit()
+
+    results = run_overlapping(app, lambda: _join(second, group_id), lambda: _join(third, group_id))
+
+    assert sorted(results.values()) == sorted([MembershipStatus.ACTIVE, MembershipStatus.WAITLISTED]), results
+    statuses = db.session.scalars(select(Membership.status).where(Membership.group_id == group_id))
+    assert sorted(statuses) == sorted([MembershipStatus.ACTIVE, MembershipStatus.ACTIVE,
+                                       MembershipStatus.WAITLISTED])
+
+
+@pytest.mark.parametrize("on_record", [None, AttendanceStatus.EXCUSED], ids=["no row yet", "row on record"])
+def test_two_facilitators_saving_the_same_row_at_once_lose_nothing(shared_database_app, on_record):
+    """Both loaded the sheet before either saved: the first save wins, the second is told; no error, no lost entry."""
+    from app.accounts.models import User
+
+    app = shared_database_app
+    lead, colleague, group_id, (member,), occurrence_id = _clinic(app, patients=1, capacity=5)
+    _join(member, group_id)
+    if on_record is not None:
+        db.session.add(Attendance(occurrence_id=occurrence_id, user_id=member, status=on_record))
+    db.session.commit()
+
+    def save(by_id, status):
+        occurrence = db.session.get(SessionOccurrence, occurrence_id)
+        return services.record_attendance(db.session.get(User, by_id), occurrence, [AttendanceEntry(
+            user_id=member, status=status, previous_status=on_record)])
+
+    results = run_overlapping(app, lambda: save(lead, PRESENT), lambda: save(colleague, ABSENT))
+
+    assert isinstance(results["first"], services.AttendanceSaved) and results["first"].conflicts == []
+    assert isinstance(results["second"], services.AttendanceSaved), results["second"]
+    assert results["second"].conflicts == [member]
+    db.session.expire_all()
+    assert db.session.scalar(select(Attendance.status).where(Attendance.occurrence_id == occurrence_id)) == PRESENT
 
 
 # Engagement -----------------------------------------------------------------------------------------------------------

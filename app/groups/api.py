@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 
 from app import policy
 from app.accounts import services as account_services
-from app.accounts.models import Invitation
+from app.accounts.models import Invitation, User
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
@@ -21,13 +21,16 @@ from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
     AgendaItemSchema,
+    AgendaItemUpdateSchema,
     AlertSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
     CheckInRequestSchema,
     CheckInSchema,
+    CoFacilitatorsSchema,
     ExtraSessionSchema,
     FacilitatorMembershipSchema,
+    FacilitatorSchema,
     GroupSchema,
     GroupUpdateSchema,
     InvitationRequestSchema,
@@ -49,7 +52,8 @@ blp = Blueprint("groups_api", __name__, url_prefix="/api/v1", description="Thera
 def _fail(error: services.GroupError | account_services.AccountError):
     """A refused change: 409 when the state forbids it, 422 when the input is at fault."""
     status = 409 if getattr(error, "code", "") in {"group_closed", "already_joined", "group_full",
-                                                   "invalid_transition"} else 422
+                                                   "invalid_transition", "session_cancelled", "session_not_started",
+                                                   "sessions_with_records"} else 422
     fields = {error.field: [error.message]} if getattr(error, "field", None) else {}
     db.session.rollback()
     abort(status, message=error.message, errors={"json": fields})
@@ -109,14 +113,53 @@ def get_group(group_id: int):
 @blp.response(200, GroupSchema)
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def update_group(data, group_id: int):
+    """Change the group's settings; a new `agreement` text becomes its next version, which members accept again."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    data.pop("agreement", None)
+    agreement = data.pop("agreement", None)
     try:
+        # The agreement first: a group saved as finished or cancelled takes no more changes.
+        if agreement is not None:
+            try:
+                services.update_agreement(current_user, group, agreement)
+            except services.GroupError as error:
+                error.field = "agreement" if error.field else None
+                raise
         services.update_group(current_user, group, data)
     except services.GroupError as error:
         _fail(error)
     return group
+
+
+@blp.get("/groups/<int:group_id>/facilitators")
+@login_required
+@blp.response(200, FacilitatorSchema(many=True))
+@document_errors(blp, 401, 404, 429)
+def list_facilitators(group_id: int):
+    """The group's facilitators: its lead and co-facilitators (the group's facilitators)."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
+
+
+@blp.put("/groups/<int:group_id>/facilitators")
+@login_required
+@blp.arguments(CoFacilitatorsSchema)
+@blp.response(200, FacilitatorSchema(many=True))
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def put_facilitators(data, group_id: int):
+    """Set the co-facilitators (active facilitators of the organisation); the lead always stays."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    users = [db.session.get(User, user_id) for user_id in dict.fromkeys(data["co_facilitators"])]
+    if any(user is None for user in users):
+        _fail(services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
+                                  "co_facilitators"))
+    try:
+        services.set_co_facilitators(current_user, group, users)
+    except services.GroupError as error:
+        _fail(error)
+    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
 
 
 @blp.put("/groups/<int:group_id>/schedule")
@@ -248,7 +291,12 @@ def list_memberships(group_id: int):
     """Every membership with its intake (the group's facilitators)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    return sorted(group.memberships, key=lambda m: m.shown_name.casefold())
+    memberships = sorted(queries.memberships_with_intake(group), key=lambda m: m.shown_name.casefold())
+    if not policy.can_see_intake(current_user, group):
+        return [MembershipSchema().dump(m) for m in memberships]
+    services.record_facilitator_read(current_user, "intake_read", target=f"group:{group.id}",
+                                     member_ids=[m.user_id for m in memberships if m.speaking_comfort])
+    return memberships
 
 
 @blp.patch("/memberships/<int:membership_id>")
@@ -334,10 +382,14 @@ def update_session(data, session_id: int):
     return occurrence
 
 
-def _sheet(occurrence, conflicts: list[int]) -> dict:
-    return {"session_id": occurrence.id, "conflicts": conflicts, "records": [
+def _sheet(occurrence, saved: services.AttendanceSaved | None = None) -> dict:
+    sheet = queries.attendance_sheet(occurrence)
+    services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
+                                     member_ids=[m.user_id for m, record in sheet if record is not None])
+    saved = saved or services.AttendanceSaved()
+    return {"session_id": occurrence.id, "conflicts": saved.conflicts, "skipped": saved.skipped, "records": [
         {"user_id": m.user_id, "preferred_name": m.shown_name, "status": r.status if r else None,
-         "comment": r.comment if r else ""} for m, r in queries.attendance_sheet(occurrence)]}
+         "comment": r.comment if r else ""} for m, r in sheet]}
 
 
 @blp.get("/sessions/<int:session_id>/attendance")
@@ -348,7 +400,7 @@ def get_attendance(session_id: int):
     """Attendance of every active member, sorted by name (the group's facilitators)."""
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    return _sheet(occurrence, [])
+    return _sheet(occurrence)
 
 
 @blp.put("/sessions/<int:session_id>/attendance")
@@ -357,18 +409,19 @@ def get_attendance(session_id: int):
 @blp.response(200, AttendanceSheetSchema)
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def put_attendance(data, session_id: int):
-    """Record attendance; rows someone else changed since `previous_*` are kept and listed in `conflicts`."""
+    """Record attendance. Every row that can be is saved: rows someone else changed since `previous_*` keep their
+    entry and are listed in `conflicts`; rows of people who are not active members are listed in `skipped`. A
+    cancelled session, or one that has not started, takes no attendance (409)."""
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    members = {m.user_id for m in queries.active_members(occurrence.group)}
     entries = [services.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
                                         previous_status=e["previous_status"], previous_comment=e["previous_comment"])
                for e in data["entries"]]
     try:
-        conflicts = services.record_attendance(current_user, occurrence, entries, members)
+        saved = services.record_attendance(current_user, occurrence, entries)
     except services.GroupError as error:
         _fail(error)
-    return _sheet(occurrence, conflicts)
+    return _sheet(occurrence, saved)
 
 
 @blp.get("/sessions/<int:session_id>/agenda")
@@ -395,6 +448,24 @@ def add_agenda_item(data, session_id: int):
                                         rationale=data["rationale"])
     except services.GroupError as error:
         _fail(error)
+
+
+@blp.patch("/sessions/<int:session_id>/agenda/<int:item_id>")
+@login_required
+@blp.arguments(AgendaItemUpdateSchema)
+@blp.response(200, AgendaItemSchema)
+@document_errors(blp, 400, 401, 404, 409, 422, 429)
+def update_agenda_item(data, session_id: int, item_id: int):
+    """Change an agenda item's title, content or "why we do this"; what is not sent stays as it is."""
+    occurrence = _occurrence(session_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
+    try:
+        services.update_agenda_item(current_user, item, title=data.get("title", item.title),
+                                    body=data.get("body", item.body), rationale=data.get("rationale", item.rationale))
+    except services.GroupError as error:
+        _fail(error)
+    return item
 
 
 @blp.delete("/sessions/<int:session_id>/agenda/<int:item_id>")

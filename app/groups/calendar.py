@@ -1,4 +1,9 @@
-"""iCalendar (RFC 5545) for sessions: local times with their VTIMEZONE, so calendars keep 18:00 at 18:00."""
+"""iCalendar (RFC 5545) for sessions: local times with their VTIMEZONE, so calendars keep 18:00 at 18:00.
+
+A calendar that imported a session recognises a later copy by its UID and keeps the copy with the higher SEQUENCE
+(RFC 5545 3.8.7.4); DTSTAMP and LAST-MODIFIED are when the session last changed, not when the feed was fetched, so
+fetching twice gives the same event and a moved session replaces the one imported before.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,22 @@ def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:
     calendar.add("prodid", "-//Momentum//Therapy groups//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
-    stamp = utcnow()
     host = current_app.config.get("SERVER_NAME") or "momentum.local"
+    now = utcnow()
     for occurrence in occurrences:
         group = occurrence.group
+        # The group's name, link and place show in every event: a change to them is a change to the event too.
+        modified = max(occurrence.updated_at or occurrence.created_at, group.updated_at or group.created_at)
+        cancelled = occurrence.status == OccurrenceStatus.CANCELLED
+        sequence = occurrence.sequence or 0
+        if not cancelled and group.is_closed_for_changes and occurrence.starts_at > now:
+            # A group that ended before its sessions were cancelled with it holds no more sessions all the same.
+            cancelled, sequence = True, sequence + 1
         event = Event()
         event.add("uid", f"session-{occurrence.id}@{host}")
-        event.add("dtstamp", stamp)
+        event.add("dtstamp", modified)
+        event.add("last-modified", modified)
+        event.add("sequence", sequence)
         event.add("dtstart", to_local(occurrence.starts_at, group.timezone))
         event.add("dtend", to_local(occurrence.ends_at, group.timezone))
         event.add("summary", group.name)
@@ -29,9 +43,10 @@ def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:
             event.add("location", occurrence.effective_location)
         if occurrence.effective_video_link:
             event.add("url", occurrence.effective_video_link)
-        if occurrence.status == OccurrenceStatus.CANCELLED:
+        if cancelled:
             event.add("status", "CANCELLED")
-            event.add("description", occurrence.cancel_reason)
+            if occurrence.cancel_reason:
+                event.add("description", occurrence.cancel_reason)
         else:
             event.add("status", "CONFIRMED")
         calendar.add_component(event)

@@ -546,14 +546,14 @@ def patient_checkin_panel(user: User) -> dict:
     from app.groups.forms import CheckInForm
 
     now = utcnow()
+    groups = [m.group for m in queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
+    upcoming = queries.next_occurrences(groups)  # one query for every group, not one per group
+    rooms = {room.occurrence_id: room for room in db.session.scalars(
+        select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
     live = []
-    for membership in queries.memberships_for_patient(user):
-        if membership.status != MembershipStatus.ACTIVE:
-            continue
-        occurrence = queries.next_occurrence(membership.group)
-        if occurrence is None:
-            continue
-        room = db.session.scalar(select(LiveRoom).where(LiveRoom.occurrence_id == occurrence.id))
+    for group in groups:
+        occurrence = upcoming.get(group.id)
+        room = rooms.get(occurrence.id) if occurrence else None
         if room is not None and room.is_open and now >= lobby_opens_at(occurrence):
             live.append(occurrence)
     return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),

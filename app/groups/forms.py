@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from babel.dates import get_day_names
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -176,13 +178,17 @@ class _NeededWhenEnding:
         raise StopValidation()
 
 
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
 class ScheduleForm(FlaskForm):
     start_date = DateField(_l("First session"), validators=[DataRequired()])
     start_time = TimeField(_l("Start time"), validators=[DataRequired()])
-    interval_weeks = SelectField(
-        _l("Repeats"),
-        choices=[SelectChoice("1", _l("Every week")), SelectChoice("2", _l("Every other week"))],
-        default="1",
+    interval_weeks = SelectField(_l("Repeats"), default="1")
+    weekdays = MultiCheckboxField(
+        _l("On these days"),
+        validators=[Optional()],
+        description=_l("Leave all unticked for the weekday of the first session."),
     )
     end_mode = RadioField(
         _l("Ends"),
@@ -198,6 +204,16 @@ class ScheduleForm(FlaskForm):
     duration_minutes = IntegerField(
         _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90
     )
+
+    def __init__(self, *args, interval: str = "1", **kwargs):
+        """`interval`: the saved rule's, offered even when it is not one of the usual choices (set through the API)."""
+        super().__init__(*args, **kwargs)
+        choices = [SelectChoice("1", _l("Every week")), SelectChoice("2", _l("Every other week"))]
+        for n in sorted({3, 4, int(interval) if interval.isdigit() and 3 <= int(interval) <= 52 else 3}):
+            choices.append(SelectChoice(str(n), _l("Every %(n)d weeks", n=n)))
+        self.interval_weeks.choices = choices
+        names = get_day_names("wide", locale=get_locale())
+        self.weekdays.choices = [SelectChoice(code, names[index].capitalize()) for index, code in enumerate(WEEKDAYS)]
 
 
 class SessionTimeForm(FlaskForm):

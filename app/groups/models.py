@@ -200,6 +200,10 @@ class Schedule(db.Model):
     group: Mapped[TherapyGroup] = relationship(back_populates="schedule")
 
 
+#: What one session can set for itself, apart from the series: its start, its length, its link and its place.
+OVERRIDABLE = ("start", "duration", "video_link", "location")
+
+
 class SessionOccurrence(db.Model):
     """One session of a group: from the series (keyed by its original start) or an extra one-off."""
 
@@ -221,7 +225,13 @@ class SessionOccurrence(db.Model):
     location: Mapped[str] = mapped_column(String(300), default="")
     #: True once a facilitator changed this occurrence alone; editing the series keeps it.
     is_exception: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What this session sets for itself (a subset of OVERRIDABLE); the series sets the rest when it is edited.
+    overrides: Mapped[list] = mapped_column(JSON, default=list)
+    #: RFC 5545 SEQUENCE: one more each time the start, length, place, link or status changes, so that calendars
+    #: that imported the session replace it.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     group: Mapped[TherapyGroup] = relationship()
     agenda_items: Mapped[list[AgendaItem]] = relationship(back_populates="occurrence", cascade="all, delete-orphan",

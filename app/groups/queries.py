@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.accounts.models import User
 from app.extensions import db
@@ -14,6 +15,7 @@ from app.groups.models import (
     MISSED,
     Attendance,
     GroupFacilitator,
+    GroupStatus,
     Membership,
     MembershipStatus,
     OccurrenceStatus,
@@ -75,8 +77,14 @@ def memberships_for_patient(user: User) -> list[Membership]:
         select(Membership).join(TherapyGroup)
         .where(Membership.user_id == user.id, TherapyGroup.organisation_id == user.organisation_id,
                Membership.status.in_([*MEMBER_STATUSES, *WAITING_STATUSES]))
+        .options(contains_eager(Membership.group).selectinload(TherapyGroup.agreements),
+                 selectinload(Membership.agreement))
         .order_by(TherapyGroup.name)
     ))
+
+
+#: Groups whose sessions no longer take place.
+ENDED = (GroupStatus.FINISHED, GroupStatus.CANCELLED)
 
 
 def facilitators_of_organisation(organisation_id: int) -> list[User]:
@@ -106,38 +114,91 @@ def upcoming_for_groups(group_ids: list[int], limit: int = 10) -> list[SessionOc
         return []
     now = utcnow()
     candidates = db.session.scalars(
-        select(SessionOccurrence)
-        .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.starts_at >= now - timedelta(hours=8))
+        select(SessionOccurrence).join(TherapyGroup)
+        .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.starts_at >= now - timedelta(hours=8),
+               TherapyGroup.status.not_in(ENDED))
+        .options(contains_eager(SessionOccurrence.group))
         .order_by(SessionOccurrence.starts_at).limit(limit * 2)
     )
     return [o for o in candidates if o.ends_at > now][:limit]
 
 
-def next_occurrence(group: TherapyGroup) -> SessionOccurrence | None:
+def next_occurrences(groups: list[TherapyGroup], with_agenda: bool = False) -> dict[int, SessionOccurrence]:
+    """Each group's next session that takes place (the one under way included), in one query for every group.
+
+    A group that has finished or was cancelled has none, whatever its sessions say.
+    """
+    ids = [g.id for g in groups if g.status not in ENDED]
+    if not ids:
+        return {}
     now = utcnow()
-    for occurrence in db.session.scalars(
-        select(SessionOccurrence)
-        .where(SessionOccurrence.group_id == group.id, SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
+    # A session under way started at most 8 hours ago (the longest a session lasts); the first three of each group
+    # are enough to find the first one that has not ended.
+    ranked = (
+        select(SessionOccurrence.id,
+               func.row_number().over(partition_by=SessionOccurrence.group_id,
+                                      order_by=(SessionOccurrence.starts_at, SessionOccurrence.id)).label("rank"))
+        .where(SessionOccurrence.group_id.in_(ids), SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
                SessionOccurrence.starts_at >= now - timedelta(hours=8))
-        .order_by(SessionOccurrence.starts_at).limit(3)
-    ):
+        .subquery()
+    )
+    query = (select(SessionOccurrence).join(ranked, ranked.c.id == SessionOccurrence.id).where(ranked.c.rank <= 3)
+             .order_by(SessionOccurrence.starts_at, SessionOccurrence.id))
+    if with_agenda:
+        query = query.options(selectinload(SessionOccurrence.agenda_items))
+    result: dict[int, SessionOccurrence] = {}
+    for occurrence in db.session.scalars(query):
         if occurrence.ends_at > now:
-            return occurrence
-    return None
+            result.setdefault(occurrence.group_id, occurrence)
+    return result
+
+
+def next_occurrence(group: TherapyGroup) -> SessionOccurrence | None:
+    return next_occurrences([group]).get(group.id)
 
 
 def active_members(group: TherapyGroup) -> list[Membership]:
     """Active members sorted by the name the group knows them by."""
-    members = db.session.scalars(select(Membership).where(Membership.group_id == group.id,
-                                                          Membership.status == MembershipStatus.ACTIVE))
-    return sorted(members, key=lambda m: m.shown_name.casefold())
+    return active_members_of([group]).get(group.id, [])
+
+
+def active_members_of(groups: list[TherapyGroup]) -> dict[int, list[Membership]]:
+    """Active members of each group, with their accounts, sorted by the name the group knows them by."""
+    result: dict[int, list[Membership]] = {g.id: [] for g in groups}
+    if not groups:
+        return result
+    for membership in db.session.scalars(
+            select(Membership)
+            .where(Membership.group_id.in_(list(result)), Membership.status == MembershipStatus.ACTIVE)
+            .options(selectinload(Membership.user))):
+        result[membership.group_id].append(membership)
+    for members in result.values():
+        members.sort(key=lambda m: m.shown_name.casefold())
+    return result
+
+
+def memberships_with_intake(group: TherapyGroup) -> list[Membership]:
+    """Every membership of the group with its account and accepted agreement, for the facilitator's page."""
+    return list(db.session.scalars(select(Membership).where(Membership.group_id == group.id)
+                                   .options(selectinload(Membership.user), selectinload(Membership.agreement))))
 
 
 def waitlist(group: TherapyGroup) -> list[Membership]:
-    return list(db.session.scalars(
-        select(Membership).where(Membership.group_id == group.id, Membership.status == MembershipStatus.WAITLISTED)
-        .order_by(Membership.waitlisted_at, Membership.id)
-    ))
+    return waitlists([group])[group.id]
+
+
+def waitlists(groups: list[TherapyGroup]) -> dict[int, list[Membership]]:
+    """Who is waiting for each group, longest first."""
+    result: dict[int, list[Membership]] = {g.id: [] for g in groups}
+    if not groups:
+        return result
+    for membership in db.session.scalars(
+        select(Membership)
+        .where(Membership.group_id.in_(list(result)), Membership.status == MembershipStatus.WAITLISTED)
+        .options(selectinload(Membership.user)).order_by(Membership.waitlisted_at, Membership.id)
+    ):
+        result[membership.group_id].append(membership)
+    return result
 
 
 def attendance_for(occurrence: SessionOccurrence) -> dict[int, Attendance]:
@@ -152,13 +213,28 @@ def attendance_sheet(occurrence: SessionOccurrence) -> list[tuple[Membership, At
 
 def past_sessions(group: TherapyGroup, last: int = 8) -> list[SessionOccurrence]:
     """The last `last` sessions that took place (not cancelled), oldest first."""
-    rows = list(db.session.scalars(
-        select(SessionOccurrence)
-        .where(SessionOccurrence.group_id == group.id, SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
+    return past_sessions_of([group.id], last)[group.id]
+
+
+def past_sessions_of(group_ids: list[int], last: int) -> dict[int, list[SessionOccurrence]]:
+    """The last `last` sessions of each group that took place (not cancelled), oldest first, in one query."""
+    result: dict[int, list[SessionOccurrence]] = {group_id: [] for group_id in group_ids}
+    if not group_ids:
+        return result
+    ranked = (
+        select(SessionOccurrence.id,
+               func.row_number().over(partition_by=SessionOccurrence.group_id,
+                                      order_by=(SessionOccurrence.starts_at.desc(),
+                                                SessionOccurrence.id.desc())).label("rank"))
+        .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
                SessionOccurrence.starts_at <= utcnow())
-        .order_by(SessionOccurrence.starts_at.desc()).limit(last)
-    ))
-    return list(reversed(rows))
+        .subquery()
+    )
+    for occurrence in db.session.scalars(
+            select(SessionOccurrence).join(ranked, ranked.c.id == SessionOccurrence.id).where(ranked.c.rank <= last)
+            .order_by(SessionOccurrence.starts_at, SessionOccurrence.id)):
+        result[occurrence.group_id].append(occurrence)
+    return result
 
 
 @dataclass
@@ -194,44 +270,66 @@ def engagement(group: TherapyGroup, last: int = 8) -> GroupEngagement:
 
     Only sessions since a member joined count for them; excused absences are neither joined nor missed.
     """
-    sessions = past_sessions(group, last)
-    ids = [s.id for s in sessions]
+    return engagement_of([group], last)[group.id]
+
+
+def engagement_of(groups: list[TherapyGroup], last: int = 8) -> dict[int, GroupEngagement]:
+    """engagement() for several groups, in a fixed number of queries however many groups there are."""
+    sessions_by_group = past_sessions_of([g.id for g in groups], last)
+    members_by_group = active_members_of(groups)
+    ids = [s.id for sessions in sessions_by_group.values() for s in sessions]
     records: dict[tuple[int, int], Attendance] = {}
     if ids:
         for record in db.session.scalars(select(Attendance).where(Attendance.occurrence_id.in_(ids))):
             records[(record.occurrence_id, record.user_id)] = record
-    result = []
-    for membership in active_members(group):
-        joined = counted = streak = 0
-        for session in sessions:
-            if membership.joined_at and session.ends_at < membership.joined_at:
-                continue
-            record = records.get((session.id, membership.user_id))
-            if record is None:
-                continue
-            if record.status in JOINED:
-                joined += 1
-                counted += 1
-                streak = 0
-            elif record.status in MISSED:
-                counted += 1
-                streak += 1
-        result.append(MemberEngagement(membership, joined, counted, streak))
-    return GroupEngagement(sessions, result)
+    result = {}
+    for group in groups:
+        sessions = sessions_by_group[group.id]
+        rows = []
+        for membership in members_by_group[group.id]:
+            joined = counted = streak = 0
+            for session in sessions:
+                if membership.joined_at and session.ends_at < membership.joined_at:
+                    continue
+                record = records.get((session.id, membership.user_id))
+                if record is None:
+                    continue
+                if record.status in JOINED:
+                    joined += 1
+                    counted += 1
+                    streak = 0
+                elif record.status in MISSED:
+                    counted += 1
+                    streak += 1
+            rows.append(MemberEngagement(membership, joined, counted, streak))
+        result[group.id] = GroupEngagement(sessions, rows)
+    return result
 
 
 def member_attendance_summary(user: User, group: TherapyGroup, last: int = 6) -> tuple[int, int]:
     """(joined, recorded) over the last sessions since this member joined, in neutral terms for the member."""
-    sessions = past_sessions(group, last)
     membership = membership_of(user, group)
-    joined_at = membership.joined_at if membership else None
-    # As in engagement(): a session that was over before this member joined does not count, whatever was recorded.
-    ids = [s.id for s in sessions if joined_at is None or s.ends_at >= joined_at]
-    if not ids:
+    if membership is None:
         return 0, 0
-    records = list(db.session.scalars(select(Attendance).where(Attendance.occurrence_id.in_(ids),
-                                                               Attendance.user_id == user.id)))
-    return sum(1 for r in records if r.status in JOINED), len(records)
+    return attendance_summaries(user, [membership], last)[group.id]
+
+
+def attendance_summaries(user: User, memberships: list[Membership], last: int = 6) -> dict[int, tuple[int, int]]:
+    """member_attendance_summary() for each of this member's groups, in two queries."""
+    sessions_by_group = past_sessions_of([m.group_id for m in memberships], last)
+    joined_at = {m.group_id: m.joined_at for m in memberships}
+    # As in engagement(): a session that was over before this member joined does not count, whatever was recorded.
+    counted = {s.id: group_id for group_id, sessions in sessions_by_group.items() for s in sessions
+               if joined_at[group_id] is None or s.ends_at >= joined_at[group_id]}
+    result = {m.group_id: (0, 0) for m in memberships}
+    if not counted:
+        return result
+    for record in db.session.scalars(select(Attendance).where(Attendance.occurrence_id.in_(list(counted)),
+                                                              Attendance.user_id == user.id)):
+        group_id = counted[record.occurrence_id]
+        joined, recorded = result[group_id]
+        result[group_id] = (joined + (record.status in JOINED), recorded + 1)
+    return result
 
 
 def calendar_occurrences(user: User) -> list[SessionOccurrence]:
@@ -243,32 +341,45 @@ def calendar_occurrences(user: User) -> list[SessionOccurrence]:
         select(SessionOccurrence)
         .where(or_(SessionOccurrence.group_id.in_(facilitated), SessionOccurrence.group_id.in_(attended)))
         .where(SessionOccurrence.starts_at >= utcnow() - timedelta(days=90))
+        .options(selectinload(SessionOccurrence.group))
         .order_by(SessionOccurrence.starts_at)
     ))
 
 
 def facilitator_dashboard(user: User) -> dict:
-    """My groups, next sessions (today first), attendance and engagement risk per group, and the waitlists."""
+    """My groups, next sessions (today first), attendance and engagement risk per group, and the waitlists.
+
+    A fixed number of queries however many groups: one per kind of row, for every group at once.
+    """
     groups = groups_for_facilitator(user)
     open_groups = [g for g in groups if not g.is_closed_for_changes]
+    engagement_by_group = engagement_of(open_groups)
+    waiting = waitlists(open_groups)
     return {
         "groups": groups,
         "upcoming": upcoming_for_groups([g.id for g in open_groups], limit=8),
-        "engagement": [(g, engagement(g)) for g in open_groups],
-        "waitlists": [(g, waitlist(g)) for g in open_groups],
+        "engagement": [(g, engagement_by_group[g.id]) for g in open_groups],
+        "waitlists": [(g, waiting[g.id]) for g in open_groups],
     }
 
 
 def patient_dashboard(user: User) -> dict:
+    """Each of my groups: the next session with its agenda (and why we do each part), how many of the last sessions
+    I joined, and the agreement I accepted. A fixed number of queries however many groups."""
     memberships = memberships_for_patient(user)
+    members = [m for m in memberships if m.status in MEMBER_STATUSES]
+    upcoming = next_occurrences([m.group for m in members], with_agenda=True)
+    summaries = attendance_summaries(user, members)
     entries = []
     for membership in memberships:
         group = membership.group
+        member = membership.status in MEMBER_STATUSES
         entries.append({
             "membership": membership,
             "group": group,
-            "next_session": next_occurrence(group) if membership.status in MEMBER_STATUSES else None,
-            "summary": member_attendance_summary(user, group) if membership.status in MEMBER_STATUSES else (0, 0),
+            "ended": group.is_closed_for_changes,
+            "next_session": upcoming.get(group.id) if member else None,
+            "summary": summaries.get(group.id, (0, 0)) if member else (0, 0),
         })
     return {"entries": entries}
 

@@ -15,6 +15,7 @@ from app.extensions import account_or_address, db, limiter
 from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
+    WEEKDAYS,
     AcceptAgreementForm,
     AgendaItemForm,
     AgreementForm,
@@ -55,6 +56,16 @@ def _load_occurrence(occurrence_id: int):
 
 def _group_data(form) -> dict:
     return {name: getattr(form, name).data for name in services.GROUP_FIELDS}
+
+
+def facilitator_panel(user) -> dict:
+    """The facilitator's home page panel; showing the members' attendance is a read of their data, so it is audited."""
+    panel = queries.facilitator_dashboard(user)
+    services.record_facilitator_read(user, "engagement_read", target="dashboard",
+                                     member_ids=[m.membership.user_id for _group, eng in panel["engagement"]
+                                                 for m in eng.members],
+                                     details={"groups": [g.id for g, _eng in panel["engagement"]]})
+    return panel
 
 
 @bp.app_context_processor
@@ -102,12 +113,20 @@ def show(group_id: int):
     group = _load_group(group_id)
     policy.require_view_group(current_user, group)
     if policy.can_manage_group(current_user, group):
+        memberships = queries.memberships_with_intake(group)
+        engagement = queries.engagement(group)
+        show_intake = policy.can_see_intake(current_user, group)
+        if show_intake:
+            services.record_facilitator_read(current_user, "intake_read", target=f"group:{group.id}",
+                                             member_ids=[m.user_id for m in memberships if m.speaking_comfort])
+        services.record_facilitator_read(current_user, "engagement_read", target=f"group:{group.id}",
+                                         member_ids=[m.membership.user_id for m in engagement.members])
         return render_template(
-            "groups/show_facilitator.html", group=group, members=queries.active_members(group),
-            waitlist=queries.waitlist(group), engagement=queries.engagement(group),
+            "groups/show_facilitator.html", group=group, places_taken=services.places_taken(group),
+            waitlist=queries.waitlist(group), engagement=engagement, show_intake=show_intake,
             upcoming=queries.occurrences(group, start=utcnow() - timedelta(hours=8))[:12],
             past=list(reversed(queries.past_sessions(group, 8))),
-            all_memberships=group.memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
+            all_memberships=memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
             new_invitation=session.pop("new_group_invitation", None), empty_form=EmptyForm(),
         )
     membership = queries.membership_of(current_user, group)
@@ -116,7 +135,7 @@ def show(group_id: int):
     next_session = queries.next_occurrence(group)
     # Every other session still to come, a cancelled one before the next included (so its reason is seen).
     later = [o for o in queries.occurrences(group, start=utcnow() - timedelta(hours=8))
-             if o.ends_at > utcnow() and o != next_session][:5]
+             if o.ends_at > utcnow() and o != next_session][:5] if not group.is_closed_for_changes else []
     return render_template(
         "groups/show_member.html", group=group, membership=membership, next_session=next_session, later=later,
         summary=queries.member_attendance_summary(current_user, group),
@@ -175,13 +194,19 @@ def agreement(group_id: int):
 def schedule(group_id: int):
     group = _load_group(group_id)
     policy.require_manage_group(current_user, group)
-    form = ScheduleForm()
+    parts = {}
+    if group.schedule:
+        parts = dict(p.split("=", 1) for p in group.schedule.rrule.upper().split(";") if "=" in p)
+    form = ScheduleForm(interval=parts.get("INTERVAL", "1"))
+    # A rule set through the API may say more than this form can (monthly, "the first Thursday"): say so.
+    beyond_form = bool(parts) and (parts.get("FREQ") != "WEEKLY" or not set(parts) <= set(recurrence.ALLOWED_PARTS)
+                                   or any(not day.isalpha() for day in parts.get("BYDAY", "").split(",") if day))
     if request.method == "GET" and group.schedule:
         start = datetime.fromisoformat(group.schedule.dtstart_local)
         form.start_date.data, form.start_time.data = start.date(), start.time()
         form.duration_minutes.data = group.schedule.duration_minutes
-        parts = dict(p.split("=", 1) for p in group.schedule.rrule.split(";") if "=" in p)
         form.interval_weeks.data = parts.get("INTERVAL", "1")
+        form.weekdays.data = [day for day in parts.get("BYDAY", "").split(",") if day in WEEKDAYS]
         if "COUNT" in parts:
             form.end_mode.data, form.count.data = "count", int(parts["COUNT"])
         elif "UNTIL" in parts:
@@ -191,7 +216,8 @@ def schedule(group_id: int):
             rule = recurrence.build_rrule(
                 interval_weeks=int(form.interval_weeks.data),
                 count=form.count.data if form.end_mode.data == "count" else None,
-                until=form.until.data if form.end_mode.data == "until" else None)
+                until=form.until.data if form.end_mode.data == "until" else None,
+                byday=",".join(form.weekdays.data) or None)
             services.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
                                                                                         form.start_time.data),
                                    rule=rule, duration_minutes=form.duration_minutes.data)
@@ -206,7 +232,7 @@ def schedule(group_id: int):
         else:
             flash(_("The schedule is saved."), "info")
             return redirect(url_for("groups.show", group_id=group.id))
-    return render_template("groups/schedule.html", group=group, form=form,
+    return render_template("groups/schedule.html", group=group, form=form, beyond_form=beyond_form,
                            extra_form=SessionTimeForm()), 422 if form.errors else 200
 
 
@@ -228,7 +254,8 @@ def add_session(group_id: int):
         else:
             flash(_("The extra session is added."), "info")
             return redirect(url_for("groups.session_page", occurrence_id=occurrence.id))
-    return render_template("groups/schedule.html", group=group, form=ScheduleForm(), extra_form=form), 422
+    return render_template("groups/schedule.html", group=group, form=ScheduleForm(), extra_form=form,
+                           beyond_form=False), 422
 
 
 @bp.post("/groups/<int:group_id>/invitations")
@@ -368,6 +395,8 @@ def session_page(occurrence_id: int):
         names={m.user_id: m.shown_name for m in group.memberships},
         time_form=SessionTimeForm(data=_session_time_data(occurrence)) if manage else None,
         cancel_form=CancelSessionForm() if manage else None, agenda_form=AgendaItemForm() if manage else None,
+        edit_forms={item.id: AgendaItemForm(formdata=None, obj=item, prefix=f"item-{item.id}", meta={"csrf": False})
+                    for item in occurrence.agenda_items} if manage else {},
         empty_form=EmptyForm(),
     )
 
@@ -436,46 +465,86 @@ def restore_session(occurrence_id: int):
 @bp.route("/sessions/<int:occurrence_id>/attendance", methods=["GET", "POST"])
 @login_required
 def attendance(occurrence_id: int):
+    """The sheet. A save keeps every row it can; what it could not save is shown again as typed, never lost."""
     occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    sheet = queries.attendance_sheet(occurrence)
+    group = occurrence.group
+    policy.require_manage_group(current_user, group)
+    typed: dict[int, services.AttendanceEntry] = {}  # rows shown as this facilitator typed them, not as on record
+    errors: dict[int, list[str]] = {}
+    theirs: set[int] = set()  # rows where someone else's entry is on record, shown beside what was typed
+    status = 200
     if request.method == "POST":
         form = AttendanceForm()
-        if form.validate_on_submit():
-            entries = []
-            for row in form.rows:
-                try:
-                    entries.append(services.AttendanceEntry(
-                        user_id=int(row.user_id.data),
-                        status=AttendanceStatus(row.status.data) if row.status.data else None,
-                        comment=row.comment.data or "",
-                        previous_status=AttendanceStatus(row.previous_status.data) if row.previous_status.data
-                        else None,
-                        previous_comment=row.previous_comment.data or ""))
-                except (TypeError, ValueError):
-                    abort(400)
+        valid = form.validate_on_submit()
+        entries = [_attendance_entry(row, strict=valid) for row in form.rows]
+        typed = {entry.user_id: entry for entry in entries if entry is not None}
+        if not valid:
+            errors = {int(row.user_id.data): [*row.status.errors, *row.comment.errors] for row in form.rows
+                      if row.user_id.data and row.user_id.data.isdigit()}
+            flash(_("Check the entries below."), "error")
+            status = 422
+        else:
             try:
-                conflicts = services.record_attendance(current_user, occurrence, entries,
-                                                       {m.user_id for m, _record in sheet})
+                saved = services.record_attendance(current_user, occurrence, [e for e in entries if e is not None])
             except services.GroupError as error:
                 db.session.rollback()
                 flash(error.message, "error")
+                status = 409
             else:
-                if conflicts:
-                    names = ", ".join(m.shown_name for m, _r in sheet if m.user_id in conflicts)
-                    flash(_("Someone else changed these rows while you were editing; their entries are kept: "
-                            "%(names)s. Check them below.", names=names), "error")
-                else:
+                if not saved.conflicts and not saved.skipped:
                     flash(_("Attendance is saved."), "info")
-                return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
+                    return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
+                names = {m.user_id: m.shown_name for m in group.memberships}
+                if saved.conflicts:
+                    flash(_("Someone else changed these rows while you were editing: %(names)s. Their entries are "
+                            "kept; yours are shown below, so that you can save them again if they are right.",
+                            names=", ".join(names.get(uid, "?") for uid in saved.conflicts)), "error")
+                if saved.skipped:
+                    flash(_("Nothing was saved for %(names)s: they are no longer active members of the group. "
+                            "Everything else is saved.", names=", ".join(names.get(uid, "?") for uid in saved.skipped)),
+                          "error")
+                typed = {uid: typed[uid] for uid in saved.conflicts}
+                theirs = set(saved.conflicts)
+                status = 409
+    sheet = queries.attendance_sheet(occurrence)
+    services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
+                                     member_ids=[m.user_id for m, _record in sheet if _record is not None])
+    rows_data = []
+    for membership, record in sheet:
+        on_record = (record.status.value if record else "", record.comment if record else "")
+        entry = typed.get(membership.user_id)
+        if entry is None:
+            shown, previous = on_record, on_record
+        elif membership.user_id in theirs:
+            # Saving again is a deliberate choice to replace what the other facilitator recorded.
+            shown, previous = (entry.status.value if entry.status else "", entry.comment), on_record
         else:
-            flash(_("Check the entries below."), "error")
-    form = AttendanceForm(data={"rows": [
-        {"user_id": m.user_id, "status": r.status.value if r else "", "comment": r.comment if r else "",
-         "previous_status": r.status.value if r else "", "previous_comment": r.comment if r else ""}
-        for m, r in sheet]})
-    return render_template("groups/attendance.html", occurrence=occurrence, group=occurrence.group,
-                           rows=list(zip(form.rows, sheet, strict=True)), form=form)
+            shown = (entry.status.value if entry.status else "", entry.comment)
+            previous = (entry.previous_status.value if entry.previous_status else "", entry.previous_comment)
+        rows_data.append({"user_id": membership.user_id, "status": shown[0], "comment": shown[1],
+                          "previous_status": previous[0], "previous_comment": previous[1]})
+    form = AttendanceForm(formdata=None, data={"rows": rows_data})
+    rows = [(row, membership, record, errors.get(membership.user_id, []),
+             record if membership.user_id in theirs else None)
+            for row, (membership, record) in zip(form.rows, sheet, strict=True)]
+    return render_template("groups/attendance.html", occurrence=occurrence, group=group, rows=rows, form=form,
+                           can_record=occurrence.status.value == "scheduled" and occurrence.starts_at <= utcnow()), \
+        status
+
+
+def _attendance_entry(row, strict: bool) -> services.AttendanceEntry | None:
+    """One posted row; a row a browser could not have sent (a tampered id or status) is refused as a whole."""
+    try:
+        return services.AttendanceEntry(
+            user_id=int(row.user_id.data),
+            status=AttendanceStatus(row.status.data) if row.status.data else None,
+            comment=row.comment.data or "",
+            previous_status=AttendanceStatus(row.previous_status.data) if row.previous_status.data else None,
+            previous_comment=row.previous_comment.data or "")
+    except (TypeError, ValueError):
+        if strict:
+            abort(400)
+        return None
 
 
 @bp.post("/sessions/<int:occurrence_id>/agenda")
@@ -502,6 +571,28 @@ def _load_agenda_item(occurrence, item_id: int):
         if item.id == item_id:
             return item
     abort(404)
+
+
+@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/edit")
+@login_required
+def edit_agenda_item(occurrence_id: int, item_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    policy.require_manage_group(current_user, occurrence.group)
+    item = _load_agenda_item(occurrence, item_id)
+    # One form per item on the page, told apart by the prefix; the app-wide CSRF check has already run.
+    form = AgendaItemForm(prefix=f"item-{item.id}", meta={"csrf": False})
+    if form.validate_on_submit():
+        try:
+            services.update_agenda_item(current_user, item, title=form.title.data, body=form.body.data or "",
+                                        rationale=form.rationale.data or "")
+        except services.GroupError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("The agenda item is saved."), "info")
+    else:
+        flash(_("An agenda item needs a title."), "error")
+    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor=f"agenda-item-{item_id}"))
 
 
 @bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/delete")
@@ -541,20 +632,32 @@ def notes(occurrence_id: int):
     group = occurrence.group
     policy.require_read_facilitator_notes(current_user, group)
     members = queries.active_members(group)
+    # The choices are the active members: the form refuses anyone else ("Not a valid choice") before this runs.
     form = NoteForm(members=members)
     if form.validate_on_submit():
-        member = db.session.get(User, form.member_id.data) if form.member_id.data else None
-        if member is not None and member.id not in {m.user_id for m in members}:
-            abort(400)
+        member = next((m.user for m in members if m.user_id == form.member_id.data), None)
         try:
             services.add_note(current_user, group, form.body.data, occurrence=occurrence, member=member)
         except services.GroupError as error:
-            flash(error.message, "error")
+            _show_error(form, error)
         else:
             flash(_("The note is saved. Only this group's facilitators can read it."), "info")
             return redirect(url_for("groups.notes", occurrence_id=occurrence_id))
     return render_template("groups/notes.html", occurrence=occurrence, group=group, form=form,
-                           notes=services.read_notes(current_user, group, occurrence=occurrence))
+                           notes=services.read_notes(current_user, group, occurrence=occurrence)), \
+        422 if form.errors else 200
+
+
+@bp.get("/groups/<int:group_id>/members/<int:membership_id>/notes")
+@login_required
+def member_notes(group_id: int, membership_id: int):
+    """Every note the group's facilitators wrote about one member, newest first; the read is audited."""
+    group = _load_group(group_id)
+    policy.require_read_facilitator_notes(current_user, group)
+    membership = queries.membership_in_group(membership_id, group) or abort(404)
+    notes = services.read_notes(current_user, group, member=membership.user)
+    return render_template("groups/member_notes.html", group=group, membership=membership, notes=notes,
+                           sessions={o.id: o for o in queries.occurrences(group)})
 
 
 # Calendar feeds -------------------------------------------------------------------------------------------------------

@@ -58,6 +58,27 @@ class GroupUpdateSchema(GroupSchema):
     checkin_visibility = Text(validate=validate.OneOf(["all", "presence"]))
     distress_threshold = fields.Integer(strict=True, validate=validate.Range(min=0, max=10))
     lobby_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=120))
+    agreement = Text(
+        load_only=True,
+        validate=validate.Length(min=1, max=8000),
+        metadata={"description": "A new text for the group agreement: saved as its next version, which members are "
+                  "asked to accept. The same text as now changes nothing."},
+    )
+
+
+class FacilitatorSchema(Schema):
+    user_id = fields.Integer(strict=True, required=True)
+    display_name = fields.String(attribute="user.display_name", required=True)
+    lead = fields.Boolean(required=True, metadata={"description": "The facilitator who created the group."})
+
+
+class CoFacilitatorsSchema(Schema):
+    co_facilitators = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)),
+        required=True,
+        validate=validate.Length(max=50),
+        metadata={"description": "User ids of the co-facilitators; the lead stays whatever the list says."},
+    )
 
 
 class ScheduleSchema(Schema):
@@ -226,10 +247,14 @@ class AttendanceSheetSchema(Schema):
     session_id = fields.Integer(strict=True, required=True)
     records = fields.List(fields.Nested(AttendanceRecordSchema), required=True)
     conflicts = fields.List(
-        fields.Integer(
-            strict=True,
-        ),
+        fields.Integer(strict=True),
         required=True,
+        metadata={"description": "Rows someone else changed meanwhile: their entries are kept."},
+    )
+    skipped = fields.List(
+        fields.Integer(strict=True),
+        required=True,
+        metadata={"description": "Rows of people who are not active members: nothing was saved for them."},
     )
 
 
@@ -245,6 +270,12 @@ class AgendaItemSchema(Schema):
         from app.markdown_text import render_markdown
 
         return str(render_markdown(item.body))
+
+
+class AgendaItemUpdateSchema(Schema):
+    title = Text(validate=validate.Length(min=1, max=200))
+    body = Text(validate=validate.Length(max=8000), metadata={"description": "Markdown"})
+    rationale = Text(validate=validate.Length(max=2000))
 
 
 class CheckInRequestSchema(Schema):

@@ -3,10 +3,12 @@ agendas, facilitator notes and calendar feeds. Services validate, flush and audi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
+from flask import has_request_context, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ from app.groups.models import (
     Attendance,
     AttendanceStatus,
     CalendarFeed,
+    CheckIn,
     Enrolment,
     FacilitatorNote,
     GroupAgreement,
@@ -36,6 +39,7 @@ from app.groups.models import (
     TherapyGroup,
 )
 from app.models_base import utcnow
+from app.notifications.email import queue_email
 from app.push import notify_data_changed
 
 
@@ -76,6 +80,23 @@ def schedule_error_message(error: recurrence.ScheduleError) -> str:
 def _require_open(group: TherapyGroup) -> None:
     if group.is_closed_for_changes:
         raise GroupError(_("This group has ended; it can no longer be changed."), code="group_closed")
+
+
+def _lock_group(group: TherapyGroup) -> None:
+    """Take the group's row lock and read the group and its memberships again, as committed.
+
+    Places are counted in Python: without the lock, two people joining for the last place on PostgreSQL both count it
+    free and both become active. The lock is held until the commit, so writers of one group's memberships go one after
+    the other (SQLite's BEGIN IMMEDIATE already serialises every writer; the statement is harmless there). Take it
+    before the first audit record of the transaction: every writer waits for the audit chain's head after that, and
+    the other order could deadlock.
+    """
+    db.session.flush()
+    db.session.execute(select(TherapyGroup).where(TherapyGroup.id == group.id).with_for_update()
+                       .execution_options(populate_existing=True))
+    db.session.expire(group, ["memberships"])
+    db.session.scalars(select(Membership).where(Membership.group_id == group.id)
+                       .execution_options(populate_existing=True)).all()
 
 
 # Groups ---------------------------------------------------------------------------------------------------------------
@@ -128,22 +149,45 @@ def create_group(facilitator: User, data: dict) -> TherapyGroup:
 
 
 def update_group(by: User, group: TherapyGroup, data: dict) -> None:
+    """Change the group's settings. A new time zone moves the sessions to come so that they keep their local time in
+    it; a group that finishes or is cancelled cancels its sessions to come, with the reason members see."""
+    _lock_group(group)
     _require_open(group)
-    active = group.active_count()
+    taken = places_taken(group)
     capacity = data.get("capacity")
-    if capacity is not None and capacity < active:
-        raise GroupError(_("%(n)d members are active; capacity cannot go below that. Change memberships first.",
-                           n=active), "capacity", code="capacity_below_members")
-    old_capacity = group.capacity
+    if capacity is not None and capacity < taken:
+        # Paused members keep their place (HOLDING_A_PLACE): a capacity below them would overfill the group on return.
+        raise GroupError(_("%(n)d members hold a place (active or paused); capacity cannot go below that. "
+                           "Change memberships first.", n=taken), "capacity", code="capacity_below_members")
+    old_capacity, old_zone = group.capacity, group.timezone
     _apply_group_fields(group, data)
     db.session.flush()
-    if group.capacity > old_capacity:
+    if group.timezone != old_zone:
+        _follow_new_timezone(group, old_zone)
+    if group.is_closed_for_changes:
+        _cancel_sessions_to_come(group)
+    elif group.capacity > old_capacity:
         promote_waitlist(group)
     audit.record("group_update", actor=by, target=f"group:{group.id}",
                  details={"fields": sorted(k for k in data if k in GROUP_FIELDS)})
 
 
+def _cancel_sessions_to_come(group: TherapyGroup) -> None:
+    """A group that has ended advertises no more sessions: calendars get them as cancelled, with the reason."""
+    if group.status == GroupStatus.CANCELLED:
+        reason = _("This group has been cancelled, so this session will not take place.")
+    else:
+        reason = _("This group has finished, so this session will not take place.")
+    for occurrence in db.session.scalars(select(SessionOccurrence).where(
+            SessionOccurrence.group_id == group.id, SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
+            SessionOccurrence.starts_at > utcnow())):
+        occurrence.status, occurrence.cancel_reason = OccurrenceStatus.CANCELLED, reason
+        _revise(occurrence)
+    db.session.flush()
+
+
 def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> None:
+    _lock_group(group)
     _require_open(group)
     wanted = {u.id for u in users}
     for user in users:
@@ -216,20 +260,21 @@ account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 HOLDING_A_PLACE = (MembershipStatus.ACTIVE, MembershipStatus.PAUSED)
 
 
-def _places_taken(group: TherapyGroup) -> int:
+def places_taken(group: TherapyGroup) -> int:
     return sum(1 for m in group.memberships if m.status in HOLDING_A_PLACE)
 
 
 def _has_place(group: TherapyGroup) -> bool:
     if group.enrolment == Enrolment.CLOSED and group.status == GroupStatus.ACTIVE:
         return False  # a closed cohort takes nobody once it has started
-    return _places_taken(group) < group.capacity
+    return places_taken(group) < group.capacity
 
 
 def join_group(user: User, membership: Membership, *, agreement_id: int, preferred_name: str, hopes: str,
                doable: str, speaking_comfort: str, accommodations: list[str], accommodations_note: str) -> Membership:
     """Accept the agreement and answer the intake: active if there is a place, otherwise on the waitlist."""
     group = membership.group
+    _lock_group(group)  # two people taking the last place one after the other: one gets it, one waits
     _require_open(group)
     if membership.status != MembershipStatus.INVITED:
         raise GroupError(_("You have already joined this group."), code="already_joined")
@@ -284,6 +329,7 @@ ALLOWED_TRANSITIONS = {
 
 def change_membership_status(by: User, membership: Membership, status: MembershipStatus, reason: str = "") -> None:
     group = membership.group
+    _lock_group(group)
     _require_open(group)
     if status == membership.status:
         return
@@ -292,7 +338,7 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
                            new=status.value), "status", code="invalid_transition")
     freeing = membership.status in HOLDING_A_PLACE and status not in HOLDING_A_PLACE
     if status == MembershipStatus.ACTIVE and membership.status != MembershipStatus.PAUSED \
-            and _places_taken(group) >= group.capacity:
+            and places_taken(group) >= group.capacity:
         raise GroupError(_("The group is full."), "status", code="group_full")
     now = utcnow()
     membership.status, membership.status_changed_at = status, now
@@ -311,7 +357,8 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
 
 
 def promote_waitlist(group: TherapyGroup) -> list[Membership]:
-    """Give freed places to the people waiting longest."""
+    """Give freed places to the people waiting longest, and tell each of them by email."""
+    _lock_group(group)
     promoted = []
     waiting = sorted((m for m in group.memberships if m.status == MembershipStatus.WAITLISTED),
                      key=lambda m: (m.waitlisted_at or m.invited_at, m.id))
@@ -324,7 +371,21 @@ def promote_waitlist(group: TherapyGroup) -> list[Membership]:
         db.session.flush()
         audit.record("membership_promoted", subject=membership.user_id, target=f"membership:{membership.id}",
                      organisation_id=group.organisation_id)
+        _email_place_free(membership)
     return promoted
+
+
+def _email_place_free(membership: Membership) -> None:
+    """The waitlist page promises it: "we will tell you when a place frees". Sent after the commit."""
+    user, group = membership.user, membership.group
+    link = url_for("groups.show", group_id=group.id, _external=True) if has_request_context() else ""
+    with force_locale(user.locale):
+        subject = _("A place is free for you in %(group)s", group=group.name)
+        body = _("A place in %(group)s has freed up and it is yours: you are now a member of the group.\n\n"
+                 "Its sessions are on your Momentum home page.", group=group.name)
+        if link:
+            body += "\n" + link
+    queue_email(user.email, subject, body)
 
 
 # Schedules and occurrences --------------------------------------------------------------------------------------------
@@ -342,6 +403,7 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
             raise recurrence.ScheduleError("no_occurrences")  # saved, it would add no session at all
     except recurrence.ScheduleError as error:
         raise GroupError(schedule_error_message(error), "rrule", code=error.code) from None
+    old_starts = _series_starts(group.schedule)
     schedule = group.schedule or Schedule(group_id=group.id)
     schedule.dtstart_local = dtstart_local.isoformat(timespec="minutes")
     schedule.timezone = group.timezone
@@ -349,54 +411,139 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
     schedule.duration_minutes = duration_minutes
     if group.schedule is None:
         group.schedule = schedule
-    _sync_occurrences(group, starts, duration_minutes)
+    _sync_occurrences(group, starts, duration_minutes, old_starts)
     db.session.flush()
     audit.record("schedule_save", actor=by, target=f"group:{group.id}", details={"rrule": rule,
                                                                                "sessions": len(starts)})
     return schedule
 
 
-def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int) -> None:
-    """Future sessions follow the new series; past ones stay as they were.
+def _series_starts(schedule: Schedule | None) -> list[datetime]:
+    """The starts the saved series gives (UTC), in order: where each of its sessions sits in it."""
+    if schedule is None:
+        return []
+    try:
+        return recurrence.expand(schedule.rrule, datetime.fromisoformat(schedule.dtstart_local), schedule.timezone)
+    except (recurrence.ScheduleError, ValueError):
+        return []
 
-    A future session the new series no longer has at the same moment moves to the new series' session on the same
-    local day, if there is one: it keeps its id, agenda and notes, and a session changed alone keeps its change (one
-    cancelled for a holiday stays cancelled; one moved stays where it was moved). Otherwise it goes, unless it was
-    changed alone or has attendance on record.
+
+def _follow_new_timezone(group: TherapyGroup, old_zone: str) -> None:
+    """The group's time zone changed: every session to come keeps its local wall-clock time, now in the new zone.
+
+    The series is expanded again from its local start in the new zone (so a session at 18:00 stays at 18:00 there);
+    sessions moved one by one and extra sessions keep the local time they were given.
     """
     now = utcnow()
-    zone = ZoneInfo(group.timezone)
+    for occurrence in db.session.scalars(select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
+                                                                         SessionOccurrence.starts_at > now)):
+        if occurrence.recurrence_id is None or "start" in _overrides(occurrence):
+            local = recurrence.to_local(occurrence.starts_at, old_zone).replace(tzinfo=None)
+            occurrence.starts_at = recurrence.to_utc(local, group.timezone)
+            _revise(occurrence)
+    schedule = group.schedule
+    if schedule is None:
+        db.session.flush()
+        return
+    old_starts = _series_starts(schedule)
+    try:
+        starts = recurrence.expand(schedule.rrule, datetime.fromisoformat(schedule.dtstart_local), group.timezone)
+    except recurrence.ScheduleError as error:
+        raise GroupError(schedule_error_message(error), "timezone", code=error.code) from None
+    schedule.timezone = group.timezone
+    _sync_occurrences(group, starts, schedule.duration_minutes, old_starts)
+    db.session.flush()
+
+
+#: How far a session of the series may follow an edit of the series: further away, it is another session.
+FOLLOW_WITHIN = timedelta(days=7)
+
+
+def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int,
+                      old_starts: list[datetime]) -> None:
+    """Future sessions follow the new series; past ones stay as they were.
+
+    A future session the new series no longer has at the same moment moves to the new series' session at the same
+    place in the series (the fourth stays the fourth when the weekday or the time changes) or, failing that, to the
+    nearest free one, if less than a week away. It keeps its id, agenda, notes and attendance, and what it sets for
+    itself (`overrides`): one moved alone stays where it was moved, one cancelled stays cancelled, one with its own
+    link or place keeps it and follows the series' new time. Its length follows the series unless it set its own.
+
+    A session that finds no place in the new series goes, unless it was moved alone; if it already holds an agenda,
+    notes, attendance or check-ins, the change is refused rather than losing them.
+    """
+    now = utcnow()
     existing = {occ.recurrence_id: occ for occ in db.session.scalars(
         select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
                                         SessionOccurrence.recurrence_id.is_not(None)))}
     wanted = set(starts)
-    free_by_day = {start.astimezone(zone).date(): start for start in starts if start > now and start not in existing}
-    for recurrence_id, occurrence in list(existing.items()):
-        if recurrence_id in wanted or occurrence.starts_at <= now:
+    place = {start: index for index, start in enumerate(old_starts)}
+    free = {start for start in starts if start > now and start not in existing}
+    leaving = sorted((occ for key, occ in existing.items() if key not in wanted and occ.starts_at > now),
+                     key=lambda occ: occ.recurrence_id)
+    unplaced = []
+    for occurrence in leaving:
+        key = occurrence.recurrence_id
+        index = place.get(key)
+        same_place = starts[index] if index is not None and index < len(starts) else None
+        if same_place in free and abs(same_place - key) < FOLLOW_WITHIN:
+            new_start = same_place
+        else:
+            near = [start for start in free if abs(start - key) < FOLLOW_WITHIN]
+            new_start = min(near, key=lambda start: (abs(start - key), start), default=None)
+        if new_start is None:
+            unplaced.append(occurrence)
             continue
-        new_start = free_by_day.pop(recurrence_id.astimezone(zone).date(), None)
-        if new_start is not None:
-            if not occurrence.is_exception or occurrence.starts_at == recurrence_id:  # not moved on its own
-                occurrence.starts_at = new_start
-            occurrence.recurrence_id = new_start
-            existing[new_start] = occurrence
-            continue
-        if occurrence.is_exception or _has_records(occurrence):
-            continue
-        db.session.delete(occurrence)
+        free.discard(new_start)
+        del existing[key]
+        existing[new_start] = occurrence
+        occurrence.recurrence_id = new_start
+        if "start" not in _overrides(occurrence):
+            occurrence.starts_at = new_start
+            _revise(occurrence)
+    kept = _holding_records({occ.id for occ in unplaced})
+    lost = [occ for occ in unplaced if occ.id in kept and "start" not in _overrides(occ)]
+    if lost:
+        days = ", ".join(recurrence.to_local(occ.starts_at, group.timezone).strftime("%Y-%m-%d %H:%M")
+                         for occ in lost)
+        raise GroupError(_("The new schedule has no session for %(days)s, which already has an agenda, notes, "
+                           "attendance or check-ins. Keep it in the series, or move it on its own first.", days=days),
+                         "rrule", code="sessions_with_records")
+    for occurrence in unplaced:
+        if "start" not in _overrides(occurrence):
+            db.session.delete(occurrence)
     for start in starts:
         occurrence = existing.get(start)
         if occurrence is None:
             if start > now:
                 db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=start, starts_at=start,
                                                  duration_minutes=duration_minutes))
-        elif not occurrence.is_exception and occurrence.starts_at > now:
+        elif occurrence.starts_at > now and "duration" not in _overrides(occurrence) \
+                and occurrence.duration_minutes != duration_minutes:
             occurrence.duration_minutes = duration_minutes
+            _revise(occurrence)
 
 
-def _has_records(occurrence: SessionOccurrence) -> bool:
-    first = select(Attendance.id).where(Attendance.occurrence_id == occurrence.id).limit(1)
-    return db.session.scalar(first) is not None
+def _overrides(occurrence: SessionOccurrence) -> set[str]:
+    return set(occurrence.overrides or ())
+
+
+def _holding_records(occurrence_ids: set[int]) -> set[int]:
+    """Which of these sessions hold something a person wrote: agenda items, notes, attendance or check-ins."""
+    if not occurrence_ids:
+        return set()
+    found: set[int] = set()
+    for column in (AgendaItem.occurrence_id, FacilitatorNote.occurrence_id, Attendance.occurrence_id,
+                   CheckIn.occurrence_id):
+        found.update(db.session.scalars(select(column).where(column.in_(occurrence_ids)).distinct()))
+    return found
+
+
+def _revise(occurrence: SessionOccurrence) -> None:
+    """The session changed in a way a calendar shows: the next feed carries a higher SEQUENCE (RFC 5545 3.8.7.4)."""
+    if occurrence.id is not None:
+        occurrence.sequence = (occurrence.sequence or 0) + 1
+        occurrence.updated_at = utcnow()
 
 
 def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, duration_minutes: int,
@@ -432,22 +579,49 @@ def _check_link(link: str) -> None:
 def update_occurrence(by: User, occurrence: SessionOccurrence, *, start_local: datetime | None = None,
                       duration_minutes: int | None = None, video_link: str | None = None,
                       location: str | None = None) -> None:
-    """Change one session without touching the rest of the series."""
+    """Change one session without touching the rest of the series.
+
+    Only what differs from the session as it is counts as changed, and is remembered in `overrides` so that a later
+    edit of the series leaves it alone (and sets the rest): a new link alone does not pin the session's time.
+    """
     _require_open(occurrence.group)
+    overrides = _overrides(occurrence)
+    changed = []
     if start_local is not None:
-        occurrence.starts_at = _typed_local_time(start_local, occurrence.group.timezone)
+        starts_at = _typed_local_time(start_local, occurrence.group.timezone)
+        if starts_at != occurrence.starts_at:
+            if starts_at <= utcnow():
+                raise GroupError(_("A session cannot be moved into the past."), "start", code="in_the_past")
+            occurrence.starts_at = starts_at
+            changed.append("start")
+            if starts_at == occurrence.recurrence_id:
+                overrides.discard("start")  # back where the series puts it: it follows the series again
+            else:
+                overrides.add("start")
     if duration_minutes is not None:
         if not 15 <= duration_minutes <= 480:
             raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
-        occurrence.duration_minutes = duration_minutes
-    if video_link is not None:
-        _check_link(video_link)
-        occurrence.video_link = video_link.strip()
-    if location is not None:
-        occurrence.location = location.strip()
-    occurrence.is_exception = True
+        if duration_minutes != occurrence.duration_minutes:
+            occurrence.duration_minutes = duration_minutes
+            changed.append("duration")
+            overrides.add("duration")
+    for name, value in (("video_link", video_link), ("location", location)):
+        if value is None:
+            continue
+        if name == "video_link":
+            _check_link(value)
+        value = value.strip()
+        if value != getattr(occurrence, name):
+            setattr(occurrence, name, value)
+            changed.append(name)
+            # An empty value means "the group's", which follows the group: no override.
+            (overrides.add if value else overrides.discard)(name)
+    if changed:
+        occurrence.overrides = sorted(overrides)
+        occurrence.is_exception = True
+        _revise(occurrence)
     db.session.flush()
-    audit.record("session_update", actor=by, target=f"session:{occurrence.id}")
+    audit.record("session_update", actor=by, target=f"session:{occurrence.id}", details={"changed": changed})
 
 
 def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> None:
@@ -456,6 +630,7 @@ def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> N
         raise GroupError(_("Tell members why the session is cancelled."), "reason")
     occurrence.status, occurrence.cancel_reason = OccurrenceStatus.CANCELLED, reason.strip()
     occurrence.is_exception = True
+    _revise(occurrence)
     db.session.flush()
     audit.record("session_cancel", actor=by, target=f"session:{occurrence.id}")
 
@@ -463,6 +638,7 @@ def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> N
 def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
     _require_open(occurrence.group)
     occurrence.status, occurrence.cancel_reason = OccurrenceStatus.SCHEDULED, ""
+    _revise(occurrence)
     db.session.flush()
     audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
 
@@ -480,50 +656,72 @@ class AttendanceEntry:
     previous_comment: str = ""
 
 
-def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[AttendanceEntry],
-                      member_ids: set[int]) -> list[int]:
-    """Save the rows this facilitator changed; rows changed meanwhile by someone else are kept and reported.
+@dataclass
+class AttendanceSaved:
+    """What a save of the sheet did not change, so that the facilitator can be told and nothing typed is lost."""
 
-    Returns the user ids whose row was changed by someone else since the sheet was loaded (nothing is overwritten).
+    #: Rows someone else changed since the sheet was loaded: their entries are kept.
+    conflicts: list[int] = dataclasses.field(default_factory=list)
+    #: Rows of people who are not (or no longer) active members: nothing was saved for them.
+    skipped: list[int] = dataclasses.field(default_factory=list)
+
+
+def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[AttendanceEntry]) -> AttendanceSaved:
+    """Save the rows this facilitator changed; every other row of the sheet is still saved when some cannot be.
+
+    A row changed meanwhile by someone else keeps their entry and is reported as a conflict; a row of someone who
+    stopped being an active member since the sheet was loaded (a co-facilitator paused them) is reported as skipped.
     """
-    _require_open(occurrence.group)
+    group = occurrence.group
+    _require_open(group)
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        raise GroupError(_("This session was cancelled: there is no attendance to record."), code="session_cancelled")
+    if occurrence.starts_at > utcnow():
+        raise GroupError(_("This session has not started yet: record attendance once it has begun."),
+                         code="session_not_started")
     # Lock the occurrence so that two saves of the same sheet run one after the other (SQLite's BEGIN IMMEDIATE
-    # already serialises writers; on PostgreSQL this row lock does).
+    # already serialises writers; on PostgreSQL this row lock does). Who is active is read after it, as committed.
     db.session.execute(select(SessionOccurrence.id).where(SessionOccurrence.id == occurrence.id).with_for_update())
+    active = set(db.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id,
+                                                                     Membership.status == MembershipStatus.ACTIVE)))
     current = {a.user_id: a for a in db.session.scalars(
-        select(Attendance).where(Attendance.occurrence_id == occurrence.id))}
-    conflicts = []
-    changed = 0
+        select(Attendance).where(Attendance.occurrence_id == occurrence.id)
+        .execution_options(populate_existing=True))}
+    saved = AttendanceSaved()
+    changed = []
     for entry in entries:
-        if entry.user_id not in member_ids:
-            raise GroupError(_("Attendance can be recorded only for active members."), "attendance")
         row = current.get(entry.user_id)
         untouched = entry.status == entry.previous_status and entry.comment.strip() == entry.previous_comment.strip()
         if untouched:
             continue
+        if entry.user_id not in active:
+            saved.skipped.append(entry.user_id)
+            continue
         on_record = (row.status if row else None, row.comment if row else "")
         if on_record != (entry.previous_status, entry.previous_comment.strip()) and \
                 on_record != (entry.status, entry.comment.strip()):
-            conflicts.append(entry.user_id)
+            saved.conflicts.append(entry.user_id)
             continue
         if entry.status is None:
             if row is not None:
                 db.session.delete(row)
-                changed += 1
+                changed.append(entry.user_id)
             continue
         if row is None:
             row = Attendance(occurrence_id=occurrence.id, user_id=entry.user_id, status=entry.status)
             db.session.add(row)
+            current[entry.user_id] = row
         row.status, row.comment = entry.status, entry.comment.strip()[:500]
         row.recorded_by_id, row.recorded_at = by.id, utcnow()
-        changed += 1
+        changed.append(entry.user_id)
     db.session.flush()
-    audit.record("attendance_record", actor=by, target=f"session:{occurrence.id}",
-                 details={"changed": changed, "conflicts": conflicts})
-    for entry in entries:
-        if entry.user_id not in conflicts:
-            notify_data_changed(entry.user_id, "sessions_attendance")
-    return conflicts
+    audit.record("attendance_record", actor=by, subject=changed[0] if len(changed) == 1 else None,
+                 target=f"session:{occurrence.id}",
+                 details={"changed": len(changed), "members": sorted(changed), "conflicts": saved.conflicts,
+                          "skipped": saved.skipped})
+    for user_id in changed:
+        notify_data_changed(user_id, "sessions_attendance")
+    return saved
 
 
 # Agenda ---------------------------------------------------------------------------------------------------------------
@@ -588,7 +786,7 @@ def add_note(by: User, group: TherapyGroup, body: str, *, occurrence: SessionOcc
 
 def read_notes(by: User, group: TherapyGroup, *, occurrence: SessionOccurrence | None = None,
                member: User | None = None) -> list[FacilitatorNote]:
-    """Notes for a session or a member; the read itself is audited."""
+    """Notes for a session or a member; the read itself is audited, once for each member the notes are about."""
     query = select(FacilitatorNote).where(FacilitatorNote.group_id == group.id)
     if occurrence is not None:
         query = query.where(FacilitatorNote.occurrence_id == occurrence.id)
@@ -596,8 +794,29 @@ def read_notes(by: User, group: TherapyGroup, *, occurrence: SessionOccurrence |
         query = query.where(FacilitatorNote.member_id == member.id)
     notes = list(db.session.scalars(query.order_by(FacilitatorNote.created_at.desc())))
     target = f"session:{occurrence.id}" if occurrence else f"group:{group.id}"
-    audit.record("note_read", actor=by, subject=member, target=target, details={"count": len(notes)})
+    about = {note.member_id for note in notes if note.member_id is not None}
+    if member is not None:
+        about.add(member.id)
+    about = sorted(about)
+    for member_id in about:
+        audit.record("note_read", actor=by, subject=member_id, target=target,
+                     details={"count": sum(1 for note in notes if note.member_id == member_id)})
+    if not about:  # notes about the session as a whole, or none: the read is on record all the same
+        audit.record("note_read", actor=by, target=target, details={"count": len(notes)})
+    elif any(note.member_id is None for note in notes):
+        audit.record("note_read", actor=by, target=target,
+                     details={"count": sum(1 for note in notes if note.member_id is None)})
     return notes
+
+
+def record_facilitator_read(by: User, action: str, *, target: str, member_ids, details: dict | None = None) -> None:
+    """SECURITY.md 14: a facilitator's read of patient data (intake answers, an attendance sheet, engagement) is
+    audited. One page shows several members at once: one record names them all (the subject when there is one)."""
+    members = sorted(set(member_ids))
+    if not members:
+        return
+    audit.record(action, actor=by, subject=members[0] if len(members) == 1 else None, target=target,
+                 details={**(details or {}), "members": members})
 
 
 # Calendar feeds -------------------------------------------------------------------------------------------------------

@@ -201,15 +201,17 @@ def test_every_page_of_a_group_passes_axe_and_fits_320px_for_its_facilitator_and
         services.add_agenda_item(group.facilitators[0].user, past, title="Activity scheduling",
                                  body="Plan **one** small thing for tomorrow.",
                                  rationale="Doing comes before feeling like it.")
-        return group.id, past.id, queries.next_occurrence(group).id, alex.id
+        alex_membership = queries.membership_of(alex, group)
+        services.add_note(group.facilitators[0].user, group, "Seemed lighter today.", occurrence=past, member=alex)
+        return group.id, past.id, queries.next_occurrence(group).id, alex.id, alex_membership.id
 
-    group_id, past_id, next_id, alex_id = in_app(demo_ids)
+    group_id, past_id, next_id, alex_id, alex_membership_id = in_app(demo_ids)
 
     facilitator = signed_in("facilitator@example.org", viewport=NARROW)
     for path in ("/groups", f"/groups/{group_id}", f"/groups/{group_id}/edit", f"/groups/{group_id}/schedule",
                  f"/sessions/{past_id}", f"/sessions/{past_id}/attendance", f"/sessions/{past_id}/notes",
                  f"/sessions/{next_id}", f"/sessions/{next_id}/room", f"/patients/{alex_id}/supporters",
-                 "/calendar", "/groups/new"):
+                 f"/groups/{group_id}/members/{alex_membership_id}/notes", "/calendar", "/groups/new", "/"):
         visit(facilitator, path)
         assert_fits(facilitator)
         if path == f"/sessions/{past_id}":
@@ -219,7 +221,17 @@ def test_every_page_of_a_group_passes_axe_and_fits_320px_for_its_facilitator_and
             expect(facilitator.locator("#room-status")).to_have_text("The room is closed.")
             assert_no_axe_violations(facilitator)
             assert_fits(facilitator)
-    # Forms with their errors shown, and the pages that follow a save.
+    # Forms with their errors shown, and the pages that follow a save. An agenda item edited from the keyboard:
+    facilitator.goto(f"/sessions/{past_id}")
+    facilitator.get_by_text("Edit “Activity scheduling”").focus()
+    facilitator.keyboard.press("Enter")
+    item = facilitator.locator("details[open] form")
+    item.get_by_label("Why we do this").fill("Action comes first; motivation follows.")
+    item.get_by_role("button", name="Save the agenda item").click()
+    expect(flashes(facilitator)).to_contain_text("The agenda item is saved.")
+    expect(facilitator.locator(".why")).to_have_text("Why we do this: Action comes first; motivation follows.")
+    assert_no_axe_violations(facilitator)
+    assert_fits(facilitator)
     facilitator.goto(f"/sessions/{past_id}/notes")
     facilitator.get_by_label("About").select_option(label="Alex")
     facilitator.get_by_label("Note").fill("Spoke up for the first time.")
@@ -240,10 +252,10 @@ def test_every_page_of_a_group_passes_axe_and_fits_320px_for_its_facilitator_and
     assert_fits(facilitator)
 
     member = signed_in("alex@example.org", viewport=NARROW)
-    for path in ("/groups", f"/groups/{group_id}", f"/sessions/{next_id}", "/calendar", f"/sessions/{past_id}"):
+    for path in ("/", "/groups", f"/groups/{group_id}", f"/sessions/{next_id}", "/calendar", f"/sessions/{past_id}"):
         visit(member, path)
         assert_fits(member)
-    expect(member.locator(".why")).to_have_text("Why we do this: Doing comes before feeling like it.")
+    expect(member.locator(".why")).to_have_text("Why we do this: Action comes first; motivation follows.")
     expect(member.get_by_text("Tired but here")).to_have_count(0)  # check-ins on the session page: facilitators only
     visit(member, "/checkins")
     assert_fits(member)
