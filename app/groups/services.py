@@ -353,7 +353,15 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
     db.session.flush()
     audit.record("schedule_save", actor=by, target=f"group:{group.id}", details={"rrule": rule,
                                                                                "sessions": len(starts)})
+    _schedule_changed(group)
     return schedule
+
+
+def _schedule_changed(group: TherapyGroup) -> None:
+    """Members' supporters who may see upcoming sessions get a nudge to refresh (after commit)."""
+    for user_id in db.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id,
+                                                                       Membership.status == MembershipStatus.ACTIVE)):
+        notify_data_changed(user_id, "sessions_attendance")
 
 
 def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int) -> None:
@@ -414,6 +422,7 @@ def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, d
     db.session.add(occurrence)
     db.session.flush()
     audit.record("session_add", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(group)
     return occurrence
 
 
@@ -448,6 +457,7 @@ def update_occurrence(by: User, occurrence: SessionOccurrence, *, start_local: d
     occurrence.is_exception = True
     db.session.flush()
     audit.record("session_update", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(occurrence.group)
 
 
 def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> None:
@@ -458,6 +468,7 @@ def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> N
     occurrence.is_exception = True
     db.session.flush()
     audit.record("session_cancel", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(occurrence.group)
 
 
 def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
@@ -465,6 +476,7 @@ def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
     occurrence.status, occurrence.cancel_reason = OccurrenceStatus.SCHEDULED, ""
     db.session.flush()
     audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(occurrence.group)
 
 
 # Attendance -----------------------------------------------------------------------------------------------------------
