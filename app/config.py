@@ -62,6 +62,9 @@ class Config:
     #: Origins allowed to open a Socket.IO connection besides the app's own.
     SOCKETIO_ALLOWED_ORIGINS = [o for o in os.environ.get("SOCKETIO_ALLOWED_ORIGINS", "").split(",") if o]
 
+    #: How often each app process writes down ended consents and sends renewal reminders (0: never).
+    CONSENT_SWEEP_SECONDS = _env_int("CONSENT_SWEEP_SECONDS", 30)
+
     API_TITLE = "Momentum API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.1.0"
@@ -85,6 +88,7 @@ class TestConfig(Config):
     REDIS_URL = ""
     MAIL_SUPPRESS_SEND = True
     SERVER_NAME = None
+    CONSENT_SWEEP_SECONDS = 0  # tests run the sweep themselves
     RATELIMIT_ENABLED = True
 
 

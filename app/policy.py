@@ -256,7 +256,7 @@ def require_own_consent(user, consent) -> None:
 def can_view_consent(user, consent) -> bool:
     """The patient who gave it, the supporter it was given to, and the facilitators who may hold it."""
     return consent is not None and (owns_consent(user, consent) or is_consent_grantee(user, consent)
-                                    or can_hold_consent(user, consent))
+                                    or _facilitates_patient(user, consent.patient_id))
 
 
 def is_consent_grantee(user, consent) -> bool:
@@ -269,8 +269,33 @@ def require_view_consent(user, consent) -> None:
         raise NotFound()
 
 
+def grantee_sees_terms(user, consent) -> bool:
+    """The terms (purpose, classes) reach the supporter only while the consent is in force for them: once it has
+    ended, or while a clinical hold is in force, they are the patient's alone again."""
+    if not is_consent_grantee(user, consent):
+        return False
+    from app.models_base import utcnow
+    from app.supporters.models import ConsentState
+    from app.supporters.queries import open_hold
+
+    return consent.state_at(utcnow()) == ConsentState.ACTIVE and open_hold(consent.patient_id, user.id) is None
+
+
+def can_export_consent(user, consent) -> bool:
+    """The FHIR export carries the terms: the patient and their facilitators always, the supporter while it is in
+    force for them."""
+    return consent is not None and (owns_consent(user, consent) or _facilitates_patient(user, consent.patient_id)
+                                    or grantee_sees_terms(user, consent))
+
+
+def require_export_consent(user, consent) -> None:
+    if not can_export_consent(user, consent):
+        raise NotFound()
+
+
 def allowed_data_classes(user, patient_id: int) -> dict:
-    """Data class -> the consent allowing it, for a supporter now; empty for anyone else."""
+    """Data class -> the consent allowing it, for a supporter now; empty for anyone else, and while a clinical hold
+    on this supporter is in force."""
     if role_of(user) != RoleName.SUPPORTER:
         return {}
     from app.models_base import utcnow
@@ -291,13 +316,14 @@ def _facilitates_patient(user, patient_id: int) -> bool:
     return facilitates_member(user.id, patient_id, user.organisation_id)
 
 
-def can_hold_consent(user, consent) -> bool:
-    """A facilitator of a group the patient belongs to may place (and lift) a clinical hold."""
-    return consent is not None and _facilitates_patient(user, consent.patient_id)
+def can_hold_supporter(user, link) -> bool:
+    """A facilitator of a group the patient belongs to may place (and lift) a clinical hold on a supporter's
+    involvement with that patient."""
+    return link is not None and _facilitates_patient(user, link.patient_id)
 
 
-def require_hold_consent(user, consent) -> None:
-    if not can_hold_consent(user, consent):
+def require_hold_supporter(user, link) -> None:
+    if not can_hold_supporter(user, link):
         raise NotFound()
 
 

@@ -90,9 +90,11 @@ IDENTITIES: dict[str, str] = {
     "supporter_active": "a supporter in the patient's circle whose consent (all data classes) is active",
     "supporter_expired": "a supporter in the patient's circle whose consent has run out",
     "supporter_revoked": "a supporter in the patient's circle whose consent the patient revoked",
+    "supporter_on_hold": "a supporter in the patient's circle whose consent is suspended by a facilitator's clinical "
+                         "hold",
 }
 
-SUPPORTERS = ("supporter_active", "supporter_expired", "supporter_revoked")
+SUPPORTERS = ("supporter_active", "supporter_expired", "supporter_revoked", "supporter_on_hold")
 
 
 def expect(default: Outcome, **cells: Outcome) -> dict[str, Outcome]:
@@ -467,23 +469,27 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Every read goes to the access log the patient sees.
     ("supporters.shared", "GET"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, supporter_active=OK, supporter_expired=NOT_FOUND,
-               supporter_revoked=NOT_FOUND), path=_patient, ok_writes=True),
-    ("supporters.encourage", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, supporter_active=DONE), path=_patient,
-                                            form={"body": "Thinking of you."},
-                                            done=lambda w: f"/shared/{w.patient.id}"),
+               supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient, ok_writes=True),
+    ("supporters.encourage", "POST"): Route(
+        expect(NOT_FOUND, anonymous=LOGIN, supporter_active=DONE, supporter_expired=NOT_FOUND,
+               supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient,
+        form={"body": "Thinking of you."}, done=lambda w: f"/shared/{w.patient.id}"),
+    # The facilitator's look is a read of patient data: it goes to the audit trail.
     ("supporters.patient_supporters", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=OK), path=_patient),
-    ("supporters.hold", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), path=_active_consent,
+    # A hold is on a supporter's involvement (their link to the patient), not on one consent.
+    ("supporters.hold", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE),
+                                       path=lambda w: {"link_id": w.active_link.id},
                                        form={"reason": "We are reviewing this together."},
                                        done=lambda w: f"/patients/{w.patient.id}/supporters"),
     ("supporters.lift", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE),
-                                       path=lambda w: {"consent_id": w.held_consent.id},
+                                       path=lambda w: {"link_id": w.held_link.id},
                                        done=lambda w: f"/patients/{w.patient.id}/supporters"),
 
     # Consents API -----------------------------------------------------------------------------------------------------
     # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).
     ("supporters_api.list_consents", "GET"): Route(
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK, supporter_active=OK,
-               supporter_expired=OK, supporter_revoked=OK)),
+               supporter_expired=OK, supporter_revoked=OK, supporter_on_hold=OK)),
     ("supporters_api.create_consent", "POST"): Route(
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=NOT_FOUND),
         json=lambda w: {"supporter_id": w.supporter_expired.id, "data_classes": ["mood_summary"], "days": 30}),
@@ -492,8 +498,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("supporters_api.consent_fhir", "GET"): Route(CONSENT_SEEN, path=_active_consent),
     ("supporters_api.revoke_consent", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK),
                                                      path=_active_consent, ok_writes=True),
-    ("supporters_api.shared", "GET"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK),
-                                            path=_patient, ok_writes=True),
+    ("supporters_api.shared", "GET"): Route(
+        expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK, supporter_expired=NOT_FOUND,
+               supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient, ok_writes=True),
 }
 
 def _session_arg(world: World) -> tuple[dict]:
@@ -539,7 +546,8 @@ SOCKET_EVENTS: dict[str, SocketEvent] = {
                                      args=lambda w: ({"alert_id": w.alert.id},)),
 
     # The supporter's live page: only under an active consent ("access_ended" otherwise, as the page's 404) ---------
-    "join_shared": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, supporter_active=OK),
+    "join_shared": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, supporter_active=OK, supporter_expired=NOT_FOUND,
+                                      supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND),
                                args=lambda w: ({"patient_id": w.patient.id},)),
     "leave_shared": SocketEvent(expect(OK, anonymous=REFUSED), args=lambda w: ({"patient_id": w.patient.id},)),
 }
@@ -559,9 +567,8 @@ PEOPLE: list[tuple[str, RoleName, str, str, bool]] = [
     ("supporter_active", RoleName.SUPPORTER, "organisation", "Sam Sharing", True),
     ("supporter_expired", RoleName.SUPPORTER, "organisation", "Ezra Lapsed", True),
     ("supporter_revoked", RoleName.SUPPORTER, "organisation", "Rory Withdrawn", True),
-    ("former_facilitator", RoleName.FACILITATOR, "organisation", "Fiona Former", False),
-    # In the patient's circle, with sharing on a facilitator's hold (what lifting a hold acts on).
     ("supporter_on_hold", RoleName.SUPPORTER, "organisation", "Hal Heldback", True),
+    ("former_facilitator", RoleName.FACILITATOR, "organisation", "Fiona Former", False),
 ]
 
 #: Private strings of the world -> the identities that may see them. Nobody else, in any answer.
@@ -585,8 +592,7 @@ PRIVATE: dict[str, frozenset[str]] = {
 NAMES_SEEN_BY: dict[str, frozenset[str]] = {
     "patient": frozenset({"patient", "facilitator", "admin", "supporter_active"}),
     "other_patient": frozenset({"other_patient", "other_facilitator", "admin"}),
-    **{supporter: frozenset({supporter, "patient", "facilitator", "admin"})
-       for supporter in (*SUPPORTERS, "supporter_on_hold")},
+    **{supporter: frozenset({supporter, "patient", "facilitator", "admin"}) for supporter in SUPPORTERS},
 }
 
 
@@ -781,20 +787,21 @@ def _build_sharing(world: World) -> None:
     patient = world.patient
     every_class = [data_class.value for data_class in DataClass]
     links = {}
-    for name in (*SUPPORTERS, "supporter_on_hold"):
+    for name in SUPPORTERS:
         links[name] = _add(SupporterLink(organisation_id=patient.organisation_id, patient_id=patient.id,
                                          supporter_id=getattr(world, name).id, relationship_label="friend"))
     world.add("active_link", links["supporter_active"])
     world.add("expired_link", links["supporter_expired"])
+    world.add("held_link", links["supporter_on_hold"])
     terms = {"data_classes": every_class, "ends_at": now + timedelta(days=30), "data_from": now - timedelta(days=60),
              "purpose": "Help me keep going."}
     world.add("active_consent", supporter_services.grant_consent(patient, links["supporter_active"], **terms))
     revoked = supporter_services.grant_consent(patient, links["supporter_revoked"], **terms)
     supporter_services.revoke_consent(revoked, patient)
-    held = world.add("held_consent", supporter_services.grant_consent(patient, links["supporter_on_hold"], **terms))
-    supporter_services.hold_consent(held, world.facilitator, HOLD_REASON)
+    supporter_services.grant_consent(patient, links["supporter_on_hold"], **terms)
+    supporter_services.hold_supporter(links["supporter_on_hold"], world.facilitator, HOLD_REASON)
     # An expiry is a time that has passed: made directly (the service takes only future ends), then written down as
-    # the Sharing page would.
+    # the periodic sweep does.
     started = now - timedelta(days=40)
     expired = _add(Consent(organisation_id=patient.organisation_id, patient_id=patient.id,
                            supporter_id=world.supporter_expired.id, data_classes=every_class, starts_at=started,
@@ -802,7 +809,7 @@ def _build_sharing(world: World) -> None:
                            created_at=started))
     expired.events.append(ConsentEvent(state=ConsentState.ACTIVE, by_id=patient.id, at=started))
     db.session.flush()
-    supporter_services.record_expiry(expired)
+    assert supporter_services.record_expiries() == [expired]
     world.add("expired_consent", expired)
 
 

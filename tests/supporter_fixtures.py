@@ -31,9 +31,9 @@ from app.models_base import utcnow
 from app.supporters import services
 from app.supporters.models import Consent, ConsentEvent, SupporterLink
 
-__all__ = ["NOW", "add_checkin", "attend", "consent_audit", "consent_history", "grant", "link_supporter",
+__all__ = ["NOW", "add_checkin", "attend", "consent_audit", "consent_history", "grant", "hold", "link_supporter",
            "other_facilitator", "past_sessions", "sharing_group", "sockets", "supporter_client", "patient_client",
-           "facilitator_client", "clock", "make_group", "make_member", "group_with_members"]
+           "facilitator_client", "clock", "make_group", "make_member", "group_with_members", "sweep"]
 
 _client_ids = itertools.count(1)
 
@@ -59,6 +59,20 @@ def grant(patient, supporter, classes, *, days: int = 90, ends_at=None, data_fro
                                      purpose=purpose)
     db.session.commit()
     return consent
+
+
+def hold(facilitator, patient, supporter, reason: str = "A concern about the relationship"):
+    """A facilitator's clinical hold on the supporter's involvement with the patient, committed."""
+    placed = services.hold_supporter(link_supporter(patient, supporter), facilitator, reason)
+    db.session.commit()
+    return placed
+
+
+def sweep() -> list[Consent]:
+    """One pass of the periodic sweep's expiry step (each app process runs it every CONSENT_SWEEP_SECONDS)."""
+    expired = services.record_expiries()
+    db.session.commit()
+    return expired
 
 
 def add_checkin(patient, mood: int, note: str = "", occurrence=None):

@@ -10,7 +10,7 @@ from fhir.resources.consent import Consent as FhirConsent
 from flask import current_app
 from pydantic import ValidationError
 from supporter_fixtures import *  # noqa: F403
-from supporter_fixtures import NOW, grant
+from supporter_fixtures import NOW, grant, hold, link_supporter
 
 from app.extensions import db
 from app.supporters import services
@@ -35,8 +35,7 @@ def _active(patient, supporter, facilitator):
 
 def _held(patient, supporter, facilitator):
     consent = _active(patient, supporter, facilitator)
-    services.hold_consent(consent, facilitator, "A concern")
-    db.session.commit()
+    hold(facilitator, patient, supporter, "A concern")
     return consent
 
 
@@ -100,7 +99,9 @@ def test_consent_exports_as_a_valid_fhir_r5_consent(case, client, clock, patient
     if case == "proposed":
         assert resource.grantee[0].reference is None and resource.grantee[0].display
     else:
-        assert [g.reference for g in resource.grantee] == [f"RelatedPerson/{supporter.id}"]
+        # A RelatedPerson is one person's relation to one patient: the supporter's link, not their account.
+        link = link_supporter(patient, supporter)
+        assert [g.reference for g in resource.grantee] == [f"RelatedPerson/{link.id}"]
     assert (resource.period.start, resource.period.end) == (consent.starts_at, consent.ends_at)
 
     [provision] = resource.provision
@@ -121,10 +122,9 @@ def test_the_status_follows_the_consent_through_hold_and_lift(client, patient, s
     consent = _active(patient, supporter, facilitator)
     headers = api_token(patient)
     seen = [_fetch(client, consent.id, headers).get_json()["status"]]
-    services.hold_consent(consent, facilitator, "A concern")
-    db.session.commit()
+    hold(facilitator, patient, supporter, "A concern")
     seen.append(_fetch(client, consent.id, headers).get_json()["status"])
-    services.lift_hold(consent, facilitator)
+    services.lift_hold(link_supporter(patient, supporter), facilitator)
     db.session.commit()
     seen.append(_fetch(client, consent.id, headers).get_json()["status"])
     assert seen == ["active", "inactive", "active"]
@@ -133,15 +133,28 @@ def test_the_status_follows_the_consent_through_hold_and_lift(client, patient, s
 def test_the_export_carries_neither_the_hold_reason_nor_anything_but_the_terms(client, patient, supporter,
                                                                                facilitator, sharing_group, api_token):
     consent = _held(patient, supporter, facilitator)
-    for user in (patient, supporter, facilitator):
+    for user in (patient, facilitator):
         text = _fetch(client, consent.id, api_token(user)).get_data(as_text=True)
         assert "A concern" not in text
-    assert _fetch(client, consent.id, api_token(supporter)).get_json()["status"] == "inactive"
+
+
+@pytest.mark.parametrize("case", ["held", "revoked", "expired", "renewed"])
+def test_a_supporter_gets_the_export_only_while_the_consent_is_in_force(case, client, clock, patient, supporter,
+                                                                        facilitator, sharing_group, api_token):
+    """The export carries the purpose and the classes, which an ended consent's supporter no longer sees anywhere."""
+    consent = CASES[case][0](patient, supporter, facilitator)
+    if case == "expired":
+        clock.shift(timedelta(seconds=2))
+    response = client.get(f"/api/v1/consents/{consent.id}/fhir", headers=api_token(supporter))
+    assert response.status_code == 404
+    assert "Family support" not in response.get_data(as_text=True)
+    assert DataClass.MOOD.value not in response.get_data(as_text=True)
+    _fetch(client, consent.id, api_token(patient))
 
 
 def test_the_validator_refuses_a_broken_export(patient, supporter, facilitator, sharing_group):
     """The validation can fail: R4's shape (scope, provision.type, a single provision) or a bad date is refused."""
-    resource = consent_resource(_active(patient, supporter, facilitator), NOW)
+    resource = consent_resource(_active(patient, supporter, facilitator), NOW, link_supporter(patient, supporter))
     FhirConsent.model_validate(resource)
     provision = resource["provision"][0]
     for broken in ({**resource, "scope": {"text": "patient-privacy"}},

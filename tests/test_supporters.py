@@ -5,11 +5,11 @@ pushes at once)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import PASSWORD
-from sqlalchemy import select
+from sqlalchemy import func, select
 from supporter_fixtures import *  # noqa: F403
 from supporter_fixtures import (
     NOW,
@@ -18,8 +18,10 @@ from supporter_fixtures import (
     consent_audit,
     consent_history,
     grant,
+    hold,
     link_supporter,
     past_sessions,
+    sweep,
 )
 
 from app.accounts.models import Invitation, RoleName, User
@@ -189,24 +191,30 @@ def test_sharing_page_lists_each_supporter_what_they_see_until_when_and_every_lo
     assert "until 19 April 2026" in html and "until 30 March 2026" in html
     log = html[html.index('id="log-heading"'):]
     looks = re.findall(r'<time datetime="([^"]+)">([^<]+)</time></td><td>([^<]+)</td><td>([^<]+)</td>', log)
-    assert sorted((when, text, who) for when, text, who, _what in looks) == [
-        ("2026-03-20T12:00:00+00:00", "Fri 20 Mar 2026, 13:00", "Sol Supporter")] * 2
-    assert sorted(what for *_rest, what in looks) == sorted(
-        ["A weekly mood summary (averages and trend, never what I write)", "Upcoming sessions and my attendance"])
+    # One look, with both things it showed.
+    assert looks == [("2026-03-20T12:00:00+00:00", "Fri 20 Mar 2026, 13:00", "Sol Supporter",
+                      "A weekly mood summary (averages and trend, never what I write); "
+                      "Upcoming sessions and my attendance")]
 
 
 def test_one_tap_stops_sharing_with_a_supporter_at_once(client, post, login, patient, supporter, supporter_client,
-                                                        make_user):
+                                                        make_user, sockets):
     other = make_user(RoleName.SUPPORTER, display_name="Kim Keep")
     first = grant(patient, supporter, [MOOD])
     second = grant(patient, supporter, [SESSIONS])
     kept = grant(patient, other, [MOOD])
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
 
     login(client, patient)
     link = link_supporter(patient, supporter)
     response = post(client, f"/sharing/supporters/{link.id}/stop")
     assert response.status_code == 302
+    # Both consents end in one go: the page is closed, without a last nudge after the first of them.
+    assert sio.get_received() == []
+    assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
     assert states(first)[-1] == states(second)[-1] == "revoked"
@@ -244,7 +252,11 @@ def test_renewal_is_asked_two_weeks_before_the_end_and_never_happens_silently(
     login(supporter_client, supporter)
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
     assert db.session.scalar(select(Consent).where(Consent.renews_id.is_not(None))) is None
-    client.get("/sharing")
+    # Reading the Sharing page shows the end but writes nothing; the periodic sweep writes the expiry down.
+    assert "Ended" in client.get("/sharing").get_data(as_text=True)
+    assert states(fresh(consent)) == ["active"]
+    assert [c.id for c in sweep()] == [consent.id]
+    assert sweep() == []
     consent = fresh(consent)
     assert states(consent) == ["active", "expired"]
     expired = consent_history(consent)[-1]
@@ -293,10 +305,11 @@ def test_every_change_is_a_new_consent_event_with_who_and_when_and_an_audit_row(
              consent.supporter_id, consent.patient_id)
 
     login(client, patient)
+    link = link_supporter(patient, supporter)
     clock.shift(timedelta(minutes=5))
-    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    post(facilitator_client, f"/supporter-links/{link.id}/hold", {"reason": HOLD_REASON})
     clock.shift(timedelta(minutes=5))
-    post(facilitator_client, f"/consents/{consent.id}/lift-hold")
+    post(facilitator_client, f"/supporter-links/{link.id}/lift-hold")
     clock.shift(timedelta(minutes=5))
     post(client, f"/sharing/consents/{consent.id}/revoke")
 
@@ -317,8 +330,7 @@ def test_every_change_is_a_new_consent_event_with_who_and_when_and_an_audit_row(
 def test_patient_sees_what_is_shared_on_the_api_with_the_hold_reason(client, patient, supporter, facilitator,
                                                                      sharing_group, api_token):
     consent = grant(patient, supporter, [MOOD])
-    services.hold_consent(consent, facilitator, HOLD_REASON)
-    db.session.commit()
+    hold(facilitator, patient, supporter, HOLD_REASON)
     body = client.get(f"/api/v1/consents/{consent.id}", headers=api_token(patient)).get_json()
     assert body["state"] == "on_hold"
     assert body["history"][-1]["reason"] == HOLD_REASON
@@ -329,32 +341,41 @@ def test_patient_sees_what_is_shared_on_the_api_with_the_hold_reason(client, pat
 
 @pytest.fixture
 def sensitive_history(patient, facilitator, sharing_group, clock):
-    """What never reaches a supporter: check-in words, a safety alert, a facilitator's note, other members."""
-    clock.move_to(NOW - timedelta(days=20))
-    add_checkin(patient, 7, note="OLD-NOTE before the data period")
-    clock.move_to(NOW - timedelta(days=3))
-    add_checkin(patient, 6, note="PRIVATE-NOTE I argued with my partner")
-    add_checkin(patient, 1, note="DISTRESS-NOTE everything is too much")  # raises a low-mood alert
+    """What never reaches a supporter: check-in words, a safety alert, a facilitator's note, other members. The
+    check-ins fill two whole weeks (Berlin time) around the data period's start, NOW - 12 days (Sunday 8 March,
+    noon), and one more in the week under way."""
+    for offset, mood, note in [
+            (timedelta(days=-13), 7, "OLD-NOTE before the data period"),  # Saturday 7 March
+            (timedelta(days=-12, hours=-2), 9, "OLD-NOTE on the Sunday morning"),
+            (timedelta(days=-12, hours=6), 2, "after the data period began, alone in its week"),
+            (timedelta(days=-10), 6, "PRIVATE-NOTE I argued with my partner"),  # Tuesday 10 March
+            (timedelta(days=-9), 1, "DISTRESS-NOTE everything is too much"),  # raises a low-mood alert
+            (timedelta(days=-8), 5, "a calmer day"),
+            (timedelta(days=-1), 8, "in the week under way")]:
+        clock.move_to(NOW + offset)
+        add_checkin(patient, mood, note=note)
     add_note(facilitator, sharing_group, "FACILITATOR-NOTE Pat seemed withdrawn", member=patient)
     db.session.commit()
     clock.move_to(NOW)
     for occurrence in past_sessions(sharing_group):
         attend(facilitator, occurrence, patient)
     return {"secrets": ["OLD-NOTE", "PRIVATE-NOTE", "DISTRESS-NOTE", "FACILITATOR-NOTE", "Zoe Zimmer", "Ben Berg",
-                        "low_mood", "alert", "Alert", "withdrawn", "argued"]}
+                        "low_mood", "alert", "Alert", "withdrawn", "argued", "calmer", "under way"]}
 
 
 def test_supporter_page_shows_only_granted_classes_inside_the_data_period_and_never_the_words(
         patient, supporter, supporter_client, api_token, sensitive_history, sharing_group):
-    grant(patient, supporter, [MOOD], data_from=NOW - timedelta(days=7))
+    grant(patient, supporter, [MOOD], data_from=NOW - timedelta(days=12))
     html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
     assert "Average mood per week" in html
     assert "Upcoming sessions and my attendance" not in html and "Next sessions" not in html
     assert "encouragement" not in html.lower()
     for secret in sensitive_history["secrets"]:
         assert secret not in html, secret
-    # Two check-ins inside the data period (moods 6 and 1), none of the one from 20 days ago (mood 7).
-    assert re.findall(r"<td>(\d+\.\d)</td>", html) == ["3.5"]
+    # The week of 9 March (moods 6, 1 and 5). Not the week of 2 March: of its three check-ins only one falls inside
+    # the data period. Not this week: it is not over.
+    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("9 March", "4.0")]
+    assert "only if Pat Patient checked in at least 3 times that week" in html
 
     body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter))
     text = body.get_data(as_text=True)
@@ -362,7 +383,67 @@ def test_supporter_page_shows_only_granted_classes_inside_the_data_period_and_ne
         assert secret not in text, secret
     data = body.get_json()
     assert data["classes"] == [MOOD.value]
-    assert data["data"][MOOD.value]["weeks"] == [{"week_start": "2026-03-16", "average": 3.5, "count": 2}]
+    # No count: an average with its count tells more than it should.
+    assert data["data"][MOOD.value] == {"weeks": [{"week_start": "2026-03-09", "average": 4.0}], "trend": None}
+
+
+def test_a_week_of_moods_shows_once_it_is_over_and_only_with_three_check_ins(
+        patient, supporter, supporter_client, api_token, clock, sharing_group, login):
+    grant(patient, supporter, [MOOD], data_from=NOW - timedelta(days=30))
+    headers = api_token(supporter)
+
+    def weeks():
+        return supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=headers).get_json()[
+            "data"][MOOD.value]
+
+    # Two check-ins in the week of 9 March, three in the week of 16 March (NOW is Friday 20 March).
+    for offset, mood in [(-10, 4), (-9, 6), (-3, 5), (-2, 7), (0, 9)]:
+        clock.move_to(NOW + timedelta(days=offset))
+        add_checkin(patient, mood)
+    clock.move_to(NOW)
+    assert weeks() == {"weeks": [], "trend": None}
+    html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    assert "No week to show yet." in html
+    # Sunday 22 March, 23:30 in Berlin: the week is not over there yet, whatever UTC says.
+    clock.move_to(datetime(2026, 3, 22, 22, 30, tzinfo=timezone.utc))
+    login(supporter_client, supporter)
+    assert weeks()["weeks"] == []
+    clock.move_to(datetime(2026, 3, 22, 23, 0, tzinfo=timezone.utc))  # Monday 00:00 in Berlin
+    login(supporter_client, supporter)
+    assert weeks() == {"weeks": [{"week_start": "2026-03-16", "average": 7.0}], "trend": None}
+
+
+def test_mood_weeks_are_the_patients_weeks_and_show_their_monday_to_a_supporter_anywhere(
+        app, patient, make_user, login, clock, sharing_group):
+    """A check-in late on Sunday evening in UTC is already Monday in Berlin; the supporter in Los Angeles, where it is
+    still Sunday, sees the week under the patient's Monday."""
+    far_away = make_user(RoleName.SUPPORTER, display_name="Lee Far", timezone="America/Los_Angeles")
+    grant(patient, far_away, [MOOD], data_from=NOW - timedelta(days=30))
+    # Berlin's Monday 9 March starts at 23:00 UTC on Sunday 8 March.
+    for moment, mood in [(datetime(2026, 3, 8, 23, 30, tzinfo=timezone.utc), 2),
+                         (datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc), 4),
+                         (datetime(2026, 3, 12, 9, 0, tzinfo=timezone.utc), 6),
+                         (datetime(2026, 3, 8, 22, 30, tzinfo=timezone.utc), 10)]:  # still Sunday in Berlin
+        clock.move_to(moment)
+        add_checkin(patient, mood)
+    clock.move_to(NOW)
+    client = app.test_client()
+    login(client, far_away)
+    html = client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("9 March", "4.0")]
+    body = client.get(f"/api/v1/patients/{patient.id}/shared").get_json()
+    assert body["data"][MOOD.value]["weeks"] == [{"week_start": "2026-03-09", "average": 4.0}]
+
+
+def test_a_check_in_pushes_nothing_to_a_supporter_who_sees_the_mood_summary(
+        client, patient, supporter, supporter_client, sockets, api_token, sharing_group):
+    grant(patient, supporter, [MOOD])
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+    for mood in (3, 7, 5):
+        api_checkin(client, api_token(patient), mood)
+    assert shared_updates(sio) == []
 
 
 def test_attendance_is_the_patients_own_and_only_from_the_data_period(patient, supporter, supporter_client,
@@ -392,11 +473,14 @@ def test_encouragement_only_when_granted(post, patient, supporter, supporter_cli
 
 def test_supporter_page_says_access_ended_after_revocation_without_the_reason(
         patient, supporter, supporter_client, facilitator, sharing_group, api_token, client):
-    consent = grant(patient, supporter, [MOOD])
-    services.hold_consent(consent, facilitator, HOLD_REASON)
-    db.session.commit()
+    consent = grant(patient, supporter, [MOOD], purpose="PURPOSE-ONLY-WHILE-ACTIVE")
+    fhir = client.get(f"/api/v1/consents/{consent.id}/fhir", headers=api_token(supporter))
+    assert fhir.status_code == 200 and "PURPOSE-ONLY-WHILE-ACTIVE" in fhir.get_data(as_text=True)
+    hold(facilitator, patient, supporter, HOLD_REASON)
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
-    services.lift_hold(consent, facilitator)
+    # While held, and once ended, the export (which carries the purpose and the classes) is the patient's alone.
+    assert client.get(f"/api/v1/consents/{consent.id}/fhir", headers=api_token(supporter)).status_code == 404
+    services.lift_hold(link_supporter(patient, supporter), facilitator)
     services.revoke_consent(consent, patient)
     db.session.commit()
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
@@ -406,9 +490,13 @@ def test_supporter_page_says_access_ended_after_revocation_without_the_reason(
     row = client.get(f"/api/v1/consents/{consent.id}", headers=api_token(supporter)).get_json()
     assert (row["state"], row["history"]) == ("ended", [])
     listed = client.get("/api/v1/consents", headers=api_token(supporter)).get_json()
-    assert [(r["state"], r["history"]) for r in listed] == [("ended", [])]
-    assert HOLD_REASON not in client.get(f"/api/v1/consents/{consent.id}/fhir",
-                                         headers=api_token(supporter)).get_data(as_text=True)
+    assert [(r["state"], r["history"], r["purpose"], r["data_classes"]) for r in listed] == [("ended", [], "", [])]
+    fhir = client.get(f"/api/v1/consents/{consent.id}/fhir", headers=api_token(supporter))
+    assert fhir.status_code == 404
+    for secret in (HOLD_REASON, "PURPOSE-ONLY-WHILE-ACTIVE", MOOD.value):
+        assert secret not in fhir.get_data(as_text=True)
+    # The patient still exports it.
+    assert client.get(f"/api/v1/consents/{consent.id}/fhir", headers=api_token(patient)).status_code == 200
 
 
 def test_a_patient_who_never_shared_looks_the_same_as_one_who_stopped(patient, other_patient, supporter,
@@ -425,60 +513,254 @@ def test_a_patient_who_never_shared_looks_the_same_as_one_who_stopped(patient, o
     assert page(stopped) == page(never)
 
 
-def test_each_look_goes_to_the_access_log_and_the_audit_trail(patient, supporter, supporter_client):
+def test_each_look_is_one_row_in_the_access_log_and_the_audit_trail(patient, supporter, supporter_client):
     consent = grant(patient, supporter, [MOOD, SESSIONS])
     supporter_client.get(f"/shared/{patient.id}")
+    supporter_client.get(f"/shared/{patient.id}", headers={"X-Momentum-Fragment": "1"})  # a live refresh
     supporter_client.get(f"/api/v1/patients/{patient.id}/shared")
     looks = list(db.session.scalars(select(AccessLog).order_by(AccessLog.id)))
-    assert sorted((a.data_class, a.consent_id, a.supporter_id) for a in looks) == sorted(
-        [(MOOD.value, consent.id, supporter.id), (SESSIONS.value, consent.id, supporter.id)] * 2)
+    assert [(a.data_classes, a.consent_id, a.supporter_id) for a in looks] == [
+        ([MOOD.value, SESSIONS.value], consent.id, supporter.id)] * 3
     reads = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter_read")))
-    assert len(reads) == 4
+    assert len(reads) == 3
     assert {(a.actor_id, a.subject_id, a.consent_id) for a in reads} == {(supporter.id, patient.id, consent.id)}
+
+
+def test_a_look_under_two_consents_is_one_row_for_each(patient, supporter, supporter_client):
+    mood = grant(patient, supporter, [MOOD])
+    sessions = grant(patient, supporter, [SESSIONS, ENCOURAGEMENT])
+    supporter_client.get(f"/shared/{patient.id}")
+    assert sorted((a.consent_id, a.data_classes) for a in db.session.scalars(select(AccessLog))) == [
+        (mood.id, [MOOD.value]), (sessions.id, [ENCOURAGEMENT.value, SESSIONS.value])]
+
+
+def test_the_access_log_is_paged_with_a_link_to_older_looks(client, login, patient, supporter, supporter_client):
+    consent = grant(patient, supporter, [MOOD])
+    db.session.add_all([AccessLog(consent_id=consent.id, patient_id=patient.id, supporter_id=supporter.id,
+                                  data_classes=[MOOD.value], at=NOW - timedelta(minutes=n)) for n in range(120, 0, -1)])
+    db.session.commit()
+    login(client, patient)
+
+    def rows(html):
+        return re.findall(r'<tr><td><time datetime="([^"]+)">', html[html.index('id="log-heading"'):])
+
+    first = client.get("/sharing").get_data(as_text=True)
+    assert len(rows(first)) == queries.ACCESS_LOG_PAGE
+    assert rows(first)[0] == (NOW - timedelta(minutes=1)).isoformat()
+    older = re.search(r'href="(/sharing\?log_before=\d+)#log-heading">Show older looks</a>', first).group(1)
+    second = client.get(older).get_data(as_text=True)
+    assert rows(second)[0] == (NOW - timedelta(minutes=51)).isoformat() and "Back to the latest looks" in second
+    third = client.get(re.search(r'href="(/sharing\?log_before=\d+)#', second).group(1)).get_data(as_text=True)
+    assert len(rows(third)) == 20 and rows(third)[-1] == (NOW - timedelta(minutes=120)).isoformat()
+    assert "Show older looks" not in third
+    seen = rows(first) + rows(second) + rows(third)
+    assert len(set(seen)) == 120
+    for bad in ("x", "-1", "0", str(2**70)):
+        assert client.get(f"/sharing?log_before={bad}").status_code == 200
+
+
+def test_what_is_not_in_momentum_yet_can_be_granted_but_is_said_honestly_and_never_logged(
+        client, login, post, patient, supporter, supporter_client, api_token, sharing_group):
+    login(client, patient)
+    page = client.get("/sharing").get_data(as_text=True)
+    assert page.count("(not available in Momentum yet: you can allow it now, and they will see it once it is)") == 3
+    link = link_supporter(patient, supporter)
+    later = [DataClass.GOALS, DataClass.MEASURES, DataClass.RELAPSE_HELP]
+    post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [c.value for c in later], "days": "30"})
+    consent = db.session.scalar(select(Consent))
+    assert sorted(consent.data_classes) == sorted(c.value for c in later)
+
+    html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
+    assert html.count("This part is not available in Momentum yet.") == 3
+    assert "Nothing to show here yet" not in html
+    body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter)).get_json()
+    assert body["data"] == {c.value: {"available": False} for c in later}
+    # Nothing was there to look at: no look in the access log, no supporter_read.
+    assert db.session.scalars(select(AccessLog)).all() == []
+    assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter_read")).all() == []
+    # Beside a class that has data, only that class is a look.
+    grant(patient, supporter, [SESSIONS])
+    supporter_client.get(f"/shared/{patient.id}")
+    assert [a.data_classes for a in db.session.scalars(select(AccessLog))] == [[SESSIONS.value]]
 
 
 # The facilitator's side -----------------------------------------------------------------------------------------------
 
 
-def test_facilitator_sees_which_supporters_with_which_classes_but_not_the_notes(
-        facilitator_client, post, patient, supporter, supporter_client, sharing_group):
+def test_facilitator_sees_which_supporters_with_which_classes_but_not_the_notes_and_the_look_is_audited(
+        facilitator_client, facilitator, post, patient, supporter, supporter_client, sharing_group):
     grant(patient, supporter, [MOOD, ENCOURAGEMENT])
     post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "SECRET-ENCOURAGEMENT"})
     html = facilitator_client.get(f"/patients/{patient.id}/supporters").get_data(as_text=True)
     assert "Sol Supporter" in html and "(partner)" in html
     assert "A weekly mood summary" in html and "They may send me short notes of encouragement" in html
     assert "SECRET-ENCOURAGEMENT" not in html
+    # SECURITY.md 14: a facilitator's read of who supports a patient, and what each may see, is in the audit trail.
+    reads = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient_supporters_read")))
+    assert [(a.actor_id, a.subject_id, a.target, a.outcome) for a in reads] == [
+        (facilitator.id, patient.id, f"patient:{patient.id}:supporters", "success")]
 
 
-def test_clinical_hold_suspends_at_once_the_patient_sees_why_and_lifting_restores(
-        client, login, post, patient, supporter, supporter_client, facilitator_client, sharing_group):
-    consent = grant(patient, supporter, [MOOD])
+def _hold_url(patient, supporter, action: str = "hold") -> str:
+    return f"/supporter-links/{link_supporter(patient, supporter).id}/{action}"
+
+
+def test_clinical_hold_suspends_every_consent_at_once_the_patient_sees_why_and_lifting_restores(
+        client, login, post, patient, supporter, supporter_client, facilitator_client, facilitator, sharing_group):
+    first = grant(patient, supporter, [MOOD])
+    second = grant(patient, supporter, [SESSIONS, ENCOURAGEMENT])
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
 
-    response = post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    response = post(facilitator_client, _hold_url(patient, supporter), {"reason": HOLD_REASON})
     assert response.status_code == 302
+    # The hold is on the supporter, not on one consent: nothing at all reaches them.
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"), HOLD_REASON)
+    assert post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "Hi"}).status_code == 404
+    assert states(fresh(first)) == states(fresh(second)) == ["active", "on_hold"]
+    assert {e.reason for c in (first, second) for e in consent_history(c)[-1:]} == {HOLD_REASON}
     login(client, patient)
     html = client.get("/sharing").get_data(as_text=True)
     assert "On hold" in html and HOLD_REASON in html
+    assert "Only your facilitator can lift the hold" in html
+    assert f'action="/sharing/supporters/{link_supporter(patient, supporter).id}/consents"' not in html
+    facilitator_page = facilitator_client.get(f"/patients/{patient.id}/supporters").get_data(as_text=True)
+    assert HOLD_REASON in facilitator_page and "Lift the hold on Sol Supporter" in facilitator_page
 
-    # The patient cannot sidestep the hold with a new grant or a renewal.
+    assert post(facilitator_client, _hold_url(patient, supporter, "lift-hold")).status_code == 302
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    assert states(fresh(first)) == states(fresh(second)) == ["active", "on_hold", "active"]
+    assert [a.action for a in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.target == f"supporter_link:{link_supporter(patient, supporter).id}").order_by(AuditEvent.seq))] == [
+        "supporter_hold", "supporter_hold_lift"]
+
+
+def test_the_patient_cannot_sidestep_a_hold_by_revoking_stopping_regranting_or_renewing(
+        client, login, post, patient, supporter, supporter_client, facilitator, facilitator_client, sharing_group,
+        api_token, clock):
+    consent = grant(patient, supporter, [MOOD], days=1)
+    hold(facilitator, patient, supporter, HOLD_REASON)
+    login(client, patient)
     link = link_supporter(patient, supporter)
-    post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [MOOD.value], "days": "30"})
-    post(client, f"/sharing/consents/{consent.id}/renew", {"days": "30"})
-    assert db.session.scalar(select(Consent).where(Consent.id != consent.id)) is None
+
+    # Revoking the held consent (the patient may always stop sharing) leaves the hold in force.
+    assert post(client, f"/sharing/consents/{consent.id}/revoke").status_code == 302
+    assert states(fresh(consent)) == ["active", "on_hold", "revoked"]
+    response = post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [MOOD.value], "days": "30"},
+                    follow_redirects=True)
+    assert "Sharing with this person is on hold" in response.get_data(as_text=True)
+    assert HOLD_REASON in response.get_data(as_text=True)
+    api = client.post("/api/v1/consents", headers=api_token(patient),
+                      json={"supporter_id": supporter.id, "data_classes": [MOOD.value]})
+    assert api.status_code == 409 and HOLD_REASON in api.get_json()["error"]["message"]
+    # So does stopping in one tap.
+    assert post(client, f"/sharing/supporters/{link.id}/stop").status_code == 302
+    post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [SESSIONS.value], "days": "30"})
+    assert db.session.scalars(select(Consent.id)).all() == [consent.id]
+
+    # And so does the end of a held consent's period: it cannot be renewed while the hold lasts.
+    clock.shift(timedelta(days=2))
+    login(client, patient)
+    assert post(client, f"/sharing/consents/{consent.id}/renew", {"days": "30"}).status_code == 302
+    assert db.session.scalars(select(Consent.id)).all() == [consent.id]
+    assert queries.renewals_due(patient) == []
+    login(supporter_client, supporter)
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 404
 
-    assert post(facilitator_client, f"/consents/{consent.id}/lift-hold").status_code == 302
+    # Only a facilitator's lift clears it.
+    assert queries.open_hold(patient.id, supporter.id) is not None
+    services.lift_hold(link, facilitator)
+    db.session.commit()
+    post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [MOOD.value], "days": "30"})
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
-    assert states(fresh(consent)) == ["active", "on_hold", "active"]
 
 
-def test_a_hold_needs_a_reason(post, patient, supporter, facilitator_client, sharing_group, supporter_client):
+def test_a_held_expired_consent_is_not_renewed_and_lifting_does_not_revive_it(
+        client, login, post, patient, supporter, facilitator, sharing_group, clock, supporter_client):
+    consent = grant(patient, supporter, [MOOD], days=1)
+    hold(facilitator, patient, supporter)
+    clock.shift(timedelta(days=2))
+    with pytest.raises(services.ConsentError, match="on hold"):
+        services.renew_consent(consent, patient, utcnow() + timedelta(days=30))
+    db.session.rollback()
+    assert [c.id for c in sweep()] == [consent.id]
+    assert states(fresh(consent)) == ["active", "on_hold", "expired"]
+    services.lift_hold(link_supporter(patient, supporter), facilitator)
+    db.session.commit()
+    # The lift restores what the hold suspended and is still inside its period: this one is over.
+    assert states(fresh(consent)) == ["active", "on_hold", "expired"]
+    login(supporter_client, supporter)
+    assert supporter_client.get(f"/shared/{patient.id}").status_code == 404
+
+
+def test_an_invitation_cannot_sidestep_a_hold(app, client, login, post, patient, supporter, facilitator,
+                                              sharing_group):
+    grant(patient, supporter, [MOOD])
+    login(client, patient)
+    # While sharing with Sol is on hold, Sol is not invited by email either (the patient is told why).
+    hold(facilitator, patient, supporter, HOLD_REASON)
+    with mail.record_messages() as outbox:
+        response = post(client, "/sharing/invite", {"email": supporter.email, "relationship": "partner",
+                                                    "days": "30", "data_classes": [SESSIONS.value]})
+    assert response.status_code == 422 and HOLD_REASON in response.get_data(as_text=True)
+    assert outbox == [] and db.session.scalar(select(Invitation)) is None
+    # An invitation sent before the hold cannot be accepted while it lasts, and the supporter is not told why.
+    services.lift_hold(link_supporter(patient, supporter), facilitator)
+    db.session.commit()
+    with mail.record_messages() as outbox:
+        post(client, "/sharing/invite", {"email": supporter.email, "relationship": "partner", "days": "30",
+                                         "data_classes": [SESSIONS.value]})
+    code = re.search(r"/invitations/([A-Za-z0-9_-]+)", outbox[0].body).group(1)
+    hold(facilitator, patient, supporter, HOLD_REASON)
+    invitee = app.test_client()
+    login(invitee, supporter)
+    page = post(invitee, f"/invitations/{code}")
+    assert page.status_code == 200 and "This invitation cannot be used now" in page.get_data(as_text=True)
+    assert HOLD_REASON not in page.get_data(as_text=True) and "hold" not in page.get_data(as_text=True)
+    proposed = db.session.scalar(select(Consent).where(Consent.invitation_id.is_not(None)))
+    assert (fresh(proposed).supporter_id, states(proposed)) == (None, ["proposed"])
+
+
+def test_an_existing_account_accepting_an_invitation_is_linked_not_made_again(
+        app, client, login, post, patient, supporter, sharing_group):
+    login(client, patient)
+    with mail.record_messages() as outbox:
+        post(client, "/sharing/invite", {"email": supporter.email, "relationship": "brother", "days": "30",
+                                         "data_classes": [SESSIONS.value]})
+    code = re.search(r"/invitations/([A-Za-z0-9_-]+)", outbox[0].body).group(1)
+    accounts = db.session.scalar(select(func.count(User.id)))
+    invitee = app.test_client()
+    login(invitee, supporter)
+    response = post(invitee, f"/invitations/{code}")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(User.id))) == accounts
+    link = db.session.scalar(select(SupporterLink))
+    assert (link.patient_id, link.supporter_id, link.relationship_label) == (patient.id, supporter.id, "brother")
+    consent = db.session.scalar(select(Consent))
+    assert (fresh(consent).supporter_id, states(consent)) == (supporter.id, ["proposed", "active"])
+    assert invitee.get(f"/shared/{patient.id}").status_code == 200
+    # Accepting a second invitation keeps the one link.
+    with mail.record_messages() as outbox:
+        post(client, "/sharing/invite", {"email": supporter.email, "relationship": "brother", "days": "30",
+                                         "data_classes": [MOOD.value]})
+    code = re.search(r"/invitations/([A-Za-z0-9_-]+)", outbox[0].body).group(1)
+    assert post(invitee, f"/invitations/{code}").status_code == 302
+    assert db.session.scalar(select(func.count(SupporterLink.id))) == 1
+    assert set(queries.permitting_consents(supporter, patient.id, utcnow())) == {MOOD.value, SESSIONS.value}
+
+
+def test_a_hold_needs_a_reason_and_is_placed_once(post, patient, supporter, facilitator_client, sharing_group,
+                                                  supporter_client):
     consent = grant(patient, supporter, [MOOD])
-    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": "  "})
+    post(facilitator_client, _hold_url(patient, supporter), {"reason": "  "})
     assert states(fresh(consent)) == ["active"]
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    post(facilitator_client, _hold_url(patient, supporter), {"reason": HOLD_REASON})
+    response = post(facilitator_client, _hold_url(patient, supporter), {"reason": "Again"}, follow_redirects=True)
+    assert "already on hold" in response.get_data(as_text=True)
+    assert len(link_supporter(patient, supporter).holds) == 1
+    response = post(facilitator_client, _hold_url(patient, supporter, "lift-hold"))
+    response = post(facilitator_client, _hold_url(patient, supporter, "lift-hold"), follow_redirects=True)
+    assert "not on hold" in response.get_data(as_text=True)
 
 
 def test_another_groups_facilitator_cannot_see_or_hold(app, login, post, patient, supporter, other_facilitator,
@@ -487,10 +769,11 @@ def test_another_groups_facilitator_cannot_see_or_hold(app, login, post, patient
     outsider = app.test_client()
     login(outsider, other_facilitator)
     assert outsider.get(f"/patients/{patient.id}/supporters").status_code == 404
-    assert post(outsider, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON}).status_code == 404
-    assert post(outsider, f"/consents/{consent.id}/lift-hold").status_code == 404
+    assert post(outsider, _hold_url(patient, supporter), {"reason": HOLD_REASON}).status_code == 404
+    assert post(outsider, _hold_url(patient, supporter, "lift-hold")).status_code == 404
     assert client.get(f"/api/v1/consents/{consent.id}", headers=api_token(other_facilitator)).status_code == 404
     assert states(fresh(consent)) == ["active"]
+    assert queries.open_hold(patient.id, supporter.id) is None
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
 
 
@@ -508,12 +791,19 @@ def _end_by_one_tap(ctx):
 
 
 def _end_by_hold(ctx):
-    response = ctx["post"](ctx["facilitator_client"], f"/consents/{ctx['consent'].id}/hold", {"reason": HOLD_REASON})
+    response = ctx["post"](ctx["facilitator_client"], _hold_url(ctx["patient"], ctx["supporter"]),
+                           {"reason": HOLD_REASON})
     assert response.status_code == 302
 
 
 def _end_by_expiry(ctx):
     ctx["clock"].move_to(ctx["consent"].ends_at)
+    # Before the sweep has written the expiry down, nothing is pushed: a push asks the policy, which reads the end.
+    api_attendance(ctx["client"], ctx["facilitator_headers"], ctx["occurrence"], ctx["patient"],
+                   AttendanceStatus.EXCUSED.value)
+    assert ctx["sio"].get_received() == []
+    # The periodic sweep records the expiry and closes the supporter's live room.
+    assert [c.id for c in sweep()] == [ctx["consent"].id]
 
 
 ENDINGS = {"revoked": _end_by_api_revoke, "stopped_in_one_tap": _end_by_one_tap, "held": _end_by_hold,
@@ -534,19 +824,20 @@ def test_after_access_ends_no_http_read_no_socket_answer_and_no_push_reaches_the
         "ok": True, "classes": [MOOD.value, SESSIONS.value]}
     sio.get_received()
 
-    # Before: a check-in and an attendance change each nudge the supporter's page (never the data itself).
+    # Before: an attendance change nudges the supporter's page (never the data itself); a check-in does not (the
+    # mood summary shows whole weeks only).
     api_checkin(client, patient_headers, 6, note="PRIVATE-NOTE")
+    assert shared_updates(sio) == []
+    api_attendance(client, facilitator_headers, occurrence, patient, AttendanceStatus.PRESENT_ONLINE.value)
     assert shared_updates(sio) == [{"name": "shared_update", "args": [{"patient_id": patient.id}],
                                     "namespace": "/"}]
-    api_attendance(client, facilitator_headers, occurrence, patient, AttendanceStatus.PRESENT_ONLINE.value)
-    assert len(shared_updates(sio)) == 1
 
     ENDINGS[ending]({"client": client, "post": post, "consent": consent, "patient": patient, "supporter": supporter,
                      "patient_headers": patient_headers, "patient_client": patient_client,
-                     "facilitator_client": facilitator_client, "clock": clock})
-    if ending != "expired":
-        # Whatever is emitted to the room from now on, the supporter's socket is no longer in it.
-        assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
+                     "facilitator_client": facilitator_client, "facilitator_headers": facilitator_headers,
+                     "clock": clock, "occurrence": occurrence, "sio": sio})
+    # However access ended, whatever is emitted to the room from now on, the supporter's socket is no longer in it.
+    assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     # After: 0 pushes, 0 socket answers, 0 HTTP reads.
     api_checkin(client, patient_headers, 4, note="PRIVATE-NOTE-2")
@@ -584,15 +875,16 @@ def test_a_still_active_consent_keeps_pushing_only_its_own_class(client, patient
 
 
 def test_lifting_a_hold_lets_the_supporter_join_again(client, post, patient, supporter, sharing_group, api_token,
-                                                      supporter_client, sockets, facilitator_client):
-    consent = grant(patient, supporter, [MOOD])
+                                                      supporter_client, sockets, facilitator_client, facilitator):
+    grant(patient, supporter, [SESSIONS])
     sio = sockets(supporter_client)
-    post(facilitator_client, f"/consents/{consent.id}/hold", {"reason": HOLD_REASON})
+    post(facilitator_client, _hold_url(patient, supporter), {"reason": HOLD_REASON})
     assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is False
-    post(facilitator_client, f"/consents/{consent.id}/lift-hold")
+    post(facilitator_client, _hold_url(patient, supporter, "lift-hold"))
     assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
     sio.get_received()
-    api_checkin(client, api_token(patient), 7)
+    api_attendance(client, api_token(facilitator), past_sessions(sharing_group)[-1], patient,
+                   AttendanceStatus.PRESENT_ONLINE.value)
     assert len(shared_updates(sio)) == 1
 
 
@@ -610,6 +902,173 @@ def test_join_shared_is_refused_to_everyone_but_the_grantee(app, login, patient,
         login(http, supporter)
         answer = sockets(http).emit("join_shared", bad, callback=True)
         assert (answer["ok"], answer["error"]) == (False, "invalid")
+
+
+def test_revoking_one_of_two_consents_keeps_the_page_live_and_refreshes_it(
+        client, patient, supporter, supporter_client, sockets, api_token, facilitator, sharing_group):
+    mood = grant(patient, supporter, [MOOD])
+    grant(patient, supporter, [SESSIONS])
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+    client.post(f"/api/v1/consents/{mood.id}/revoke", headers=api_token(patient))
+    # Still in the room (sessions are still shared), and told to refresh, which shows what is left.
+    assert len(shared_updates(sio)) == 1
+    room = shared_room(patient.id, supporter.id)
+    assert len(list(socketio.server.manager.get_participants("/", room))) == 1
+    html = supporter_client.get(f"/shared/{patient.id}", headers={"X-Momentum-Fragment": "1"}).get_data(as_text=True)
+    assert "Next sessions" in html or "No upcoming sessions." in html
+    assert "Average mood per week" not in html
+
+
+def test_a_cancelled_or_moved_session_refreshes_the_supporters_page(
+        patient, supporter, supporter_client, sockets, facilitator, sharing_group, make_user, app, login):
+    from app.groups import services as group_services
+    from app.groups.models import SessionOccurrence
+
+    grant(patient, supporter, [SESSIONS])
+    mood_only = make_user(RoleName.SUPPORTER, display_name="Mo Mood")
+    grant(patient, mood_only, [MOOD])
+    mood_client = app.test_client()
+    login(mood_client, mood_only)
+    sio, other = sockets(supporter_client), sockets(mood_client)
+    for socket in (sio, other):
+        assert socket.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+        socket.get_received()
+    upcoming = db.session.scalar(select(SessionOccurrence).where(SessionOccurrence.group_id == sharing_group.id,
+                                                                 SessionOccurrence.starts_at > utcnow())
+                                 .order_by(SessionOccurrence.starts_at))
+    group_services.cancel_occurrence(facilitator, upcoming, "The room is closed.")
+    db.session.commit()
+    assert len(shared_updates(sio)) == 1
+    group_services.restore_occurrence(facilitator, upcoming)
+    group_services.update_occurrence(facilitator, upcoming, location="Room 2")
+    db.session.commit()
+    assert len(shared_updates(sio)) == 2
+    assert shared_updates(other) == []
+
+
+# The sweep: expiries written down, live access ended, renewal reminders ----------------------------------------------
+
+
+def test_the_sweep_writes_each_expiry_once_with_its_audit_row_and_ends_live_access(
+        patient, supporter, supporter_client, sockets, clock, make_user):
+    short = grant(patient, supporter, [MOOD], days=1)
+    longer = grant(patient, supporter, [SESSIONS], days=3)
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+    room = shared_room(patient.id, supporter.id)
+
+    clock.shift(timedelta(days=2))
+    assert [c.id for c in sweep()] == [short.id]
+    assert sweep() == []
+    assert states(fresh(short)) == ["active", "expired"]
+    assert consent_history(fresh(short))[-1].at == short.ends_at
+    assert [a.action for a in consent_audit(short)] == ["consent_active", "consent_expired"]
+    # Sessions are still shared: the page stays live and refreshes.
+    assert len(list(socketio.server.manager.get_participants("/", room))) == 1
+    assert len(shared_updates(sio)) == 1
+
+    clock.shift(timedelta(days=2))
+    assert [c.id for c in sweep()] == [longer.id]
+    assert list(socketio.server.manager.get_participants("/", room)) == []
+    assert states(fresh(longer)) == ["active", "expired"]
+
+
+def test_the_sweep_leaves_revoked_renewed_and_running_consents_alone(patient, supporter, clock):
+    revoked = grant(patient, supporter, [MOOD], days=1)
+    services.revoke_consent(revoked, patient)
+    renewed = grant(patient, supporter, [SESSIONS], days=1)
+    renewal = services.renew_consent(renewed, patient, utcnow() + timedelta(days=30))
+    db.session.commit()
+    clock.shift(timedelta(days=2))
+    assert sweep() == []
+    assert (states(fresh(revoked)), states(fresh(renewed)), states(fresh(renewal))) == (
+        ["active", "revoked"], ["active", "renewed"], ["active"])
+
+
+def test_each_app_process_starts_its_sweep_once_on_its_first_request(app, client, monkeypatch):
+    started = []
+    monkeypatch.setattr(socketio, "start_background_task", lambda target, *args: started.append((target, args)))
+    client.get("/healthz")
+    assert started == []  # the test configuration runs no sweep of its own
+    app.config["CONSENT_SWEEP_SECONDS"] = 30
+    client.get("/healthz")
+    client.get("/login")
+    assert [(target.__name__, args) for target, args in started] == [("_run", (app, 30))]
+
+
+def test_one_pass_of_the_sweep_commits_what_it_writes_or_nothing(app, patient, supporter, clock, monkeypatch):
+    from app.supporters import sweep as consent_sweep
+
+    first = grant(patient, supporter, [MOOD], days=1)
+    second = grant(patient, supporter, [SESSIONS], days=3)
+    clock.shift(timedelta(days=2))
+    consent_sweep.sweep_once(app)
+    assert states(fresh(first)) == ["active", "expired"]
+    # A pass that fails is rolled back as a whole (and logged); the next one tries again.
+    clock.shift(timedelta(days=2))
+    remind = services.remind_renewals
+    monkeypatch.setattr(services, "remind_renewals", lambda: 1 / 0)
+    consent_sweep.sweep_once(app)
+    assert states(fresh(second)) == ["active"]
+    monkeypatch.setattr(services, "remind_renewals", remind)
+    consent_sweep.sweep_once(app)
+    assert states(fresh(second)) == ["active", "expired"]
+
+
+def test_the_patient_is_reminded_once_by_email_two_weeks_before_the_end(patient, supporter, clock, make_user):
+    consent = grant(patient, supporter, [MOOD], days=30)
+    quiet = make_user(RoleName.PATIENT, display_name="Quinn Quiet", notification_prefs={
+        "email_reminders": False, "email_messages": True, "in_app": True})
+    link_supporter(quiet, supporter)
+    quiet_consent = grant(quiet, supporter, [MOOD], days=30)
+    with mail.record_messages() as outbox:
+        assert services.remind_renewals() == []
+        db.session.commit()
+        clock.shift(timedelta(days=17))
+        assert {c.id for c in services.remind_renewals()} == {consent.id, quiet_consent.id}
+        db.session.commit()
+        assert services.remind_renewals() == []
+        db.session.commit()
+        clock.shift(timedelta(days=5))
+        assert services.remind_renewals() == []
+        db.session.commit()
+    # One email, to the patient who wants reminders by email; both are recorded, and both see the prompt in Momentum.
+    assert [(m.recipients, m.subject) for m in outbox] == [([patient.email], "Sharing with Sol Supporter ends soon")]
+    assert "ends on 19 April 2026" in outbox[0].body and "If you do nothing, sharing simply ends." in outbox[0].body
+    assert fresh(consent).renewal_prompted_at == NOW + timedelta(days=17)
+    assert fresh(quiet_consent).renewal_prompted_at is not None
+    assert [a.consent_id for a in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "consent_renewal_reminder"))] == [consent.id, quiet_consent.id]
+
+
+def test_an_ended_consent_is_renewed_once(client, post, login, patient, supporter, clock):
+    consent = grant(patient, supporter, [MOOD], days=1)
+    clock.shift(timedelta(days=2))
+    login(client, patient)
+    post(client, f"/sharing/consents/{consent.id}/renew", {"days": "30"})
+    response = post(client, f"/sharing/consents/{consent.id}/renew", {"days": "30"}, follow_redirects=True)
+    assert "This sharing has already been renewed." in response.get_data(as_text=True)
+    renewals = db.session.scalars(select(Consent).where(Consent.renews_id == consent.id)).all()
+    assert len(renewals) == 1
+    assert len([c for c in db.session.scalars(select(Consent)) if c.state_at(utcnow()) == ConsentState.ACTIVE]) == 1
+
+
+def test_a_data_period_starting_in_the_future_is_refused_not_moved(client, post, login, patient):
+    login(client, patient)
+    with mail.record_messages() as outbox:
+        response = post(client, "/sharing/invite", {"email": "sam@example.org", "relationship": "partner",
+                                                    "days": "30", "data_classes": [MOOD.value],
+                                                    "data_from": "2026-03-21"})
+    assert response.status_code == 422
+    assert "The data period must start today or earlier." in response.get_data(as_text=True)
+    assert outbox == [] and db.session.scalar(select(Consent)) is None
+    # Today, in the patient's time zone, is fine: from its local midnight.
+    post(client, "/sharing/invite", {"email": "sam@example.org", "relationship": "partner", "days": "30",
+                                     "data_classes": [MOOD.value], "data_from": "2026-03-20"})
+    assert db.session.scalar(select(Consent)).data_from == datetime(2026, 3, 19, 23, 0, tzinfo=timezone.utc)
 
 
 # The API --------------------------------------------------------------------------------------------------------------

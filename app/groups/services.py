@@ -168,6 +168,8 @@ def update_group(by: User, group: TherapyGroup, data: dict) -> None:
         _cancel_sessions_to_come(group)
     elif group.capacity > old_capacity:
         promote_waitlist(group)
+    if group.timezone != old_zone or group.is_closed_for_changes:
+        _schedule_changed(group)
     audit.record("group_update", actor=by, target=f"group:{group.id}",
                  details={"fields": sorted(k for k in data if k in GROUP_FIELDS)})
 
@@ -415,7 +417,15 @@ def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rul
     db.session.flush()
     audit.record("schedule_save", actor=by, target=f"group:{group.id}", details={"rrule": rule,
                                                                                "sessions": len(starts)})
+    _schedule_changed(group)
     return schedule
+
+
+def _schedule_changed(group: TherapyGroup) -> None:
+    """Members' supporters who may see upcoming sessions get a nudge to refresh (after commit)."""
+    for user_id in db.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id,
+                                                                       Membership.status == MembershipStatus.ACTIVE)):
+        notify_data_changed(user_id, "sessions_attendance")
 
 
 def _series_starts(schedule: Schedule | None) -> list[datetime]:
@@ -561,6 +571,7 @@ def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, d
     db.session.add(occurrence)
     db.session.flush()
     audit.record("session_add", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(group)
     return occurrence
 
 
@@ -622,6 +633,7 @@ def update_occurrence(by: User, occurrence: SessionOccurrence, *, start_local: d
         _revise(occurrence)
     db.session.flush()
     audit.record("session_update", actor=by, target=f"session:{occurrence.id}", details={"changed": changed})
+    _schedule_changed(occurrence.group)
 
 
 def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> None:
@@ -633,6 +645,7 @@ def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> N
     _revise(occurrence)
     db.session.flush()
     audit.record("session_cancel", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(occurrence.group)
 
 
 def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
@@ -641,6 +654,7 @@ def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
     _revise(occurrence)
     db.session.flush()
     audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
+    _schedule_changed(occurrence.group)
 
 
 # Attendance -----------------------------------------------------------------------------------------------------------

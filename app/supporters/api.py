@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from app import policy
+from app.accounts.models import User
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
@@ -22,7 +23,7 @@ from app.supporters.schemas import ConsentCreateSchema, ConsentSchema, SharedVie
 blp = Blueprint("supporters_api", __name__, url_prefix="/api/v1", description="Consents and shared data")
 
 
-def _consent_row(consent, *, for_grantee: bool = False) -> dict:
+def _consent_row(consent, *, for_grantee: bool = False, grantee_sees_terms: bool = False) -> dict:
     now = utcnow()
     state = consent.state_at(now)
     row = {
@@ -35,9 +36,9 @@ def _consent_row(consent, *, for_grantee: bool = False) -> dict:
     if for_grantee:
         # The supporter learns that access has ended, never why: a hold (and its reason), a revocation or an expiry
         # is between the patient and their facilitators.
-        row["state"] = ConsentState.ACTIVE.value if state == ConsentState.ACTIVE else "ended"
+        row["state"] = ConsentState.ACTIVE.value if grantee_sees_terms else "ended"
         row["history"] = []
-        if state != ConsentState.ACTIVE:
+        if not grantee_sees_terms:
             # Once access has ended, the terms the patient wrote are theirs alone again.
             row["purpose"], row["data_classes"] = "", []
     return row
@@ -64,7 +65,8 @@ def list_consents():
     if policy.can_manage_sharing(current_user):
         return [_consent_row(c) for c in queries.consents_for_patient(current_user)]
     if policy.can_use(current_user, "shared"):
-        return [_consent_row(c, for_grantee=True) for c in queries.consents_for_supporter(current_user)]
+        return [_consent_row(c, for_grantee=True, grantee_sees_terms=policy.grantee_sees_terms(current_user, c))
+                for c in queries.consents_for_supporter(current_user)]
     flask_abort(403)
 
 
@@ -105,7 +107,8 @@ def create_consent(data):
 def get_consent(consent_id: int):
     """One consent with its full history (for its supporter: only whether it is active)."""
     consent = _consent(consent_id)
-    return _consent_row(consent, for_grantee=policy.is_consent_grantee(current_user, consent))
+    return _consent_row(consent, for_grantee=policy.is_consent_grantee(current_user, consent),
+                        grantee_sees_terms=policy.grantee_sees_terms(current_user, consent))
 
 
 @blp.post("/consents/<int:consent_id>/revoke")
@@ -125,8 +128,12 @@ def revoke_consent(consent_id: int):
 @blp.response(200, description="An HL7 FHIR R5 Consent resource (application/fhir+json).")
 @document_errors(blp, 401, 404, 429)
 def consent_fhir(consent_id: int):
-    """The consent as an HL7 FHIR R5 Consent resource."""
-    response = jsonify(consent_resource(_consent(consent_id), utcnow()))
+    """The consent as an HL7 FHIR R5 Consent resource: for the patient and their facilitators, and for the supporter
+    while it is in force for them (an ended consent's terms are the patient's alone)."""
+    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
+    policy.require_export_consent(current_user, consent)
+    link = queries.link_between(consent.patient_id, consent.supporter_id)
+    response = jsonify(consent_resource(consent, utcnow(), link))
     response.mimetype = "application/fhir+json"
     return response
 
@@ -142,20 +149,20 @@ def shared(patient_id: int):
     if not allowed:
         # Revoked, expired, on hold or never granted: the same answer, without saying why.
         abort(404, message=_("Access has ended."))
-    now = utcnow()
-    data = queries.shared_data(current_user, patient_id, allowed, now)
-    for data_class, consent in allowed.items():
-        services.record_access(consent, current_user, data_class)
+    patient = db.session.get(User, patient_id)
+    data = queries.shared_data(current_user, patient, allowed, utcnow())
+    services.record_access(current_user, patient_id, allowed)
     return {"patient_id": patient_id, "classes": sorted(allowed), "data": _jsonable(data)}
 
 
 def _jsonable(data: dict) -> dict:
     out = {}
     for key, value in data.items():
-        if key == "mood_summary":
+        if key in queries.UNAVAILABLE_CLASSES:
+            out[key] = value
+        elif key == "mood_summary":
             out[key] = {"trend": value["trend"], "weeks": [
-                {"week_start": w.week_start.date().isoformat(), "average": w.average, "count": w.count}
-                for w in value["weeks"]]}
+                {"week_start": w.week_start.isoformat(), "average": w.average} for w in value["weeks"]]}
         elif key == "sessions_attendance":
             out[key] = {"upcoming": [{"starts_at": o.starts_at.isoformat(), "ends_at": o.ends_at.isoformat(),
                                       "status": o.status.value} for o in value["upcoming"]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.supporters.models import Consent, ConsentState
+from app.supporters.models import Consent, ConsentState, SupporterLink
 
 # FHIR R5 Consent.status: draft | active | inactive | not-done | entered-in-error | unknown.
 STATUS = {
@@ -23,10 +23,12 @@ def _instant(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def consent_resource(consent: Consent, now: datetime) -> dict:
+def consent_resource(consent: Consent, now: datetime, link: SupporterLink | None) -> dict:
+    """`link` is the supporter's place in the patient's circle: a FHIR RelatedPerson is one person's relation to one
+    patient, so it is the link's id (the supporter's account may support several patients)."""
     patient_ref = {"reference": f"Patient/{consent.patient_id}", "display": consent.patient.display_name}
-    grantee = ({"reference": f"RelatedPerson/{consent.supporter_id}", "display": consent.supporter.display_name}
-               if consent.supporter_id else {"display": "invited supporter"})
+    grantee = ({"reference": f"RelatedPerson/{link.id}", "display": consent.supporter.display_name}
+               if link is not None else {"display": "invited supporter"})
     period = {"start": _instant(consent.starts_at), "end": _instant(consent.ends_at)}
     resource = {
         "resourceType": "Consent",

@@ -25,7 +25,7 @@ class DataClass(enum.StrEnum):
 class ConsentState(enum.StrEnum):
     PROPOSED = "proposed"  # granted by the patient, waiting for the supporter to accept the invitation
     ACTIVE = "active"
-    ON_HOLD = "on_hold"  # a facilitator's clinical hold
+    ON_HOLD = "on_hold"  # suspended by a facilitator's clinical hold on the supporter (a ClinicalHold)
     REVOKED = "revoked"
     EXPIRED = "expired"
     RENEWED = "renewed"  # replaced by a renewal, which carries on from here
@@ -46,6 +46,33 @@ class SupporterLink(db.Model):
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     supporter: Mapped[User] = relationship(foreign_keys=[supporter_id])
+    holds: Mapped[list[ClinicalHold]] = relationship(back_populates="link", order_by="ClinicalHold.id",
+                                                     cascade="all, delete-orphan")
+
+    @property
+    def open_hold(self) -> ClinicalHold | None:
+        return next((hold for hold in self.holds if hold.lifted_at is None), None)
+
+
+class ClinicalHold(db.Model):
+    """A facilitator's clinical hold on a supporter's involvement with a patient: while it is open, nothing is shared
+    with that supporter under any consent, and no consent can be given, renewed or accepted. Only a facilitator
+    lifts it; a revocation or an expiry does not."""
+
+    __tablename__ = "clinical_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("supporter_link.id", ondelete="CASCADE"), index=True)
+    #: The facilitator's reason, which the patient sees (the supporter never does).
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: None while the hold is in force.
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    link: Mapped[SupporterLink] = relationship(back_populates="holds")
+    placed_by: Mapped[User | None] = relationship(foreign_keys=[placed_by_id])
 
 
 class Consent(db.Model):
@@ -69,6 +96,8 @@ class Consent(db.Model):
     purpose: Mapped[str] = mapped_column(Text, default="")
     #: The consent this one renews, if any.
     renews_id: Mapped[int | None] = mapped_column(ForeignKey("consent.id", ondelete="SET NULL"))
+    #: When the patient was reminded that this sharing ends soon (once; not a term of the consent).
+    renewal_prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
@@ -112,7 +141,8 @@ class ConsentEvent(db.Model):
 
 
 class AccessLog(db.Model):
-    """Every look a supporter takes at a data class; the patient reads this."""
+    """Every look a supporter takes (a page load, a live refresh, an API read), with the data classes it showed; the
+    patient reads this."""
 
     __tablename__ = "access_log"
 
@@ -120,7 +150,8 @@ class AccessLog(db.Model):
     consent_id: Mapped[int] = mapped_column(ForeignKey("consent.id", ondelete="CASCADE"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     supporter_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    data_class: Mapped[str] = mapped_column(String(40))
+    #: The DataClass values the look showed under this consent.
+    data_classes: Mapped[list] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     supporter: Mapped[User] = relationship(foreign_keys=[supporter_id])

@@ -5,7 +5,8 @@ other members."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,10 +14,24 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import Invitation, User
 from app.extensions import db
 from app.models_base import utcnow
-from app.supporters.models import AccessLog, Consent, ConsentState, DataClass, Encouragement, SupporterLink
+from app.supporters.models import (
+    AccessLog,
+    ClinicalHold,
+    Consent,
+    ConsentState,
+    DataClass,
+    Encouragement,
+    SupporterLink,
+)
 
 RENEW_PROMPT_DAYS = 14
 MOOD_WEEKS = 8
+#: A week with fewer check-ins than this is not shown: its average would come close to giving away single check-ins.
+MOOD_MIN_CHECKINS = 3
+ACCESS_LOG_PAGE = 50
+#: Classes a patient may grant ahead of time that have nothing behind them yet: goals, measures and the
+#: relapse-prevention plan arrive with app/progress. Shown as "not available yet", never read, never logged.
+UNAVAILABLE_CLASSES = frozenset({DataClass.GOALS.value, DataClass.MEASURES.value, DataClass.RELAPSE_HELP.value})
 
 
 def links_for_patient(patient: User) -> list[SupporterLink]:
@@ -27,6 +42,29 @@ def links_for_patient(patient: User) -> list[SupporterLink]:
 def link_of_patient(patient: User, link_id: int) -> SupporterLink | None:
     return db.session.scalar(select(SupporterLink).where(SupporterLink.id == link_id,
                                                          SupporterLink.patient_id == patient.id))
+
+
+def link_in_organisation(link_id: int, organisation_id: int | None) -> SupporterLink | None:
+    return db.session.scalar(select(SupporterLink).where(SupporterLink.id == link_id,
+                                                         SupporterLink.organisation_id == organisation_id))
+
+
+def link_between(patient_id: int, supporter_id: int | None) -> SupporterLink | None:
+    if supporter_id is None:
+        return None
+    return db.session.scalar(select(SupporterLink).where(SupporterLink.patient_id == patient_id,
+                                                         SupporterLink.supporter_id == supporter_id))
+
+
+def open_hold(patient_id: int, supporter_id: int | None) -> ClinicalHold | None:
+    """The clinical hold in force on this supporter's involvement with this patient, if any."""
+    if supporter_id is None:
+        return None
+    return db.session.scalar(select(ClinicalHold).join(SupporterLink, ClinicalHold.link_id == SupporterLink.id)
+                             .where(SupporterLink.patient_id == patient_id,
+                                    SupporterLink.supporter_id == supporter_id,
+                                    ClinicalHold.lifted_at.is_(None))
+                             .order_by(ClinicalHold.id).limit(1))
 
 
 def consents_for_patient(patient: User) -> list[Consent]:
@@ -54,16 +92,26 @@ def consents_for_supporter(supporter: User) -> list[Consent]:
                                    .order_by(Consent.created_at.desc())))
 
 
-def access_log_for_patient(patient: User, limit: int = 100) -> list[AccessLog]:
-    return list(db.session.scalars(select(AccessLog).where(AccessLog.patient_id == patient.id)
-                                   .order_by(AccessLog.at.desc()).limit(limit)))
+def access_log_page(patient: User, before: int | None = None,
+                    size: int = ACCESS_LOG_PAGE) -> tuple[list[AccessLog], int | None]:
+    """One page of the looks taken at this patient's data, newest first, and where the next (older) page starts."""
+    query = select(AccessLog).where(AccessLog.patient_id == patient.id)
+    if before is not None:
+        query = query.where(AccessLog.id < before)
+    rows = list(db.session.scalars(query.order_by(AccessLog.id.desc()).limit(size + 1)))
+    older = rows[size - 1].id if len(rows) > size else None
+    return rows[:size], older
 
 
-def permitting_consents(supporter: User, patient_id: int, now: datetime) -> dict[str, Consent]:
-    """For each data class the supporter may see of this patient now, the consent that allows it."""
+def permitting_consents(supporter: User | int, patient_id: int, now: datetime) -> dict[str, Consent]:
+    """For each data class the supporter may see of this patient now, the consent that allows it: none at all while
+    a clinical hold is in force, whatever each consent's own history says."""
+    supporter_id = getattr(supporter, "id", supporter)
+    if open_hold(patient_id, supporter_id) is not None:
+        return {}
     allowed: dict[str, Consent] = {}
     for consent in db.session.scalars(select(Consent).where(Consent.patient_id == patient_id,
-                                                            Consent.supporter_id == supporter.id)
+                                                            Consent.supporter_id == supporter_id)
                                       .options(selectinload(Consent.events))):
         for data_class in consent.data_classes:
             if consent.permits(data_class, now):
@@ -85,12 +133,15 @@ def patients_sharing_with(supporter: User) -> list[tuple[User, dict[str, Consent
 
 
 def renewals_due(patient: User) -> list[Consent]:
-    """Active consents ending within two weeks, and ones that have ended without a renewal: ask, never renew."""
+    """Active consents ending within two weeks, and ones that have ended without a renewal: ask, never renew. Not
+    while a clinical hold is in force (a renewal would be refused; the patient sees the hold instead)."""
     now = utcnow()
     due = []
-    renewed = {c.renews_id for c in consents_for_patient(patient) if c.renews_id}
-    for consent in consents_for_patient(patient):
-        if consent.id in renewed or consent.supporter_id is None:
+    consents = consents_for_patient(patient)
+    renewed = {c.renews_id for c in consents if c.renews_id}
+    held = {link.supporter_id for link in links_for_patient(patient) if link.open_hold is not None}
+    for consent in consents:
+        if consent.id in renewed or consent.supporter_id is None or consent.supporter_id in held:
             continue
         state = consent.state_at(now)
         if state == ConsentState.ACTIVE and consent.ends_at - now <= timedelta(days=RENEW_PROMPT_DAYS):
@@ -110,26 +161,40 @@ def unread_encouragement(patient: User) -> list[Encouragement]:
 
 @dataclass
 class MoodWeek:
-    week_start: datetime
+    #: The Monday the week starts on, in the patient's time zone.
+    week_start: date
     average: float
-    count: int
 
 
-def mood_summary(patient_id: int, since: datetime, now: datetime) -> dict:
-    """Weekly averages and a trend from check-ins in the data period; never the text, never a single check-in."""
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(timezone.utc)
+
+
+def mood_summary(patient: User, since: datetime, now: datetime) -> dict:
+    """Weekly averages and a trend from check-ins in the data period; never the text, never a single check-in.
+
+    Weeks run Monday to Sunday in the patient's own time zone. Only weeks that are over are shown (a week still
+    filling up would change with each check-in, and the change would give that check-in away), and only weeks with
+    at least MOOD_MIN_CHECKINS check-ins; the window is the last MOOD_WEEKS whole weeks, so that it never slides
+    through a week one check-in at a time."""
     from app.groups.models import CheckIn
 
-    start = max(since, now - timedelta(weeks=MOOD_WEEKS))
-    rows = db.session.scalars(select(CheckIn).where(CheckIn.user_id == patient_id, CheckIn.created_at >= start,
-                                                    CheckIn.created_at <= now, CheckIn.mood.is_not(None)))
-    weeks: dict[datetime, list[int]] = {}
-    for checkin in rows:
-        day = checkin.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
-        week_start = day - timedelta(days=day.weekday())
-        weeks.setdefault(week_start, []).append(checkin.mood)
-    summary = [MoodWeek(w, round(sum(v) / len(v), 1), len(v)) for w, v in sorted(weeks.items())]
+    zone = ZoneInfo(patient.timezone)
+    today = now.astimezone(zone).date()
+    this_monday = today - timedelta(days=today.weekday())
+    start = max(since, _local_midnight(this_monday - timedelta(weeks=MOOD_WEEKS), zone))
+    end = _local_midnight(this_monday, zone)
+    rows = db.session.execute(select(CheckIn.created_at, CheckIn.mood).where(
+        CheckIn.user_id == patient.id, CheckIn.created_at >= start, CheckIn.created_at < end,
+        CheckIn.mood.is_not(None)))
+    weeks: dict[date, list[int]] = {}
+    for created_at, mood in rows:
+        day = created_at.astimezone(zone).date()
+        weeks.setdefault(day - timedelta(days=day.weekday()), []).append(mood)
+    summary = [MoodWeek(week, round(sum(moods) / len(moods), 1)) for week, moods in sorted(weeks.items())
+               if len(moods) >= MOOD_MIN_CHECKINS]
     trend = None
-    if len(summary) >= 2:
+    if len(summary) >= 2 and summary[-1].week_start - summary[-2].week_start == timedelta(weeks=1):
         change = summary[-1].average - summary[-2].average
         trend = "up" if change >= 0.5 else "down" if change <= -0.5 else "steady"
     return {"weeks": summary, "trend": trend}
@@ -162,9 +227,11 @@ def encouragement_sent(supporter_id: int, patient_id: int, since: datetime) -> l
 
 DATA_CLASS_ORDER = [DataClass.SESSIONS, DataClass.GOALS, DataClass.MOOD, DataClass.MEASURES, DataClass.RELAPSE_HELP,
                     DataClass.ENCOURAGEMENT]
+#: What the API and the page give for a class with nothing behind it yet (UNAVAILABLE_CLASSES).
+NOT_AVAILABLE = {"available": False}
 
 
-def shared_data(supporter: User, patient_id: int, allowed: dict[str, Consent], now: datetime) -> dict:
+def shared_data(supporter: User, patient: User, allowed: dict[str, Consent], now: datetime) -> dict:
     """The data for each allowed class, each limited to its consent's data period."""
     data = {}
     for data_class in DATA_CLASS_ORDER:
@@ -172,13 +239,22 @@ def shared_data(supporter: User, patient_id: int, allowed: dict[str, Consent], n
         if consent is None:
             continue
         since = consent.data_from
-        if data_class == DataClass.MOOD:
-            data[data_class.value] = mood_summary(patient_id, since, now)
+        if data_class.value in UNAVAILABLE_CLASSES:
+            data[data_class.value] = dict(NOT_AVAILABLE)
+        elif data_class == DataClass.MOOD:
+            data[data_class.value] = mood_summary(patient, since, now)
         elif data_class == DataClass.SESSIONS:
-            data[data_class.value] = sessions_and_attendance(patient_id, since, now)
+            data[data_class.value] = sessions_and_attendance(patient.id, since, now)
         elif data_class == DataClass.ENCOURAGEMENT:
-            data[data_class.value] = {"sent": encouragement_sent(supporter.id, patient_id, since)}
-        else:
-            # Goals, measures and the relapse-prevention plan are shared here once the patient has them.
-            data[data_class.value] = None
+            data[data_class.value] = {"sent": encouragement_sent(supporter.id, patient.id, since)}
     return data
+
+
+def looks_by_consent(allowed: dict[str, Consent]) -> dict[Consent, list[str]]:
+    """What one read shows, grouped by the consent that allows it, for the access log: classes with nothing behind
+    them are not a look at anything."""
+    looks: dict[Consent, list[str]] = {}
+    for data_class, consent in sorted(allowed.items()):
+        if data_class not in UNAVAILABLE_CLASSES:
+            looks.setdefault(consent, []).append(data_class)
+    return looks

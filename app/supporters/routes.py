@@ -6,31 +6,34 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import policy
+from app import audit, policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
+from app.api_base import MAX_ID
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
 from app.supporters.labels import data_class_label, state_label
-from app.supporters.models import ConsentState, DataClass
+from app.supporters.models import DataClass
 
 
 @bp.app_context_processor
 def sharing_helpers():
-    return {"data_class_label": data_class_label, "consent_state_label": state_label}
+    return {"data_class_label": data_class_label, "consent_state_label": state_label, "format_date": format_date}
 
 
 def _terms(form: ConsentTermsForm) -> dict:
     now = utcnow()
     data_from = None
     if form.data_from.data:
+        # The start of that day where the patient lives; a day still to come is refused by the service, not moved.
         local_midnight = datetime.combine(form.data_from.data, time(0, 0), tzinfo=ZoneInfo(current_user.timezone))
-        data_from = min(local_midnight.astimezone(now.tzinfo), now)
+        data_from = local_midnight.astimezone(now.tzinfo)
     return {"data_classes": form.data_classes.data or [], "ends_at": now + timedelta(days=form.days.data),
             "data_from": data_from, "purpose": form.purpose.data or ""}
 
@@ -47,13 +50,16 @@ def _show_error(form, error: services.ConsentError) -> None:
 
 
 def _sharing_page(invite_form=None, status=200):
+    # A read: a consent past its end shows as ended whether or not the sweep has written its expiry down yet.
     links = queries.links_for_patient(current_user)
     consents = queries.consents_for_patient(current_user)
-    for consent in consents:
-        services.record_expiry(consent)
+    before = request.args.get("log_before", type=int)
+    access_log, older = queries.access_log_page(current_user, before=before if before and 0 < before <= MAX_ID
+                                                else None)
     return render_template(
         "supporters/sharing.html", links=links, consents=consents, now=utcnow(),
-        access_log=queries.access_log_for_patient(current_user), renewals=queries.renewals_due(current_user),
+        access_log=access_log, older_log=older, paged="log_before" in request.args,
+        renewals=queries.renewals_due(current_user), unavailable=queries.UNAVAILABLE_CLASSES,
         pending=queries.pending_invitations(current_user),
         invite_form=invite_form or InviteSupporterForm(), terms_form=ConsentTermsForm(), renew_form=RenewForm(),
         empty_form=EmptyForm(), new_invitation=session.pop("new_supporter_invitation", None),
@@ -179,12 +185,13 @@ def shared(patient_id: int):
         return render_template("supporters/access_ended.html", fragment=fragment), 404
     patient = db.session.get(User, patient_id)
     now = utcnow()
-    data = queries.shared_data(current_user, patient_id, allowed, now)
-    for data_class, consent in allowed.items():
-        services.record_access(consent, current_user, data_class)
+    data = queries.shared_data(current_user, patient, allowed, now)
+    # One look per page load or live refresh, whatever it showed; the access log is the patient's record of it.
+    services.record_access(current_user, patient_id, allowed)
     template = "supporters/_shared_content.html" if fragment else "supporters/shared.html"
     return render_template(template, patient=patient, data=data, allowed=allowed, now=now,
-                           encouragement_form=EncouragementForm(), DataClass=DataClass)
+                           encouragement_form=EncouragementForm(), DataClass=DataClass,
+                           mood_min_checkins=queries.MOOD_MIN_CHECKINS)
 
 
 @bp.post("/shared/<int:patient_id>/encouragement")
@@ -215,43 +222,50 @@ def encourage(patient_id: int):
 def patient_supporters(patient_id: int):
     policy.require_view_patient_supporters(current_user, patient_id)
     patient = db.session.get(User, patient_id) or abort(404)
+    links = queries.links_for_patient(patient)
     consents = [c for c in queries.consents_for_patient(patient) if c.supporter_id is not None]
-    links = {link.supporter_id: link for link in queries.links_for_patient(patient)}
+    # A facilitator's look at who is in a patient's circle, and what each may see, is a read of patient data.
+    audit.record("patient_supporters_read", actor=current_user, subject=patient.id,
+                 target=f"patient:{patient.id}:supporters")
     return render_template("supporters/patient_supporters.html", patient=patient, consents=consents, links=links,
-                           now=utcnow(), hold_form=HoldForm(), empty_form=EmptyForm(), ConsentState=ConsentState)
+                           now=utcnow(), hold_form=HoldForm(), empty_form=EmptyForm())
 
 
-@bp.post("/consents/<int:consent_id>/hold")
+def _link_to_hold(link_id: int):
+    link = queries.link_in_organisation(link_id, current_user.organisation_id)
+    policy.require_hold_supporter(current_user, link)
+    return link
+
+
+@bp.post("/supporter-links/<int:link_id>/hold")
 @login_required
-def hold(consent_id: int):
-    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
-    policy.require_hold_consent(current_user, consent)
+def hold(link_id: int):
+    link = _link_to_hold(link_id)
     form = HoldForm()
     if form.validate_on_submit():
         try:
-            services.hold_consent(consent, current_user, form.reason.data)
+            services.hold_supporter(link, current_user, form.reason.data)
         except services.ConsentError as error:
+            db.session.rollback()
             flash(error.message, "error")
         else:
             flash(_("Sharing is on hold. The patient sees your reason."), "info")
     else:
         flash(_("Give the reason for the hold; the patient will see it."), "error")
-    return redirect(url_for("supporters.patient_supporters", patient_id=consent.patient_id))
+    return redirect(url_for("supporters.patient_supporters", patient_id=link.patient_id))
 
 
-@bp.post("/consents/<int:consent_id>/lift-hold")
+@bp.post("/supporter-links/<int:link_id>/lift-hold")
 @login_required
-def lift(consent_id: int):
-    consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
-    policy.require_hold_consent(current_user, consent)
+def lift(link_id: int):
+    link = _link_to_hold(link_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        services.lift_hold(consent, current_user)
+        services.lift_hold(link, current_user)
     except services.ConsentError as error:
+        db.session.rollback()
         flash(error.message, "error")
     else:
         flash(_("The hold is lifted."), "info")
-    return redirect(url_for("supporters.patient_supporters", patient_id=consent.patient_id))
-
-
+    return redirect(url_for("supporters.patient_supporters", patient_id=link.patient_id))

@@ -45,4 +45,8 @@ class ConsentCreateSchema(Schema):
 class SharedViewSchema(Schema):
     patient_id = fields.Integer(strict=True, required=True)
     classes = fields.List(fields.String(), required=True)
-    data = fields.Dict(required=True, metadata={"description": "Per data class, what the consent allows."})
+    data = fields.Dict(required=True, metadata={"description": (
+        "Per data class, what the consent allows. mood_summary: {trend, weeks: [{week_start, average}]}, whole "
+        "weeks (Monday to Sunday in the patient's time zone) that are over and have at least 3 check-ins. "
+        "goals_wins, measure_bands and relapse_help are not in Momentum yet: each is {\"available\": false} (a "
+        "patient may grant them ahead of time), and reading them is not a look in the access log.")})

@@ -4,7 +4,10 @@ encouragement. A consent's terms never change; every change of state is a new Co
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -13,9 +16,12 @@ from app.accounts import services as account_services
 from app.accounts.models import Invitation, RoleName, User
 from app.extensions import db
 from app.models_base import utcnow
+from app.notifications.email import queue_email
 from app.push import DATA_CHANGED_HOOKS, queue_close_room, queue_push
+from app.supporters import queries
 from app.supporters.models import (
     AccessLog,
+    ClinicalHold,
     Consent,
     ConsentEvent,
     ConsentState,
@@ -85,10 +91,32 @@ def _new_consent(patient: User, *, supporter_id: int | None, data_classes: list[
     return consent
 
 
+def _lock_link(patient_id: int, supporter_id: int | None) -> None:
+    """Serialise grants, renewals, acceptances and holds for one patient and supporter: on PostgreSQL a row lock on
+    their link (SQLite's BEGIN IMMEDIATE already runs writers one after another), so that a grant made while a hold
+    is being placed either sees the hold or is seen by it."""
+    if supporter_id is not None:
+        db.session.execute(select(SupporterLink.id).where(SupporterLink.patient_id == patient_id,
+                                                          SupporterLink.supporter_id == supporter_id)
+                           .with_for_update())
+
+
+def _refuse_while_on_hold(patient_id: int, supporter_id: int | None) -> None:
+    """A clinical hold suspends the supporter's involvement: a new grant, a renewal or an invitation must not
+    sidestep it. The patient sees the hold and its reason."""
+    hold = queries.open_hold(patient_id, supporter_id)
+    if hold is not None:
+        raise ConsentError(_("Sharing with this person is on hold: %(reason)s Only your facilitator can lift the "
+                             "hold; until then nothing can be shared with them.", reason=hold.reason),
+                           code="on_hold")
+
+
 def invite_supporter(patient: User, *, email: str, relationship: str, data_classes: list[str],
                      ends_at: datetime | None = None, data_from: datetime | None = None,
                      purpose: str = "") -> tuple[Consent, str]:
     """Invite someone by email; the consent is proposed until they accept, then active."""
+    existing = db.session.scalar(select(User.id).where(User.email == account_services.normalise_email(email)))
+    _refuse_while_on_hold(patient.id, existing)
     invitation, raw = account_services.create_invitation(
         patient, patient.organisation, RoleName.SUPPORTER, email=email,
         context={"patient_id": patient.id, "relationship": relationship.strip()[:60]})
@@ -100,14 +128,20 @@ def invite_supporter(patient: User, *, email: str, relationship: str, data_class
 
 
 def on_invitation_accepted(invitation: Invitation, user: User) -> None:
+    """The invited person joins the patient's circle (a new account, or one that exists: it is linked, not made
+    again), and the proposed consent becomes theirs. Refused while a clinical hold on them is in force."""
     context = invitation.context or {}
     if "patient_id" not in context or invitation.role != RoleName.SUPPORTER:
         return
     patient = db.session.get(User, context["patient_id"])
     if patient is None or patient.id == user.id:
         raise account_services.AccountError(_("This invitation cannot be used by this account."))
-    link = db.session.scalar(select(SupporterLink).where(SupporterLink.patient_id == patient.id,
-                                                         SupporterLink.supporter_id == user.id))
+    _lock_link(patient.id, user.id)
+    if queries.open_hold(patient.id, user.id) is not None:
+        # The supporter learns only that the invitation cannot be used now, never why (the patient sees the hold).
+        raise account_services.AccountError(_("This invitation cannot be used now. Ask the person who invited "
+                                               "you."))
+    link = queries.link_between(patient.id, user.id)
     if link is None:
         link = SupporterLink(organisation_id=invitation.organisation_id, patient_id=patient.id, supporter_id=user.id,
                              relationship_label=context.get("relationship", ""))
@@ -118,33 +152,15 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
         consent.supporter_id = user.id
         db.session.flush()
         _event(consent, ConsentState.ACTIVE, user)
-        held = _active_hold(patient.id, user.id, exclude=consent)
-        if held is not None:
-            # A clinical hold on this supporter covers new sharing too, until a facilitator lifts it.
-            _event(consent, ConsentState.ON_HOLD, held.by, held.reason)
     db.session.flush()
-
-
-def _active_hold(patient_id: int, supporter_id: int, exclude: Consent | None = None) -> ConsentEvent | None:
-    now = utcnow()
-    for other in consents_between(patient_id, supporter_id):
-        if other is not exclude and other.state_at(now) == ConsentState.ON_HOLD:
-            return other.last_event
-    return None
 
 
 account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 
 
-def _refuse_while_on_hold(patient_id: int, supporter_id: int | None) -> None:
-    """A clinical hold suspends the supporter's involvement: a new grant or a renewal must not sidestep it."""
-    if supporter_id is not None and _active_hold(patient_id, supporter_id) is not None:
-        raise ConsentError(_("Sharing with this person is on hold. Your facilitator can tell you more."),
-                           code="on_hold")
-
-
 def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str], ends_at: datetime | None = None,
                   data_from: datetime | None = None, purpose: str = "") -> Consent:
+    _lock_link(patient.id, link.supporter_id)
     _refuse_while_on_hold(patient.id, link.supporter_id)
     consent = _new_consent(patient, supporter_id=link.supporter_id, data_classes=data_classes, ends_at=ends_at,
                            data_from=data_from, purpose=purpose)
@@ -154,13 +170,19 @@ def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str]
 
 
 def revoke_consent(consent: Consent, by: User) -> None:
-    """Stop sharing at once: after this commit no read, socket answer or push reaches the supporter."""
+    """Stop sharing at once: after this commit no read, socket answer or push reaches the supporter. A clinical hold
+    stays in force: revoking a held consent does not lift it."""
+    if _revoke(consent, by):
+        _end_live_access(consent.patient_id, consent.supporter_id)
+
+
+def _revoke(consent: Consent, by: User) -> bool:
     state = consent.state_at(utcnow())
     if state in (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED):
-        return
+        return False
     _event(consent, ConsentState.REVOKED, by)
-    _end_live_access(consent)
     _withdraw_invitation(consent, by)
+    return True
 
 
 def _withdraw_invitation(consent: Consent, by: User) -> None:
@@ -173,36 +195,59 @@ def _withdraw_invitation(consent: Consent, by: User) -> None:
 
 
 def stop_sharing_with(patient: User, link: SupporterLink) -> int:
-    """One tap: every consent this patient gave this supporter is revoked."""
-    count = 0
-    for consent in consents_between(patient.id, link.supporter_id):
-        if consent.state_at(utcnow()) in (ConsentState.ACTIVE, ConsentState.ON_HOLD, ConsentState.PROPOSED):
-            revoke_consent(consent, patient)
-            count += 1
+    """One tap: every consent this patient gave this supporter is revoked, and their live page closed."""
+    count = sum(_revoke(consent, patient) for consent in consents_between(patient.id, link.supporter_id))
+    _end_live_access(patient.id, link.supporter_id)
     return count
 
 
-def hold_consent(consent: Consent, by: User, reason: str) -> None:
+def hold_supporter(link: SupporterLink, by: User, reason: str) -> ClinicalHold:
+    """A facilitator's clinical hold on the supporter's involvement: at once, every class under every consent is
+    refused to them, and until a facilitator lifts it no consent can be given, renewed or accepted."""
     if not reason.strip():
         raise ConsentError(_("Give the reason for the hold; the patient will see it."), "reason")
-    if consent.state_at(utcnow()) != ConsentState.ACTIVE:
-        raise ConsentError(_("Only active sharing can be put on hold."), code="not_active")
-    _event(consent, ConsentState.ON_HOLD, by, reason)
-    _end_live_access(consent)
+    _lock_link(link.patient_id, link.supporter_id)
+    if queries.open_hold(link.patient_id, link.supporter_id) is not None:
+        raise ConsentError(_("Sharing with this person is already on hold."), code="on_hold")
+    hold = ClinicalHold(reason=reason.strip()[:1000], placed_by_id=by.id)
+    link.holds.append(hold)
+    db.session.flush()
+    audit.record("supporter_hold", actor=by, subject=link.patient_id, target=f"supporter_link:{link.id}",
+                 organisation_id=link.organisation_id, details={"reason": hold.reason})
+    now = utcnow()
+    for consent in consents_between(link.patient_id, link.supporter_id):
+        if consent.state_at(now) == ConsentState.ACTIVE:
+            _event(consent, ConsentState.ON_HOLD, by, hold.reason)
+    queue_close_room(shared_room(link.patient_id, link.supporter_id))
+    return hold
 
 
-def lift_hold(consent: Consent, by: User) -> None:
-    if consent.state_at(utcnow()) != ConsentState.ON_HOLD:
-        raise ConsentError(_("This sharing is not on hold."), code="not_on_hold")
-    _event(consent, ConsentState.ACTIVE, by)
-    notify_supporter(consent)
+def lift_hold(link: SupporterLink, by: User) -> None:
+    """Only a facilitator lifts a hold: the consents it suspended, and still inside their period, are active again."""
+    _lock_link(link.patient_id, link.supporter_id)
+    hold = queries.open_hold(link.patient_id, link.supporter_id)
+    if hold is None:
+        raise ConsentError(_("Sharing with this person is not on hold."), code="not_on_hold")
+    hold.lifted_at, hold.lifted_by_id = utcnow(), by.id
+    db.session.flush()
+    audit.record("supporter_hold_lift", actor=by, subject=link.patient_id, target=f"supporter_link:{link.id}",
+                 organisation_id=link.organisation_id)
+    now = utcnow()
+    for consent in consents_between(link.patient_id, link.supporter_id):
+        if consent.state_at(now) == ConsentState.ON_HOLD:
+            _event(consent, ConsentState.ACTIVE, by)
+            notify_supporter(consent)
 
 
 def renew_consent(consent: Consent, by: User, ends_at: datetime | None = None) -> Consent:
-    """Never silent: the patient asks for it. The renewal carries the same terms over a new period."""
+    """Never silent: the patient asks for it. The renewal carries the same terms over a new period; a consent is
+    renewed once (its renewal is renewed in turn)."""
+    _lock_link(consent.patient_id, consent.supporter_id)
     state = consent.state_at(utcnow())
     if state not in (ConsentState.ACTIVE, ConsentState.EXPIRED):
         raise ConsentError(_("Only active or ended sharing can be renewed."), code="not_renewable")
+    if db.session.scalar(select(Consent.id).where(Consent.renews_id == consent.id).limit(1)) is not None:
+        raise ConsentError(_("This sharing has already been renewed."), code="not_renewable")
     _refuse_while_on_hold(consent.patient_id, consent.supporter_id)
     renewal = _new_consent(by, supporter_id=consent.supporter_id, data_classes=consent.data_classes,
                            ends_at=ends_at, data_from=consent.data_from, purpose=consent.purpose, renews=consent)
@@ -213,16 +258,72 @@ def renew_consent(consent: Consent, by: User, ends_at: datetime | None = None) -
     return renewal
 
 
-def record_expiry(consent: Consent) -> None:
-    """Write down an expiry that has happened (at its end time), so the history shows it."""
-    last = consent.last_event
-    if consent.state_at(utcnow()) == ConsentState.EXPIRED and (last is None or last.state != ConsentState.EXPIRED):
+_TERMINAL = (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED)
+
+
+def record_expiries(now: datetime | None = None) -> list[Consent]:
+    """Write down every expiry that has happened and is not yet in the history (at the consent's end time, with an
+    audit row), and end the supporter's live access. Run by the periodic sweep in every app process: each consent's
+    row is locked and looked at again, so that two processes sweeping at once write each expiry once."""
+    now = now or utcnow()
+    has_ended = (select(ConsentEvent.id).where(ConsentEvent.consent_id == Consent.id,
+                                               ConsentEvent.state.in_(_TERMINAL)).exists())
+    candidates = list(db.session.scalars(select(Consent).where(Consent.ends_at <= now, ~has_ended)
+                                         .order_by(Consent.id).with_for_update(skip_locked=True)))
+    expired = []
+    for consent in candidates:
+        # Looked at again under the lock: another process may have written it meanwhile.
+        if db.session.scalar(select(ConsentEvent.id).where(ConsentEvent.consent_id == consent.id,
+                                                           ConsentEvent.state.in_(_TERMINAL)).limit(1)):
+            continue
         _event(consent, ConsentState.EXPIRED, None, at=consent.ends_at)
+        expired.append(consent)
+    for patient_id, supporter_id in {(c.patient_id, c.supporter_id) for c in expired if c.supporter_id}:
+        _end_live_access(patient_id, supporter_id, now)
+    return expired
 
 
-def _end_live_access(consent: Consent) -> None:
-    if consent.supporter_id is not None:
-        queue_close_room(shared_room(consent.patient_id, consent.supporter_id))
+def remind_renewals(now: datetime | None = None) -> list[Consent]:
+    """Email the patient once when an active consent is two weeks from its end, and record it, so that the reminder
+    is never sent twice (the Sharing page and the home page ask too). Never renews anything."""
+    now = now or utcnow()
+    due = list(db.session.scalars(select(Consent).where(
+        Consent.supporter_id.is_not(None), Consent.renewal_prompted_at.is_(None), Consent.ends_at > now,
+        Consent.ends_at <= now + timedelta(days=queries.RENEW_PROMPT_DAYS)).order_by(Consent.id)
+        .with_for_update(skip_locked=True)))
+    reminded = []
+    for consent in due:
+        # The row lock re-reads the reminder column (PostgreSQL re-checks a locked row's conditions): never twice.
+        renewed = db.session.scalar(select(Consent.id).where(Consent.renews_id == consent.id).limit(1))
+        if renewed is not None or consent.state_at(now) != ConsentState.ACTIVE \
+                or queries.open_hold(consent.patient_id, consent.supporter_id) is not None:
+            continue
+        consent.renewal_prompted_at = now
+        patient, supporter = consent.patient, consent.supporter
+        if (patient.notification_prefs or {}).get("email_reminders", True):
+            with force_locale(patient.locale):
+                ends = format_date(consent.ends_at.astimezone(ZoneInfo(patient.timezone)).date(), "d MMMM y",
+                                   locale=patient.locale)
+                queue_email(patient.email, _("Sharing with %(name)s ends soon", name=supporter.display_name), _(
+                    "Sharing with %(name)s ends on %(date)s.\n\n"
+                    "If you would like to keep sharing, open Momentum and renew it on your Sharing page. "
+                    "If you do nothing, sharing simply ends.\n", name=supporter.display_name, date=ends))
+        audit.record("consent_renewal_reminder", subject=consent.patient_id, target=f"consent:{consent.id}",
+                     organisation_id=consent.organisation_id, consent_id=consent.id)
+        reminded.append(consent)
+    db.session.flush()
+    return reminded
+
+
+def _end_live_access(patient_id: int, supporter_id: int | None, now: datetime | None = None) -> None:
+    """Take the supporter's sockets out of the patient's room once nothing is shared with them any more; while
+    another consent still allows something, their page is told to refresh (and shows what is left)."""
+    if supporter_id is None:
+        return
+    if queries.permitting_consents(supporter_id, patient_id, now or utcnow()):
+        queue_push("shared_update", {"patient_id": patient_id}, shared_room(patient_id, supporter_id))
+    else:
+        queue_close_room(shared_room(patient_id, supporter_id))
 
 
 def notify_supporter(consent: Consent) -> None:
@@ -237,12 +338,15 @@ def consents_between(patient_id: int, supporter_id: int) -> list[Consent]:
                                     .order_by(Consent.created_at)))
 
 
-def record_access(consent: Consent, supporter: User, data_class: str) -> None:
-    db.session.add(AccessLog(consent_id=consent.id, patient_id=consent.patient_id, supporter_id=supporter.id,
-                             data_class=data_class))
-    db.session.flush()
-    audit.record("supporter_read", actor=supporter, subject=consent.patient_id, target=f"data:{data_class}",
-                 organisation_id=consent.organisation_id, consent_id=consent.id)
+def record_access(supporter: User, patient_id: int, allowed: dict[str, Consent]) -> None:
+    """One look (a page load, a live refresh, an API read): one access-log row and one audit row per consent it
+    read under, with the classes it showed."""
+    for consent, data_classes in queries.looks_by_consent(allowed).items():
+        db.session.add(AccessLog(consent_id=consent.id, patient_id=patient_id, supporter_id=supporter.id,
+                                 data_classes=data_classes))
+        db.session.flush()
+        audit.record("supporter_read", actor=supporter, subject=patient_id, target=f"data:{','.join(data_classes)}",
+                     organisation_id=consent.organisation_id, consent_id=consent.id)
 
 
 def send_encouragement(supporter: User, consent: Consent, body: str) -> Encouragement:
@@ -265,12 +369,18 @@ def mark_encouragement_read(patient: User) -> None:
 
 
 def _on_patient_data_changed(patient_id: int, data_class: str) -> None:
-    """Supporters whose active consent covers the changed class get a nudge to refresh (never the data itself)."""
+    """Supporters whose active consent covers the changed class get a nudge to refresh (never the data itself).
+
+    Not for a check-in: the mood summary shows whole weeks only, so one check-in changes nothing a supporter sees,
+    and a nudge per check-in would tell them when the patient checked in."""
+    if data_class == DataClass.MOOD.value:
+        return
     now = utcnow()
-    for consent in db.session.scalars(select(Consent).where(Consent.patient_id == patient_id,
-                                                            Consent.supporter_id.is_not(None))):
-        if consent.permits(data_class, now):
-            notify_supporter(consent)
+    supporters = set(db.session.scalars(select(Consent.supporter_id).where(Consent.patient_id == patient_id,
+                                                                           Consent.supporter_id.is_not(None))))
+    for supporter_id in supporters:
+        if data_class in queries.permitting_consents(supporter_id, patient_id, now):
+            queue_push("shared_update", {"patient_id": patient_id}, shared_room(patient_id, supporter_id))
 
 
 DATA_CHANGED_HOOKS.append(_on_patient_data_changed)
