@@ -205,6 +205,49 @@ def can_enter_live_room(user, group) -> bool:
     return is_group_facilitator(user, group) or (is_group_member(user, group) and _membership_active(user, group))
 
 
+class RoomNotOpen(ValueError):
+    """Someone who may be in a live room, refused because it is not open to them yet: `code` for clients, `message`
+    for people, and in `details` the seconds until the lobby opens (`opens_in`) when only the lobby time is missing."""
+
+    code = "room_closed"
+
+    def __init__(self, message: str, opens_in: int | None = None):
+        super().__init__(self.code)
+        self.message = message
+        self.details = {"opens_in": opens_in} if opens_in is not None else {}
+
+
+def _room_opens_at(occurrence):
+    from datetime import timedelta
+
+    return occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
+
+
+def can_enter_room(user, occurrence, room, now) -> bool:
+    """Into the live room of a session now: its group's facilitators at any time (to open it); its active members
+    once a facilitator has opened it and the group's lobby time has come."""
+    group = occurrence.group
+    if can_manage_group(user, group):
+        return True
+    return can_enter_live_room(user, group) and room.is_open and now >= _room_opens_at(occurrence)
+
+
+def require_enter_room(user, occurrence, room, now) -> None:
+    """NotFound for anyone who may never be in the room; RoomNotOpen for a member who is early."""
+    from flask_babel import gettext as _
+
+    if can_enter_room(user, occurrence, room, now):
+        return
+    if not can_enter_live_room(user, occurrence.group):
+        raise NotFound()
+    if room.closed_at is not None:
+        raise RoomNotOpen(_("The room is closed."))
+    if not room.is_open:
+        raise RoomNotOpen(_("The room is not open yet. Your facilitator opens it shortly before the session."))
+    raise RoomNotOpen(_("The room opens %(n)d minutes before the session.", n=occurrence.group.lobby_minutes),
+                      opens_in=max(1, int((_room_opens_at(occurrence) - now).total_seconds())))
+
+
 def _membership_active(user, group) -> bool:
     from app.groups.models import MembershipStatus
     from app.groups.queries import membership_of
@@ -227,6 +270,16 @@ def can_acknowledge_alert(user, alert) -> bool:
 def require_acknowledge_alert(user, alert) -> None:
     if not can_acknowledge_alert(user, alert):
         raise NotFound()
+
+
+def can_follow_alerts(user) -> bool:
+    """The open safety alerts (and check-ins between sessions) of the groups one runs: facilitators."""
+    return role_of(user) == RoleName.FACILITATOR
+
+
+def require_follow_alerts(user) -> None:
+    if not can_follow_alerts(user):
+        raise Forbidden()
 
 
 # Supporters and consent ----------------------------------------------------------------------------------------------

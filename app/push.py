@@ -5,6 +5,7 @@ database when they reconnect."""
 from __future__ import annotations
 
 from flask import current_app
+from socketio import PubSubManager
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,16 @@ def queue_disconnect(sids: list[str]) -> None:
 def queue_close_room(room: str) -> None:
     """Take every socket out of a room after commit, on every process (through the message queue)."""
     db.session.info.setdefault(PUSH_KEY, []).append(("close_room", None, None, room, None))
+
+
+def queue_enter_room(sid: str, room: str) -> None:
+    """Put a socket in a room after commit (a socket of another process through the message queue): a room entered
+    before a commit that then fails would go on feeding a socket the database never let in."""
+    db.session.info.setdefault(PUSH_KEY, []).append(("enter_room", None, sid, room, None))
+
+
+def queue_leave_room(sid: str, room: str) -> None:
+    db.session.info.setdefault(PUSH_KEY, []).append(("leave_room", None, sid, room, None))
 
 
 #: Domains that push when a patient's data changes (supporters whose consent covers it, say).
@@ -51,6 +62,12 @@ def _deliver(kind: str, event_name, data, room, skip_sid) -> None:
         return
     if kind == "close_room":
         socketio.close_room(room)
+        return
+    if kind in ("enter_room", "leave_room"):
+        # A socket of another process is reached through the message queue; without one, a socket that is not here
+        # is gone.
+        if isinstance(server.manager, PubSubManager) or server.manager.is_connected(data, "/"):
+            (server.enter_room if kind == "enter_room" else server.leave_room)(data, room, namespace="/")
         return
     sids = data if kind == "disconnect" else [sid for sid, _eio in server.manager.get_participants("/", room)]
     # The disconnect handler runs right here, inside the committing session's after_commit, where that session

@@ -1,21 +1,28 @@
 """Socket.IO plumbing shared by every domain: authentication on connect, re-checked on every event, one commit per
-event.
+event, and the register of open sockets.
 
-Rooms: ``user:<id>`` for every socket of an account, so that ending a login or deactivating an account can drop them.
+Rooms: ``user:<id>`` for every socket of an account. Every open socket also has a row in ``live_socket`` (written on
+connect, removed on disconnect), so that ending a login, deactivating an account or removing someone from a group can
+drop the account's sockets on whichever app process holds them: with a message queue, a disconnect addressed to a
+socket of another process travels through it.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
+from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app import audit
 from app.extensions import db, socketio
+from app.models_base import UTCDateTime, utcnow
 
 SOCKET_TOKEN_KEY = "socket_api_token"
 
@@ -43,15 +50,46 @@ def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def socket_user():
-    """The account behind this socket, checked again now: None if its login or token has ended."""
-    from app.accounts.services import load_api_token
+class LiveSocket(db.Model):
+    """An open Socket.IO connection of an account, on any app process."""
+
+    __tablename__ = "live_socket"
+
+    #: Socket.IO's id of the connection (unique across processes).
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def account_sids(user_id: int) -> list[str]:
+    """Every open socket of an account, on every app process."""
+    return list(db.session.scalars(select(LiveSocket.sid).where(LiveSocket.user_id == user_id)))
+
+
+def _longest_credential(config) -> timedelta:
+    """No socket outlives the login or token it was opened with by more than this (it fails its next event)."""
+    return max(timedelta(hours=config["SESSION_MAX_HOURS"]), timedelta(days=config["API_TOKEN_DAYS"]))
+
+
+def socket_user(*, activity: bool = True):
+    """The account behind this socket, checked again now: None if its login or token has ended.
+
+    `activity=False` for what a client sends by itself (a heartbeat, a periodic sync): it must not keep an idle login
+    alive, or an open tab would never be logged off (SECURITY.md 7).
+    """
+    from app.accounts.services import load_api_token, load_login_session
 
     raw = session.get(SOCKET_TOKEN_KEY)
     if raw:
         return load_api_token(raw)
     # Flask-Login caches the user in `g` for as long as the app context lives; look at the login as it is now.
     g.pop("_login_user", None)
+    if not activity:
+        user = load_login_session(session.get("_user_id"), touch=False)
+        if user is None or not user.is_active:
+            return None
+        g._login_user = user  # what current_user answers for the rest of the event, without touching the login
+        return user
     user = current_user._get_current_object()
     return user if user.is_authenticated and user.is_active else None
 
@@ -70,6 +108,11 @@ def on_connect(auth):
     if user is None:
         db.session.rollback()
         raise ConnectionRefusedError("unauthorized")
+    # Rows of sockets that died with their process are never removed by a disconnect; past any credential's lifetime
+    # they can only be dead.
+    db.session.execute(delete(LiveSocket).where(
+        LiveSocket.user_id == user.id, LiveSocket.opened_at < utcnow() - _longest_credential(current_app.config)))
+    db.session.merge(LiveSocket(sid=request.sid, user_id=user.id))
     join_room(user_room(user.id))
     for hook in CONNECT_HOOKS:
         hook(user)
@@ -80,16 +123,32 @@ def on_connect(auth):
 #: Domains join a new socket to the rooms its account should hear from (a facilitator's alerts, say).
 CONNECT_HOOKS: list[Callable] = []
 
+#: Domains forget what a closed socket held (its presence in a live room, say): called with the socket's id.
+DISCONNECT_HOOKS: list[Callable] = []
 
-def socket_event(handler: Callable) -> Callable:
+
+def on_disconnect(*_reason):
+    sid = request.sid
+    try:
+        for hook in DISCONNECT_HOOKS:
+            hook(sid)
+        db.session.execute(delete(LiveSocket).where(LiveSocket.sid == sid))
+        db.session.commit()
+    except Exception:  # the socket is gone either way; what it left behind expires (presence by its timeout)
+        db.session.rollback()
+        current_app.logger.warning("cleaning up after socket %s failed", sid, exc_info=True)
+
+
+def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
     """Re-authenticate, run the handler, commit, then acknowledge; a failure rolls back and says so.
 
-    An ended login or a deactivated account is disconnected on its next event.
+    An ended login or a deactivated account is disconnected on its next event. An `automatic` event (one a client
+    sends by itself, on a timer or a reconnect) does not count as activity for the idle timeout.
     """
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
-        user = socket_user()
+        user = socket_user(activity=not automatic)
         if user is None:
             db.session.rollback()
             disconnect()
@@ -108,7 +167,7 @@ def socket_event(handler: Callable) -> Callable:
             answer = {"ok": False, "error": getattr(error, "code", None) or str(error) or "invalid"}
             if getattr(error, "message", None):
                 answer["message"] = error.message
-            return answer
+            return {**answer, **(getattr(error, "details", None) or {})}
         except Exception:
             db.session.rollback()
             current_app.logger.exception("socket event %s failed", handler.__name__)
@@ -119,28 +178,28 @@ def socket_event(handler: Callable) -> Callable:
 
 
 def disconnect_user(user_id: int) -> None:
-    """Drop every socket of an account connected to this process, once the transaction commits (before then a
-    reconnecting client would still find the login valid, and a rollback must leave them be). Sockets on other
-    processes fail their next event's check."""
-    from app.push import queue_disconnect_room
+    """Drop every socket of an account, on every app process, once the transaction commits (before then a
+    reconnecting client would still find the login valid, and a rollback must leave them be)."""
+    from app.push import queue_disconnect, queue_disconnect_room
 
-    queue_disconnect_room(user_room(user_id))
+    queue_disconnect(account_sids(user_id))
+    queue_disconnect_room(user_room(user_id))  # and any socket of this process whose row went missing
 
 
 #: Every domain event, by name: bound to each new Socket.IO server in register_socket_handlers.
 EVENTS: dict[str, Callable] = {}
 
 
-def event(name: str):
+def event(name: str, *, automatic: bool = False):
     """Declare a socket event: re-authenticated, committed and acknowledged by socket_event; the handler receives
-    (user, payload) with payload always a dict."""
+    (user, payload) with payload always a dict. `automatic`: see socket_event."""
 
     def decorator(handler):
         @functools.wraps(handler)
         def with_payload(user, payload=None):
             return handler(user, payload if isinstance(payload, dict) else {})
 
-        EVENTS[name] = socket_event(with_payload)
+        EVENTS[name] = socket_event(with_payload, automatic=automatic)
         return handler
 
     return decorator
@@ -148,6 +207,7 @@ def event(name: str):
 
 def register_socket_handlers() -> None:
     socketio.on_event("connect", on_connect)
+    socketio.on_event("disconnect", on_disconnect)
     for name, handler in EVENTS.items():
         socketio.on_event(name, handler)
 

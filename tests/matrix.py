@@ -544,6 +544,9 @@ SOCKET_EVENTS: dict[str, SocketEvent] = {
     "mark_left_early": SocketEvent(ROOM_FACILITATORS, args=_session_and_patient),
     "acknowledge_alert": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, facilitator=OK),
                                      args=lambda w: ({"alert_id": w.alert.id},)),
+    # The facilitator's home page catching up: each facilitator gets their own groups' alerts and check-ins.
+    "sync_dashboard": SocketEvent(expect(FORBIDDEN, anonymous=REFUSED, facilitator=OK, other_facilitator=OK),
+                                  args=lambda w: ({},)),
 
     # The supporter's live page: only under an active consent ("access_ended" otherwise, as the page's 404) ---------
     "join_shared": SocketEvent(expect(NOT_FOUND, anonymous=REFUSED, supporter_active=OK, supporter_expired=NOT_FOUND,

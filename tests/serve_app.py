@@ -28,8 +28,8 @@ PASSWORD = "scale test passphrase"
 
 
 def setup(app) -> dict:
-    """An organisation with crisis resources, a facilitator, eight members, a group and a session starting in five
-    minutes whose room is open, in the app's database; a bearer token for everyone."""
+    """An organisation with crisis resources, an admin, a facilitator, eight members, a group and a session starting in
+    five minutes whose room is open, in the app's database; a bearer token for the facilitator and the members."""
     from datetime import timedelta
 
     from app.accounts import services as account_services
@@ -55,6 +55,7 @@ def setup(app) -> dict:
             return user
 
         facilitator = person(RoleName.FACILITATOR, "Fran Facilitator")
+        admin = person(RoleName.ADMIN, "Ari Admin")
         group = services.create_group(facilitator, {"name": "Scale group", "status": "active", "timezone": "UTC",
                                                     "format": "online", "capacity": 20,
                                                     "video_link": "https://video.example.org/scale"})
@@ -74,7 +75,8 @@ def setup(app) -> dict:
                             "token": account_services.create_api_token(member, "scale")[1]})
         answer = {"session_id": occurrence.id, "group_id": group.id, "members": members,
                   "facilitator": {"id": facilitator.id,
-                                  "token": account_services.create_api_token(facilitator, "scale")[1]}}
+                                  "token": account_services.create_api_token(facilitator, "scale")[1]},
+                  "admin": {"id": admin.id, "email": admin.email}}
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -292,6 +292,39 @@ def test_between_sessions_the_same_key_is_stored_once(client, bearer, patient, r
     assert len(rows(CheckIn)) == 1 and len(rows(SafetyAlert)) == 1
 
 
+@pytest.mark.parametrize("status", [None, MembershipStatus.PAUSED, MembershipStatus.WAITLISTED])
+def test_a_very_low_mood_shows_the_crisis_resources_even_with_no_facilitator_to_alert(client, make_room, make_user,
+                                                                                      bearer, patient, status):
+    """CLINICAL.md safety rule 2: distress is the mood itself, not whether an alert could be raised."""
+    if status is not None:
+        membership = add_member(make_room(make_user(RoleName.FACILITATOR), []).group, patient, "Pat")
+        membership.status = status
+        db.session.commit()
+
+    low = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=0, note="Nobody to tell")
+    ordinary = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=3)
+
+    assert low.status_code == 201 and low.json["support"] == SUPPORT
+    assert rows(SafetyAlert) == []  # no active group: nobody to alert, and the member is shown where help is
+    assert "support" not in ordinary.json  # above the default threshold of 2
+    retry = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=0, client_id=low.json["client_id"])
+    assert retry.json["duplicate"] is True and retry.json["support"] == SUPPORT
+
+
+def test_a_very_low_mood_from_the_home_page_without_a_group_shows_the_resources_calmly(client, login, post, make_room,
+                                                                                     patient):
+    login(client, patient)
+    page = client.get("/").get_data(as_text=True)
+    client_id = re.search(r'name="client_id" value="([^"]+)"', page).group(1)
+
+    assert post(client, "/checkins", {"client_id": client_id, "mood": "1"}).status_code == 302
+
+    page = client.get("/").get_data(as_text=True)
+    assert "Thank you for telling us." in page and CRISIS["crisis_phone"] in page
+    assert "Your facilitator has been told" not in page  # there is none to tell: the page does not pretend
+    assert rows(SafetyAlert) == []
+
+
 # /api/v1/alerts -------------------------------------------------------------------------------------------------------
 
 
@@ -438,8 +471,12 @@ def test_the_facilitator_dashboard_shows_open_alerts_and_checkins_between_sessio
     page = client.get("/").get_data(as_text=True)
     assert f'data-alert-id="{alert.id}"' in page and "checked in with a very low mood" in page
     between = page[page.index('id="between-heading"'):]
+    between = between[:between.index("</section>")]
     assert "Hard day" in between and "Saw a friend" in between and "Mood 7 of 10" in between
     assert "Not yours" not in page and "Stella" not in page
+    # Members by the name they chose in the group, as everywhere else in it.
+    assert "Pat ·" in between and "Olly ·" in between
+    assert patient.display_name not in between and other_patient.display_name not in between
 
     response = post(client, f"/alerts/{alert.id}/acknowledge?next=/")
     assert response.status_code == 302 and response.headers["Location"] == "/"
@@ -618,3 +655,31 @@ def test_a_whole_room_checking_in_at_once_loses_nothing(concurrent_server):
         assert acknowledged <= set(stored)  # 0 acknowledged check-ins lost
         assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "checkin")) \
             == WRITERS * PER_WRITER
+
+
+def test_the_facilitators_home_page_catches_up_from_the_database(client, room, connect_as, bearer, patient,
+                                                                 other_patient, make_user, make_room, supporter):
+    """sync_dashboard: what a home page that reconnected (or lost a push) shows, as the page itself would."""
+    stranger = make_user(RoleName.PATIENT, display_name="Stella Stranger")
+    make_room(make_user(RoleName.FACILITATOR), [stranger], name="Other group")
+    assert post_checkin(client, bearer(patient), "/api/v1/checkins", mood=1, note="Hard day").status_code == 201
+    assert post_checkin(client, bearer(other_patient), "/api/v1/checkins", mood=7, note="A walk").status_code == 201
+    assert post_checkin(client, bearer(stranger), "/api/v1/checkins", mood=1, note="Not yours").status_code == 201
+    fac = connect_as(room.facilitator)
+
+    answer = ack(fac, "sync_dashboard", {})
+
+    assert answer["ok"] is True
+    assert [(a["name"], a["kind"]) for a in answer["alerts"]] == [("Pat", "low_mood")]
+    assert sorted((c["name"], c["note"]) for c in answer["checkins"]) == [("Olly", "A walk"), ("Pat", "Hard day")]
+    assert "Stella" not in str(answer) and "Not yours" not in str(answer)
+    for person in (patient, supporter):
+        assert ack(connect_as(person), "sync_dashboard", {})["error"] == "forbidden"
+
+
+def test_signing_out_clears_what_the_browser_kept_for_the_account(client, login, post, patient):
+    """A check-in waiting in the browser's storage (with its note) must not outlive the login on a shared computer."""
+    login(client, patient)
+    response = post(client, "/logout")
+    assert response.status_code == 302
+    assert response.headers["Clear-Site-Data"] == '"storage"'

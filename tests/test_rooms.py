@@ -10,6 +10,7 @@ from room_fixtures import *  # noqa: F403
 from room_fixtures import CRISIS, IN_LOBBY, START, ack, key, received
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from app.accounts import services as account_services
@@ -139,29 +140,77 @@ def test_a_cancelled_session_cannot_be_opened(room, connect_as, clock):
     assert answer["ok"] is False and answer["error"] == "cancelled"
 
 
-def test_closing_the_room_sends_members_out_and_keeps_them_out(room, facilitator_in_room, enter, connect_as, patient,
-                                                               other_patient):
+def test_closing_the_room_takes_members_out_and_keeps_them_out(room, facilitator_in_room, enter, connect_as, patient,
+                                                                other_patient):
     pat, olly = enter(patient), enter(other_patient)
     received(pat), received(olly), received(facilitator_in_room)
 
     closed = ack(facilitator_in_room, "close_room", {"session_id": room.sid})
     assert closed["ok"] is True and closed["state"]["open"] is False
 
-    assert not pat.is_connected() and not olly.is_connected()
-    assert facilitator_in_room.is_connected()
     assert received(pat, "room_state")[-1]["open"] is False  # the last thing members hear: the room closed
     received(olly)
     states = received(facilitator_in_room, "room_state")
     assert states and states[-1]["open"] is False
-    assert rows(RoomPresence) == []
+    assert {p.user_id for p in rows(RoomPresence)} == {room.facilitator.id}  # the facilitator stays, to reopen it
     assert audit("room_close")[0].actor_id == room.facilitator.id
 
     again = connect_as(patient)
     assert ack(again, "join_session", {"session_id": room.sid})["error"] == "room_closed"
     assert checkin(again, room, mood=5)["error"] == "room_closed"
-    # Nothing the room does now reaches the members who were sent out.
+    assert ack(pat, "sync", {"session_id": room.sid})["error"] == "room_closed"  # Pat's page asks: Pat waits
+    # Nothing the room does now reaches the members who were taken out, though their sockets are still open; Pat,
+    # waiting in the lobby, learns that it opened again (and may then enter).
+    reopened = ack(facilitator_in_room, "open_room", {"session_id": room.sid})
+    assert reopened["ok"] is True
+    assert ack(facilitator_in_room, "start_round", {"session_id": room.sid})["ok"] is True
+    assert pat.is_connected() and olly.is_connected()
+    assert received(olly) == []
+    assert received(pat) == [("room_state", {"session_id": room.sid, "open": True,
+                                             "version": reopened["state"]["version"]})]
+    # The facilitator is still in the room: the room's news still reaches them.
+    assert received(facilitator_in_room, "room_state")[-1]["open"] is True
+
+
+def test_closing_the_room_takes_out_members_whose_presence_lapsed(room, facilitator_in_room, enter, clock, patient,
+                                                                  other_patient):
+    """A laptop asleep misses its heartbeats, but its socket is still in the room: closing takes it out all the
+    same, and it hears nothing of the room when it opens again."""
+    pat, olly = enter(patient), enter(other_patient)
+    clock.shift(timedelta(seconds=90))  # past the presence timeout: Pat no longer counts as present
+    assert ack(olly, "heartbeat", {})["ok"] is True
+    assert ack(facilitator_in_room, "heartbeat", {})["ok"] is True
+    assert ack(facilitator_in_room, "close_room", {"session_id": room.sid})["ok"] is True
     assert ack(facilitator_in_room, "open_room", {"session_id": room.sid})["ok"] is True
-    assert received(pat) == [] and received(olly) == []
+    olly_again = enter(other_patient)
+    received(pat)
+
+    assert checkin(olly_again, room, mood=4, note="after the reopening")["ok"] is True
+
+    assert received(pat) == []
+    assert pat.is_connected()
+
+
+def test_a_member_waiting_in_the_lobby_hears_only_that_the_room_opened(room, connect_as, clock, patient):
+    clock.move_to(IN_LOBBY)
+    waiting = connect_as(patient)
+    refused_join = ack(waiting, "join_session", {"session_id": room.sid})
+    assert refused_join["error"] == "room_closed" and "opens_in" not in refused_join
+    fac = connect_as(room.facilitator)
+
+    assert ack(fac, "open_room", {"session_id": room.sid})["ok"] is True
+
+    assert received(waiting) == [("room_state", {"session_id": room.sid, "open": True, "version": 1})]
+    assert ack(waiting, "join_session", {"session_id": room.sid})["ok"] is True
+    assert ack(fac, "close_room", {"session_id": room.sid})["ok"] is True
+    assert [state["open"] for state in received(waiting, "room_state")] == [False]
+
+
+def test_a_member_early_for_the_lobby_is_told_when_it_opens(room, connect_as, clock, patient):
+    fac = connect_as(room.facilitator)
+    assert ack(fac, "open_room", {"session_id": room.sid})["ok"] is True  # 20 minutes before; the lobby opens at 15
+    answer = ack(connect_as(patient), "join_session", {"session_id": room.sid})
+    assert answer["error"] == "room_closed" and answer["opens_in"] == 5 * 60
 
 
 # Presence -------------------------------------------------------------------------------------------------------------
@@ -314,9 +363,14 @@ def test_with_presence_only_visibility_members_see_that_someone_checked_in(make_
     assert checkin(pat, room, mood=3, energy="low", note="Rough week")["ok"] is True
     assert checkin(olly, room, mood=8, energy="high", note="Good news")["ok"] is True
 
-    [olly_sees_pat, _own] = received(olly, "checkin")
+    [olly_sees_pat, olly_sees_own] = received(olly, "checkin")
     assert olly_sees_pat["name"] == "Pat" and olly_sees_pat["checked_in"] is True
     assert not {"mood", "energy", "note", "passed"} & set(olly_sees_pat)
+    # The author always sees their own in full (their screen must not turn it into "checked in").
+    assert (olly_sees_own["name"], olly_sees_own["mood"], olly_sees_own["energy"], olly_sees_own["note"]) == (
+        "Olly", 8, "high", "Good news")
+    # Pat's own in full, Olly's only as checked in.
+    assert [(c["name"], c.get("note")) for c in received(pat, "checkin")] == [("Pat", "Rough week"), ("Olly", None)]
     facilitator_sees = received(fac, "checkin")
     assert [(c["name"], c["mood"], c["note"]) for c in facilitator_sees] == [("Pat", 3, "Rough week"),
                                                                               ("Olly", 8, "Good news")]
@@ -440,6 +494,13 @@ def test_a_room_change_that_fails_to_commit_is_not_acknowledged(room, facilitato
 # Facilitator controls -------------------------------------------------------------------------------------------------
 
 
+def control(sio, room, name: str, **payload) -> dict:
+    """A facilitator's control: it answers with the room as it now is (the screen need not wait for a push)."""
+    answer = ack(sio, name, {"session_id": room.sid, **payload})
+    assert answer["ok"] is True, answer
+    return answer["state"]
+
+
 def test_a_round_goes_through_present_members_in_order_with_skips(room, facilitator_in_room, enter, patient,
                                                                  other_patient):
     third = room.members[2]  # "Mo"
@@ -451,27 +512,49 @@ def test_a_round_goes_through_present_members_in_order_with_skips(room, facilita
     assert refused(ack(pat, "start_round", {"session_id": room.sid})) == "forbidden"
     assert ack(fac, "next_speaker", {"session_id": room.sid})["error"] == "no_round"
 
-    assert ack(fac, "start_round", {"session_id": room.sid}) == {"ok": True}
+    answered = control(fac, room, "start_round")
     state = received(pat, "room_state")[-1]
+    assert answered["speaker"] == state["speaker"] and answered["order"] == state["order"]
     assert state["round"] == 1
     assert [o["name"] for o in state["order"]] == ["Mo", "Olly", "Pat"]
     assert state["speaker"]["name"] == "Mo"
 
-    assert ack(fac, "skip_speaker", {"session_id": room.sid}) == {"ok": True}
+    assert control(fac, room, "skip_speaker")["speaker"]["name"] == "Olly"
     state = received(mo, "room_state")[-1]
     assert state["speaker"]["name"] == "Olly"
     assert [(o["name"], o["skipped"]) for o in state["order"]] == [("Mo", True), ("Olly", False), ("Pat", False)]
 
-    assert ack(fac, "next_speaker", {"session_id": room.sid}) == {"ok": True}
+    assert control(fac, room, "next_speaker")["speaker"]["name"] == "Pat"
     assert received(olly, "room_state")[-1]["speaker"]["name"] == "Pat"
-    assert ack(fac, "next_speaker", {"session_id": room.sid}) == {"ok": True}
-    assert received(fac, "room_state")[-1]["speaker"] is None  # the round is done
+    # Everyone else has had their turn: Mo, skipped, is offered one again before the round ends.
+    assert control(fac, room, "next_speaker")["speaker"]["name"] == "Mo"
+    state = received(pat, "room_state")[-1]
+    assert state["speaker"]["name"] == "Mo"
+    assert [o["name"] for o in state["order"]] == ["Mo", "Olly", "Pat"]  # each person once
+    assert control(fac, room, "next_speaker")["speaker"] is None
+    state = received(fac, "room_state")[-1]
+    assert state["speaker"] is None  # the round is done
+    assert [o["skipped"] for o in state["order"]] == [False, False, False]  # Mo spoke in the end
 
     assert [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action.in_(
         ["room_round_start", "room_skip", "room_next"])).order_by(AuditEvent.seq))] == [
-        "room_round_start", "room_skip", "room_next", "room_next"]
+        "room_round_start", "room_skip", "room_next", "room_next", "room_next"]
     for name in ("skip_speaker", "next_speaker"):
         assert refused(ack(pat, name, {"session_id": room.sid})) == "forbidden"
+
+
+def test_a_speaker_skipped_twice_is_not_offered_a_third_turn(room, facilitator_in_room, enter, patient,
+                                                            other_patient):
+    enter(patient), enter(other_patient)
+    fac = facilitator_in_room
+    assert [o["name"] for o in control(fac, room, "start_round")["order"]] == ["Olly", "Pat"]
+    assert control(fac, room, "skip_speaker")["speaker"]["name"] == "Pat"  # Olly skipped
+    assert control(fac, room, "skip_speaker")["speaker"]["name"] == "Olly"  # Pat skipped: Olly offered again
+    assert control(fac, room, "skip_speaker")["speaker"]["name"] == "Pat"  # Olly passes again; Pat's second offer
+    state = control(fac, room, "skip_speaker")
+    assert state["speaker"] is None
+    assert [(o["name"], o["skipped"]) for o in state["order"]] == [("Olly", True), ("Pat", True)]
+    assert ack(fac, "next_speaker", {"session_id": room.sid})["error"] == "no_round"
 
 
 def test_a_round_counts_only_the_members_present(room, facilitator_in_room, enter, patient):
@@ -496,7 +579,7 @@ def test_members_raise_and_lower_hands_and_the_facilitator_lowers_them(room, fac
     assert names(received(fac, "room_state")[-1]["hands"]) == ["Olly"]
 
     assert refused(ack(pat, "lower_hand", {"session_id": room.sid, "user_id": other_patient.id})) == "forbidden"
-    assert ack(fac, "lower_hand", {"session_id": room.sid, "user_id": other_patient.id}) == {"ok": True}
+    assert control(fac, room, "lower_hand", user_id=other_patient.id)["hands"] == []
     assert received(olly, "room_state")[-1]["hands"] == []
     assert ack(pat, "raise_hand", {"session_id": room.sid, "raised": "yes"})["error"] == "invalid"
     assert ack(fac, "lower_hand", {"session_id": room.sid})["error"] == "invalid"
@@ -514,7 +597,7 @@ def test_marking_a_member_as_left_early_records_attendance(room, facilitator_in_
     outsider = make_user(RoleName.PATIENT)
     assert ack(fac, "mark_left_early", {"session_id": room.sid, "user_id": outsider.id})["error"] == "not_found"
 
-    assert ack(fac, "mark_left_early", {"session_id": room.sid, "user_id": patient.id}) == {"ok": True}
+    assert names(control(fac, room, "mark_left_early", user_id=patient.id)["left_early"]) == ["Pat"]
     state = received(fac, "room_state")[-1]
     assert names(state["left_early"]) == ["Pat"] and state["hands"] == []
     [record] = rows(Attendance, occurrence_id=room.sid, user_id=patient.id)
@@ -561,7 +644,8 @@ def test_need_support_reaches_only_the_groups_facilitators(room, facilitator_in_
 
     answer = ack(pat, "need_support", {"session_id": room.sid})
 
-    assert answer == {"ok": True, "support": {k.removeprefix("crisis_"): v for k, v in CRISIS.items()}}
+    assert answer == {"ok": True, "support": {k.removeprefix("crisis_"): v for k, v in CRISIS.items()},
+                      "duplicate": False}
     [alert] = rows(SafetyAlert)
     assert (alert.kind.value, alert.patient_id, alert.group_id, alert.occurrence_id) == (
         "need_support", patient.id, room.group.id, room.sid)
@@ -715,14 +799,16 @@ def test_a_member_removed_from_the_group_is_ejected_at_once_and_cannot_come_back
         assert pat.is_connected()  # not before the commit
         db.session.commit()
 
-    assert not pat.is_connected()  # without sending anything
+    # Without sending anything: every socket of the account goes (the other tab reconnects, and enters only what
+    # the policy now allows).
+    assert not pat.is_connected() and not pat_elsewhere.is_connected()
     assert names(received(facilitator_in_room, "presence")[-1]["present"]) == ["Dr. Fran Facilitator", "Olly"]
     assert names(received(olly, "presence")[-1]["present"]) == ["Dr. Fran Facilitator", "Olly"]
     assert checkin(olly, room, mood=6, note="after Pat left")["ok"] is True
     assert ack(facilitator_in_room, "start_round", {"session_id": room.sid})["ok"] is True
-    assert received(pat) == []  # not one push after the commit
+    assert received(pat) == [] and received(pat_elsewhere) == []  # not one push after the commit
 
-    for sio in (pat_elsewhere, connect_as(patient)):
+    for sio in (connect_as(patient), connect_as(patient)):
         assert refused(ack(sio, "join_session", {"session_id": room.sid})) == "not_found"
         assert checkin(sio, room, mood=5)["ok"] is False
         assert ack(sio, "sync", {"session_id": room.sid})["ok"] is False
@@ -797,13 +883,39 @@ def test_a_co_facilitator_removed_from_the_group_hears_nothing_more(app, room, f
         services.set_co_facilitators(room.facilitator, room.group, [])
         db.session.commit()
 
-    assert not co_in_room.is_connected()
+    assert not co_in_room.is_connected() and not co_elsewhere.is_connected()
     received(co_in_room), received(co_elsewhere)
+    co_back = connect_as(co)  # the other page, reconnected
     assert ack(pat, "need_support", {"session_id": room.sid})["ok"] is True
     assert checkin(pat, room, mood=1, note="private")["ok"] is True
-    assert received(co_in_room) == [] and received(co_elsewhere) == []
+    assert received(co_in_room) == [] and received(co_elsewhere) == [] and received(co_back) == []
     assert len(received(facilitator_in_room, "alert")) == 3  # the lead facilitator hears all of it
-    assert refused(ack(co_elsewhere, "join_session", {"session_id": room.sid})) == "not_found"
+    assert refused(ack(co_back, "join_session", {"session_id": room.sid})) == "not_found"
+
+
+def test_a_co_facilitator_removed_after_the_room_closed_and_reopened_hears_nothing_more(
+        app, room, facilitator_in_room, enter, connect_as, make_user, patient):
+    """Closing the room must not make the room forget who is still in it: the co-facilitator's socket stays, and
+    removing them later must reach it."""
+    co = make_user(RoleName.FACILITATOR, display_name="Cody Co")
+    services.set_co_facilitators(room.facilitator, room.group, [co])
+    db.session.commit()
+    co_in_room = connect_as(co)
+    assert ack(co_in_room, "join_session", {"session_id": room.sid})["ok"] is True
+    assert ack(facilitator_in_room, "close_room", {"session_id": room.sid})["ok"] is True
+    assert ack(facilitator_in_room, "open_room", {"session_id": room.sid})["ok"] is True
+    pat = enter(patient)
+    assert checkin(pat, room, mood=5, note="before")["ok"] is True
+    assert [c["note"] for c in received(co_in_room, "checkin")] == ["before"]  # still in the room, as it should be
+
+    with app.test_request_context():
+        services.set_co_facilitators(room.facilitator, room.group, [])
+        db.session.commit()
+
+    assert not co_in_room.is_connected()
+    received(co_in_room)
+    assert checkin(pat, room, mood=2, note="private after the removal")["ok"] is True
+    assert received(co_in_room) == []
 
 
 def test_a_co_facilitator_added_after_connecting_hears_alerts_at_once(room, facilitator_in_room, enter, connect_as,
@@ -814,3 +926,209 @@ def test_a_co_facilitator_added_after_connecting_hears_alerts_at_once(room, faci
     db.session.commit()
     assert ack(enter(patient), "need_support", {"session_id": room.sid})["ok"] is True
     assert [a["name"] for a in received(co_socket, "alert")] == ["Pat"]
+
+
+# Keeping up: what a page asks by itself -------------------------------------------------------------------------------
+
+
+def test_a_sync_with_the_state_the_client_holds_answers_only_unchanged(room, facilitator_in_room, enter, patient,
+                                                                     other_patient):
+    pat, olly = enter(patient), enter(other_patient)
+    first = ack(pat, "sync", {"session_id": room.sid})
+    assert first["ok"] is True and first["state"]["open"] is True and first["etag"]
+
+    again = ack(pat, "sync", {"session_id": room.sid, "etag": first["etag"]})
+    assert again == {"ok": True, "unchanged": True, "etag": first["etag"]}
+
+    assert checkin(olly, room, mood=6, note="Something new")["ok"] is True
+    changed = ack(pat, "sync", {"session_id": room.sid, "etag": first["etag"]})
+    assert changed["etag"] != first["etag"]
+    assert [c["note"] for c in changed["state"]["checkins"]] == ["Something new"]
+
+
+def test_a_sync_puts_a_socket_back_in_the_room_it_lost(room, facilitator_in_room, enter, patient, other_patient):
+    """After a reconnect (or when its process lost track), a page's sync is enough to hear the room again."""
+    pat, olly = enter(patient), enter(other_patient)
+    assert ack(pat, "leave_session", {"session_id": room.sid})["ok"] is True
+    assert checkin(olly, room, mood=6, note="Not heard")["ok"] is True
+    assert received(pat, "checkin") == []
+
+    assert ack(pat, "sync", {"session_id": room.sid})["ok"] is True
+
+    assert names(received(facilitator_in_room, "presence")[-1]["present"]) == ["Dr. Fran Facilitator", "Olly", "Pat"]
+    assert checkin(olly, room, mood=7, note="Heard again")["ok"] is True
+    assert [c["note"] for c in received(pat, "checkin")] == ["Heard again"]
+
+
+def test_a_periodic_sync_keeps_a_member_present_and_tells_no_one(room, facilitator_in_room, enter, clock, patient):
+    pat = enter(patient)
+    received(facilitator_in_room)
+    clock.shift(timedelta(seconds=60))
+    assert ack(pat, "sync", {"session_id": room.sid})["ok"] is True
+    assert ack(facilitator_in_room, "sync", {"session_id": room.sid})["ok"] is True
+    received(facilitator_in_room)
+    clock.shift(timedelta(seconds=60))  # 120 s after entering, 60 s after the syncs
+    state = ack(facilitator_in_room, "sync", {"session_id": room.sid})["state"]
+    assert names(state["present"]) == ["Dr. Fran Facilitator", "Pat"]
+    assert received(facilitator_in_room, "presence") == []  # staying is not news
+
+
+@pytest.mark.parametrize("name", ["sync", "heartbeat", "join_session"])
+def test_what_a_page_sends_by_itself_does_not_keep_an_idle_login_alive(name, app, room, facilitator_in_room, enter,
+                                                                      clock, patient):
+    """SECURITY.md 7: an open room page syncs every 20 seconds; it must still be logged off once nobody uses it."""
+    pat = enter(patient)  # signed in just now
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    for _minute in range(idle // timedelta(minutes=1) - 1):
+        clock.shift(timedelta(minutes=1))
+        assert ack(pat, name, {"session_id": room.sid})["ok"] is True
+    clock.shift(timedelta(minutes=2))  # idle for longer than the limit, with the page syncing all along
+
+    assert ack(pat, name, {"session_id": room.sid}) == {"ok": False, "error": "unauthorized"}
+    assert not pat.is_connected()
+    assert pat.http.get("/profile").status_code == 302
+
+
+def test_a_member_who_uses_the_room_stays_signed_in(app, room, facilitator_in_room, enter, clock, patient):
+    pat = enter(patient)
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    clock.shift(idle - timedelta(minutes=2))
+    assert ack(pat, "raise_hand", {"session_id": room.sid})["ok"] is True  # a person did something
+    clock.shift(idle - timedelta(minutes=1))
+    assert ack(pat, "sync", {"session_id": room.sid})["ok"] is True
+
+
+# Asking for support, once ---------------------------------------------------------------------------------------------
+
+
+def test_need_support_pressed_again_with_its_key_raises_one_alert(room, facilitator_in_room, enter, patient):
+    pat, second_tab = enter(patient), enter(patient)
+    client_id = key()
+    answers = [ack(sio, "need_support", {"session_id": room.sid, "client_id": client_id})
+               for sio in (pat, pat, second_tab)]
+
+    assert [a["ok"] for a in answers] == [True, True, True]
+    assert [a["duplicate"] for a in answers] == [False, True, True]
+    assert all(a["support"] == {k.removeprefix("crisis_"): v for k, v in CRISIS.items()} for a in answers)
+    [alert] = rows(SafetyAlert)
+    assert alert.client_id == client_id
+    assert len(received(facilitator_in_room, "alert")) == 1
+    assert len(audit("safety_alert")) == 1
+
+    later = ack(pat, "need_support", {"session_id": room.sid, "client_id": key()})
+    assert later["duplicate"] is False and len(rows(SafetyAlert)) == 2  # a new call for support is a new alert
+
+
+def test_need_support_with_a_malformed_key_is_refused(room, facilitator_in_room, enter, patient):
+    pat = enter(patient)
+    for bad in ("short", 12345678, "x" * 65, "with space in it"):
+        assert refused(ack(pat, "need_support", {"session_id": room.sid, "client_id": bad})) == "invalid_client_id"
+    assert rows(SafetyAlert) == []
+
+
+def test_a_member_waiting_in_the_lobby_can_still_ask_for_support(room, connect_as, clock, patient):
+    clock.move_to(IN_LOBBY)
+    fac_elsewhere = connect_as(room.facilitator)
+    waiting = connect_as(patient)
+    assert refused(ack(waiting, "join_session", {"session_id": room.sid})) == "room_closed"
+
+    answer = ack(waiting, "need_support", {"session_id": room.sid, "client_id": key()})
+
+    assert answer["ok"] is True and answer["support"]["name"] == CRISIS["crisis_name"]
+    assert [a["kind"] for a in received(fac_elsewhere, "alert")] == ["need_support"]
+
+
+# Races ----------------------------------------------------------------------------------------------------------------
+
+
+def test_two_facilitators_acknowledging_at_once_record_one_acknowledgement(app, room, facilitator_in_room, enter,
+                                                                          make_user, patient):
+    from app.groups import checkins
+
+    co = make_user(RoleName.FACILITATOR, display_name="Cody Co")
+    services.set_co_facilitators(room.facilitator, room.group, [co])
+    db.session.commit()
+    assert ack(enter(patient), "need_support", {"session_id": room.sid})["ok"] is True
+    alert = rows(SafetyAlert)[0]
+    received(facilitator_in_room)
+    # The co-facilitator's acknowledgement commits after this request read the alert as open.
+    db.session.execute(sa_update(SafetyAlert).where(SafetyAlert.id == alert.id)
+                       .values(acknowledged_at=START, acknowledged_by_id=co.id)
+                       .execution_options(synchronize_session=False))
+    assert alert.acknowledged_at is None  # what this request still believes
+
+    with app.test_request_context():
+        checkins.acknowledge_alert(room.facilitator, alert)
+        db.session.commit()
+
+    db.session.refresh(alert)
+    assert alert.acknowledged_by_id == co.id  # the first one stands
+    assert audit("safety_alert_acknowledge") == []  # the other request audits its own; this one has nothing to record
+    assert received(facilitator_in_room, "alert") == []
+
+
+def test_a_room_made_by_another_request_meanwhile_is_the_room(app, room, monkeypatch):
+    """Two requests that both find no room for the session: the second to insert uses the first one's."""
+    from app.groups import checkins
+
+    existing = LiveRoom(occurrence_id=room.sid)
+    db.session.add(existing)
+    db.session.commit()
+    real_scalar = db.session.scalar
+    looked = []
+
+    def first_look_misses(statement, *args, **kwargs):
+        if not looked and "live_room" in str(statement):
+            looked.append(statement)
+            return None  # read before the other request committed
+        return real_scalar(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", first_look_misses)
+    found = checkins.room_of(room.occurrence, lock=True)
+    monkeypatch.undo()
+
+    assert looked and found.id == existing.id
+    db.session.commit()
+    assert len(rows(LiveRoom)) == 1
+
+
+@pytest.mark.skipif("postgresql" not in (__import__("os").environ.get("TEST_DATABASE_URL") or ""),
+                    reason="SQLite runs one writer at a time (BEGIN IMMEDIATE): the race needs PostgreSQL")
+def test_a_checkin_waits_for_a_close_under_way_and_is_then_refused(app, room, facilitator_in_room, enter, patient):
+    import threading
+
+    from sqlalchemy import text
+
+    pat = enter(patient)
+    live_room = db.session.scalar(select(LiveRoom))
+    db.session.commit()
+    closing = db.engine.connect()
+    transaction = closing.begin()
+    closing.execute(text("SELECT id FROM live_room WHERE id = :id FOR UPDATE"), {"id": live_room.id})
+    closing.execute(text("UPDATE live_room SET closed_at = now() WHERE id = :id"), {"id": live_room.id})
+    answers = []
+    payload = {"session_id": room.sid, "client_id": key(), "mood": 5, "note": "during the close"}
+
+    def check_in():
+        with app.app_context():  # a connection of its own, as another request would have
+            answers.append(ack(pat, "checkin", payload))
+
+    member = threading.Thread(target=check_in)
+    # pg_stat_activity is read once per transaction: the watcher asks outside of one.
+    watcher = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    member.start()
+    try:
+        # Until the check-in is either done or waiting for the close's lock (no timing involved).
+        while member.is_alive() and not watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar():
+            member.join(0.01)
+    finally:
+        transaction.commit()
+        closing.close()
+        watcher.close()
+    member.join()
+
+    assert refused(answers[0]) == "room_closed"
+    db.session.expire_all()
+    assert rows(CheckIn) == []

@@ -1,8 +1,10 @@
 """Live rooms across real processes: two app processes sharing rooms through Redis, a Redis outage, and a server
-killed with SIGKILL in the middle of a burst of check-ins (SECURITY.md 15 and 18; issue 4).
+killed with SIGKILL in the middle of a burst of check-ins (SECURITY.md 6, 15 and 18; issue 4).
 
-Runs when TEST_REDIS_URL is set (CI sets redis://127.0.0.1:6379/15). Each app process is tests/serve_app.py: the
-development configuration, werkzeug with a thread per connection, a SQLite file shared by every process.
+The tests of two processes sharing Redis run when TEST_REDIS_URL is set (CI sets redis://127.0.0.1:6379/15), each on
+a Socket.IO channel of its own (pub/sub channels are shared by every Redis database number); the others always run.
+Each app process is tests/serve_app.py: the development configuration, werkzeug with a thread per connection, a
+SQLite file shared by every process.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import pytest
 import requests
 import socketio
 
-pytestmark = pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"),
-                                reason="needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+needs_redis = pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"),
+                                 reason="needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
 
 SERVE = Path(__file__).with_name("serve_app.py")
 SECRET_KEY = "scale-test-secret-key"
@@ -111,7 +113,7 @@ def shared_database(tmp_path):
                             AUDIT_KEY=AUDIT_KEY, RATELIMIT_STORAGE_URI="memory://"))
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "FLASK_DEBUG", "DEBUG")}
     env.update(MOMENTUM_ENV="development", DATABASE_URL=uri, SECRET_KEY=SECRET_KEY, AUDIT_KEY=AUDIT_KEY,
-               MAIL_SUPPRESS_SEND="1", PYTHONUNBUFFERED="1")
+               MAIL_SUPPRESS_SEND="1", PYTHONUNBUFFERED="1", SOCKETIO_CHANNEL=f"momentum-test-{uuid.uuid4().hex}")
     info.update(env=env, path=tmp_path / "shared.db", uri=uri, tmp=tmp_path)
     return info
 
@@ -137,13 +139,14 @@ def start_apps(shared_database):
 class Listener:
     """A python-socketio client that records every push it receives."""
 
-    def __init__(self, url: str, token: str):
+    def __init__(self, url: str, token: str | None = None, cookie: str | None = None):
         self.events: list[tuple[str, dict]] = []
         self._changed = threading.Condition()
         self.client = socketio.Client(reconnection=False)
         for name in ("presence", "checkin", "room_state", "alert"):
             self.client.on(name, self._recorder(name))
-        self.client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=15)
+        self.client.connect(url, auth={"token": token} if token else None,
+                            headers={"Cookie": cookie} if cookie else {}, transports=["websocket"], wait_timeout=15)
 
     def _recorder(self, name: str):
         def record(data):
@@ -159,6 +162,13 @@ class Listener:
     def of(self, name: str) -> list[dict]:
         with self._changed:
             return [data for event_name, data in self.events if event_name == name]
+
+    def wait_disconnected(self, timeout: float = 10) -> bool:
+        """Whether the server dropped this socket within `timeout` seconds (polled; a bound, not a measure)."""
+        deadline = time.monotonic() + timeout
+        while self.client.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.client.connected
 
     def wait_for(self, name: str, predicate, timeout: float = 10) -> dict:
         deadline = time.monotonic() + timeout
@@ -184,8 +194,8 @@ def listeners():
     app processes are gone, so closing a client does not sit out websocket-client's three-second close handshake."""
     opened: list[Listener] = []
 
-    def listen(url: str, token: str) -> Listener:
-        listener = Listener(url, token)
+    def listen(url: str, token: str | None = None, cookie: str | None = None) -> Listener:
+        listener = Listener(url, token, cookie)
         opened.append(listener)
         return listener
 
@@ -209,6 +219,7 @@ def checkin_payload(session_id: int, **fields) -> dict:
 # Two processes, one room ----------------------------------------------------------------------------------------------
 
 
+@needs_redis
 def test_a_checkin_sent_to_one_process_reaches_members_on_the_other(listeners, shared_database, start_apps):
     first, second = start_apps(2, os.environ["TEST_REDIS_URL"])
     session_id, members = shared_database["session_id"], shared_database["members"]
@@ -243,15 +254,74 @@ def test_a_checkin_sent_to_one_process_reaches_members_on_the_other(listeners, s
                               json={"status": "left"}, timeout=15,
                               headers={"Authorization": f"Bearer {shared_database['facilitator']['token']}"})
     assert response.status_code == 200, response.text
-    deadline = time.monotonic() + 10
-    while olly.client.connected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not olly.client.connected
+    assert olly.wait_disconnected()
     heard = len(olly.events)
     later = pat.call("checkin", checkin_payload(session_id, mood=7, note="After Olly left"))
     facilitator.wait_for("checkin", lambda c: c["id"] == later["checkin"]["id"])
     assert len(olly.events) == heard
     assert [a for a in olly.of("alert")] == [] and [a for a in pat.of("alert")] == []
+
+
+def _cookie(browser: requests.Session) -> str:
+    return "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+
+
+def _csrf_token(browser: requests.Session, url: str) -> str:
+    page = browser.get(url, timeout=15).text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@needs_redis
+def test_signing_out_on_one_process_drops_the_accounts_sockets_on_the_other(listeners, shared_database, start_apps):
+    """SECURITY.md 6: the socket is dropped at once, whichever process holds it, and its account's other devices
+    with it (they reconnect, and are let back in while their own login lasts)."""
+    first, second = start_apps(2, os.environ["TEST_REDIS_URL"])
+    session_id, pat = shared_database["session_id"], shared_database["members"][0]
+    browser = _sign_in(first.url, pat["email"])
+    on_second = listeners(second.url, cookie=_cookie(browser))
+    other_device = listeners(second.url, pat["token"])
+    bystander = listeners(second.url, shared_database["members"][1]["token"])
+    for listener in (on_second, other_device, bystander):
+        assert listener.call("join_session", {"session_id": session_id})["ok"] is True
+
+    token = _csrf_token(browser, f"{first.url}/profile")
+    response = browser.post(f"{first.url}/logout", data={"csrf_token": token}, allow_redirects=False, timeout=15)
+    assert response.status_code == 302
+    browser.close()
+
+    assert on_second.wait_disconnected() and other_device.wait_disconnected()
+    assert bystander.client.connected
+    back = listeners(second.url, pat["token"])  # the other device reconnects: its token is still good
+    assert back.call("join_session", {"session_id": session_id})["ok"] is True
+    with pytest.raises(socketio.exceptions.ConnectionError):  # the signed-out cookie is not
+        listeners(second.url, cookie=_cookie(browser))
+
+
+@needs_redis
+def test_deactivating_an_account_on_one_process_drops_its_sockets_on_the_other(listeners, shared_database,
+                                                                              start_apps):
+    first, second = start_apps(2, os.environ["TEST_REDIS_URL"])
+    session_id, facilitator = shared_database["session_id"], shared_database["facilitator"]
+    in_room = listeners(second.url, facilitator["token"])
+    assert in_room.call("join_session", {"session_id": session_id})["ok"] is True
+    elsewhere = listeners(second.url, facilitator["token"])
+    member = listeners(first.url, shared_database["members"][0]["token"])
+    assert member.call("join_session", {"session_id": session_id})["ok"] is True
+    admin = _sign_in(first.url, shared_database["admin"]["email"])
+
+    token = _csrf_token(admin, f"{first.url}/admin/people")
+    response = admin.post(f"{first.url}/admin/people/{facilitator['id']}/deactivate", data={"csrf_token": token},
+                          allow_redirects=False, timeout=15)
+    assert response.status_code == 302, response.text[:300]
+    admin.close()
+
+    assert in_room.wait_disconnected() and elsewhere.wait_disconnected()
+    heard = len(in_room.events)
+    later = member.call("need_support", {"session_id": session_id})
+    assert later["ok"] is True
+    assert len(in_room.events) == heard
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        listeners(second.url, facilitator["token"])
 
 
 # Redis down -----------------------------------------------------------------------------------------------------------

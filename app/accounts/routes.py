@@ -96,7 +96,11 @@ def logout():
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")
-    return redirect(url_for("accounts.login"))
+    response = redirect(url_for("accounts.login"))
+    # What the pages kept in the browser (a check-in waiting to be sent, its note) goes with the login: on a shared
+    # computer the next person must not find it, or send it as their own.
+    response.headers["Clear-Site-Data"] = '"storage"'
+    return response
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

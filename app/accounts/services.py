@@ -125,8 +125,9 @@ def session_expiry_reason(login: LoginSession, now: datetime) -> str | None:
     return None
 
 
-def load_login_session(raw: str | None) -> User | None:
-    """The user behind a login token, if the login is still open, unexpired and the account active."""
+def load_login_session(raw: str | None, *, touch: bool = True) -> User | None:
+    """The user behind a login token, if the login is still open, unexpired and the account active. `touch=False`
+    for what a client does by itself (a socket's heartbeat): it does not count as activity for the idle timeout."""
     if not raw:
         return None
     login = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(raw)))
@@ -142,7 +143,7 @@ def load_login_session(raw: str | None) -> User | None:
     if not user.active:
         return None
     # Writing on every request would serialise reads; a minute of precision is plenty for an idle timeout.
-    if now - login.last_seen_at > timedelta(seconds=60):
+    if touch and now - login.last_seen_at > timedelta(seconds=60):
         login.last_seen_at = now
     user.login_session, user.session_token = login, raw
     return user

@@ -492,7 +492,7 @@ def _record(data, occurrence=None):
         result = checkins.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
                                          mood=data["mood"], energy=data["energy"], note=data["note"],
                                          passed=data["passed"])
-    except checkins.CheckInError as error:
+    except (checkins.CheckInError, policy.RoomNotOpen) as error:
         db.session.rollback()
         status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
             403 if error.code == "forbidden" else 422

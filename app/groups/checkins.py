@@ -7,12 +7,14 @@ and pushes leave only after that commit (app/push.py).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, policy
@@ -37,12 +39,21 @@ from app.groups.models import (
     TherapyGroup,
 )
 from app.models_base import utcnow
-from app.push import notify_data_changed, queue_disconnect, queue_push
-from app.realtime import user_room
+from app.push import (
+    notify_data_changed,
+    queue_close_room,
+    queue_disconnect,
+    queue_enter_room,
+    queue_leave_room,
+    queue_push,
+)
+from app.realtime import account_sids, user_room
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+#: A mood at or under this is a distress signal when no group of the patient's sets its own threshold.
+DEFAULT_DISTRESS_THRESHOLD = 2
 
 
 class CheckInError(ValueError):
@@ -72,6 +83,11 @@ def facilitators_room(occurrence_id: int) -> str:
     return f"session:{occurrence_id}:facilitators"
 
 
+def lobby_room(occurrence_id: int) -> str:
+    """Members waiting for the room to open: told only that it opened or closed."""
+    return f"session:{occurrence_id}:lobby"
+
+
 def push_to_facilitators(event_name: str, payload: dict, group_id: int) -> None:
     """To every socket of the group's facilitators, wherever they are in the app (safety alerts, check-ins between
     sessions). Addressed to each account's own room, with the facilitators looked up now: a room of the group joined
@@ -83,34 +99,25 @@ def push_to_facilitators(event_name: str, payload: dict, group_id: int) -> None:
 # Live rooms -----------------------------------------------------------------------------------------------------------
 
 
-def room_of(occurrence: SessionOccurrence, *, lock: bool = False) -> LiveRoom:
-    query = select(LiveRoom).where(LiveRoom.occurrence_id == occurrence.id)
-    if lock:
-        query = query.with_for_update()
-    room = db.session.scalar(query)
+def room_of(occurrence: SessionOccurrence, *, lock: bool | str = False) -> LiveRoom:
+    """The session's live room, made on first use. `lock=True` for a change to the room (FOR UPDATE), `"share"` for
+    a write that must not cross a change (a check-in against a close: FOR SHARE waits for the close to commit)."""
+
+    def find() -> LiveRoom | None:
+        query = select(LiveRoom).where(LiveRoom.occurrence_id == occurrence.id)
+        if lock:
+            query = query.with_for_update(read=lock == "share")
+        return db.session.scalar(query)
+
+    room = find()
     if room is None:
-        room = LiveRoom(occurrence_id=occurrence.id)
-        db.session.add(room)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(LiveRoom(occurrence_id=occurrence.id))
+        except IntegrityError:
+            pass  # made a moment ago by a request beside this one: that one is the room
+        room = find()
     return room
-
-
-def lobby_opens_at(occurrence: SessionOccurrence) -> datetime:
-    return occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
-
-
-def check_can_enter(user: User, occurrence: SessionOccurrence, room: LiveRoom, now: datetime) -> None:
-    group = occurrence.group
-    if policy.can_manage_group(user, group):
-        return
-    if not policy.can_enter_live_room(user, group):
-        raise CheckInError("not_found")
-    if not room.is_open:
-        raise CheckInError("room_closed", _("The room is not open yet. Your facilitator opens it shortly before the "
-                                            "session."))
-    if now < lobby_opens_at(occurrence):
-        raise CheckInError("room_closed", _("The room opens %(n)d minutes before the session.",
-                                            n=group.lobby_minutes))
 
 
 def open_room(by: User, occurrence: SessionOccurrence) -> LiveRoom:
@@ -121,36 +128,55 @@ def open_room(by: User, occurrence: SessionOccurrence) -> LiveRoom:
     room.version += 1
     db.session.flush()
     audit.record("room_open", actor=by, target=f"session:{occurrence.id}")
-    push_room_state(occurrence, room)
+    push_room_state(occurrence, room, opened_or_closed=True)
     return room
 
 
 def close_room(by: User, occurrence: SessionOccurrence) -> LiveRoom:
+    """Close the room: members are taken out of it on every app process (whatever their presence says), and hear
+    nothing more of it until it opens again and they enter again; its facilitators stay, to open it again."""
     room = room_of(occurrence, lock=True)
     room.closed_at = utcnow()
     room.speaker_index, room.hands = None, []
     room.version += 1
-    member_sids = [p.sid for p in _presence(room) if not policy.can_manage_group(db.session.get(User, p.user_id),
-                                                                                 occurrence.group)]
-    db.session.execute(delete(RoomPresence).where(RoomPresence.room_id == room.id))
+    facilitator_ids = {f.user_id for f in occurrence.group.facilitators}
+    rows = list(db.session.scalars(select(RoomPresence).where(RoomPresence.room_id == room.id)))
+    staying = [row for row in rows if row.user_id in facilitator_ids]
+    for row in rows:
+        if row.user_id not in facilitator_ids:
+            db.session.delete(row)
     db.session.flush()
     audit.record("room_close", actor=by, target=f"session:{occurrence.id}")
-    push_room_state(occurrence, room)
-    # Members leave with the room: their sockets are disconnected and re-sync (to "closed") when they reconnect.
-    queue_disconnect(member_sids)
+    push_room_state(occurrence, room, opened_or_closed=True)  # the last thing members hear of the room: it closed
+    # Pushes leave in the order queued: every socket leaves the rooms, wherever it is connected, and the
+    # facilitators' sockets come back into the room everyone hears.
+    queue_close_room(members_room(occurrence.id))
+    queue_close_room(session_room(occurrence.id))
+    for row in staying:
+        queue_enter_room(row.sid, session_room(occurrence.id))
     return room
 
 
-def join_room_presence(user: User, occurrence: SessionOccurrence, sid: str) -> LiveRoom:
+def enter_room(user: User, occurrence: SessionOccurrence, sid: str) -> LiveRoom:
+    """Put a socket in the live room (again, after a reconnect) as the policy allows: its presence, refreshed like a
+    heartbeat, and its Socket.IO rooms, entered after the commit."""
     room = room_of(occurrence)
-    check_can_enter(user, occurrence, room, utcnow())
+    policy.require_enter_room(user, occurrence, room, utcnow())
     presence = db.session.scalar(select(RoomPresence).where(RoomPresence.room_id == room.id, RoomPresence.sid == sid))
+    news = presence is None or presence.last_seen_at < utcnow() - PRESENCE_TIMEOUT
     if presence is None:
         db.session.add(RoomPresence(room_id=room.id, user_id=user.id, sid=sid))
     else:
         presence.last_seen_at = utcnow()
     db.session.flush()
-    push_presence(occurrence, room)
+    queue_leave_room(sid, lobby_room(occurrence.id))
+    queue_enter_room(sid, session_room(occurrence.id))
+    if policy.can_manage_group(user, occurrence.group):
+        queue_enter_room(sid, facilitators_room(occurrence.id))
+    else:
+        queue_enter_room(sid, members_room(occurrence.id))
+    if news:  # someone came (or came back): a periodic re-entry by someone present is not news
+        push_presence(occurrence, room)
     return room
 
 
@@ -185,18 +211,21 @@ def present_user_ids(room: LiveRoom) -> set[int]:
 
 
 def eject_from_group(user_id: int, group_id: int) -> None:
-    """A member removed from the group (or an account deactivated) leaves every live room of the group at once."""
-    _eject(list(db.session.scalars(
+    """A member or co-facilitator removed from the group leaves every live room of the group at once."""
+    _eject(user_id, list(db.session.scalars(
         select(RoomPresence).join(LiveRoom).join(SessionOccurrence)
         .where(RoomPresence.user_id == user_id, SessionOccurrence.group_id == group_id))))
 
 
 def eject_everywhere(user_id: int) -> None:
-    """Every live-room socket of an account, on any app process, is disconnected after the commit."""
-    _eject(list(db.session.scalars(select(RoomPresence).where(RoomPresence.user_id == user_id))))
+    """A deactivated account leaves every live room at once."""
+    _eject(user_id, list(db.session.scalars(select(RoomPresence).where(RoomPresence.user_id == user_id))))
 
 
-def _eject(rows: list[RoomPresence]) -> None:
+def _eject(user_id: int, rows: list[RoomPresence]) -> None:
+    """Every socket of the account is disconnected after the commit, on whichever app process holds it: presence
+    rows alone would miss a socket still in a Socket.IO room without one. The account's other sockets reconnect,
+    and enter again only what the policy now allows."""
     rooms = {row.room_id for row in rows}
     for row in rows:
         db.session.delete(row)
@@ -204,7 +233,7 @@ def _eject(rows: list[RoomPresence]) -> None:
     # Pushes go out in the order queued: the sockets leave first, so the presence list that follows (the people
     # still in the room) never reaches the person who was sent out. Their disconnect handler finds no rows left to
     # remove, so the others learn here that they are gone.
-    queue_disconnect([row.sid for row in rows])
+    queue_disconnect(sorted({*account_sids(user_id), *(row.sid for row in rows)}))
     for room_id in rooms:
         room = db.session.get(LiveRoom, room_id)
         push_presence(room.occurrence, room)
@@ -228,13 +257,21 @@ def start_round(by: User, occurrence: SessionOccurrence) -> LiveRoom:
 
 
 def next_speaker(by: User, occurrence: SessionOccurrence, *, skip: bool = False) -> LiveRoom:
+    """On to the next turn. `speaker_order` holds the round's turns: when everyone has had theirs, each person
+    skipped is offered a turn once more (a second skip is final) before the round ends."""
     room = _open_room_for_change(occurrence)
     if room.speaker_index is None:
         raise CheckInError("no_round", _("Start a check-in round first."))
-    if skip:
-        room.skipped = [*(room.skipped or []), room.current_speaker_id]
+    speaker, turns, skipped = room.current_speaker_id, list(room.speaker_order or []), list(room.skipped or [])
+    if skip and speaker not in skipped:
+        skipped.append(speaker)
+    elif not skip and speaker in skipped:
+        skipped.remove(speaker)  # offered again, and took the turn this time
     following = room.speaker_index + 1
-    room.speaker_index = following if following < len(room.speaker_order or []) else None
+    if following >= len(turns):
+        turns += [uid for uid in skipped if turns.count(uid) == 1]  # not yet offered again
+    room.speaker_order, room.skipped = turns, skipped
+    room.speaker_index = following if following < len(turns) else None
     return _changed(by, occurrence, room, "room_skip" if skip else "room_next")
 
 
@@ -294,6 +331,15 @@ class CheckInResult:
     checkin: CheckIn
     created: bool
     alerts: list[SafetyAlert]
+    #: The mood is a distress signal: the member is shown the crisis resources, whether or not an alert could be
+    #: raised (a patient in no active group has no facilitator to alert, and needs them all the same).
+    distress: bool = False
+
+
+@dataclass
+class SupportResult:
+    alerts: list[SafetyAlert] = field(default_factory=list)
+    created: bool = True
 
 
 def _validate(mood, energy, note, passed, client_id) -> tuple[int | None, Energy | None, str, bool]:
@@ -325,10 +371,11 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     mood, energy_value, note, passed = _validate(mood, energy, note, passed, client_id)
     existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
     if existing is not None:
-        return _stored(existing)
+        return _stored(user, existing)
     if occurrence is not None:
-        room = room_of(occurrence)
-        check_can_enter(user, occurrence, room, utcnow())
+        # Shared lock: a close committing meanwhile is waited for, and then refuses this check-in.
+        room = room_of(occurrence, lock="share")
+        policy.require_enter_room(user, occurrence, room, utcnow())
         if policy.can_manage_group(user, occurrence.group):
             raise CheckInError("forbidden", _("Facilitators do not check in."))
     checkin = CheckIn(user_id=user.id, occurrence_id=occurrence.id if occurrence else None, mood=mood,
@@ -339,22 +386,31 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     except IntegrityError:
         # The same key arrived on another connection a moment ago: that one is the record.
         existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
-        return _stored(existing)
+        return _stored(user, existing)
     audit.record("checkin", actor=user, subject=user, target=f"checkin:{checkin.id}")
     alerts = []
-    for group in _groups_for_alerts(user, occurrence):
+    groups = _groups_for_alerts(user, occurrence)
+    for group in groups:
         if checkin.mood is not None and checkin.mood <= group.distress_threshold:
             alerts.append(_raise_alert(user, group, AlertKind.LOW_MOOD, occurrence, checkin))
     push_checkin(user, checkin, occurrence)
     notify_data_changed(user.id, "mood_summary")
-    return CheckInResult(checkin, True, alerts)
+    return CheckInResult(checkin, True, alerts, distress=_is_distress(checkin, groups))
 
 
-def _stored(checkin: CheckIn) -> CheckInResult:
+def _stored(user: User, checkin: CheckIn) -> CheckInResult:
     """A retry: the stored check-in and the alerts it raised then (none raised again). The retry may be answering a
     client whose first acknowledgement was lost, so it must still learn that support was called."""
     alerts = list(db.session.scalars(select(SafetyAlert).where(SafetyAlert.checkin_id == checkin.id)))
-    return CheckInResult(checkin, False, alerts)
+    occurrence = db.session.get(SessionOccurrence, checkin.occurrence_id) if checkin.occurrence_id else None
+    return CheckInResult(checkin, False, alerts, distress=bool(alerts) or _is_distress(
+        checkin, _groups_for_alerts(user, occurrence)))
+
+
+def _is_distress(checkin: CheckIn, groups: list[TherapyGroup]) -> bool:
+    """A very low mood, by the most careful threshold among the patient's groups (CLINICAL.md safety rule 2)."""
+    threshold = max((group.distress_threshold for group in groups), default=DEFAULT_DISTRESS_THRESHOLD)
+    return checkin.mood is not None and checkin.mood <= threshold
 
 
 def _groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[TherapyGroup]:
@@ -363,31 +419,72 @@ def _groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list
     return [m.group for m in queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
 
 
-def need_support(user: User, occurrence: SessionOccurrence | None = None) -> list[SafetyAlert]:
-    """The private "I need support now" button: an alert to the facilitators only."""
+def need_support(user: User, occurrence: SessionOccurrence | None = None, *,
+                 client_id: str | None = None) -> SupportResult:
+    """The private "I need support now" button: an alert to the facilitators only, once per client key (a press
+    retried after a lost acknowledgement, or pressed again while the first is on its way, is the same call).
+
+    A member who may be in the live room is heard before it opens too: someone waiting in the lobby may need help."""
+    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+        raise CheckInError("invalid_client_id", _("This could not be sent. Please try again."))
+    stored = _support_alerts(user, client_id)
+    if stored:
+        return SupportResult(stored, created=False)
     if occurrence is not None:
-        check_can_enter(user, occurrence, room_of(occurrence), utcnow())
+        room_of(occurrence, lock="share")
+        if not policy.can_enter_live_room(user, occurrence.group):
+            raise CheckInError("not_found")
     groups = _groups_for_alerts(user, occurrence)
-    return [_raise_alert(user, group, AlertKind.NEED_SUPPORT, occurrence, None) for group in groups]
+    try:
+        with db.session.begin_nested():
+            alerts = [_new_alert(user, group, AlertKind.NEED_SUPPORT, occurrence, None, client_id=client_id)
+                      for group in groups]
+    except IntegrityError:
+        # The same key arrived on another connection a moment ago: that call is the record.
+        return SupportResult(_support_alerts(user, client_id), created=False)
+    for alert in alerts:
+        _announce_alert(user, alert)
+    return SupportResult(alerts)
+
+
+def _support_alerts(user: User, client_id: str | None) -> list[SafetyAlert]:
+    if client_id is None:
+        return []
+    return list(db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id == user.id,
+                                                             SafetyAlert.client_id == client_id)))
 
 
 def _raise_alert(user: User, group: TherapyGroup, kind: AlertKind, occurrence: SessionOccurrence | None,
                  checkin: CheckIn | None) -> SafetyAlert:
-    alert = SafetyAlert(organisation_id=group.organisation_id, group_id=group.id, patient_id=user.id, kind=kind,
-                        occurrence_id=occurrence.id if occurrence else None,
-                        checkin_id=checkin.id if checkin else None)
-    db.session.add(alert)
-    db.session.flush()
-    audit.record("safety_alert", actor=user, subject=user, target=f"alert:{alert.id}",
-                 organisation_id=group.organisation_id, details={"kind": kind.value})
-    push_to_facilitators("alert", alert_payload(alert), group.id)
+    alert = _new_alert(user, group, kind, occurrence, checkin)
+    _announce_alert(user, alert)
     return alert
 
 
+def _new_alert(user: User, group: TherapyGroup, kind: AlertKind, occurrence: SessionOccurrence | None,
+               checkin: CheckIn | None, *, client_id: str | None = None) -> SafetyAlert:
+    alert = SafetyAlert(organisation_id=group.organisation_id, group_id=group.id, patient_id=user.id, kind=kind,
+                        occurrence_id=occurrence.id if occurrence else None,
+                        checkin_id=checkin.id if checkin else None, client_id=client_id)
+    db.session.add(alert)
+    db.session.flush()
+    return alert
+
+
+def _announce_alert(user: User, alert: SafetyAlert) -> None:
+    audit.record("safety_alert", actor=user, subject=user, target=f"alert:{alert.id}",
+                 organisation_id=alert.organisation_id, details={"kind": alert.kind.value})
+    push_to_facilitators("alert", alert_payload(alert), alert.group_id)
+
+
 def acknowledge_alert(by: User, alert: SafetyAlert) -> None:
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at, alert.acknowledged_by_id = utcnow(), by.id
-        db.session.flush()
+    """The first acknowledgement stands: two facilitators acknowledging at once record (and announce) one."""
+    claimed = db.session.execute(
+        update(SafetyAlert).where(SafetyAlert.id == alert.id, SafetyAlert.acknowledged_at.is_(None))
+        .values(acknowledged_at=utcnow(), acknowledged_by_id=by.id)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(alert)
+    if claimed == 1:
         audit.record("safety_alert_acknowledge", actor=by, subject=alert.patient_id, target=f"alert:{alert.id}")
         push_to_facilitators("alert", alert_payload(alert), alert.group_id)
 
@@ -420,7 +517,7 @@ def own_checkin_answer(user: User, result: CheckInResult) -> dict:
     occurrence = db.session.get(SessionOccurrence, checkin.occurrence_id) if checkin.occurrence_id else None
     name = _shown_name(user.id, occurrence.group_id) if occurrence else user.display_name
     answer = {**checkin_payload(checkin, name, True), "client_id": checkin.client_id, "duplicate": not result.created}
-    if result.alerts:
+    if result.distress:
         answer["support"] = crisis_resources(user)
     return answer
 
@@ -445,9 +542,16 @@ def push_checkin(user: User, checkin: CheckIn, occurrence: SessionOccurrence | N
     if occurrence is not None:
         group = occurrence.group
         name = _shown_name(user.id, group.id)
-        queue_push("checkin", checkin_payload(checkin, name, True), facilitators_room(occurrence.id))
-        queue_push("checkin", checkin_payload(checkin, name, group.checkin_visibility == "all"),
-                   members_room(occurrence.id))
+        full = checkin_payload(checkin, name, True)
+        queue_push("checkin", full, facilitators_room(occurrence.id))
+        if group.checkin_visibility == "all":
+            queue_push("checkin", full, members_room(occurrence.id))
+            return
+        # The others learn only that the member checked in; the member's own sockets (on any process) hear it in
+        # full, as they wrote it.
+        queue_push("checkin", checkin_payload(checkin, name, False), members_room(occurrence.id),
+                   skip_sid=account_sids(user.id))
+        queue_push("checkin", full, user_room(user.id))
         return
     for group in _groups_for_alerts(user, None):
         payload = checkin_payload(checkin, _shown_name(user.id, group.id), True)
@@ -459,9 +563,13 @@ def push_presence(occurrence: SessionOccurrence, room: LiveRoom) -> None:
                session_room(occurrence.id))
 
 
-def push_room_state(occurrence: SessionOccurrence, room: LiveRoom) -> None:
-    """Room state without check-ins (each viewer's visibility differs); clients re-sync check-ins on join."""
+def push_room_state(occurrence: SessionOccurrence, room: LiveRoom, *, opened_or_closed: bool = False) -> None:
+    """Room state without check-ins (each viewer's visibility differs); clients re-sync check-ins on join. Members
+    waiting in the lobby learn only that the room opened or closed, and then try to enter it."""
     queue_push("room_state", public_state(occurrence, room), session_room(occurrence.id))
+    if opened_or_closed:
+        queue_push("room_state", {"session_id": occurrence.id, "open": room.is_open, "version": room.version},
+                   lobby_room(occurrence.id))
 
 
 def presence_list(occurrence: SessionOccurrence, room: LiveRoom) -> list[dict]:
@@ -482,8 +590,9 @@ def public_state(occurrence: SessionOccurrence, room: LiveRoom) -> dict:
         "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
         "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
                     if room.current_speaker_id else None),
+        # Each person once, in the order of their first turn (a skipped speaker offered again keeps their place).
         "order": [{"user_id": uid, "name": names[uid], "skipped": uid in (room.skipped or [])}
-                  for uid in room.speaker_order or []],
+                  for uid in dict.fromkeys(room.speaker_order or [])],
         "hands": [{"user_id": uid, "name": names[uid]} for uid in room.hands or []],
         "left_early": [{"user_id": uid, "name": names[uid]} for uid in room.left_early or []],
         "present": presence_list(occurrence, room),
@@ -525,6 +634,11 @@ def state_for(viewer: User, occurrence: SessionOccurrence) -> dict:
     return state
 
 
+def state_etag(state: dict) -> str:
+    """A short fingerprint of a viewer's state: a periodic sync that finds it unchanged answers only that."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
 account_services.ACCOUNT_DEACTIVATED_HOOKS.append(eject_everywhere)
 
 
@@ -534,8 +648,26 @@ account_services.ACCOUNT_DEACTIVATED_HOOKS.append(eject_everywhere)
 def facilitator_alerts_panel(user: User) -> dict:
     group_ids = [g.id for g in queries.groups_for_facilitator(user)]
     alerts = open_alerts(group_ids)
+    recent = queries.recent_between_session_checkins(group_ids, limit=10)
     return {"alerts": alerts, "names": {a.id: _shown_name(a.patient_id, a.group_id) for a in alerts},
-            "checkins": queries.recent_between_session_checkins(group_ids, limit=10)}
+            "checkins": recent, "checkin_names": {c.id: _name_in_groups(c.user_id, group_ids) for c in recent}}
+
+
+def dashboard_state(user: User) -> dict:
+    """What the facilitator's home page shows live, from the database: for a page that reconnected, or that checks
+    now and then in case a push was lost."""
+    panel = facilitator_alerts_panel(user)
+    names = panel["checkin_names"]
+    return {"alerts": [alert_payload(a) for a in panel["alerts"]],
+            "checkins": [checkin_payload(c, names[c.id], True) for c in panel["checkins"]]}
+
+
+def _name_in_groups(user_id: int, group_ids: list[int]) -> str:
+    """The name a member chose in the first of these groups they belong to (what the facilitator knows them by)."""
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == user_id,
+                                                            Membership.group_id.in_(group_ids))
+                                   .order_by(Membership.group_id))
+    return membership.shown_name if membership else db.session.get(User, user_id).display_name
 
 
 def patient_checkin_panel(user: User) -> dict:
@@ -554,7 +686,7 @@ def patient_checkin_panel(user: User) -> dict:
     for group in groups:
         occurrence = upcoming.get(group.id)
         room = rooms.get(occurrence.id) if occurrence else None
-        if room is not None and room.is_open and now >= lobby_opens_at(occurrence):
+        if room is not None and policy.can_enter_room(user, occurrence, room, now):
             live.append(occurrence)
     return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
             "live": live}

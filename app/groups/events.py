@@ -1,5 +1,6 @@
-"""Socket.IO events of the live check-in room. Every event is authorised through app/policy.py on every call
-(app/realtime.socket_event re-authenticates the socket first); acknowledgements follow the commit."""
+"""Socket.IO events of the live check-in room and the facilitator's home page. Every event is authorised through
+app/policy.py on every call (app/realtime.socket_event re-authenticates the socket first); acknowledgements follow the
+commit, and the rooms a socket enters are entered after it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from flask_socketio import join_room, leave_room
 
 from app import policy
 from app.accounts.models import User
-from app.extensions import db, socketio
+from app.extensions import db
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
 from app.groups.models import SafetyAlert, SessionOccurrence
-from app.realtime import event, payload_id
+from app.realtime import DISCONNECT_HOOKS, event, payload_id
 
 
 def _occurrence(user: User, payload) -> SessionOccurrence:
@@ -29,44 +30,57 @@ def _managed_occurrence(user: User, payload) -> SessionOccurrence:
     return occurrence
 
 
-def register_events() -> None:
-    """The disconnect handler is not an acknowledged event; bind it to each new Socket.IO server."""
-    socketio.on_event("disconnect", on_disconnect)
+def _enter(user: User, occurrence: SessionOccurrence) -> None:
+    try:
+        checkins.enter_room(user, occurrence, request.sid)
+    except policy.RoomNotOpen:
+        # A member who is early waits in the lobby, which hears only that the room opened (or closed): joined at
+        # once, as it holds nothing the member may not know.
+        join_room(checkins.lobby_room(occurrence.id))
+        raise
+
+
+def _state(user: User, occurrence: SessionOccurrence, known: object = None) -> dict:
+    """The viewer's state and its fingerprint; only the fingerprint when the client already holds that state."""
+    state = checkins.state_for(user, occurrence)
+    etag = checkins.state_etag(state)
+    if isinstance(known, str) and known == etag:
+        return {"unchanged": True, "etag": etag}
+    return {"state": state, "etag": etag}
 
 
 # Everyone in the room -------------------------------------------------------------------------------------------------
+# Entering, syncing and the heartbeat are what a page does by itself (on load, on a reconnect, on a timer): they do
+# not count as activity, so an open tab is still logged off when nobody uses it.
 
 
-@event("join_session")
+@event("join_session", automatic=True)
 def join_session(user, payload):
     occurrence = _occurrence(user, payload)
-    checkins.join_room_presence(user, occurrence, request.sid)
-    join_room(checkins.session_room(occurrence.id))
-    if policy.can_manage_group(user, occurrence.group):
-        join_room(checkins.facilitators_room(occurrence.id))
-    else:
-        join_room(checkins.members_room(occurrence.id))
-    return {"state": checkins.state_for(user, occurrence)}
+    _enter(user, occurrence)
+    return _state(user, occurrence)
 
 
-@event("sync")
+@event("sync", automatic=True)
 def sync(user, payload):
-    """The room as the database has it: clients call this after a reconnect (a push is only a notification)."""
+    """The room as the database has it (a push is only a notification): clients call this after a reconnect and
+    every little while. It enters the socket into the room again if it is not there (a reconnect, a lost process),
+    counts as a heartbeat, and answers only `unchanged` when the state is the one the client names by `etag`."""
     occurrence = _occurrence(user, payload)
-    checkins.check_can_enter(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
-    return {"state": checkins.state_for(user, occurrence)}
+    _enter(user, occurrence)
+    return _state(user, occurrence, payload.get("etag"))
 
 
 @event("leave_session")
 def leave_session(user, payload):
     for occurrence in checkins.leave_room_presence(request.sid):
         for room in (checkins.session_room(occurrence.id), checkins.members_room(occurrence.id),
-                     checkins.facilitators_room(occurrence.id)):
+                     checkins.facilitators_room(occurrence.id), checkins.lobby_room(occurrence.id)):
             leave_room(room)
     return {}
 
 
-@event("heartbeat")
+@event("heartbeat", automatic=True)
 def heartbeat(user, payload):
     checkins.heartbeat(request.sid)
     return {}
@@ -91,14 +105,14 @@ def need_support(user, payload):
     occurrence = _occurrence(user, payload)
     if policy.can_manage_group(user, occurrence.group):
         raise CheckInError("forbidden")
-    checkins.need_support(user, occurrence)
-    return {"support": checkins.crisis_resources(user)}
+    result = checkins.need_support(user, occurrence, client_id=payload.get("client_id"))
+    return {"support": checkins.crisis_resources(user), "duplicate": not result.created}
 
 
 @event("raise_hand")
 def raise_hand(user, payload):
     occurrence = _occurrence(user, payload)
-    checkins.check_can_enter(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
+    policy.require_enter_room(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
     raised = payload.get("raised", True)
     if not isinstance(raised, bool):
         raise CheckInError("invalid", "raised must be true or false")
@@ -107,52 +121,56 @@ def raise_hand(user, payload):
 
 
 # Facilitators ---------------------------------------------------------------------------------------------------------
+# Each control answers with the room as it now is, so the facilitator's screen follows even when pushes do not arrive.
 
 
 @event("open_room")
 def open_room(user, payload):
     occurrence = _managed_occurrence(user, payload)
     checkins.open_room(user, occurrence)
-    return {"state": checkins.state_for(user, occurrence)}
+    return _state(user, occurrence)
 
 
 @event("close_room")
 def close_room(user, payload):
     occurrence = _managed_occurrence(user, payload)
     checkins.close_room(user, occurrence)
-    return {"state": checkins.state_for(user, occurrence)}
+    return _state(user, occurrence)
 
 
 @event("start_round")
 def start_round(user, payload):
-    checkins.start_round(user, _managed_occurrence(user, payload))
-    return {}
+    occurrence = _managed_occurrence(user, payload)
+    checkins.start_round(user, occurrence)
+    return _state(user, occurrence)
 
 
 @event("next_speaker")
 def next_speaker(user, payload):
-    checkins.next_speaker(user, _managed_occurrence(user, payload))
-    return {}
+    occurrence = _managed_occurrence(user, payload)
+    checkins.next_speaker(user, occurrence)
+    return _state(user, occurrence)
 
 
 @event("skip_speaker")
 def skip_speaker(user, payload):
-    checkins.next_speaker(user, _managed_occurrence(user, payload), skip=True)
-    return {}
+    occurrence = _managed_occurrence(user, payload)
+    checkins.next_speaker(user, occurrence, skip=True)
+    return _state(user, occurrence)
 
 
 @event("lower_hand")
 def lower_hand(user, payload):
     occurrence = _managed_occurrence(user, payload)
     checkins.lower_hand_for(user, occurrence, payload_id(payload, "user_id"))
-    return {}
+    return _state(user, occurrence)
 
 
 @event("mark_left_early")
 def mark_left_early(user, payload):
     occurrence = _managed_occurrence(user, payload)
     checkins.mark_left_early(user, occurrence, payload_id(payload, "user_id"))
-    return {}
+    return _state(user, occurrence)
 
 
 @event("acknowledge_alert")
@@ -164,9 +182,16 @@ def acknowledge_alert(user, payload):
     return {"alert": checkins.alert_payload(alert)}
 
 
-def on_disconnect(*_reason):
-    try:
-        checkins.leave_room_presence(request.sid)
-        db.session.commit()
-    except Exception:  # the socket is gone either way; stale presence expires by its timeout
-        db.session.rollback()
+@event("sync_dashboard", automatic=True)
+def sync_dashboard(user, payload):
+    """The facilitator's home page, from the database: open alerts and recent check-ins between sessions (after a
+    reconnect, and every little while in case a push was lost)."""
+    policy.require_follow_alerts(user)
+    return checkins.dashboard_state(user)
+
+
+def _forget_presence(sid: str) -> None:
+    checkins.leave_room_presence(sid)
+
+
+DISCONNECT_HOOKS.append(_forget_presence)

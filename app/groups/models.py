@@ -412,6 +412,7 @@ class SafetyAlert(db.Model):
     """A distress signal for the patient's facilitators only; open until a facilitator acknowledges it."""
 
     __tablename__ = "safety_alert"
+    __table_args__ = (UniqueConstraint("patient_id", "group_id", "client_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
@@ -423,6 +424,8 @@ class SafetyAlert(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: The client's idempotency key of an "I need support now" press: a retried press raises no second alert.
+    client_id: Mapped[str | None] = mapped_column(String(64))
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     group: Mapped[TherapyGroup] = relationship()

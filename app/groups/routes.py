@@ -730,6 +730,7 @@ def room_texts() -> dict:
         "low": _("low"), "medium": _("medium"), "high": _("high"), "speaker": _("Speaking now"),
         "nobody": _("Nobody yet"), "hand_up": _("Raise my hand"), "hand_down": _("Lower my hand"),
         "support_sent": _("Your facilitator has been told privately. You are not alone."),
+        "support_sending": _("Letting your facilitator know…"), "signed_out": _("You are signed out."),
         "acknowledge": _("Acknowledge"), "acknowledged": _("Acknowledged"), "need_support": _("needs support now"),
         "low_mood": _("checked in with a very low mood"), "left_early": _("Mark as left early"),
         "lower_hand": _("Lower hand"), "you": _("you"), "skipped": _("skipped"), "error": _("Something went wrong."),
@@ -765,8 +766,8 @@ def create_checkin():
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("accounts.home"))
-    if result.alerts:
-        session["show_support"] = True
+    if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
+        session["show_support"] = "alerted" if result.alerts else "resources"
     flash(_("Thank you for checking in."), "info")
     return redirect(url_for("accounts.home"))
 

@@ -1,7 +1,9 @@
 """The live check-in room in Chromium (issue 4): a facilitator and three members in separate browser contexts.
 
-Check-ins reach everyone live, a pass shows as such, "I need support now" reaches the facilitator only, the
-facilitator acknowledges it, and a member loses nothing to a reload or to a lost connection.
+A member waiting in the lobby enters by themselves when the room opens, check-ins reach everyone live, a pass shows as
+such, "I need support now" reaches the facilitator only (once, however often it is pressed), the facilitator
+acknowledges it, a member loses nothing to a reload or to a lost connection, and what waits in the browser belongs to
+one account and goes when it signs out. The facilitator's home page shows alerts and check-ins between sessions live.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app.accounts import services as account_services
 from app.accounts.models import Organisation, RoleName, User
 from app.demo import DEMO_PASSWORD, DEMO_SLUG
 from app.extensions import db
+from app.groups import checkins
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
@@ -60,29 +63,34 @@ def live_session(in_app) -> LiveSession:
     return LiveSession(session_id, f"/sessions/{session_id}/room")
 
 
+#: What the room page keeps for the account signed in: "momentum:pending:<user id>".
+PENDING = ("() => JSON.parse(localStorage.getItem('momentum:pending:' + "
+           "document.getElementById('live-room').dataset.userId) || '[]')")
+
+
 def pending_checkins(page, session_id: int) -> list:
-    return page.evaluate("(key) => JSON.parse(localStorage.getItem(key) || '[]')",
-                         f"momentum:pending-checkins:{session_id}")
+    return [item for item in page.evaluate(PENDING) if item["session_id"] == session_id and item["kind"] == "checkin"]
 
 
 def nothing_pending(page, session_id: int) -> None:
-    """Wait until every check-in kept in the browser's storage is acknowledged (and so forgotten)."""
-    page.wait_for_function("(key) => JSON.parse(localStorage.getItem(key) || '[]').length === 0",
-                           arg=f"momentum:pending-checkins:{session_id}")
+    """Wait until every check-in and call for support kept in the browser's storage is acknowledged (and so
+    forgotten)."""
+    page.wait_for_function(f"() => ({PENDING})().length === 0")
 
 
 def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_session, assert_no_axe_violations,
-                                                     assert_fits):
+                                                     assert_fits, sign_out):
     facilitator = signed_in("facilitator@example.org")
     alex = signed_in("alex@example.org", viewport=NARROW)
     sam = signed_in("sam@example.org", viewport=NARROW)
     tay = signed_in("taylor@example.org", viewport=NARROW)
     members = (alex, sam, tay)
 
-    # Before the facilitator opens the room, members are told to wait.
+    # Before the facilitator opens the room, members are told to wait; the page waits with them.
     alex.goto(live_session.url)
     expect(alex.locator("#room-status")).to_have_text(
         "The room is not open yet. Your facilitator opens it shortly before the session.")
+    expect(alex.locator("#room-lobby")).to_be_visible()
     assert_no_axe_violations(alex)
 
     facilitator.goto(live_session.url)
@@ -92,7 +100,17 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
     facilitator.get_by_role("button", name="Open the room").click()
     expect(facilitator.locator("#room-status")).to_have_text("The room is open.")
 
-    alex.reload()
+    # Alex's page enters by itself, without a reload.
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+    expect(alex.locator("#room-lobby")).to_be_hidden()
+    # Sam's browser holds what someone else left waiting (another account, and the old unkeyed form): it is dropped,
+    # never sent as Sam's.
+    sam.evaluate("""(sessionId) => {
+        const item = {kind: 'checkin', session_id: sessionId, client_id: 'someone-elses-checkin', mood: 2,
+                      energy: null, note: "Someone else's note", passed: false};
+        localStorage.setItem('momentum:pending:999999', JSON.stringify([item]));
+        localStorage.setItem('momentum:pending-checkins:' + sessionId, JSON.stringify([item]));
+    }""", live_session.id)
     for member in (sam, tay):
         member.goto(live_session.url)
     for member in members:
@@ -116,14 +134,19 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
         expect(page.locator("#checkins li").filter(has_text="Alex")).to_have_text(
             f"Alex: {ALEX_CHECKIN}")
 
-    # Tay asks for support: a calm confirmation with the clinic's crisis resources, and an alert to the facilitator
-    # only.
+    assert sam.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('momentum:'))") == []
+
+    # Tay asks for support: the clinic's crisis resources at once, a calm confirmation, and an alert to the
+    # facilitator only. Pressing again (it can be hard to tell whether it worked) calls no one twice.
     tay.get_by_role("button", name="I need support now").click()
     confirmation = tay.locator("#support-confirmation")
     expect(confirmation).to_be_visible()
     expect(confirmation).to_be_focused()
-    expect(confirmation).to_contain_text("Your facilitator has been told privately. You are not alone.")
     expect(confirmation).to_contain_text(CRISIS_LINE)
+    expect(confirmation).to_contain_text("Your facilitator has been told privately. You are not alone.")
+    for _press in range(2):
+        tay.get_by_role("button", name="I need support now").click()
+        nothing_pending(tay, live_session.id)
     expect(confirmation.get_by_role("link", name="0800 111 222")).to_have_attribute("href", "tel:0800111222")
     assert_no_axe_violations(tay)
     assert_fits(tay)
@@ -216,3 +239,73 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
             .where(CheckIn.occurrence_id == live_session.id, User.email == "sam@example.org").order_by(CheckIn.id))]
 
     assert in_app(sams_checkins) == [(True, None, ""), (False, 6, "Back again"), (False, 5, "Still here")]
+
+    # Signing out takes what the browser kept with it.
+    sam.evaluate("() => localStorage.setItem('momentum:pending:' + document.getElementById('live-room').dataset.userId,"
+                 " JSON.stringify([{kind: 'checkin', session_id: 0, client_id: 'left-behind', note: 'private'}]))")
+    sign_out(sam)
+    assert sam.evaluate("() => localStorage.length") == 0
+
+
+def test_a_member_whose_room_closes_waits_and_enters_again_when_it_reopens(signed_in, live_session):
+    facilitator = signed_in("facilitator@example.org")
+    alex = signed_in("alex@example.org", viewport=NARROW)
+    facilitator.goto(live_session.url)
+    facilitator.get_by_role("button", name="Open the room").click()
+    alex.goto(live_session.url)
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+
+    facilitator.get_by_role("button", name="Close the room").click()
+    expect(alex.locator("#room-status")).to_have_text("The room is closed.")
+    expect(alex.locator("#room-lobby")).to_be_visible()
+    facilitator.get_by_role("button", name="Open the room").click()
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+    alex.get_by_role("button", name="Pass").click()
+    expect(facilitator.locator("#checkins li").filter(has_text="Alex")).to_have_text("Alex: Passed")
+
+
+def test_a_member_signed_out_elsewhere_is_told_so_in_the_room(signed_in, live_session, sign_out):
+    facilitator = signed_in("facilitator@example.org")
+    facilitator.goto(live_session.url)
+    facilitator.get_by_role("button", name="Open the room").click()
+    alex = signed_in("alex@example.org", viewport=NARROW)
+    alex.goto(live_session.url)
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+    other_tab = alex.context.new_page()
+    other_tab.goto("/")
+
+    sign_out(other_tab)
+
+    expect(alex.locator("#room-status")).to_have_text("You are signed out.")
+    expect(alex.get_by_role("link", name="Sign in again")).to_have_attribute("href", f"/login?next={live_session.url}")
+
+
+def test_the_facilitators_home_page_shows_alerts_and_checkins_between_sessions_live(signed_in, in_app):
+    """By the name each member chose in the group; a live alert is acknowledged where it appears."""
+
+    def sam_goes_by_sammy():
+        sam = db.session.scalar(select(User).where(User.email == "sam@example.org"))
+        membership = db.session.scalar(select(Membership).where(Membership.user_id == sam.id))
+        membership.preferred_name = "Sammy"
+        return sam.id
+
+    sam_id = in_app(sam_goes_by_sammy)
+    facilitator = signed_in("facilitator@example.org")
+    expect(facilitator.get_by_role("heading", name="Check-ins between sessions")).to_be_visible()
+
+    def sam_checks_in_and_asks_for_support():
+        sam = db.session.get(User, sam_id)
+        checkins.record_checkin(sam, client_id="browser-between-1", mood=6, note="Made tea")
+        checkins.need_support(sam, client_id="browser-support-1")
+
+    in_app(sam_checks_in_and_asks_for_support)
+
+    item = facilitator.locator("#between-list li").first
+    expect(item).to_contain_text("Sammy · just now: Mood 6 of 10 · “Made tea”")
+    alert = facilitator.locator("#alert-list li", has_text="Sammy")
+    expect(alert).to_contain_text("needs support now")
+    alert.get_by_role("button", name="Acknowledge").click()
+    expect(alert).to_have_count(0)
+    expect(facilitator.locator("#between-list")).not_to_contain_text("Sam ·")
+    assert in_app(lambda: [a.acknowledged_by_id is not None for a in db.session.scalars(select(SafetyAlert))]) == [
+        True]

@@ -1,31 +1,126 @@
-// The facilitator's home page: safety alerts arrive live (a visual cue, never a sound) while the page is open.
+// The facilitator's home page: safety alerts and check-ins between sessions arrive live (a visual cue, never a
+// sound) while the page is open. The database is the record: after a reconnect, and every minute in case a push was
+// lost (Redis down, say), the page asks the server what is open now.
 (function () {
   "use strict";
   var panel = document.getElementById("dashboard-alerts");
   if (!panel || !window.io) return;
   var list = document.getElementById("alert-list");
   var none = document.getElementById("no-alerts");
+  var between = document.getElementById("dashboard-checkins");
+  var betweenList = document.getElementById("between-list");
+  var noBetween = document.getElementById("no-between");
   var socket = window.io({ transports: ["websocket", "polling"] });
-  socket.on("alert", function (alert) {
-    var existing = list.querySelector('[data-alert-id="' + alert.id + '"]');
-    if (alert.acknowledged) { if (existing) existing.remove(); }
-    else if (!existing) {
-      var li = document.createElement("li");
-      li.className = "alert-item alert-new";
-      li.dataset.alertId = alert.id;
-      li.textContent = alert.name + " — " + (alert.kind === "need_support" ? panel.dataset.needSupport : panel.dataset.lowMood);
-      var link = document.createElement("a");
-      link.href = window.location.pathname;
-      link.textContent = " " + panel.dataset.reload;
-      li.appendChild(link);
-      list.prepend(li);
-    }
+  var SYNC_EVERY = 60000;
+  var retries = 0;
+
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  // Alerts ---------------------------------------------------------------------------------------------------------
+  function alertItem(alert) {
+    var li = el("li", null, "alert-item alert-new");
+    li.dataset.alertId = alert.id;
+    var name = el("strong", alert.name);
+    name.id = "dashboard-alert-" + alert.id + "-name";
+    li.appendChild(name);
+    li.appendChild(document.createTextNode(" " + (alert.kind === "need_support" ? panel.dataset.needSupport : panel.dataset.lowMood) + " "));
+    var button = el("button", panel.dataset.acknowledge);
+    button.type = "button";
+    button.setAttribute("aria-describedby", name.id);
+    button.addEventListener("click", function () {
+      socket.timeout(10000).emit("acknowledge_alert", { alert_id: alert.id }, function (err, ack) {
+        if (!err && ack && ack.ok) removeAlert(alert.id);
+        else button.textContent = panel.dataset.error + " " + panel.dataset.acknowledge;
+      });
+    });
+    li.appendChild(button);
+    return li;
+  }
+  function removeAlert(id) {
+    var existing = list.querySelector('[data-alert-id="' + id + '"]');
+    if (!existing) return;
+    var hadFocus = existing.contains(document.activeElement);
+    existing.remove();
+    if (hadFocus) focusHeading("alerts-heading");
     none.hidden = list.children.length > 0;
-  });
+  }
+  function mergeAlert(alert) {
+    if (alert.acknowledged) { removeAlert(alert.id); return; }
+    if (!list.querySelector('[data-alert-id="' + alert.id + '"]')) list.prepend(alertItem(alert));
+    none.hidden = list.children.length > 0;
+  }
+  function focusHeading(id) {
+    var heading = document.getElementById(id);
+    if (!heading) return;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+
+  // Check-ins between sessions -------------------------------------------------------------------------------------
+  function when(iso, live) {
+    if (live) return between.dataset.justNow;
+    try {
+      return new Date(iso).toLocaleString(document.documentElement.lang || undefined,
+        { weekday: "short", hour: "2-digit", minute: "2-digit" });
+    } catch (e) { return iso; }
+  }
+  function checkinItem(c, live) {
+    var li = el("li");
+    li.dataset.checkinId = c.id;
+    li.appendChild(document.createTextNode(c.name + " · "));
+    var time = el("time", when(c.created_at, live));
+    time.setAttribute("datetime", c.created_at);
+    li.appendChild(time);
+    var what = c.passed ? between.dataset.passed : between.dataset.mood.replace("{mood}", String(c.mood));
+    if (!c.passed && c.note) what += " · “" + c.note + "”";
+    li.appendChild(document.createTextNode(": " + what));
+    return li;
+  }
+  function mergeCheckin(c, live) {
+    if (!betweenList || c.session_id !== null) return; // check-ins in a live session are the room's
+    if (betweenList.querySelector('[data-checkin-id="' + c.id + '"]')) return; // a member of two of my groups
+    betweenList.prepend(checkinItem(c, live));
+    noBetween.hidden = true;
+  }
+
+  // The database is the record ---------------------------------------------------------------------------------------
+  function sync() {
+    if (!socket.connected) return;
+    socket.timeout(10000).emit("sync_dashboard", {}, function (err, ack) {
+      if (err || !ack || !ack.ok) return; // asked again at the next turn
+      var open = {};
+      ack.alerts.forEach(function (a) { open[a.id] = true; mergeAlert(a); });
+      Array.prototype.forEach.call(list.querySelectorAll("[data-alert-id]"), function (item) {
+        if (!open[item.dataset.alertId]) removeAlert(item.dataset.alertId);
+      });
+      ack.checkins.slice().reverse().forEach(function (c) { mergeCheckin(c, false); });
+    });
+  }
+
+  socket.on("alert", mergeAlert);
+  socket.on("checkin", function (c) { mergeCheckin(c, true); });
   var connectedOnce = false;
   socket.on("connect", function () {
-    // The database is the record: after a lost connection, reload so nothing pushed meanwhile is missed.
-    if (connectedOnce) window.location.reload();
+    retries = 0;
+    if (connectedOnce) sync(); // what was pushed while the connection was down
     connectedOnce = true;
   });
+  // socket.io does not reconnect by itself after the server closed the connection (a sign-out elsewhere, say):
+  // try again, more and more slowly; a connection refused for want of a login stays closed.
+  socket.on("disconnect", function (reason) {
+    if (reason === "io server disconnect") reconnectLater();
+  });
+  socket.on("connect_error", function (error) {
+    if (!socket.active && error && error.message !== "unauthorized") reconnectLater();
+  });
+  function reconnectLater() {
+    var delay = Math.min(30000, 1000 * Math.pow(2, retries++)) * (0.75 + Math.random() / 2);
+    window.setTimeout(function () { if (!socket.connected) socket.connect(); }, delay);
+  }
+  window.setInterval(sync, SYNC_EVERY);
 })();

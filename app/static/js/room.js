@@ -1,6 +1,8 @@
-// The live check-in room. The database is the record: on every (re)connect the client joins and re-syncs the whole
-// state from the server, and check-ins not yet acknowledged are kept in localStorage and re-sent with the same
-// client_id until the server says it has them (it stores each id once).
+// The live check-in room. The database is the record: on every (re)connect the client enters and re-syncs the whole
+// state from the server, and again every little while (cheaply: the server answers "unchanged" when nothing moved),
+// so a push lost on the way (Redis down, say) is caught up. Check-ins and calls for support not yet acknowledged are
+// kept in localStorage, under this account only, and re-sent with the same client_id until the server says it has
+// them (it stores each id once).
 (function () {
   "use strict";
   var root = document.getElementById("live-room");
@@ -8,8 +10,18 @@
   var sessionId = parseInt(root.dataset.sessionId, 10);
   var isFacilitator = root.dataset.facilitator === "true";
   var texts = JSON.parse(document.getElementById("room-texts").textContent);
-  var pendingKey = "momentum:pending-checkins:" + sessionId;
+  var STORE = "momentum:pending:" + root.dataset.userId;
+  var SYNC_EVERY = 20000;
+  var LOBBY_EVERY = 30000;
+  var SUPPORT_AGAIN_AFTER = 5 * 60000; // a press within this time of the last one is the same call for support
   var state = null;
+  var etag = null;
+  var inRoom = false;
+  var entering = false;
+  var signedOut = false;
+  var retries = 0;
+  var lobbyTimer = null;
+  var lastSupport = null;
   var sending = {};
   var socket = window.io({ transports: ["websocket", "polling"] });
 
@@ -28,27 +40,58 @@
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   }
 
-  // Pending check-ins survive reloads and lost connections.
-  function pending() {
-    try { return JSON.parse(window.localStorage.getItem(pendingKey) || "[]"); } catch (e) { return []; }
+  // What waits to be sent survives reloads and lost connections, and belongs to one account: on a shared browser the
+  // next person must neither send it as their own nor find it on the disk (signing out clears the site's storage).
+  function forgetOtherAccounts() {
+    try {
+      for (var i = window.localStorage.length - 1; i >= 0; i--) {
+        var name = window.localStorage.key(i);
+        if (name && name.indexOf("momentum:pending") === 0 && name !== STORE) window.localStorage.removeItem(name);
+      }
+    } catch (e) { /* storage unavailable: nothing was kept either */ }
   }
-  function savePending(list) { window.localStorage.setItem(pendingKey, JSON.stringify(list)); }
+  function pending() {
+    try { return JSON.parse(window.localStorage.getItem(STORE) || "[]"); } catch (e) { return []; }
+  }
+  function savePending(list) {
+    try {
+      if (list.length) window.localStorage.setItem(STORE, JSON.stringify(list));
+      else window.localStorage.removeItem(STORE);
+    } catch (e) { /* kept in this page only */ }
+  }
+  function keep(item) { var list = pending(); list.push(item); savePending(list); }
   function forget(clientId) {
     savePending(pending().filter(function (item) { return item.client_id !== clientId; }));
     delete sending[clientId];
   }
+  function payloadOf(item) {
+    var payload = { session_id: item.session_id, client_id: item.client_id };
+    if (item.kind === "checkin") ["mood", "energy", "note", "passed"].forEach(function (k) { payload[k] = item[k]; });
+    return payload;
+  }
   function send(item) {
-    if (!socket.connected || sending[item.client_id]) return;
+    if (item.session_id !== sessionId || !socket.connected || signedOut || sending[item.client_id]) return;
+    if (item.kind !== "support" && !inRoom) return; // a check-in waits for the room; a call for support does not
     sending[item.client_id] = true;
-    socket.timeout(10000).emit("checkin", item, function (err, ack) {
+    var name = item.kind === "support" ? "need_support" : "checkin";
+    socket.timeout(10000).emit(name, payloadOf(item), function (err, ack) {
       delete sending[item.client_id];
       if (err || !ack) return; // no answer: it stays pending and is sent again
       if (ack.ok) {
         forget(item.client_id);
-        showOwn(ack.checkin);
-        if (ack.support) showSupport();
-      } else if (ack.error === "unauthorized" || ack.error === "server_error") {
+        if (item.kind === "support") {
+          lastSupport = { client_id: item.client_id, at: Date.now() };
+          showSupport(true);
+        } else {
+          showOwn(ack.checkin);
+          if (ack.support) showSupport(true);
+        }
+      } else if (ack.error === "unauthorized") {
+        signOut();
+      } else if (ack.error === "server_error") {
         return; // try again later
+      } else if (ack.error === "room_closed") {
+        leaveRoom(); // it waits for the room to open again
       } else {
         forget(item.client_id);
         status(ack.message || texts.error);
@@ -57,10 +100,21 @@
   }
   function flush() { pending().forEach(send); }
   function submit(fields) {
-    var item = { session_id: sessionId, client_id: newClientId(), passed: false, mood: null, energy: null, note: "" };
+    var item = { kind: "checkin", session_id: sessionId, client_id: newClientId(), passed: false, mood: null,
+                 energy: null, note: "" };
     Object.keys(fields).forEach(function (k) { item[k] = fields[k]; });
-    var list = pending(); list.push(item); savePending(list);
-    var own = $("own-checkin"); if (own) own.textContent = texts.pending;
+    keep(item);
+    setText($("own-checkin"), texts.pending);
+    send(item);
+  }
+  function askForSupport() {
+    showSupport(false); // where help is, at once; that the facilitator knows, once the server has it
+    var item = pending().filter(function (i) { return i.kind === "support" && i.session_id === sessionId; })[0];
+    if (!item) {
+      var again = lastSupport && Date.now() - lastSupport.at < SUPPORT_AGAIN_AFTER;
+      item = { kind: "support", session_id: sessionId, client_id: again ? lastSupport.client_id : newClientId() };
+      keep(item);
+    }
     send(item);
   }
 
@@ -74,9 +128,11 @@
     return parts.join(" · ");
   }
   function showOwn(c) { setText($("own-checkin"), texts.saved + " " + describe(c)); }
-  function showSupport() {
+  function showSupport(told) {
     var box = $("support-confirmation");
-    if (box) { box.hidden = false; box.focus(); }
+    if (!box) return;
+    setText($("support-status"), told ? texts.support_sent : texts.support_sending);
+    if (box.hidden) { box.hidden = false; box.focus(); }
   }
 
   // Lists are updated in place, item by item (keyed): an unchanged item keeps its node, so a button keeps the
@@ -129,7 +185,7 @@
   }
   function render() {
     if (!state) return;
-    status(state.open ? texts.open : texts.closed);
+    if (inRoom) status(state.open ? texts.open : texts.closed);
     var speaker = $("current-speaker");
     setText(speaker, state.speaker ? state.speaker.name : texts.nobody);
     renderList("speaker-order", state.order || [], function (p) {
@@ -152,7 +208,7 @@
       return el("li", c.name + ": " + describe(c), c.passed ? "checkin passed" : "checkin");
     }, byUser);
     var mine = (state.checkins || []).filter(function (c) { return c.user_id === state.me; })[0];
-    if (mine) showOwn(mine);
+    if (mine && !pending().some(function (i) { return i.kind === "checkin" && i.session_id === sessionId; })) showOwn(mine);
     var hand = $("hand-button");
     if (hand) {
       var raised = (state.hands || []).some(function (p) { return p.user_id === state.me; });
@@ -183,15 +239,20 @@
     button.addEventListener("click", function () { act(action, extra); });
     return button;
   }
+  // A control answers with the room as it now is: the facilitator's screen does not wait for a push.
   function act(action, extra) {
     var payload = { session_id: sessionId };
     Object.keys(extra || {}).forEach(function (k) { payload[k] = extra[k]; });
     socket.timeout(10000).emit(action, payload, function (err, ack) {
       if (err || !ack) { status(texts.reconnecting); return; }
       if (!ack.ok) { status(ack.message || texts.error); return; }
-      if (ack.state) { state = ack.state; render(); }
-      if (ack.alert) { mergeAlert(ack.alert); }
+      if (ack.state) apply(ack);
+      if (ack.alert) mergeAlert(ack.alert);
     });
+  }
+  function apply(ack) {
+    if (ack.unchanged) return;
+    state = ack.state; etag = ack.etag; render();
   }
   function mergeAlert(alert) {
     if (!state) return;
@@ -199,35 +260,107 @@
     if (!alert.acknowledged) state.alerts.push(alert);
     renderAlerts();
   }
-  function join() {
+
+  // Entering, the lobby, and keeping up ------------------------------------------------------------------------------
+  function showLobby(waiting) {
+    var hint = $("room-lobby"); if (hint) hint.hidden = !waiting;
+  }
+  function enter() {
+    if (entering || signedOut || !socket.connected) return;
+    entering = true;
+    window.clearTimeout(lobbyTimer);
     socket.timeout(10000).emit("join_session", { session_id: sessionId }, function (err, ack) {
-      if (err || !ack) { status(texts.reconnecting); return; }
-      if (!ack.ok) { status(ack.message || texts.closed); return; }
-      state = ack.state; render(); flush();
+      entering = false;
+      if (err || !ack) { status(texts.reconnecting); lobbyTimer = window.setTimeout(enter, LOBBY_EVERY); return; }
+      if (ack.ok) { inRoom = true; showLobby(false); apply(ack); flush(); return; }
+      inRoom = false;
+      if (ack.error === "unauthorized") signOut();
+      else if (ack.error === "room_closed") waitInLobby(ack);
+      else status(ack.message || texts.error);
     });
   }
+  // Early, or the room closed: wait here. The server tells the lobby when the room opens; the page also asks again
+  // now and then (a push may be lost), and at the lobby time when only that is missing.
+  function waitInLobby(ack) {
+    status(ack.message || texts.closed);
+    showLobby(true);
+    flush(); // a call for support goes out from the lobby too
+    var delay = ack.opens_in ? Math.min(ack.opens_in * 1000 + 1000, LOBBY_EVERY) : LOBBY_EVERY;
+    window.clearTimeout(lobbyTimer);
+    lobbyTimer = window.setTimeout(enter, delay);
+  }
+  function leaveRoom() {
+    if (!inRoom) return;
+    inRoom = false;
+    if (state) { state.open = false; render(); }
+    status(texts.closed);
+    window.setTimeout(enter, 500 + Math.random() * 1500); // into the lobby, to hear when it opens again
+  }
+  function sync() {
+    if (!inRoom || !socket.connected || signedOut) return;
+    socket.timeout(10000).emit("sync", { session_id: sessionId, etag: etag }, function (err, ack) {
+      if (err || !ack) return;
+      if (ack.ok) { apply(ack); flush(); return; }
+      if (ack.error === "unauthorized") signOut();
+      else if (ack.error === "room_closed") { leaveRoom(); }
+    });
+  }
+  function signOut() {
+    signedOut = true;
+    inRoom = false;
+    window.clearTimeout(lobbyTimer);
+    showLobby(false);
+    status(texts.signed_out);
+    var box = $("signed-out"); if (box) box.hidden = false;
+    if (socket.connected) socket.disconnect();
+  }
+  // socket.io reconnects by itself after a lost connection, but not after the server closed it (a sign-out on another
+  // tab, a restart): try again, more and more slowly. A connection refused for want of a login means signed out.
+  function reconnectLater() {
+    var delay = Math.min(30000, 1000 * Math.pow(2, retries++)) * (0.75 + Math.random() / 2);
+    window.setTimeout(function () { if (!signedOut && !socket.connected) socket.connect(); }, delay);
+  }
 
-  socket.on("connect", join);
-  socket.on("disconnect", function () { status(texts.reconnecting); });
+  socket.on("connect", function () { retries = 0; enter(); });
+  socket.on("disconnect", function (reason) {
+    inRoom = false;
+    window.clearTimeout(lobbyTimer);
+    if (signedOut) return;
+    status(texts.reconnecting);
+    if (reason === "io server disconnect") reconnectLater();
+  });
+  socket.on("connect_error", function (error) {
+    if (signedOut) return;
+    status(texts.reconnecting);
+    if (socket.active) return; // socket.io tries again by itself
+    if (error && error.message === "unauthorized") signOut(); else reconnectLater();
+  });
   socket.on("room_state", function (s) {
-    if (s.session_id !== sessionId || !state) return;
-    var keep = { checkins: state.checkins, alerts: state.alerts, me: state.me, facilitator: state.facilitator, visibility: state.visibility };
+    if (s.session_id !== sessionId) return;
+    if (!inRoom) { if (s.open) enter(); return; } // waiting in the lobby: the room opened
+    var keep = { checkins: state.checkins, alerts: state.alerts, me: state.me, facilitator: state.facilitator,
+                 visibility: state.visibility };
     var wasOpen = state.open;
     state = Object.assign({}, s, keep);
-    if (!wasOpen && s.open) { join(); return; }
+    if (!s.open && !isFacilitator) { leaveRoom(); return; } // the room closed: members wait in the lobby
+    if (!wasOpen && s.open) { enter(); return; }
     render();
   });
-  socket.on("presence", function (p) { if (state && p.session_id === sessionId) { state.present = p.present; render(); } });
+  socket.on("presence", function (p) { if (state && inRoom && p.session_id === sessionId) { state.present = p.present; render(); } });
   socket.on("checkin", function (c) {
     if (!state || c.session_id !== sessionId) return;
+    // A member's own check-in is always shown in full (the server sends it so): never replaced by the "checked in"
+    // that the others see.
+    if (c.user_id === state.me && c.mood === undefined) return;
     state.checkins = (state.checkins || []).filter(function (x) { return x.user_id !== c.user_id; });
     state.checkins.push(c);
     render();
   });
   socket.on("alert", function (a) { if (a.session_id === sessionId) mergeAlert(a); });
 
-  window.setInterval(function () { if (socket.connected) { socket.emit("heartbeat", {}); flush(); } }, 20000);
+  window.setInterval(sync, SYNC_EVERY); // also the heartbeat that keeps this page present in the room
 
+  forgetOtherAccounts();
   var form = $("checkin-form");
   if (form) {
     var range = $("mood"), output = $("mood-value");
@@ -249,13 +382,11 @@
     socket.timeout(10000).emit("raise_hand", { session_id: sessionId, raised: hand.dataset.raised !== "true" }, function () {});
   });
   var support = $("support-button");
-  if (support) support.addEventListener("click", function () {
-    socket.timeout(10000).emit("need_support", { session_id: sessionId }, function (err, ack) {
-      // A refusal says why (the room is not open yet, say); the crisis resources stay in the page's footer.
-      if (!err && ack && ack.ok) showSupport(); else status((ack && ack.message) || texts.error);
-    });
-  });
+  if (support) support.addEventListener("click", askForSupport);
   Array.prototype.forEach.call(document.querySelectorAll("[data-action]"), function (button) {
     button.addEventListener("click", function () { act(button.dataset.action); });
   });
+  if (pending().some(function (i) { return i.kind === "checkin" && i.session_id === sessionId; })) {
+    setText($("own-checkin"), texts.pending);
+  }
 })();
