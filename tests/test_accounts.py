@@ -613,6 +613,7 @@ def test_demo_loads_every_demo_account_and_running_it_twice_changes_nothing(clie
 @pytest.mark.parametrize("how", ["argument", "MOMENTUM_ENV"])
 def test_demo_is_refused_in_production(monkeypatch, how):
     monkeypatch.setenv("SECRET_KEY", "a-real-production-secret-of-some-length")
+    monkeypatch.setenv("AUDIT_KEY", "a-separate-production-audit-key")
     if how == "MOMENTUM_ENV":
         monkeypatch.setenv("MOMENTUM_ENV", "production")
         production = create_app(SQLALCHEMY_DATABASE_URI="sqlite://")
