@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from app import audit
 from app.accounts import services
 from app.accounts.models import Organisation, PasswordReset, Role, RoleName, User
 from app.extensions import db
@@ -840,6 +841,7 @@ def reset_database() -> None:
     db.session.remove()
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
+    audit.start_trail()
     db.session.commit()
     db.session.remove()
 

@@ -12,7 +12,7 @@ from page_forms import sign_in
 from sqlalchemy import select, text
 
 from app import audit
-from app.audit import AuditEvent
+from app.audit import AuditEvent, AuditHead
 from app.extensions import db
 from app.models_base import utcnow
 
@@ -223,6 +223,81 @@ def test_the_chain_goes_on_correctly_after_verification(app, trail, client, logi
 
     assert verify(app).exit_code == 0
     assert [e.seq for e in events()] == [1, 2, 3, 4, 5, 6]
+
+
+# The head: where the chain ends, signed, from the moment the database exists -----------------------------------------
+
+
+def head() -> AuditHead | None:
+    db.session.expire_all()
+    return db.session.get(AuditHead, 1)
+
+
+def test_a_new_database_starts_with_the_signed_head_of_an_empty_trail(app):
+    start = head()
+
+    assert (start.last_seq, start.last_hash) == (0, audit.GENESIS)
+    assert start.mac == audit.head_mac(0, audit.GENESIS)
+
+
+def test_the_head_carries_an_hmac_of_where_the_chain_ends(app, trail):
+    end = head()
+
+    assert (end.last_seq, end.last_hash) == (5, trail[-1].hash)
+    assert end.mac == audit.head_mac(5, trail[-1].hash)
+    assert end.mac not in (audit.head_mac(4, trail[-1].hash), audit.head_mac(5, trail[-2].hash))
+
+
+def test_audit_verify_fails_after_the_tail_is_cut_and_the_head_rewound_to_match(app, trail):
+    tamper("DELETE FROM audit_event WHERE seq > 1")
+    tamper("UPDATE audit_head SET last_seq = 1, last_hash = :hash", hash=trail[0].hash)
+
+    result = verify(app)
+
+    assert result.exit_code == 1
+    assert "the head does not carry its HMAC" in result.output
+
+
+@pytest.mark.parametrize("head_too", ["deleted", "reset to an empty trail"])
+def test_audit_verify_fails_after_every_row_is_deleted_with_the_head(app, trail, head_too):
+    tamper("DELETE FROM audit_event")
+    if head_too == "deleted":
+        tamper("DELETE FROM audit_head")
+    else:
+        tamper("UPDATE audit_head SET last_seq = 0, last_hash = :genesis", genesis=audit.GENESIS)
+
+    result = verify(app)
+
+    assert result.exit_code == 1
+    assert ("the head is missing" if head_too == "deleted" else "the head does not carry its HMAC") in result.output
+
+
+def test_a_deleted_head_does_not_stop_sign_ins_and_verify_reports_it(app, trail, patient):
+    tamper("DELETE FROM audit_head")
+    assert verify(app).exit_code == 1
+
+    assert sign_in(app.test_client(), patient.email).status_code == 302
+    assert sign_in(app.test_client(), patient.email).status_code == 302
+
+    assert [(e.seq, e.action) for e in events()][5:] == [(6, audit.HEAD_REPAIRED), (7, "login"), (8, "login")]
+    assert json.loads(events(audit.HEAD_REPAIRED)[0].details) == {"head": "missing", "last_stored_seq": 5}
+    result = verify(app)
+    assert result.exit_code == 1
+    assert "seq 6: the head was put back" in result.output
+    assert result.output.count("\n") == 1  # the chain itself is whole again: the repair is the only finding
+
+
+def test_a_head_rewound_without_the_key_is_put_back_at_the_last_row_and_verify_reports_it(app, trail, patient):
+    tamper("UPDATE audit_head SET last_seq = 2, last_hash = :hash", hash=trail[1].hash)
+
+    assert sign_in(app.test_client(), patient.email).status_code == 302
+
+    assert [(e.seq, e.action) for e in events()][5:] == [(6, audit.HEAD_REPAIRED), (7, "login")]
+    assert json.loads(events(audit.HEAD_REPAIRED)[0].details) == {"head": "not signed", "head_seq": 2,
+                                                                  "last_stored_seq": 5}
+    result = verify(app)
+    assert result.exit_code == 1
+    assert "seq 6: the head was put back" in result.output
 
 
 # Log injection -------------------------------------------------------------------------------------------------------
