@@ -169,6 +169,33 @@ def test_password_reset_link_expires(client, app, patient):
     assert db.session.get(User, patient.id).password_hash == password_hash()
 
 
+def test_a_password_reset_closes_every_other_reset_link_of_the_account(client, patient):
+    older = link_path(request_reset(client, patient.email)[0].body)
+    newer = link_path(request_reset(client, patient.email)[0].body)
+
+    assert submit(client, newer, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+
+    assert client.get(older).status_code == 404
+    another = "yet another long password"
+    refused = client.post(older, data={"csrf_token": page_csrf_token(client.get("/login").text),
+                                       "password": another, "confirm": another})
+    assert refused.status_code == 404
+    assert sign_in(client.application.test_client(), patient.email, NEW_PASSWORD).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)
+                             .where(PasswordReset.used_at.is_(None))) == 0
+
+
+def test_a_password_change_closes_every_open_reset_link(client, app, login, patient):
+    link = link_path(request_reset(app.test_client(), patient.email)[0].body)
+    login(client, patient)
+
+    response = submit(client, "/profile/password", {"current_password": PASSWORD, "password": NEW_PASSWORD,
+                                                    "confirm": NEW_PASSWORD})
+
+    assert response.status_code == 302
+    assert app.test_client().get(link).status_code == 404
+
+
 def test_password_reset_ends_every_session_and_api_token_of_the_account(client, app, login, api_token, patient):
     elsewhere = app.test_client()
     login(elsewhere, patient)

@@ -193,6 +193,7 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+    close_password_resets(user)
     audit.record("password_change", actor=user, subject=user)
 
 
@@ -231,10 +232,17 @@ def find_password_reset(raw: str) -> PasswordReset | None:
     return reset
 
 
+def close_password_resets(user: User) -> None:
+    """Every reset link of the account that is still open stops working: once the password has changed, by a link or
+    on the profile, an older link in a mailbox must not change it again."""
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+                       .values(used_at=utcnow()))
+
+
 def reset_password(reset: PasswordReset, new: str) -> User:
     check_password_rules(new)
     user = reset.user
-    reset.used_at = utcnow()
+    close_password_resets(user)  # this link and any other still open
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     end_all_sessions(user, "password_change")
