@@ -18,6 +18,8 @@ from app import audit
 from app.extensions import db, socketio
 
 SOCKET_TOKEN_KEY = "socket_api_token"
+#: Refusal codes that refuse the person (recorded as denials), as opposed to the state of a room or bad input.
+DENIAL_CODES = frozenset({"unauthorized", "forbidden", "not_found", "access_ended"})
 
 
 class Refusal(ValueError):
@@ -69,6 +71,8 @@ def on_connect(auth):
         user = socket_user()
     if user is None:
         db.session.rollback()
+        audit.record("socket_denied", target="connect", outcome="denied")
+        db.session.commit()
         raise ConnectionRefusedError("unauthorized")
     join_room(user_room(user.id))
     for hook in CONNECT_HOOKS:
@@ -92,6 +96,8 @@ def socket_event(handler: Callable) -> Callable:
         user = socket_user()
         if user is None:
             db.session.rollback()
+            audit.record("socket_denied", target=handler.__name__, outcome="denied")
+            db.session.commit()
             disconnect()
             return {"ok": False, "error": "unauthorized"}
         try:
@@ -99,13 +105,18 @@ def socket_event(handler: Callable) -> Callable:
             db.session.commit()
         except (Forbidden, NotFound) as error:
             db.session.rollback()
-            audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied")
+            audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
+                         subject=getattr(error, "subject_id", None), consent_id=getattr(error, "consent_id", None))
             db.session.commit()
             return {"ok": False, "error": "forbidden" if isinstance(error, Forbidden) else "not_found"}
         except ValueError as error:
             # A refusal by a domain rule: its code for clients, its message (translated) for people.
             db.session.rollback()
             answer = {"ok": False, "error": getattr(error, "code", None) or str(error) or "invalid"}
+            if answer["error"] in DENIAL_CODES:
+                audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
+                             details={"error": answer["error"]})
+                db.session.commit()
             if getattr(error, "message", None):
                 answer["message"] = error.message
             return answer

@@ -42,6 +42,7 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import services
 from app.accounts.models import Organisation, PasswordReset, Role, RoleName, User
+from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import services as group_services
 from app.groups.models import (
@@ -79,6 +80,9 @@ class Outcome(enum.StrEnum):
 OK, DONE, LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED = Outcome
 #: Outcomes that must change nothing in the database (and show no one else's data).
 DENIED = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED})
+#: Refusals of access, each of which writes a denial to the audit trail (SECURITY.md 14); a conflict, a gone link or
+#: invalid input is an answer about the object or the request, not a refusal of the person.
+AUDITED_DENIALS = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, REFUSED})
 
 IDENTITIES: dict[str, str] = {
     "anonymous": "nobody signed in",
@@ -123,6 +127,8 @@ class Route:
     ok_writes: bool = False
     #: What a secret in the URL shows to whoever holds it, whatever ``World.hidden_from`` says.
     reveals: Callable[["World"], set[str]] = lambda world: set()  # noqa: E731
+    #: False for the one row whose LOGIN is not a refusal: the home page sends visitors to sign in.
+    records_denials: bool = True
 
     def done_path(self, world: World) -> str | None:
         return self.done(world) if callable(self.done) else self.done
@@ -248,7 +254,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=lambda w: {"current_password": w.password, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
 
     # Home and profile: each account its own -------------------------------------------------------------------------
-    ("accounts.home", "GET"): Route(expect(OK, anonymous=LOGIN)),
+    ("accounts.home", "GET"): Route(expect(OK, anonymous=LOGIN), records_denials=False),
     ("accounts.profile", "GET"): Route(expect(OK, anonymous=LOGIN)),
     ("accounts.profile", "POST"): Route(expect(DONE, anonymous=LOGIN), form=PROFILE_FORM, done="/profile"),
     ("accounts.create_token", "POST"): Route(expect(DONE, anonymous=LOGIN), form={"name": "matrix"}, done="/profile"),
@@ -893,6 +899,15 @@ def _watched_queries(_tables: int = 0) -> list[tuple[str, str]]:
         columns = ", ".join(f'"{column.name}"' for column in table.columns if column.name not in UNWATCHED_COLUMNS)
         queries.append((table.name, f'SELECT {columns} FROM "{table.name}"'))
     return queries
+
+
+def denials_recorded() -> int:
+    """How many denials the audit trail holds (read in a transaction of its own)."""
+    from sqlalchemy import func
+
+    count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
+    db.session.commit()
+    return count
 
 
 def snapshot() -> dict[str, frozenset[tuple]]:

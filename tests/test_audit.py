@@ -125,6 +125,99 @@ def test_a_denial_is_kept_even_though_the_request_failed(client, login, patient)
     assert len(events("request_denied")) == 1
 
 
+# Denials answered as "not found" -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(app):
+    import matrix
+
+    return matrix.fresh_world(app, PASSWORD)
+
+
+def present(world, identity: str) -> dict:
+    """The bearer token the world made for one of its identities (tests/matrix.py)."""
+    return {"Authorization": f"Bearer {world.credentials(identity, 'bearer')[1]}"}
+
+
+def denials() -> list[AuditEvent]:
+    return [e for e in events("request_denied") if json.loads(e.details)["status"] == 404]
+
+
+def test_reaching_for_another_accounts_token_is_recorded_as_a_denial_of_whose_it_is(app, client, world):
+    response = client.delete(f"/api/v1/auth/tokens/{world.patient_token.id}", headers=present(world, "other_patient"))
+
+    assert response.status_code == 404
+    [event] = denials()
+    assert (event.actor_id, event.subject_id, event.outcome) == (world.other_patient.id, world.patient.id, "denied")
+    assert event.target == f"DELETE /api/v1/auth/tokens/{world.patient_token.id}"
+
+
+def test_a_denial_under_a_consent_names_it(app, client, world):
+    consent_id = world.active_consent.id
+
+    response = client.post(f"/api/v1/consents/{consent_id}/revoke", headers=present(world, "other_patient"))
+
+    assert response.status_code == 404
+    [event] = denials()
+    assert (event.subject_id, event.consent_id) == (world.patient.id, consent_id)
+
+
+def test_another_organisations_group_is_recorded_as_a_denial(app, client, world):
+    response = client.get(f"/api/v1/groups/{world.group.id}", headers=present(world, "other_org_admin"))
+
+    assert response.status_code == 404
+    [event] = denials()
+    assert event.actor_id == world.other_org_admin.id
+
+
+def test_a_supporter_whose_consent_was_revoked_is_recorded_when_refused(app, client, world):
+    response = client.get(f"/api/v1/patients/{world.patient.id}/shared",
+                          headers=present(world, "supporter_revoked"))
+
+    assert response.status_code == 404
+    assert response.json["error"]["message"] == "Access has ended."
+    [event] = denials()
+    assert (event.actor_id, event.subject_id) == (world.supporter_revoked.id, world.patient.id)
+
+
+def test_an_id_that_names_nothing_is_not_found_without_a_denial(app, client, world):
+    headers = present(world, "other_patient")
+
+    assert client.delete("/api/v1/auth/tokens/999999", headers=headers).status_code == 404
+    assert client.get("/api/v1/groups/999999", headers=headers).status_code == 404
+    assert client.get("/api/v1/patients/999999/shared", headers=present(world, "supporter_revoked")) \
+        .status_code == 404  # a denial (no consent), but of no one: the id names no account
+    assert [e.subject_id for e in denials()] == [None]
+
+
+def test_a_refused_socket_connection_is_recorded(app):
+    from app.extensions import socketio
+
+    sio = socketio.test_client(app, auth={"token": "not-a-token"})
+
+    assert not sio.is_connected()
+    [event] = events("socket_denied")
+    assert (event.actor_id, event.target, event.outcome) == (None, "connect", "denied")
+
+
+def test_a_facilitator_reading_a_sessions_check_ins_through_the_api_is_recorded_per_member(app, client, world):
+    response = client.get(f"/api/v1/sessions/{world.upcoming.id}/checkins",
+                          headers=present(world, "facilitator"))
+
+    assert response.status_code == 200
+    assert {c["user_id"] for c in response.json} == {world.patient.id}
+    [event] = events("checkin_read")
+    assert (event.actor_id, event.subject_id, event.target) == (world.facilitator.id, world.patient.id,
+                                                                f"session:{world.upcoming.id}")
+
+
+def test_a_member_reading_the_rooms_check_ins_is_not_a_facilitator_read(app, client, world):
+    assert client.get(f"/api/v1/sessions/{world.upcoming.id}/checkins",
+                      headers=present(world, "patient")).status_code == 200
+    assert events("checkin_read") == []
+
+
 # The chain -----------------------------------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from app.accounts.forms import (
     ProfileForm,
     ResetPasswordForm,
 )
-from app.accounts.models import RoleName
+from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.dashboard import panels_for
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
@@ -202,7 +202,7 @@ def revoke_token(token_id: int):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    token = queries.token_of(current_user, token_id) or abort(404)
+    token = queries.token_of(current_user, token_id) or policy.hidden(ApiToken, token_id)
     services.revoke_api_token(current_user, token)
     flash(_("The token is revoked."), "info")
     return redirect(url_for("accounts.profile", _anchor="tokens"))
@@ -309,7 +309,8 @@ def revoke_invitation(invitation_id: int):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    invitation = queries.invitation_in_organisation(invitation_id, current_user.organisation_id) or abort(404)
+    invitation = (queries.invitation_in_organisation(invitation_id, current_user.organisation_id)
+                  or policy.hidden(Invitation, invitation_id))
     policy.require_revoke_invitation(current_user, invitation)
     try:
         services.revoke_invitation(current_user, invitation)
@@ -324,7 +325,7 @@ def _set_active(user_id: int, active: bool):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    account = queries.account_in_organisation(user_id, current_user.organisation_id) or abort(404)
+    account = queries.account_in_organisation(user_id, current_user.organisation_id) or policy.hidden(User, user_id)
     policy.require_manage_account(current_user, account)
     services.set_account_active(current_user, account, active)
     if active:

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
-from app import policy
+from app import audit, policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
-from app.groups.models import OccurrenceStatus
+from app.groups.models import Membership, OccurrenceStatus, SafetyAlert, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
@@ -56,11 +56,13 @@ def _fail(error: services.GroupError | account_services.AccountError):
 
 
 def _group(group_id: int):
-    return queries.group_in_organisation(group_id, current_user.organisation_id) or flask_abort(404)
+    return (queries.group_in_organisation(group_id, current_user.organisation_id)
+            or policy.hidden(TherapyGroup, group_id))
 
 
 def _occurrence(occurrence_id: int):
-    return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or flask_abort(404)
+    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+            or policy.hidden(SessionOccurrence, occurrence_id))
 
 
 # Groups ---------------------------------------------------------------------------------------------------------------
@@ -258,7 +260,8 @@ def list_memberships(group_id: int):
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def update_membership(data, membership_id: int):
     """Pause, end or restore a membership (the group's facilitators); a freed place goes to the waitlist."""
-    membership = queries.membership_in_organisation(membership_id, current_user.organisation_id) or flask_abort(404)
+    membership = (queries.membership_in_organisation(membership_id, current_user.organisation_id)
+                  or policy.hidden(Membership, membership_id))
     policy.require_manage_group(current_user, membership.group)
     try:
         services.change_membership_status(current_user, membership, data["status"], data["reason"])
@@ -437,9 +440,13 @@ def list_session_checkins(session_id: int):
     """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
     members who may be in the live room (their own always in full)."""
     occurrence = _occurrence(session_id)
-    if not policy.can_enter_live_room(current_user, occurrence.group):
-        flask_abort(404)
-    return checkins.state_for(current_user, occurrence)["checkins"]
+    policy.require_enter_live_room(current_user, occurrence.group)
+    state = checkins.state_for(current_user, occurrence)
+    if state["facilitator"]:  # a read of each member's check-in (SECURITY.md 14)
+        for checkin in state["checkins"]:
+            audit.record("checkin_read", actor=current_user, subject=checkin["user_id"],
+                         target=f"session:{occurrence.id}")
+    return state["checkins"]
 
 
 @blp.post("/sessions/<int:session_id>/checkins")
@@ -450,8 +457,7 @@ def list_session_checkins(session_id: int):
 def create_session_checkin(data, session_id: int):
     """Check in to a live session without a socket; acknowledged after the commit, idempotent by client_id."""
     occurrence = _occurrence(session_id)
-    if not policy.can_enter_live_room(current_user, occurrence.group):
-        flask_abort(404)
+    policy.require_enter_live_room(current_user, occurrence.group)
     return _record(data, occurrence)
 
 
@@ -498,7 +504,8 @@ def list_alerts():
 @document_errors(blp, 400, 401, 404, 429)
 def acknowledge_alert(alert_id: int):
     """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
-    alert = queries.alert_in_organisation(alert_id, current_user.organisation_id) or flask_abort(404)
+    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+             or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
     checkins.acknowledge_alert(current_user, alert)
     return checkins.alert_payload(alert)

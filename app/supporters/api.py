@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from app import policy
+from app.accounts.models import User
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
@@ -85,7 +86,7 @@ def create_consent(data):
             link = db.session.query(SupporterLink).filter_by(patient_id=current_user.id,
                                                              supporter_id=data["supporter_id"]).one_or_none()
             if link is None:
-                flask_abort(404)
+                policy.hidden(User, data["supporter_id"])
             consent = services.grant_consent(current_user, link, **terms)
         elif data.get("email"):
             consent, _raw = services.invite_supporter(current_user, email=data["email"],
@@ -141,7 +142,7 @@ def shared(patient_id: int):
     allowed = policy.allowed_data_classes(current_user, patient_id)
     if not allowed:
         # Revoked, expired, on hold or never granted: the same answer, without saying why.
-        abort(404, message=_("Access has ended."))
+        raise policy.Denied(subject_id=patient_id, message=_("Access has ended."))
     now = utcnow()
     data = queries.shared_data(current_user, patient_id, allowed, now)
     for data_class, consent in allowed.items():

@@ -12,12 +12,13 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
+from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
 from app.supporters.labels import data_class_label, state_label
-from app.supporters.models import ConsentState, DataClass
+from app.supporters.models import ConsentState, DataClass, SupporterLink
 
 
 @bp.app_context_processor
@@ -94,7 +95,7 @@ def invite():
 @login_required
 def grant(link_id: int):
     policy.require_manage_sharing(current_user)
-    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    link = queries.link_of_patient(current_user, link_id) or policy.hidden(SupporterLink, link_id)
     form = ConsentTermsForm()
     if form.validate_on_submit():
         try:
@@ -113,7 +114,7 @@ def grant(link_id: int):
 @login_required
 def stop(link_id: int):
     policy.require_manage_sharing(current_user)
-    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    link = queries.link_of_patient(current_user, link_id) or policy.hidden(SupporterLink, link_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.stop_sharing_with(current_user, link)
@@ -176,6 +177,7 @@ def shared(patient_id: int):
     fragment = request.headers.get("X-Momentum-Fragment") == "1"
     if not allowed:
         # Revoked, expired, on hold or never granted: the same words, without saying why.
+        record_denial(404, subject_id=patient_id)
         return render_template("supporters/access_ended.html", fragment=fragment), 404
     patient = db.session.get(User, patient_id)
     now = utcnow()
@@ -193,7 +195,7 @@ def shared(patient_id: int):
 def encourage(patient_id: int):
     consent = policy.allowed_data_classes(current_user, patient_id).get(DataClass.ENCOURAGEMENT.value)
     if consent is None:
-        abort(404)
+        raise policy.Denied(subject_id=patient_id)
     form = EncouragementForm()
     if form.validate_on_submit():
         try:
