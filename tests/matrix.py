@@ -161,12 +161,18 @@ HOLD_REASON = "matrix clinical hold reason"
 VIDEO_LINK = "https://video.matrix.example/room"
 
 NEW_PASSWORD = "a brand new matrix passphrase"
+#: The address the world's joining link was sent to (an address without an account).
+JOINING_EMAIL = "new.member@matrix.example"
 PROFILE_FORM = {"display_name": "Renamed In Matrix", "pronouns": "", "timezone": "Europe/Madrid", "locale": "en",
                 "email_reminders": "y"}
 
 
 def _staff_invitation(world: World) -> dict[str, str]:
     return {"code": world.staff_invitation_code}
+
+
+def _joining(world: World) -> dict[str, str]:
+    return {"code": world.group_invitation_code, "token": world.join_token}
 
 
 def _group(world: World) -> dict[str, int]:
@@ -268,6 +274,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         expect(OK, anonymous=DONE), path=_staff_invitation, done="/",
         form=lambda w: {"email": w.staff_invitation.email, "password": NEW_PASSWORD, "display_name": "New Colleague",
                         "timezone": "UTC"}),
+    # The link a code to share sends to an address without an account (the code and the link are the capability):
+    # visitors create the account; anyone signed in is sent to accept the invitation as themselves.
+    ("accounts.finish_joining", "GET"): Route(expect(DONE, anonymous=OK), path=_joining,
+                                              reveals=lambda w: {w.group_invitation_code}),
+    ("accounts.finish_joining", "POST"): Route(
+        expect(DONE), path=_joining, reveals=lambda w: {w.group_invitation_code},
+        form={"display_name": "New Member", "password": NEW_PASSWORD, "timezone": "UTC"}),
     ("accounts.revoke_invitation", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, admin=DONE),
                                                   path=lambda w: {"invitation_id": w.staff_invitation.id}),
 
@@ -397,12 +410,13 @@ ROUTES: dict[tuple[str, str], Route] = {
                         "duration_minutes": 90}),
     ("groups_api.list_invitations", "GET"): Route(API_FACILITATOR_SEES, path=_group),
     ("groups_api.create_invitation", "POST"): Route(API_FACILITATOR_DOES, path=_group, json={}),
-    # A code to share (bound to no address) is the capability: whoever holds it joins, or signs up and joins; an
-    # account that already has another role, or another organisation, is refused by the state of its account (409).
+    # A code to share (bound to no address) is the capability: whoever holds it joins, or (not signed in) has the link
+    # to finish joining sent to the email given; an account that already has another role, or another organisation,
+    # is refused by the state of its account (409).
     ("groups_api.accept_invitation", "POST"): Route(
         expect(CONFLICT, anonymous=OK, patient=OK, other_patient=OK), ok_writes=True,
         path=lambda w: {"code": w.group_invitation_code},
-        json={"email": "new.member@matrix.example", "password": NEW_PASSWORD, "display_name": "New Member"}),
+        json={"email": JOINING_EMAIL, "password": NEW_PASSWORD, "display_name": "New Member"}),
     ("groups_api.join_group", "POST"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK), path=_waiting_group, ok_writes=True,
         json={"agreement_version": 1, "preferred_name": "Pat", "speaking_comfort": "comfortable"}),
@@ -765,7 +779,8 @@ def _build_groups(world: World) -> None:
                                         occurrence_id=upcoming.id, checkin_id=live.id)))
 
     _feed, world.values["calendar_token"] = group_services.create_calendar_feed(patient)
-    _invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
+    invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
+    world.values["join_token"] = services.join_token(invitation, JOINING_EMAIL)
 
 
 def _build_sharing(world: World) -> None:

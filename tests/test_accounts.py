@@ -509,6 +509,80 @@ def test_an_invitation_sent_to_one_address_cannot_be_accepted_with_another_and_s
     assert accept(app.test_client(), link, "fiona@example.org").status_code == 302
 
 
+@pytest.fixture
+def code_to_share(app, facilitator, organisation) -> str:
+    """A patient invitation bound to no address, as a facilitator hands it out."""
+    with app.test_request_context():
+        _invitation, raw = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    return raw
+
+
+def ask_to_join(client, code: str, email: str):
+    with mail.record_messages() as outbox:
+        response = submit(client, f"/invitations/{code}", {"email": email})
+    return response, outbox
+
+
+def test_a_code_to_share_emails_a_new_address_the_link_to_finish_joining(app, code_to_share, organisation):
+    response, outbox = ask_to_join(app.test_client(), code_to_share, "Newcomer@Example.org")
+
+    assert response.status_code == 200
+    assert "Check your email" in response.text
+    assert db.session.scalar(select(User).where(User.email == "newcomer@example.org")) is None
+    assert [m.recipients for m in outbox] == [["newcomer@example.org"]]
+    link = link_path(outbox[0].body)
+    assert link.startswith(f"/invitations/{code_to_share}/join/")
+    newcomer = app.test_client()  # the link may be opened anywhere: the address is in it
+    page = newcomer.get(link)
+    assert page.status_code == 200 and "newcomer@example.org" in page.text
+    joined = submit(newcomer, link, {"display_name": "Nia", "password": NEW_PASSWORD, "timezone": "Europe/Madrid"})
+    assert joined.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "newcomer@example.org"))
+    assert (user.role_in(organisation.id), user.timezone) == (RoleName.PATIENT, "Europe/Madrid")
+    assert is_signed_in(newcomer)
+    assert newcomer.get(link).status_code == 410  # single use, like the code
+
+
+def test_a_code_to_share_emails_an_existing_account_a_link_to_sign_in_and_accept(app, code_to_share, patient):
+    response, outbox = ask_to_join(app.test_client(), code_to_share, patient.email)
+
+    assert response.status_code == 200
+    assert [m.recipients for m in outbox] == [[patient.email]]
+    assert "already has an account" in outbox[0].body
+    assert link_path(outbox[0].body) == f"/invitations/{code_to_share}"
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == patient.email)) == 1
+
+
+def test_a_code_to_share_creates_no_account_without_the_emailed_link(app, code_to_share):
+    client = app.test_client()
+    page = client.get(f"/invitations/{code_to_share}")
+    response = client.post(f"/invitations/{code_to_share}", data={
+        "csrf_token": page_csrf_token(page.text), "email": "newcomer@example.org", "password": NEW_PASSWORD,
+        "display_name": "Nia", "timezone": "UTC"})
+
+    assert response.status_code == 200
+    assert db.session.scalar(select(User).where(User.email == "newcomer@example.org")) is None
+    with pytest.raises(services.AccountError):
+        services.accept_invitation(services.find_invitation(code_to_share), email="newcomer@example.org",
+                                   password=NEW_PASSWORD, display_name="Nia")
+
+
+def test_a_joining_link_is_refused_when_forged_or_for_another_invitation(app, code_to_share, facilitator,
+                                                                          organisation):
+    _response, outbox = ask_to_join(app.test_client(), code_to_share, "newcomer@example.org")
+    token = link_path(outbox[0].body).rsplit("/", 1)[1]
+    with app.test_request_context():
+        _other, other_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    forged = services.join_token(services.find_invitation(code_to_share), "intruder@example.org")[:-2] + "xx"
+
+    client = app.test_client()
+    assert client.get(f"/invitations/{other_code}/join/{token}").status_code == 404
+    assert client.get(f"/invitations/{code_to_share}/join/{forged}").status_code == 404
+    assert client.get(f"/invitations/{code_to_share}/join/{token}").status_code == 200
+
+
 def test_an_unknown_invitation_code_is_not_found(client):
     assert client.get("/invitations/not-a-real-code").status_code == 404
 

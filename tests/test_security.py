@@ -532,6 +532,37 @@ def test_password_reset_answers_alike_for_known_and_unknown_accounts(app, patien
     assert answers[patient.email] == answers["nobody@example.org"]
 
 
+@pytest.fixture
+def code_to_share(app, make_user, organisation) -> str:
+    facilitator = make_user(RoleName.FACILITATOR)
+    with app.test_request_context():
+        _invitation, raw = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    return raw
+
+
+def test_taking_up_a_code_to_share_answers_alike_for_known_and_unknown_addresses(app, code_to_share, patient):
+    answers = {}
+    for email in (patient.email, "nobody@example.org"):
+        response = submit(app.test_client(), f"/invitations/{code_to_share}", {
+            "email": email, "password": NEW_PASSWORD, "display_name": "Someone", "timezone": "UTC"})
+        answers[email] = (response.status_code, normalised(response, email))
+
+    assert answers[patient.email] == answers["nobody@example.org"]
+    assert answers[patient.email][0] == 200
+
+
+def test_taking_up_a_code_to_share_through_the_api_answers_alike_for_known_and_unknown_addresses(
+        client, code_to_share, patient):
+    answers = [client.post(f"/api/v1/invitations/{code_to_share}/accept",
+                           json={"email": email, "password": NEW_PASSWORD, "display_name": "Someone"})
+               for email in (patient.email, "nobody@example.org")]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].get_json() == answers[1].get_json()
+    assert answers[0].get_json()["email_sent"] is True
+
+
 def test_api_token_request_answers_alike_for_known_and_unknown_accounts(client, monkeypatch, patient):
     calls = spy_on_verify(monkeypatch)
     answers = [client.post("/api/v1/auth/tokens", json={"email": email, "password": "a wrong password", "name": "x"})

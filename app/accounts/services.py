@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from app import audit
@@ -393,6 +394,57 @@ def create_invitation(by: User, organisation: Organisation, role: RoleName, emai
     return invitation, raw
 
 
+JOIN_TOKEN_SALT = "momentum-join-by-email"
+
+
+def join_token(invitation: Invitation, email: str) -> str:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=JOIN_TOKEN_SALT).dumps(
+        {"invitation": invitation.id, "email": normalise_email(email)})
+
+
+def read_join_token(invitation: Invitation, token: str) -> str | None:
+    """The address a joining link was sent to, if the link is genuine and for this invitation (which keeps its own
+    expiry and single use)."""
+    try:
+        data = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=JOIN_TOKEN_SALT).loads(
+            token, max_age=current_app.config["INVITATION_DAYS"] * 86400)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or data.get("invitation") != invitation.id or not isinstance(data.get("email"), str):
+        return None
+    return data["email"]
+
+
+def send_joining_email(invitation: Invitation, code: str, email: str) -> None:
+    """Someone not signed in takes up a code bound to no address: the address gets a link to finish joining, or, if it
+    already has an account, a link to sign in and accept. The caller answers the same either way (SECURITY.md 11)."""
+    email = normalise_email(email)
+    holder = db.session.scalar(select(User).where(User.email == email))
+    organisation = invitation.organisation
+    if holder is not None:
+        link = url_for("accounts.accept_invitation", code=code, _external=True)
+        with force_locale(holder.locale):
+            subject = _("Your invitation to %(organisation)s", organisation=organisation.name)
+            body = _(
+                "Someone, probably you, asked to join %(organisation)s on Momentum with this address, which already "
+                "has an account.\n\nSign in and accept the invitation here:\n%(link)s\n\n"
+                "If it was not you, you can ignore this email; nothing changes without it.",
+                organisation=organisation.name, link=link,
+            )
+    else:
+        link = url_for("accounts.finish_joining", code=code, token=join_token(invitation, email), _external=True)
+        subject = _("Finish joining %(organisation)s", organisation=organisation.name)
+        body = _(
+            "Someone, probably you, asked to join %(organisation)s on Momentum with this address.\n\n"
+            "To choose your name and password and finish joining, open this link:\n%(link)s\n\n"
+            "If it was not you, you can ignore this email; nothing happens without it.",
+            organisation=organisation.name, link=link,
+        )
+    queue_email(email, subject, body)
+    audit.record("invitation_email", subject=holder, organisation_id=invitation.organisation_id,
+                 target=f"invitation:{invitation.id}")
+
+
 def find_invitation(raw: str) -> Invitation | None:
     """The invitation behind a code, in any state, or None."""
     if not raw or len(raw) > 200:
@@ -422,9 +474,16 @@ def check_invitation_usable(invitation: Invitation | None) -> Invitation:
 
 
 def accept_invitation(invitation: Invitation, *, user: User | None = None, email: str = "", password: str = "",
-                      display_name: str = "", timezone: str = "UTC", locale: str = "en") -> User:
-    """Accept as a signed-in account (adding the role) or by creating an account. Single use: a second try fails."""
+                      display_name: str = "", timezone: str = "UTC", locale: str = "en",
+                      email_confirmed: bool = False) -> User:
+    """Accept as a signed-in account (adding the role) or by creating an account. Single use: a second try fails.
+
+    A new account takes the address the invitation was sent to, or, for a code bound to no address, one confirmed
+    by the link of send_joining_email (`email_confirmed`): the code alone never tells whether an address has an
+    account."""
     invitation = check_invitation_usable(invitation)
+    if user is None and not invitation.email and not email_confirmed:
+        raise AccountError(_("Ask for a link by email to finish joining."), "email")
     # Claim the invitation with a conditional update, so that two simultaneous accepts cannot both succeed.
     claimed = db.session.execute(
         update(Invitation)

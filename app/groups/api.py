@@ -182,12 +182,21 @@ def create_invitation(data, group_id: int):
 @document_errors(blp, 400, 404, 409, 410, 422, 429)
 @blp.doc(security=[{"bearerAuth": []}, {}])
 def accept_invitation(data, code: str):
-    """Accept an invitation: signed in (empty body), or by creating an account (email, password, display_name)."""
+    """Accept an invitation: signed in (empty body), or by creating an account (email, password, display_name).
+    A code sent to nobody in particular takes only an email when not signed in: the address gets a link to finish
+    joining (or to sign in and accept), and the answer, `email_sent`, is the same whether it has an account."""
     invitation = account_services.find_invitation(code)
     if invitation is None:
         flask_abort(404)
     if invitation.state(utcnow()) != "pending":
         abort(410, message=_state_message(invitation))
+    group_id = (invitation.context or {}).get("group_id")
+    if not current_user.is_authenticated and not invitation.email:
+        if not data.get("email"):
+            message = _("Sign in, or give your email address.")
+            abort(422, message=message, errors={"json": {"email": [message]}})
+        account_services.send_joining_email(invitation, code, data["email"])
+        return {"organisation_id": invitation.organisation_id, "group_id": group_id, "email_sent": True}
     token = None
     try:
         if current_user.is_authenticated:
@@ -205,8 +214,7 @@ def accept_invitation(data, code: str):
         db.session.rollback()
         status = 409 if error.field is None else 422
         abort(status, message=error.message, errors={"json": {error.field: [error.message]} if error.field else {}})
-    result = {"user_id": user.id, "organisation_id": invitation.organisation_id,
-              "group_id": (invitation.context or {}).get("group_id")}
+    result = {"user_id": user.id, "organisation_id": invitation.organisation_id, "group_id": group_id}
     if token:
         result["token"] = token
     return result
