@@ -711,8 +711,28 @@ def test_demo_loads_every_demo_account_and_running_it_twice_changes_nothing(clie
     assert sign_in(client, DEMO_ACCOUNTS[0][0], DEMO_PASSWORD).status_code == 302
 
 
+def test_demo_if_empty_loads_the_demo_into_a_database_without_organisations(app, monkeypatch):
+    monkeypatch.setattr(services, "hash_password", functools.cache(services.hash_password))
+
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+
+    assert result.exit_code == 0, result.output
+    assert {email for email, *_rest in DEMO_ACCOUNTS} <= set(db.session.scalars(select(User.email)))
+
+
+def test_demo_if_empty_leaves_a_database_with_an_organisation_as_it_is(app, admin):
+    before = (count(User), count(Organisation), count(Role))
+
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+
+    assert result.exit_code == 0, result.output
+    assert "not loaded" in result.output
+    assert (count(User), count(Organisation), count(Role)) == before
+
+
+@pytest.mark.parametrize("args", [["demo"], ["demo", "--if-empty"]], ids=["demo", "if-empty"])
 @pytest.mark.parametrize("how", ["argument", "MOMENTUM_ENV"])
-def test_demo_is_refused_in_production(monkeypatch, how):
+def test_demo_is_refused_in_production(monkeypatch, how, args):
     monkeypatch.setenv("SECRET_KEY", "a-real-production-secret-of-some-length")
     monkeypatch.setenv("AUDIT_KEY", "a-separate-production-audit-key")
     if how == "MOMENTUM_ENV":
@@ -722,7 +742,7 @@ def test_demo_is_refused_in_production(monkeypatch, how):
         production = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
     with production.app_context():
         db.create_all()
-        result = production.test_cli_runner().invoke(args=["demo"])
+        result = production.test_cli_runner().invoke(args=args)
         users = count(User)
         db.session.remove()
         db.engine.dispose()
