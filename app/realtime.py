@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 
 from flask import current_app, g, session
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
 from werkzeug.exceptions import Forbidden, NotFound
@@ -37,7 +38,7 @@ def payload_id(payload: dict, key: str) -> int:
 
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise Refusal("invalid", f"{key} must be a positive integer")
+        raise Refusal("invalid", _("%(key)s must be a positive integer.", key=key))
     return value
 
 

@@ -14,6 +14,7 @@ from argon2 import Type, extract_parameters
 from conftest import PASSWORD, password_hash
 from page_forms import is_signed_in, page_csrf_token, sign_in, submit
 from sqlalchemy import func, select
+from test_translations import compiled_spanish  # noqa: F401  (the fixture: the Spanish catalog, compiled and loaded)
 
 from app import create_app
 from app.accounts import services
@@ -428,6 +429,27 @@ def test_admin_invites_a_facilitator_who_accepts_by_creating_an_account(client, 
     invitation = db.session.scalar(select(Invitation))
     assert invitation.accepted_by_id == user.id
     assert invitation.code_hash == services.hash_token(link.rsplit("/", 1)[1])
+
+
+@pytest.mark.parametrize(("inviter", "invitee", "subject"), [
+    ("es", None, "You are invited to Momentum"),  # no account yet: the default language, not the inviter's
+    ("es", "en", "You are invited to Momentum"),
+    ("en", "es", "Te han invitado a Momentum"),
+])
+@pytest.mark.usefixtures("compiled_spanish")
+def test_an_invitation_email_is_in_the_invitees_language(client, login, admin, make_user, make_organisation,
+                                                         inviter, invitee, subject):
+    admin.locale = inviter
+    db.session.commit()
+    email = "someone.invited@example.org"
+    if invitee:
+        make_user(RoleName.FACILITATOR, make_organisation(name="Hillside Clinic"), email=email, locale=invitee)
+    login(client, admin)
+
+    with mail.record_messages() as outbox:
+        submit(client, "/admin/people", {"email": email, "role": "facilitator"}, action="/admin/invitations")
+
+    assert [message.subject for message in outbox] == [subject]
 
 
 def test_an_invitation_works_only_once(client, app, login, admin):

@@ -381,13 +381,16 @@ def create_invitation(by: User, organisation: Organisation, role: RoleName, emai
     db.session.flush()
     if invitation.email:
         link = url_for("accounts.accept_invitation", code=raw, _external=True)
-        subject = _("You are invited to Momentum")
-        body = _(
-            "%(name)s invited you to join %(organisation)s on Momentum.\n\n"
-            "Open this link within %(days)d days to accept:\n%(link)s\n",
-            name=by.display_name, organisation=organisation.name, days=current_app.config["INVITATION_DAYS"],
-            link=link,
-        )
+        # In the invitee's language when they have an account already, not the inviter's.
+        invitee = db.session.scalar(select(User).where(User.email == invitation.email))
+        with force_locale(invitee.locale if invitee is not None else current_app.config["BABEL_DEFAULT_LOCALE"]):
+            subject = _("You are invited to Momentum")
+            body = _(
+                "%(name)s invited you to join %(organisation)s on Momentum.\n\n"
+                "Open this link within %(days)d days to accept:\n%(link)s\n",
+                name=by.display_name, organisation=organisation.name, days=current_app.config["INVITATION_DAYS"],
+                link=link,
+            )
         queue_email(invitation.email, subject, body)
     audit.record("invitation_create", actor=by, target=f"invitation:{invitation.id}",
                  details={"role": role.value, "context": invitation.context})

@@ -1,8 +1,8 @@
 """API schemas for groups, memberships, sessions, attendance and agendas."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Text
+from app.api_base import MAX_ID, Schema, Text
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
