@@ -393,6 +393,70 @@ def test_a_head_rewound_without_the_key_is_put_back_at_the_last_row_and_verify_r
     assert "seq 6: the head was put back" in result.output
 
 
+# Concurrent writers (SECURITY.md 16): the head is one row that every record reads, advances and writes back ----------
+
+WRITERS, RECORDS_EACH = 8, 50
+
+
+@pytest.fixture
+def writers_app(tmp_path):
+    """An app over a database that several connections share: a file for SQLite (the test configuration's in-memory
+    database is a single connection), or TEST_DATABASE_URL; do not combine with the `app` fixture."""
+    import os
+
+    from conftest import _reset_database
+
+    from app import create_app
+
+    app = create_app("test", SQLALCHEMY_DATABASE_URI=os.environ.get("TEST_DATABASE_URL")
+                     or f"sqlite:///{tmp_path / 'writers.db'}")
+    with app.app_context():
+        _reset_database()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            db.drop_all()
+        db.engine.dispose()
+
+
+def test_eight_writers_recording_at_once_lose_no_update_and_never_find_the_database_locked(writers_app):
+    import threading
+
+    start = threading.Barrier(WRITERS)
+    failures: list[str] = []
+
+    def writer(n: int) -> None:
+        with writers_app.app_context():
+            start.wait()
+            try:
+                for i in range(RECORDS_EACH):  # one transaction each, as one request or event commits its own
+                    audit.record("concurrent_write", target=f"writer:{n}", details={"i": i})
+                    db.session.commit()
+            except Exception as error:  # "database is locked", a lost update's duplicate seq, a deadlock
+                failures.append(repr(error))
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    with writers_app.app_context():
+        rows = db.session.execute(select(AuditEvent.seq, AuditEvent.target)).all()
+        assert sorted(seq for seq, _target in rows) == list(range(1, WRITERS * RECORDS_EACH + 1))  # no gap, no twin
+        assert {target: sum(1 for _seq, t in rows if t == target) for _seq, target in rows} == {
+            f"writer:{n}": RECORDS_EACH for n in range(WRITERS)}
+        assert db.session.get(AuditHead, 1).last_seq == WRITERS * RECORDS_EACH
+        result = audit.verify()
+        assert result.ok, result.problems[:5]
+        db.session.remove()
+
+
 # Log injection -------------------------------------------------------------------------------------------------------
 
 
