@@ -19,6 +19,7 @@ from test_translations import compiled_spanish  # noqa: F401  (the fixture: the 
 from app import create_app
 from app.accounts import services
 from app.accounts.models import ApiToken, Invitation, LoginSession, Organisation, PasswordReset, Role, RoleName, User
+from app.audit import AuditEvent
 from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from app.extensions import db, mail
 from app.models_base import utcnow
@@ -641,6 +642,29 @@ def test_deactivating_a_facilitator_ends_all_their_sessions_and_tokens_at_once(c
     assert {s.end_reason for s in sessions} == {"deactivated"}
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == facilitator.id)).all()
     assert all(token.revoked_at is not None for token in tokens)
+
+
+def test_deactivating_a_facilitator_withdraws_the_invitations_they_handed_out(client, app, login, admin, facilitator,
+                                                                            make_user, organisation):
+    colleague = make_user(RoleName.FACILITATOR)
+    with app.test_request_context():
+        _shared, shared_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        _sent, sent_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT, "pat@example.org")
+        used, used_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        used.accepted_at = utcnow()
+        _theirs, colleague_code = services.create_invitation(colleague, organisation, RoleName.PATIENT)
+        db.session.commit()
+    login(client, admin)
+
+    submit(client, "/admin/people", {}, action=f"/admin/people/{facilitator.id}/deactivate")
+
+    visitor = app.test_client()
+    assert [visitor.get(f"/invitations/{code}").status_code for code in (shared_code, sent_code)] == [410, 410]
+    assert "withdrawn" in visitor.get(f"/invitations/{shared_code}").text
+    assert visitor.get(f"/invitations/{colleague_code}").status_code == 200
+    assert db.session.get(Invitation, used.id).revoked_at is None
+    revoked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_revoke")).all()
+    assert [(e.actor_id, e.details) for e in revoked] == [(admin.id, '{"reason": "creator_deactivated"}')] * 2
 
 
 def test_a_deactivated_account_cannot_sign_in(client, app, login, admin, facilitator):

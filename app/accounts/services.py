@@ -348,6 +348,11 @@ def set_account_active(by: User, account: User, active: bool) -> None:
     account.active = active
     if not active:
         end_all_sessions(account, "deactivated")
+        # What the account handed out goes with it: its invitations no longer bring anyone in.
+        for invitation in db.session.scalars(select(Invitation).where(
+                Invitation.created_by_id == account.id, Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow())):
+            revoke_invitation(by, invitation, reason="creator_deactivated")
         for hook in ACCOUNT_DEACTIVATED_HOOKS:
             hook(account.id)
     db.session.flush()
@@ -455,12 +460,13 @@ def find_invitation(raw: str) -> Invitation | None:
     return db.session.scalar(select(Invitation).where(Invitation.code_hash == hash_token(raw)))
 
 
-def revoke_invitation(by: User, invitation: Invitation) -> None:
+def revoke_invitation(by: User, invitation: Invitation, reason: str | None = None) -> None:
     if invitation.state(utcnow()) != "pending":
         raise AccountError(_("Only a pending invitation can be revoked."))
     invitation.revoked_at = utcnow()
     db.session.flush()
-    audit.record("invitation_revoke", actor=by, target=f"invitation:{invitation.id}")
+    audit.record("invitation_revoke", actor=by, target=f"invitation:{invitation.id}",
+                 details={"reason": reason} if reason else None)
 
 
 def check_invitation_usable(invitation: Invitation | None) -> Invitation:
