@@ -26,6 +26,8 @@ class Config:
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     #: How many proxies in front of the app set X-Forwarded-For and X-Forwarded-Proto; 0 trusts neither header.
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+    #: The largest request body accepted, in bytes; a larger one is answered 413 before it is read.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

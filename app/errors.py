@@ -36,7 +36,7 @@ def messages() -> dict[int, str]:
         404: _("We could not find that page."),
         405: _("That action is not available here."),
         409: _("That conflicts with the current state. Reload and try again."),
-        413: _("That is too large."),
+        413: _("That was more than can be sent at once. Shorten it and try again."),
         422: _("Some fields need attention."),
         429: _("Too many attempts. Wait a few minutes and try again."),
         500: _("Something went wrong on our side. Nothing you entered was lost; try again in a moment."),

@@ -208,6 +208,30 @@ def test_every_message_an_api_schema_can_report_is_translated_later_and_in_the_s
     assert sorted({str(m) for m in messages if not (catalog.get(str(m)) and catalog.get(str(m)).string)}) == []
 
 
+def test_a_body_past_the_size_limit_is_a_json_413(client, app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+    response = client.post(TOKENS, json={"email": "someone@example.org", "password": "x" * (1024 * 1024)})
+
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
+
+
+def test_the_size_limit_is_configurable(client, app):
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+
+    assert client.post(TOKENS, json={"email": "a@example.org", "password": "x" * 4096}).status_code == 413
+    assert client.post(TOKENS, json={"email": "a@example.org", "password": "x" * 100}).status_code == 401
+
+
+def test_a_page_form_past_the_size_limit_gets_a_page_that_says_so(client):
+    response = client.post("/login", data={"email": "someone@example.org", "password": "x" * (1024 * 1024)})
+
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"
+    assert "more than can be sent at once" in response.text
+
+
 def test_a_body_that_is_not_json_is_400(client):
     response = client.post(TOKENS, data="{not json", content_type="application/json")
 
