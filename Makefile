@@ -26,7 +26,7 @@ translations: install
 
 run: install translations
 	$(FLASK) db upgrade
-	test -f instance/.demo-loaded || ($(FLASK) demo && touch instance/.demo-loaded)
+	$(FLASK) demo --if-empty
 	$(FLASK) run --host $(HOST) --port $(PORT) --with-threads
 
 chromium:
@@ -51,4 +51,4 @@ bench: install
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) instance/momentum.db* instance/.demo-loaded
+	rm -rf $(VENV) instance/momentum.db*

@@ -8,8 +8,9 @@ from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import CONFIGS, check_production
+from app.config import check_production, config_class
 from app.extensions import (
     babel,
     csrf,
@@ -37,9 +38,9 @@ CSP = {
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
-    config_name = config_name or os.environ.get("MOMENTUM_ENV", "development")
+    config_name = config_name or os.environ.get("MOMENTUM_ENV") or "development"
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_object(CONFIGS[config_name])
+    app.config.from_object(config_class(config_name))
     app.config.update(overrides)
     if app.config["PRODUCTION"]:
         check_production(app.config)
@@ -48,7 +49,18 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_blueprints(app)
     register_request_hooks(app)
     register_commands(app)
+    register_proxy(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind PROXY_COUNT proxies, take the client's address and scheme from X-Forwarded-For and -Proto: rate limits
+    and the audit trail then see the person, not the proxy, and Socket.IO's origin check and HTTPS redirects see the
+    scheme the browser used. It wraps everything, Socket.IO's middleware too, so it must be the last step. With no
+    proxy configured the headers are ignored: anyone can send them."""
+    count = app.config["PROXY_COUNT"]
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def register_database(app: Flask) -> None:

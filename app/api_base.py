@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import marshmallow
 from flask import Blueprint, Flask, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 from flask_smorest import Api
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import ValidationError, fields
 from marshmallow.validate import Regexp
 from werkzeug.routing import IntegerConverter
 
@@ -22,9 +24,90 @@ def storable_text(value: str) -> None:
     """Refuse what a database cannot store or UTF-8 cannot encode: NUL (PostgreSQL refuses it) and unpaired
     surrogates (JSON's "\\ud800" escape decodes to one, and encoding it raises)."""
     if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
+        raise ValidationError(gettext("Must not contain NUL characters."))
     if _UNPAIRED_SURROGATE.search(value):
-        raise ValidationError("Must be valid Unicode text.")
+        raise ValidationError(gettext("Must be valid Unicode text."))
+
+
+# Messages in the caller's language ------------------------------------------------------------------------------------
+
+
+class Message(str):
+    """An English message that is translated, into the request's language, when it is formatted: marshmallow formats
+    every field and validator message it reports (``message.format(**values)``), at request time. Schemas are made
+    at import time, when no language is known, so a message translated then would stay English."""
+
+    def format(self, *args, **kwargs) -> str:
+        return gettext(str(self)).format(*args, **kwargs)
+
+
+def N_(message: str) -> Message:
+    """Mark an English message for the catalog (N_ is one of Babel's default keywords) and translate it later."""
+    return Message(message)
+
+
+#: What marshmallow (4.x) reports for the fields and validators the API's schemas use, and what the schemas report
+#: themselves, so that the catalog holds them; tests/test_api.py fails when a schema can report one missing here.
+MARSHMALLOW_MESSAGES = [
+    N_("Missing data for required field."), N_("Field may not be null."), N_("Invalid value."), N_("Invalid type."),
+    N_("Not a valid string."), N_("Not a valid utf-8 string."), N_("Not a valid integer."), N_("Not a valid number."),
+    N_("Number too large."), N_("Not a valid boolean."), N_("Not a valid email address."), N_("Not a valid list."),
+    N_("Not a valid mapping type."), N_("Not a valid {obj_type}."), N_("Not a valid {awareness} {obj_type}."),
+    N_('"{input}" cannot be formatted as a {obj_type}.'), N_("Must be one of: {choices}."),
+    N_("String does not match expected pattern."), N_("Unknown field."), N_("Invalid input type."),
+    N_("Shorter than minimum length {min}."), N_("Longer than maximum length {max}."),
+    N_("Length must be between {min} and {max}."), N_("Length must be {equal}."),
+    N_("Must be greater than or equal to {min}."), N_("Must be greater than {min}."),
+    N_("Must be less than or equal to {max}."), N_("Must be less than {max}."),
+    N_("Must be greater than or equal to {min} and less than or equal to {max}."),
+    N_("Must be greater than or equal to {min} and less than {max}."),
+    N_("Must be greater than {min} and less than or equal to {max}."),
+    N_("Must be greater than {min} and less than {max}."),
+]
+
+#: The attributes of marshmallow's validators that hold a message template.
+_VALIDATOR_MESSAGES = ("error", "message_min", "message_max", "message_all", "message_equal")
+
+
+def translate_field_messages(field: fields.Field) -> None:
+    """Make every message a field and its validators (and the fields inside it) can report a Message."""
+    field.error_messages = {key: Message(value) if isinstance(value, str) else value
+                            for key, value in field.error_messages.items()}
+    for validator in field.validators:
+        for name in _VALIDATOR_MESSAGES:
+            value = getattr(validator, name, None)
+            if isinstance(value, str):
+                setattr(validator, name, Message(value))
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None), getattr(field, "value_field", None),
+                  *getattr(field, "tuple_fields", ())):
+        if isinstance(inner, fields.Field):
+            translate_field_messages(inner)
+
+
+def _translate_left_over(messages):
+    """A schema's own messages ("Unknown field.") are reported without being formatted: translate them now."""
+    if isinstance(messages, dict):
+        return {key: _translate_left_over(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_translate_left_over(value) for value in messages]
+    return gettext(str(messages)) if isinstance(messages, Message) else messages
+
+
+class Schema(marshmallow.Schema):
+    """Every API schema's base: whatever it reports about the input is in the caller's language."""
+
+    error_messages = {"unknown": N_("Unknown field."), "type": N_("Invalid input type.")}
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        translate_field_messages(field_obj)
+
+    def handle_error(self, error: ValidationError, data, *, many: bool, **kwargs) -> None:
+        translated = _translate_left_over(error.messages)
+        if isinstance(error.messages, dict):
+            error.messages.clear()
+            error.messages.update(translated)
+        elif isinstance(error.messages, list):
+            error.messages[:] = translated
 
 
 class Text(fields.String):

@@ -51,10 +51,15 @@ def create_admin(organisation_name: str, slug: str | None, email: str, display_n
 
 @click.command("demo")
 @with_appcontext
-def demo() -> None:
+@click.option("--if-empty", is_flag=True,
+              help="Only into a database without any organisation (`make run` loads it so, on any database).")
+def demo(if_empty: bool) -> None:
     """Load the demo organisation and accounts (idempotent; refused in production)."""
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("The demo data is not loaded in production.")
+    if if_empty and db.session.scalar(select(Organisation.id).limit(1)) is not None:
+        click.echo("The database has an organisation already; the demo data is not loaded.")
+        return
     from app.demo import DEMO_PASSWORD, load_demo
 
     accounts = load_demo()

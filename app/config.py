@@ -18,12 +18,16 @@ def _env_int(name: str, default: int) -> int:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
-    #: Key for the audit trail's HMAC chain; falls back to SECRET_KEY.
+    #: Key for the audit trail's HMAC chain; outside production it falls back to SECRET_KEY.
     AUDIT_KEY = os.environ.get("AUDIT_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SERVER_NAME = os.environ.get("SERVER_NAME")
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    #: How many proxies in front of the app set X-Forwarded-For and X-Forwarded-Proto; 0 trusts neither header.
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+    #: The largest request body accepted, in bytes; a larger one is answered 413 before it is read.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -105,15 +109,30 @@ CONFIGS = {
 }
 
 
+def config_class(name: str) -> type[Config]:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"MOMENTUM_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+
+
 def check_production(config: dict) -> None:
-    """Refuse to start a production app without a real secret or with the debugger on.
+    """Refuse to start a production app without a real secret and audit key, or with the debugger on.
 
     The environment is read again at start-up, not only at import: the secret is the one the process starts with
     (never the development default), and `flask run` turns its debugger on from FLASK_DEBUG whatever DEBUG says.
+    The audit key must be a key of its own: one that is also the session secret signs the trail with a value that
+    every process handling cookies holds.
     """
     secret = os.environ.get("SECRET_KEY")
     if not secret:
         raise RuntimeError("SECRET_KEY must be set in production")
     config["SECRET_KEY"] = secret
+    audit_key = os.environ.get("AUDIT_KEY") or config.get("AUDIT_KEY")
+    if not audit_key:
+        raise RuntimeError("AUDIT_KEY must be set in production (a long random value of its own)")
+    if audit_key == secret:
+        raise RuntimeError("AUDIT_KEY must differ from SECRET_KEY")
+    config["AUDIT_KEY"] = audit_key
     if config.get("DEBUG") or _env_bool("DEBUG", False) or _env_bool("FLASK_DEBUG", False):
         raise RuntimeError("DEBUG must be off in production (unset DEBUG and FLASK_DEBUG)")

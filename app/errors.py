@@ -9,7 +9,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app import audit
+from app.accounts.models import User
 from app.extensions import db
+from app.policy import Denied
 
 CODES = {
     400: "bad_request",
@@ -34,7 +36,7 @@ def messages() -> dict[int, str]:
         404: _("We could not find that page."),
         405: _("That action is not available here."),
         409: _("That conflicts with the current state. Reload and try again."),
-        413: _("That is too large."),
+        413: _("That was more than can be sent at once. Shorten it and try again."),
         422: _("Some fields need attention."),
         429: _("Too many attempts. Wait a few minutes and try again."),
         500: _("Something went wrong on our side. Nothing you entered was lost; try again in a moment."),
@@ -63,16 +65,20 @@ def _flatten_fields(data) -> dict:
     return fields
 
 
-def record_denial(status: int) -> None:
+def record_denial(status: int, subject_id: int | None = None, consent_id: int | None = None) -> None:
     actor = current_user.id if current_user.is_authenticated else None
-    audit.record("request_denied", actor=actor, target=f"{request.method} {request.path}"[:120], outcome="denied",
-                 details={"status": status})
+    if subject_id is not None and db.session.get(User, subject_id) is None:
+        subject_id = None  # an id from the URL that names no account
+    audit.record("request_denied", actor=actor, subject=subject_id, consent_id=consent_id,
+                 target=f"{request.method} {request.path}"[:120], outcome="denied", details={"status": status})
 
 
 def handle_http_exception(error: HTTPException):
     db.session.rollback()
     status = error.code or 500
-    if status in (401, 403):
+    if isinstance(error, Denied):  # answered 404 like a missing object, but a refusal all the same
+        record_denial(status, error.subject_id, error.consent_id)
+    elif status in (401, 403):
         record_denial(status)
     if request.path.startswith("/api/"):
         data = getattr(error, "data", None) or {}

@@ -1,14 +1,50 @@
 """Every authorization rule in one place: pages, the API, sockets and templates all ask here.
 
 Each predicate takes explicit arguments and returns a bool; each ``require_*`` twin raises instead.
-A rule that hides an object from outsiders raises NotFound, so that a forbidden object and a missing one look alike.
+A rule that hides an object from outsiders raises Denied, a NotFound, so that a forbidden object and a missing one look
+alike to the client; the error handler records it as the denial it is.
 """
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app.accounts.models import Invitation, Organisation, RoleName, User
+
+
+class Denied(NotFound):
+    """A refusal answered as "not found" (SECURITY.md 14 wants every denial in the audit trail, with whose data it
+    was and under which consent, where the rule knows)."""
+
+    def __init__(self, subject_id: int | None = None, consent_id: int | None = None, message: str | None = None):
+        super().__init__()
+        self.subject_id = subject_id
+        self.consent_id = consent_id
+        if message is not None:
+            self.data = {"message": message}  # as flask_smorest's abort(404, message=...) would carry it
+
+
+def _denied_consent(consent) -> Denied:
+    return Denied(subject_id=getattr(consent, "patient_id", None), consent_id=getattr(consent, "id", None))
+
+
+def hidden(model, object_id: int) -> NoReturn:
+    """For a lookup scoped to what the caller holds (their organisation, their tokens) that found nothing: Denied
+    when the object exists, so that reaching for someone else's shows in the audit trail; NotFound when it does not.
+    """
+    from app.extensions import db
+
+    found = db.session.get(model, object_id)
+    if found is None:
+        raise NotFound()
+    if isinstance(found, User):
+        whose = found.id
+    else:
+        whose = getattr(found, "patient_id", None) or getattr(found, "user_id", None)
+    raise Denied(subject_id=whose)
+
 
 # What each role may reach in the navigation; the templates ask `can_use(user, area)`.
 AREAS = {
@@ -78,7 +114,7 @@ def can_revoke_invitation(user, invitation: Invitation) -> bool:
 
 def require_revoke_invitation(user, invitation: Invitation) -> None:
     if not can_revoke_invitation(user, invitation):
-        raise NotFound()
+        raise Denied()
 
 
 def can_manage_account(user, account: User) -> bool:
@@ -90,7 +126,7 @@ def can_manage_account(user, account: User) -> bool:
 
 def require_manage_account(user, account: User) -> None:
     if not can_manage_account(user, account):
-        raise NotFound()
+        raise Denied(subject_id=account.id)
 
 
 def can_see_organisation_people(user, organisation: Organisation) -> bool:
@@ -134,7 +170,7 @@ def can_manage_group(user, group) -> bool:
 
 def require_manage_group(user, group) -> None:
     if not can_manage_group(user, group):
-        raise NotFound()
+        raise Denied()
 
 
 def is_group_member(user, group) -> bool:
@@ -148,7 +184,7 @@ def can_view_group(user, group) -> bool:
 
 def require_view_group(user, group) -> None:
     if not can_view_group(user, group):
-        raise NotFound()
+        raise Denied()
 
 
 def can_view_sessions(user, group) -> bool:
@@ -157,7 +193,7 @@ def can_view_sessions(user, group) -> bool:
 
 def require_view_sessions(user, group) -> None:
     if not can_view_sessions(user, group):
-        raise NotFound()
+        raise Denied()
 
 
 def can_join_group(user, membership) -> bool:
@@ -170,7 +206,7 @@ def can_join_group(user, membership) -> bool:
 
 def require_join_group(user, membership) -> None:
     if not can_join_group(user, membership):
-        raise NotFound()
+        raise Denied(subject_id=getattr(membership, "user_id", None))
 
 
 def can_leave_group(user, membership) -> bool:
@@ -183,7 +219,7 @@ def can_leave_group(user, membership) -> bool:
 
 def require_leave_group(user, membership) -> None:
     if not can_leave_group(user, membership):
-        raise NotFound()
+        raise Denied(subject_id=getattr(membership, "user_id", None))
 
 
 def can_read_facilitator_notes(user, group) -> bool:
@@ -193,7 +229,7 @@ def can_read_facilitator_notes(user, group) -> bool:
 
 def require_read_facilitator_notes(user, group) -> None:
     if not can_read_facilitator_notes(user, group):
-        raise NotFound()
+        raise Denied()
 
 
 def can_see_intake(user, group) -> bool:
@@ -233,19 +269,24 @@ def can_enter_room(user, occurrence, room, now) -> bool:
 
 
 def require_enter_room(user, occurrence, room, now) -> None:
-    """NotFound for anyone who may never be in the room; RoomNotOpen for a member who is early."""
+    """Denied (a 404) for anyone who may never be in the room; RoomNotOpen for a member who is early."""
     from flask_babel import gettext as _
 
     if can_enter_room(user, occurrence, room, now):
         return
     if not can_enter_live_room(user, occurrence.group):
-        raise NotFound()
+        raise Denied()
     if room.closed_at is not None:
         raise RoomNotOpen(_("The room is closed."))
     if not room.is_open:
         raise RoomNotOpen(_("The room is not open yet. Your facilitator opens it shortly before the session."))
     raise RoomNotOpen(_("The room opens %(n)d minutes before the session.", n=occurrence.group.lobby_minutes),
                       opens_in=max(1, int((_room_opens_at(occurrence) - now).total_seconds())))
+
+
+def require_enter_live_room(user, group) -> None:
+    if not can_enter_live_room(user, group):
+        raise Denied()
 
 
 def _membership_active(user, group) -> bool:
@@ -269,7 +310,7 @@ def can_acknowledge_alert(user, alert) -> bool:
 
 def require_acknowledge_alert(user, alert) -> None:
     if not can_acknowledge_alert(user, alert):
-        raise NotFound()
+        raise Denied(subject_id=alert.patient_id)
 
 
 def can_follow_alerts(user) -> bool:
@@ -303,7 +344,7 @@ def owns_consent(user, consent) -> bool:
 
 def require_own_consent(user, consent) -> None:
     if not owns_consent(user, consent):
-        raise NotFound()
+        raise _denied_consent(consent)
 
 
 def can_view_consent(user, consent) -> bool:
@@ -319,7 +360,7 @@ def is_consent_grantee(user, consent) -> bool:
 
 def require_view_consent(user, consent) -> None:
     if not can_view_consent(user, consent):
-        raise NotFound()
+        raise _denied_consent(consent)
 
 
 def grantee_sees_terms(user, consent) -> bool:
@@ -343,7 +384,7 @@ def can_export_consent(user, consent) -> bool:
 
 def require_export_consent(user, consent) -> None:
     if not can_export_consent(user, consent):
-        raise NotFound()
+        raise _denied_consent(consent)
 
 
 def allowed_data_classes(user, patient_id: int) -> dict:
@@ -377,7 +418,7 @@ def can_hold_supporter(user, link) -> bool:
 
 def require_hold_supporter(user, link) -> None:
     if not can_hold_supporter(user, link):
-        raise NotFound()
+        raise Denied(subject_id=getattr(link, "patient_id", None))
 
 
 def can_view_patient_supporters(user, patient_id: int) -> bool:
@@ -386,4 +427,4 @@ def can_view_patient_supporters(user, patient_id: int) -> bool:
 
 def require_view_patient_supporters(user, patient_id: int) -> None:
     if not can_view_patient_supporters(user, patient_id):
-        raise NotFound()
+        raise Denied(subject_id=patient_id)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
 from sqlalchemy import ForeignKey, String, delete, select
@@ -25,6 +26,8 @@ from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
 
 SOCKET_TOKEN_KEY = "socket_api_token"
+#: Refusal codes that refuse the person (recorded as denials), as opposed to the state of a room or bad input.
+DENIAL_CODES = frozenset({"unauthorized", "forbidden", "not_found", "access_ended"})
 
 
 class Refusal(ValueError):
@@ -42,7 +45,7 @@ def payload_id(payload: dict, key: str) -> int:
 
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise Refusal("invalid", f"{key} must be a positive integer")
+        raise Refusal("invalid", _("%(key)s must be a positive integer.", key=key))
     return value
 
 
@@ -107,6 +110,8 @@ def on_connect(auth):
         user = socket_user()
     if user is None:
         db.session.rollback()
+        audit.record("socket_denied", target="connect", outcome="denied")
+        db.session.commit()
         raise ConnectionRefusedError("unauthorized")
     # Rows of sockets that died with their process are never removed by a disconnect; past any credential's lifetime
     # they can only be dead.
@@ -151,6 +156,8 @@ def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
         user = socket_user(activity=not automatic)
         if user is None:
             db.session.rollback()
+            audit.record("socket_denied", target=handler.__name__, outcome="denied")
+            db.session.commit()
             disconnect()
             return {"ok": False, "error": "unauthorized"}
         try:
@@ -158,13 +165,18 @@ def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
             db.session.commit()
         except (Forbidden, NotFound) as error:
             db.session.rollback()
-            audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied")
+            audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
+                         subject=getattr(error, "subject_id", None), consent_id=getattr(error, "consent_id", None))
             db.session.commit()
             return {"ok": False, "error": "forbidden" if isinstance(error, Forbidden) else "not_found"}
         except ValueError as error:
             # A refusal by a domain rule: its code for clients, its message (translated) for people.
             db.session.rollback()
             answer = {"ok": False, "error": getattr(error, "code", None) or str(error) or "invalid"}
+            if answer["error"] in DENIAL_CODES:
+                audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
+                             details={"error": answer["error"]})
+                db.session.commit()
             if getattr(error, "message", None):
                 answer["message"] = error.message
             return {**answer, **(getattr(error, "details", None) or {})}

@@ -39,8 +39,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from app import audit
 from app.accounts import services
 from app.accounts.models import Organisation, PasswordReset, Role, RoleName, User
+from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import services as group_services
 from app.groups.models import (
@@ -78,6 +80,9 @@ class Outcome(enum.StrEnum):
 OK, DONE, LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED = Outcome
 #: Outcomes that must change nothing in the database (and show no one else's data).
 DENIED = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, GONE, INVALID, REFUSED})
+#: Refusals of access, each of which writes a denial to the audit trail (SECURITY.md 14); a conflict, a gone link or
+#: invalid input is an answer about the object or the request, not a refusal of the person.
+AUDITED_DENIALS = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, REFUSED})
 
 IDENTITIES: dict[str, str] = {
     "anonymous": "nobody signed in",
@@ -124,6 +129,8 @@ class Route:
     ok_writes: bool = False
     #: What a secret in the URL shows to whoever holds it, whatever ``World.hidden_from`` says.
     reveals: Callable[["World"], set[str]] = lambda world: set()  # noqa: E731
+    #: False for the one row whose LOGIN is not a refusal: the home page sends visitors to sign in.
+    records_denials: bool = True
 
     def done_path(self, world: World) -> str | None:
         return self.done(world) if callable(self.done) else self.done
@@ -156,12 +163,18 @@ HOLD_REASON = "matrix clinical hold reason"
 VIDEO_LINK = "https://video.matrix.example/room"
 
 NEW_PASSWORD = "a brand new matrix passphrase"
+#: The address the world's joining link was sent to (an address without an account).
+JOINING_EMAIL = "new.member@matrix.example"
 PROFILE_FORM = {"display_name": "Renamed In Matrix", "pronouns": "", "timezone": "Europe/Madrid", "locale": "en",
                 "email_reminders": "y"}
 
 
 def _staff_invitation(world: World) -> dict[str, str]:
     return {"code": world.staff_invitation_code}
+
+
+def _joining(world: World) -> dict[str, str]:
+    return {"code": world.group_invitation_code, "token": world.join_token}
 
 
 def _group(world: World) -> dict[str, int]:
@@ -249,7 +262,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         form=lambda w: {"current_password": w.password, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}),
 
     # Home and profile: each account its own -------------------------------------------------------------------------
-    ("accounts.home", "GET"): Route(expect(OK, anonymous=LOGIN)),
+    ("accounts.home", "GET"): Route(expect(OK, anonymous=LOGIN), records_denials=False),
     ("accounts.profile", "GET"): Route(expect(OK, anonymous=LOGIN)),
     ("accounts.profile", "POST"): Route(expect(DONE, anonymous=LOGIN), form=PROFILE_FORM, done="/profile"),
     ("accounts.create_token", "POST"): Route(expect(DONE, anonymous=LOGIN), form={"name": "matrix"}, done="/profile"),
@@ -263,6 +276,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         expect(OK, anonymous=DONE), path=_staff_invitation, done="/",
         form=lambda w: {"email": w.staff_invitation.email, "password": NEW_PASSWORD, "display_name": "New Colleague",
                         "timezone": "UTC"}),
+    # The link a code to share sends to an address without an account (the code and the link are the capability):
+    # visitors create the account; anyone signed in is sent to accept the invitation as themselves.
+    ("accounts.finish_joining", "GET"): Route(expect(DONE, anonymous=OK), path=_joining,
+                                              reveals=lambda w: {w.group_invitation_code}),
+    ("accounts.finish_joining", "POST"): Route(
+        expect(DONE), path=_joining, reveals=lambda w: {w.group_invitation_code},
+        form={"display_name": "New Member", "password": NEW_PASSWORD, "timezone": "UTC"}),
     ("accounts.revoke_invitation", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, admin=DONE),
                                                   path=lambda w: {"invitation_id": w.staff_invitation.id}),
 
@@ -402,12 +422,13 @@ ROUTES: dict[tuple[str, str], Route] = {
                         "duration_minutes": 90}),
     ("groups_api.list_invitations", "GET"): Route(API_FACILITATOR_SEES, path=_group),
     ("groups_api.create_invitation", "POST"): Route(API_FACILITATOR_DOES, path=_group, json={}),
-    # A code to share (bound to no address) is the capability: whoever holds it joins, or signs up and joins; an
-    # account that already has another role, or another organisation, is refused by the state of its account (409).
+    # A code to share (bound to no address) is the capability: whoever holds it joins, or (not signed in) has the link
+    # to finish joining sent to the email given; an account that already has another role, or another organisation,
+    # is refused by the state of its account (409).
     ("groups_api.accept_invitation", "POST"): Route(
         expect(CONFLICT, anonymous=OK, patient=OK, other_patient=OK), ok_writes=True,
         path=lambda w: {"code": w.group_invitation_code},
-        json={"email": "new.member@matrix.example", "password": NEW_PASSWORD, "display_name": "New Member"}),
+        json={"email": JOINING_EMAIL, "password": NEW_PASSWORD, "display_name": "New Member"}),
     ("groups_api.join_group", "POST"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK), path=_waiting_group, ok_writes=True,
         json={"agreement_version": 1, "preferred_name": "Pat", "speaking_comfort": "comfortable"}),
@@ -780,7 +801,8 @@ def _build_groups(world: World) -> None:
                                         occurrence_id=upcoming.id, checkin_id=live.id)))
 
     _feed, world.values["calendar_token"] = group_services.create_calendar_feed(patient)
-    _invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
+    invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
+    world.values["join_token"] = services.join_token(invitation, JOINING_EMAIL)
 
 
 def _build_sharing(world: World) -> None:
@@ -863,6 +885,7 @@ def reset_database() -> None:
     db.session.remove()
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(table.delete())
+    audit.start_trail()
     db.session.commit()
     db.session.remove()
 
@@ -914,6 +937,15 @@ def _watched_queries(_tables: int = 0) -> list[tuple[str, str]]:
         columns = ", ".join(f'"{column.name}"' for column in table.columns if column.name not in UNWATCHED_COLUMNS)
         queries.append((table.name, f'SELECT {columns} FROM "{table.name}"'))
     return queries
+
+
+def denials_recorded() -> int:
+    """How many denials the audit trail holds (read in a transaction of its own)."""
+    from sqlalchemy import func
+
+    count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
+    db.session.commit()
+    return count
 
 
 def snapshot() -> dict[str, frozenset[tuple]]:

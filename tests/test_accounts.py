@@ -14,10 +14,12 @@ from argon2 import Type, extract_parameters
 from conftest import PASSWORD, password_hash
 from page_forms import is_signed_in, page_csrf_token, sign_in, submit
 from sqlalchemy import func, select
+from test_translations import compiled_spanish  # noqa: F401  (the fixture: the Spanish catalog, compiled and loaded)
 
 from app import create_app
 from app.accounts import services
 from app.accounts.models import ApiToken, Invitation, LoginSession, Organisation, PasswordReset, Role, RoleName, User
+from app.audit import AuditEvent
 from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from app.extensions import db, mail
 from app.models_base import utcnow
@@ -167,6 +169,33 @@ def test_password_reset_link_expires(client, app, patient):
         response = client.post(reset_url, data={"csrf_token": token, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert response.status_code == 404
     assert db.session.get(User, patient.id).password_hash == password_hash()
+
+
+def test_a_password_reset_closes_every_other_reset_link_of_the_account(client, patient):
+    older = link_path(request_reset(client, patient.email)[0].body)
+    newer = link_path(request_reset(client, patient.email)[0].body)
+
+    assert submit(client, newer, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+
+    assert client.get(older).status_code == 404
+    another = "yet another long password"
+    refused = client.post(older, data={"csrf_token": page_csrf_token(client.get("/login").text),
+                                       "password": another, "confirm": another})
+    assert refused.status_code == 404
+    assert sign_in(client.application.test_client(), patient.email, NEW_PASSWORD).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)
+                             .where(PasswordReset.used_at.is_(None))) == 0
+
+
+def test_a_password_change_closes_every_open_reset_link(client, app, login, patient):
+    link = link_path(request_reset(app.test_client(), patient.email)[0].body)
+    login(client, patient)
+
+    response = submit(client, "/profile/password", {"current_password": PASSWORD, "password": NEW_PASSWORD,
+                                                    "confirm": NEW_PASSWORD})
+
+    assert response.status_code == 302
+    assert app.test_client().get(link).status_code == 404
 
 
 def test_password_reset_ends_every_session_and_api_token_of_the_account(client, app, login, api_token, patient):
@@ -403,6 +432,27 @@ def test_admin_invites_a_facilitator_who_accepts_by_creating_an_account(client, 
     assert invitation.code_hash == services.hash_token(link.rsplit("/", 1)[1])
 
 
+@pytest.mark.parametrize(("inviter", "invitee", "subject"), [
+    ("es", None, "You are invited to Momentum"),  # no account yet: the default language, not the inviter's
+    ("es", "en", "You are invited to Momentum"),
+    ("en", "es", "Te han invitado a Momentum"),
+])
+@pytest.mark.usefixtures("compiled_spanish")
+def test_an_invitation_email_is_in_the_invitees_language(client, login, admin, make_user, make_organisation,
+                                                         inviter, invitee, subject):
+    admin.locale = inviter
+    db.session.commit()
+    email = "someone.invited@example.org"
+    if invitee:
+        make_user(RoleName.FACILITATOR, make_organisation(name="Hillside Clinic"), email=email, locale=invitee)
+    login(client, admin)
+
+    with mail.record_messages() as outbox:
+        submit(client, "/admin/people", {"email": email, "role": "facilitator"}, action="/admin/invitations")
+
+    assert [message.subject for message in outbox] == [subject]
+
+
 def test_an_invitation_works_only_once(client, app, login, admin):
     login(client, admin)
     link = invite(client, "fiona@example.org")
@@ -482,6 +532,80 @@ def test_an_invitation_sent_to_one_address_cannot_be_accepted_with_another_and_s
     assert accept(app.test_client(), link, "fiona@example.org").status_code == 302
 
 
+@pytest.fixture
+def code_to_share(app, facilitator, organisation) -> str:
+    """A patient invitation bound to no address, as a facilitator hands it out."""
+    with app.test_request_context():
+        _invitation, raw = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    return raw
+
+
+def ask_to_join(client, code: str, email: str):
+    with mail.record_messages() as outbox:
+        response = submit(client, f"/invitations/{code}", {"email": email})
+    return response, outbox
+
+
+def test_a_code_to_share_emails_a_new_address_the_link_to_finish_joining(app, code_to_share, organisation):
+    response, outbox = ask_to_join(app.test_client(), code_to_share, "Newcomer@Example.org")
+
+    assert response.status_code == 200
+    assert "Check your email" in response.text
+    assert db.session.scalar(select(User).where(User.email == "newcomer@example.org")) is None
+    assert [m.recipients for m in outbox] == [["newcomer@example.org"]]
+    link = link_path(outbox[0].body)
+    assert link.startswith(f"/invitations/{code_to_share}/join/")
+    newcomer = app.test_client()  # the link may be opened anywhere: the address is in it
+    page = newcomer.get(link)
+    assert page.status_code == 200 and "newcomer@example.org" in page.text
+    joined = submit(newcomer, link, {"display_name": "Nia", "password": NEW_PASSWORD, "timezone": "Europe/Madrid"})
+    assert joined.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "newcomer@example.org"))
+    assert (user.role_in(organisation.id), user.timezone) == (RoleName.PATIENT, "Europe/Madrid")
+    assert is_signed_in(newcomer)
+    assert newcomer.get(link).status_code == 410  # single use, like the code
+
+
+def test_a_code_to_share_emails_an_existing_account_a_link_to_sign_in_and_accept(app, code_to_share, patient):
+    response, outbox = ask_to_join(app.test_client(), code_to_share, patient.email)
+
+    assert response.status_code == 200
+    assert [m.recipients for m in outbox] == [[patient.email]]
+    assert "already has an account" in outbox[0].body
+    assert link_path(outbox[0].body) == f"/invitations/{code_to_share}"
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == patient.email)) == 1
+
+
+def test_a_code_to_share_creates_no_account_without_the_emailed_link(app, code_to_share):
+    client = app.test_client()
+    page = client.get(f"/invitations/{code_to_share}")
+    response = client.post(f"/invitations/{code_to_share}", data={
+        "csrf_token": page_csrf_token(page.text), "email": "newcomer@example.org", "password": NEW_PASSWORD,
+        "display_name": "Nia", "timezone": "UTC"})
+
+    assert response.status_code == 200
+    assert db.session.scalar(select(User).where(User.email == "newcomer@example.org")) is None
+    with pytest.raises(services.AccountError):
+        services.accept_invitation(services.find_invitation(code_to_share), email="newcomer@example.org",
+                                   password=NEW_PASSWORD, display_name="Nia")
+
+
+def test_a_joining_link_is_refused_when_forged_or_for_another_invitation(app, code_to_share, facilitator,
+                                                                          organisation):
+    _response, outbox = ask_to_join(app.test_client(), code_to_share, "newcomer@example.org")
+    token = link_path(outbox[0].body).rsplit("/", 1)[1]
+    with app.test_request_context():
+        _other, other_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    forged = services.join_token(services.find_invitation(code_to_share), "intruder@example.org")[:-2] + "xx"
+
+    client = app.test_client()
+    assert client.get(f"/invitations/{other_code}/join/{token}").status_code == 404
+    assert client.get(f"/invitations/{code_to_share}/join/{forged}").status_code == 404
+    assert client.get(f"/invitations/{code_to_share}/join/{token}").status_code == 200
+
+
 def test_an_unknown_invitation_code_is_not_found(client):
     assert client.get("/invitations/not-a-real-code").status_code == 404
 
@@ -518,6 +642,29 @@ def test_deactivating_a_facilitator_ends_all_their_sessions_and_tokens_at_once(c
     assert {s.end_reason for s in sessions} == {"deactivated"}
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == facilitator.id)).all()
     assert all(token.revoked_at is not None for token in tokens)
+
+
+def test_deactivating_a_facilitator_withdraws_the_invitations_they_handed_out(client, app, login, admin, facilitator,
+                                                                            make_user, organisation):
+    colleague = make_user(RoleName.FACILITATOR)
+    with app.test_request_context():
+        _shared, shared_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        _sent, sent_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT, "pat@example.org")
+        used, used_code = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        used.accepted_at = utcnow()
+        _theirs, colleague_code = services.create_invitation(colleague, organisation, RoleName.PATIENT)
+        db.session.commit()
+    login(client, admin)
+
+    submit(client, "/admin/people", {}, action=f"/admin/people/{facilitator.id}/deactivate")
+
+    visitor = app.test_client()
+    assert [visitor.get(f"/invitations/{code}").status_code for code in (shared_code, sent_code)] == [410, 410]
+    assert "withdrawn" in visitor.get(f"/invitations/{shared_code}").text
+    assert visitor.get(f"/invitations/{colleague_code}").status_code == 200
+    assert db.session.get(Invitation, used.id).revoked_at is None
+    revoked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "invitation_revoke")).all()
+    assert [(e.actor_id, e.details) for e in revoked] == [(admin.id, '{"reason": "creator_deactivated"}')] * 2
 
 
 def test_a_deactivated_account_cannot_sign_in(client, app, login, admin, facilitator):
@@ -610,9 +757,30 @@ def test_demo_loads_every_demo_account_and_running_it_twice_changes_nothing(clie
     assert sign_in(client, DEMO_ACCOUNTS[0][0], DEMO_PASSWORD).status_code == 302
 
 
+def test_demo_if_empty_loads_the_demo_into_a_database_without_organisations(app, monkeypatch):
+    monkeypatch.setattr(services, "hash_password", functools.cache(services.hash_password))
+
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+
+    assert result.exit_code == 0, result.output
+    assert {email for email, *_rest in DEMO_ACCOUNTS} <= set(db.session.scalars(select(User.email)))
+
+
+def test_demo_if_empty_leaves_a_database_with_an_organisation_as_it_is(app, admin):
+    before = (count(User), count(Organisation), count(Role))
+
+    result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
+
+    assert result.exit_code == 0, result.output
+    assert "not loaded" in result.output
+    assert (count(User), count(Organisation), count(Role)) == before
+
+
+@pytest.mark.parametrize("args", [["demo"], ["demo", "--if-empty"]], ids=["demo", "if-empty"])
 @pytest.mark.parametrize("how", ["argument", "MOMENTUM_ENV"])
-def test_demo_is_refused_in_production(monkeypatch, how):
+def test_demo_is_refused_in_production(monkeypatch, how, args):
     monkeypatch.setenv("SECRET_KEY", "a-real-production-secret-of-some-length")
+    monkeypatch.setenv("AUDIT_KEY", "a-separate-production-audit-key")
     if how == "MOMENTUM_ENV":
         monkeypatch.setenv("MOMENTUM_ENV", "production")
         production = create_app(SQLALCHEMY_DATABASE_URI="sqlite://")
@@ -620,7 +788,7 @@ def test_demo_is_refused_in_production(monkeypatch, how):
         production = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
     with production.app_context():
         db.create_all()
-        result = production.test_cli_runner().invoke(args=["demo"])
+        result = production.test_cli_runner().invoke(args=args)
         users = count(User)
         db.session.remove()
         db.engine.dispose()

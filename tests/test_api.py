@@ -15,6 +15,7 @@ from groups_fixtures import NOW, occurrences_of, utc
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from test_translations import compiled_spanish  # noqa: F401  (the fixture: the Spanish catalog, compiled and loaded)
 
 from app.accounts import services
 from app.accounts.models import ApiToken, RoleName
@@ -110,6 +111,131 @@ def test_text_that_no_database_stores_is_422_for_that_field(client, field, bad):
 
     assert response.status_code == 422
     assert list(error_of(response)["fields"]) == [field]
+
+
+# In the caller's language -------------------------------------------------------------------------------------------
+
+
+SPANISH = {"Accept-Language": "es-ES,es;q=0.9"}
+
+
+@pytest.mark.usefixtures("compiled_spanish")
+def test_api_field_errors_come_back_in_the_callers_language(client):
+    response = client.post(TOKENS, headers=SPANISH, json={"password": "a\x00b", "name": "n" * 101, "admin": True})
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["message"] == "Algunos campos necesitan tu atención."
+    assert error["fields"] == {"email": ["Falta este dato, que es obligatorio."],
+                               "password": ["No debe contener caracteres NUL."],
+                               "name": ["Supera la longitud máxima de 100."],
+                               "admin": ["Campo desconocido."]}
+
+
+@pytest.mark.usefixtures("compiled_spanish")
+def test_api_field_errors_follow_the_accounts_language_over_the_browsers(client, api_token, patient):
+    patient.locale = "es"
+    db.session.commit()
+
+    response = client.post("/api/v1/checkins", headers={**api_token(patient), "Accept-Language": "en"},
+                           json={"client_id": "x", "mood": "six", "energy": "tired"})
+
+    assert response.status_code == 422
+    fields = error_of(response)["fields"]
+    assert fields["mood"] == ["No es un número entero válido."]
+    assert fields["energy"][0].startswith("Debe ser uno de estos: ")
+
+
+def test_api_field_errors_stay_in_english_for_english_callers(client):
+    response = client.post(TOKENS, headers={"Accept-Language": "en"}, json={"password": "x", "admin": True})
+
+    assert error_of(response)["fields"] == {"email": ["Missing data for required field."],
+                                            "admin": ["Unknown field."]}
+
+
+def _api_schemas() -> list[type]:
+    import inspect
+
+    import marshmallow
+
+    from app.accounts import schemas as accounts
+    from app.groups import schemas as groups
+    from app.supporters import schemas as supporters
+
+    return [obj for module in (accounts, groups, supporters) for obj in vars(module).values()
+            if inspect.isclass(obj) and issubclass(obj, marshmallow.Schema) and obj.__module__ == module.__name__]
+
+
+def test_every_api_schema_reports_in_the_callers_language():
+    from app.api_base import Schema
+
+    assert _api_schemas()
+    assert [schema.__name__ for schema in _api_schemas() if not issubclass(schema, Schema)] == []
+
+
+def _reported_messages(field, seen: set) -> list:
+    """Every message a bound field can report: its own, its validators', its inner fields' and nested schemas'."""
+    from marshmallow import fields as ma_fields
+
+    found = list(field.error_messages.values())
+    for validator in field.validators:
+        templates = [getattr(validator, name, None) for name in ("error", "message_min", "message_max", "message_all",
+                                                                 "message_equal")]
+        found += [template for template in templates if isinstance(template, str)]
+    for name in ("inner", "key_field", "value_field"):
+        inner = getattr(field, name, None)
+        if isinstance(inner, ma_fields.Field):
+            found += _reported_messages(inner, seen)
+    if isinstance(field, ma_fields.Nested) and type(field.schema) not in seen:
+        seen.add(type(field.schema))
+        found += list(field.schema.error_messages.values())
+        for nested in field.schema.fields.values():
+            found += _reported_messages(nested, seen)
+    return found
+
+
+def test_every_message_an_api_schema_can_report_is_translated_later_and_in_the_spanish_catalog(app):
+    from babel.messages.pofile import read_po
+    from test_translations import SPANISH_PO
+
+    from app.api_base import Message
+
+    with SPANISH_PO.open("rb") as f:
+        catalog = read_po(f, locale="es")
+    messages, seen = [], set()
+    for schema_class in _api_schemas():
+        schema = schema_class()
+        messages += list(schema.error_messages.values())
+        for field in schema.fields.values():
+            messages += _reported_messages(field, seen)
+
+    assert messages
+    assert sorted({str(m) for m in messages if not isinstance(m, Message)}) == []  # each one is translated when shown
+    assert sorted({str(m) for m in messages if not (catalog.get(str(m)) and catalog.get(str(m)).string)}) == []
+
+
+def test_a_body_past_the_size_limit_is_a_json_413(client, app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+    response = client.post(TOKENS, json={"email": "someone@example.org", "password": "x" * (1024 * 1024)})
+
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
+
+
+def test_the_size_limit_is_configurable(client, app):
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+
+    assert client.post(TOKENS, json={"email": "a@example.org", "password": "x" * 4096}).status_code == 413
+    assert client.post(TOKENS, json={"email": "a@example.org", "password": "x" * 100}).status_code == 401
+
+
+def test_a_page_form_past_the_size_limit_gets_a_page_that_says_so(client):
+    response = client.post("/login", data={"email": "someone@example.org", "password": "x" * (1024 * 1024)})
+
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"
+    assert "more than can be sent at once" in response.text
 
 
 def test_a_body_that_is_not_json_is_400(client):

@@ -101,11 +101,14 @@ class Cells:
                 session.clear()
                 session["_user_id"] = presented[1]
                 session["_fresh"] = True
+        self.denials_before = matrix.denials_recorded()
         return client, credentials, matrix.snapshot()
 
     def finish(self, cell: str, outcome, expected, before, text: str, *, may_write: bool, identity: str,
-               detail: str = "", revealed: set[str] = frozenset()) -> None:
+               detail: str = "", revealed: set[str] = frozenset(), records_denials: bool = True) -> None:
         after = matrix.snapshot()
+        if records_denials and outcome in matrix.AUDITED_DENIALS and matrix.denials_recorded() == self.denials_before:
+            self.problems.append(f"{cell}: denied ({outcome}) without a denial in the audit trail")
         if outcome != expected:
             self.problems.append(f"{cell}: expected {expected}, got {outcome}" + (f" ({detail})" if detail else ""))
         hidden = self.world.hidden_from(identity)
@@ -160,7 +163,7 @@ def test_route_answers_each_identity_as_its_row_says(endpoint, method, app, cell
                 if outcome == DONE and done and location and urlsplit(location).path != done:
                     cells.problems.append(f"{cell}: redirected to {location}, not {done}")
                 cells.finish(cell, outcome, route.expect[identity], before, response.get_data(as_text=True),
-                             identity=identity, revealed=route.reveals(world),
+                             identity=identity, revealed=route.reveals(world), records_denials=route.records_denials,
                              may_write=outcome == DONE or (outcome == OK and route.ok_writes),
                              detail=f"{response.status_code} {location}".strip()
                              if not isinstance(outcome, matrix.Outcome) or outcome in (OK, DONE, LOGIN) else "")

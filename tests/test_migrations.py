@@ -118,6 +118,14 @@ def test_a_database_built_by_the_migrations_matches_the_models(migrating_app):
     assert app_tables() == set(db.metadata.tables)
 
 
+def test_a_database_built_by_the_migrations_starts_its_audit_trail_with_a_signed_head(migrating_app):
+    upgrade()
+
+    head = db.session.get(audit.AuditHead, 1)
+    assert (head.last_seq, head.last_hash, head.mac) == (0, audit.GENESIS, audit.head_mac(0, audit.GENESIS))
+    assert audit.verify().ok
+
+
 def test_upgrade_then_downgrade_to_base_then_upgrade_again(migrating_app):
     upgrade()
     downgrade("base")

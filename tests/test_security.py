@@ -18,11 +18,12 @@ from app import create_app
 from app.accounts import services
 from app.accounts.models import ApiToken, Invitation, LoginSession, Organisation, Role, RoleName, User
 from app.audit import AuditEvent
-from app.extensions import db, mail
+from app.extensions import db, limiter, mail
 from app.models_base import utcnow
 
 NEW_PASSWORD = "a brand new and long passphrase"
 PRODUCTION_SECRET = "production-secret-from-the-environment"
+PRODUCTION_AUDIT_KEY = "production-audit-key-kept-apart"
 
 
 
@@ -346,6 +347,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, patient):
 def production(monkeypatch):
     """The production configuration over an in-memory database, with one account in it."""
     monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
+    monkeypatch.setenv("AUDIT_KEY", PRODUCTION_AUDIT_KEY)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
     app.test_client_class = FreshUserClient
@@ -398,9 +400,33 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
         create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
 
 
+def test_production_refuses_to_start_without_an_audit_key_of_its_own(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
+    monkeypatch.delenv("AUDIT_KEY", raising=False)
+
+    with pytest.raises(RuntimeError, match="AUDIT_KEY must be set"):
+        create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
+    monkeypatch.setenv("AUDIT_KEY", PRODUCTION_SECRET)
+    with pytest.raises(RuntimeError, match="AUDIT_KEY must differ from SECRET_KEY"):
+        create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
+
+
+def test_production_signs_the_audit_trail_with_the_audit_key_from_the_environment(production):
+    assert production.config["AUDIT_KEY"] == PRODUCTION_AUDIT_KEY
+
+
+@pytest.mark.parametrize("name", ["prod", "Production", "staging"])
+def test_an_unknown_environment_name_is_refused_with_the_names_that_exist(monkeypatch, name):
+    monkeypatch.setenv("MOMENTUM_ENV", name)
+
+    with pytest.raises(RuntimeError, match="MOMENTUM_ENV must be one of development, test, production"):
+        create_app(SQLALCHEMY_DATABASE_URI="sqlite://")
+
+
 @pytest.mark.parametrize("how", ["config", "DEBUG", "FLASK_DEBUG"])
 def test_production_refuses_to_start_with_debug_on(monkeypatch, how):
     monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
+    monkeypatch.setenv("AUDIT_KEY", PRODUCTION_AUDIT_KEY)
     overrides = {"SQLALCHEMY_DATABASE_URI": "sqlite://"}
     if how == "config":
         overrides["DEBUG"] = True
@@ -506,6 +532,37 @@ def test_password_reset_answers_alike_for_known_and_unknown_accounts(app, patien
     assert answers[patient.email] == answers["nobody@example.org"]
 
 
+@pytest.fixture
+def code_to_share(app, make_user, organisation) -> str:
+    facilitator = make_user(RoleName.FACILITATOR)
+    with app.test_request_context():
+        _invitation, raw = services.create_invitation(facilitator, organisation, RoleName.PATIENT)
+        db.session.commit()
+    return raw
+
+
+def test_taking_up_a_code_to_share_answers_alike_for_known_and_unknown_addresses(app, code_to_share, patient):
+    answers = {}
+    for email in (patient.email, "nobody@example.org"):
+        response = submit(app.test_client(), f"/invitations/{code_to_share}", {
+            "email": email, "password": NEW_PASSWORD, "display_name": "Someone", "timezone": "UTC"})
+        answers[email] = (response.status_code, normalised(response, email))
+
+    assert answers[patient.email] == answers["nobody@example.org"]
+    assert answers[patient.email][0] == 200
+
+
+def test_taking_up_a_code_to_share_through_the_api_answers_alike_for_known_and_unknown_addresses(
+        client, code_to_share, patient):
+    answers = [client.post(f"/api/v1/invitations/{code_to_share}/accept",
+                           json={"email": email, "password": NEW_PASSWORD, "display_name": "Someone"})
+               for email in (patient.email, "nobody@example.org")]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].get_json() == answers[1].get_json()
+    assert answers[0].get_json()["email_sent"] is True
+
+
 def test_api_token_request_answers_alike_for_known_and_unknown_accounts(client, monkeypatch, patient):
     calls = spy_on_verify(monkeypatch)
     answers = [client.post("/api/v1/auth/tokens", json={"email": email, "password": "a wrong password", "name": "x"})
@@ -591,6 +648,86 @@ def test_invitations_are_rate_limited(client, login, post, admin):
 
     assert statuses == [302] * 30 + [429]
     assert count(Invitation) == 30
+
+
+# Behind a proxy: the client's address and scheme come from X-Forwarded-* only when PROXY_COUNT says so --------------
+
+PROXY_ADDRESS = "10.0.0.2"
+
+
+@pytest.fixture
+def behind_proxy():
+    """The app as deployed behind one proxy (PROXY_COUNT=1), with one partner origin for sockets, over a database of
+    its own; do not combine with the `app` fixture."""
+    from conftest import _reset_database
+
+    app = create_app("test", PROXY_COUNT=1, SOCKETIO_ALLOWED_ORIGINS=["https://partner.example"])
+    app.test_client_class = FreshUserClient
+    with app.app_context():
+        _reset_database()
+        limiter.reset()
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            db.drop_all()
+        db.engine.dispose()
+
+
+def via_proxy(client_ip: str, **headers) -> dict:
+    """What a request that came through the proxy carries: the proxy's address, and the client's in the header."""
+    return {"environ_base": {"REMOTE_ADDR": PROXY_ADDRESS}, "headers": {"X-Forwarded-For": client_ip, **headers}}
+
+
+def test_behind_a_configured_proxy_the_audit_trail_records_the_client_address(behind_proxy):
+    sign_in(behind_proxy.test_client(), "nobody@example.org", "wrong password", **via_proxy("203.0.113.50"))
+
+    assert db.session.scalar(select(AuditEvent.ip).where(AuditEvent.action == "login")) == "203.0.113.50"
+
+
+def test_without_a_configured_proxy_a_forwarded_address_is_ignored(app, client):
+    sign_in(client, "nobody@example.org", "wrong password", **via_proxy("203.0.113.50"))
+
+    assert db.session.scalar(select(AuditEvent.ip).where(AuditEvent.action == "login")) == PROXY_ADDRESS
+
+
+def test_behind_a_configured_proxy_the_login_limit_counts_each_client_not_the_proxy(behind_proxy, fast_passwords):
+    def failed_login(n: int, client_ip: str) -> int:
+        return sign_in(behind_proxy.test_client(), f"guess{n}@example.org", "wrong password",
+                       **via_proxy(client_ip)).status_code
+
+    assert [failed_login(n, "203.0.113.1") for n in range(10)] == [200] * 10
+    assert failed_login(10, "203.0.113.1") == 429
+    assert failed_login(11, "198.51.100.7") == 200  # someone else behind the same proxy is not locked out
+
+
+def test_without_a_configured_proxy_a_forged_forwarded_address_does_not_escape_the_login_limit(app, fast_passwords):
+    statuses = [sign_in(app.test_client(), f"guess{n}@example.org", "wrong password",
+                        **via_proxy(f"203.0.113.{n}")).status_code for n in range(1, 12)]
+
+    assert statuses == [200] * 10 + [429]
+
+
+def socket_handshake(app, **forwarded) -> int:
+    """Engine.IO's polling handshake from a page at https://momentum.example, through the whole WSGI stack."""
+    response = app.test_client().get("/socket.io/", query_string={"EIO": "4", "transport": "polling"},
+                                     headers={"Host": "momentum.example", "Origin": "https://momentum.example",
+                                              **forwarded})
+    response.close()
+    return response.status_code
+
+
+def test_behind_a_configured_tls_proxy_the_socket_origin_check_sees_https(behind_proxy):
+    assert socket_handshake(behind_proxy, **{"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}) == 200
+
+
+def test_without_a_configured_proxy_a_forwarded_scheme_does_not_pass_the_socket_origin_check():
+    app = create_app("test", SQLALCHEMY_DATABASE_URI="sqlite://", SOCKETIO_ALLOWED_ORIGINS=["https://partner.example"])
+
+    try:
+        assert socket_handshake(app, **{"X-Forwarded-Proto": "https"}) == 400
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 # 13. Safe redirects --------------------------------------------------------------------------------------------------

@@ -171,3 +171,18 @@ def test_sign_in_page_follows_the_session_language(compiled_spanish, client):
     assert '<html lang="es">' in html
     assert _heading(html) == "Iniciar sesión"
     assert "Saltar al contenido principal" in html
+
+
+def test_a_socket_refusal_is_in_the_accounts_language(compiled_spanish, app, client, login, make_user):
+    from app.accounts.models import RoleName
+    from app.extensions import socketio
+
+    patient = make_user(RoleName.PATIENT, locale="es")
+    login(client, patient)
+    sio = socketio.test_client(app, flask_test_client=client)
+    try:
+        answer = sio.emit("join_session", {"session_id": "3"}, callback=True)
+    finally:
+        sio.disconnect()
+
+    assert answer == {"ok": False, "error": "invalid", "message": "session_id debe ser un número entero positivo."}

@@ -6,8 +6,9 @@ from flask import abort
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
-from app import audit
+from app import audit, policy
 from app.accounts import queries, services
+from app.accounts.models import ApiToken
 from app.accounts.schemas import MeSchema, NewTokenSchema, TokenRequestSchema, TokenSchema
 from app.api_base import document_errors
 from app.extensions import limiter
@@ -48,7 +49,7 @@ def list_tokens():
 @document_errors(blp, 400, 401, 404, 429)
 def revoke_token(token_id: int):
     """Revoke one of your tokens, at once."""
-    token = queries.token_of(current_user, token_id) or abort(404)
+    token = queries.token_of(current_user, token_id) or policy.hidden(ApiToken, token_id)
     services.revoke_api_token(current_user, token)
 
 

@@ -107,16 +107,13 @@ class ApiTokenForm(FlaskForm):
     )
 
 
-class AcceptInvitationForm(FlaskForm):
-    """Creates the account that accepts an invitation."""
+class FinishJoiningForm(FlaskForm):
+    """Creates the account that accepts an invitation, for an address the link already gives."""
 
     display_name = StringField(
         _l("Your name, as others will see it"),
         validators=[DataRequired(), Length(max=100), _no_nul],
         description=_l("A first name or a nickname is enough."),
-    )
-    email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
     )
     password = new_password_field(_l("Choose a password"))
     timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
@@ -124,6 +121,22 @@ class AcceptInvitationForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices()
+
+
+class AcceptInvitationForm(FinishJoiningForm):
+    """Creates the account that accepts an invitation sent to an address."""
+
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+    )
+
+
+class JoinByEmailForm(FlaskForm):
+    """A code bound to no address: the address to send the link that finishes joining."""
+
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+    )
 
 
 class InviteStaffForm(FlaskForm):

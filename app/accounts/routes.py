@@ -14,14 +14,16 @@ from app.accounts.forms import (
     ChangePasswordForm,
     CrisisResourcesForm,
     EmptyForm,
+    FinishJoiningForm,
     ForgotPasswordForm,
     InviteStaffForm,
+    JoinByEmailForm,
     LanguageForm,
     LoginForm,
     ProfileForm,
     ResetPasswordForm,
 )
-from app.accounts.models import RoleName
+from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.dashboard import panels_for
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
@@ -206,7 +208,7 @@ def revoke_token(token_id: int):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    token = queries.token_of(current_user, token_id) or abort(404)
+    token = queries.token_of(current_user, token_id) or policy.hidden(ApiToken, token_id)
     services.revoke_api_token(current_user, token)
     flash(_("The token is revoked."), "info")
     return redirect(url_for("accounts.profile", _anchor="tokens"))
@@ -223,15 +225,32 @@ def set_language():
     return redirect_next(form.next.data)
 
 
-@bp.route("/invitations/<code>", methods=["GET", "POST"])
-@limiter.limit("20 per 15 minutes", methods=["POST"])
-def accept_invitation(code: str):
-    invitation = services.find_invitation(code)
+def _unusable_invitation(invitation):
+    """The page for an invitation that cannot be taken up (unknown, used, expired, withdrawn), or None."""
     try:
         services.check_invitation_usable(invitation)
     except services.AccountError as error:
         status = 404 if invitation is None else 410
         return render_template("accounts/invitation_unusable.html", message=error.message), status
+    return None
+
+
+def _joined(invitation, user):
+    services.start_login_session(user, request.headers.get("User-Agent", ""),
+                                 organisation_id=invitation.organisation_id)
+    session.clear()
+    login_user(user)
+    flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.route("/invitations/<code>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes", methods=["POST"])
+def accept_invitation(code: str):
+    invitation = services.find_invitation(code)
+    unusable = _unusable_invitation(invitation)
+    if unusable is not None:
+        return unusable
     if current_user.is_authenticated:
         form = EmptyForm()
         if form.validate_on_submit():
@@ -244,7 +263,18 @@ def accept_invitation(code: str):
                 flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
                 return redirect(url_for("accounts.home"))
         return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=True)
-    form = AcceptInvitationForm(email=invitation.email or None)
+    login_next = request.path if is_safe_next(request.path) else None
+    if not invitation.email:
+        # A code to share: whoever holds it learns nothing about which addresses have accounts. The address gets a
+        # link, to finish joining or to sign in and accept, and this page says the same either way.
+        form = JoinByEmailForm()
+        if form.validate_on_submit():
+            services.send_joining_email(invitation, code, form.email.data)
+            return render_template("accounts/joining_email_sent.html", invitation=invitation,
+                                   email=services.normalise_email(form.email.data))
+        return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
+                               ask_email=True, login_next=login_next)
+    form = AcceptInvitationForm(email=invitation.email)
     if form.validate_on_submit():
         try:
             user = services.accept_invitation(
@@ -256,14 +286,39 @@ def accept_invitation(code: str):
             db.session.rollback()
             _form_errors_to(form, error)
         else:
-            services.start_login_session(user, request.headers.get("User-Agent", ""),
-                                         organisation_id=invitation.organisation_id)
-            session.clear()
-            login_user(user)
-            flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
-            return redirect(url_for("accounts.home"))
+            return _joined(invitation, user)
     return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
-                           login_next=request.path if is_safe_next(request.path) else None)
+                           login_next=login_next)
+
+
+@bp.route("/invitations/<code>/join/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per 15 minutes", methods=["POST"])
+def finish_joining(code: str, token: str):
+    """The link send_joining_email sends to an address without an account: the account to create, for that address."""
+    invitation = services.find_invitation(code)
+    unusable = _unusable_invitation(invitation)
+    if unusable is not None:
+        return unusable
+    email = services.read_join_token(invitation, token)
+    if email is None:
+        return render_template("accounts/invitation_unusable.html",
+                               message=_("This invitation link is not valid.")), 404
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.accept_invitation", code=code))
+    form = FinishJoiningForm()
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(
+                invitation, email=email, password=form.password.data, display_name=form.display_name.data,
+                timezone=form.timezone.data, locale=session.get("lang") or "en", email_confirmed=True,
+            )
+        except services.AccountError as error:
+            db.session.rollback()
+            _form_errors_to(form, error)
+        else:
+            return _joined(invitation, user)
+    return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
+                           fixed_email=email)
 
 
 @bp.get("/crisis")
@@ -313,7 +368,8 @@ def revoke_invitation(invitation_id: int):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    invitation = queries.invitation_in_organisation(invitation_id, current_user.organisation_id) or abort(404)
+    invitation = (queries.invitation_in_organisation(invitation_id, current_user.organisation_id)
+                  or policy.hidden(Invitation, invitation_id))
     policy.require_revoke_invitation(current_user, invitation)
     try:
         services.revoke_invitation(current_user, invitation)
@@ -328,7 +384,7 @@ def _set_active(user_id: int, active: bool):
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    account = queries.account_in_organisation(user_id, current_user.organisation_id) or abort(404)
+    account = queries.account_in_organisation(user_id, current_user.organisation_id) or policy.hidden(User, user_id)
     policy.require_manage_account(current_user, account)
     services.set_account_active(current_user, account, active)
     if active:

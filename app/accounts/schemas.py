@@ -1,9 +1,9 @@
 """API schemas for accounts."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.accounts.models import RoleName
-from app.api_base import Text
+from app.api_base import Schema, Text
 
 
 class TokenRequestSchema(Schema):

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from app import audit
@@ -194,6 +195,7 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+    close_password_resets(user)
     audit.record("password_change", actor=user, subject=user)
 
 
@@ -232,10 +234,17 @@ def find_password_reset(raw: str) -> PasswordReset | None:
     return reset
 
 
+def close_password_resets(user: User) -> None:
+    """Every reset link of the account that is still open stops working: once the password has changed, by a link or
+    on the profile, an older link in a mailbox must not change it again."""
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+                       .values(used_at=utcnow()))
+
+
 def reset_password(reset: PasswordReset, new: str) -> User:
     check_password_rules(new)
     user = reset.user
-    reset.used_at = utcnow()
+    close_password_resets(user)  # this link and any other still open
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     end_all_sessions(user, "password_change")
@@ -340,6 +349,11 @@ def set_account_active(by: User, account: User, active: bool) -> None:
     account.active = active
     if not active:
         end_all_sessions(account, "deactivated")
+        # What the account handed out goes with it: its invitations no longer bring anyone in.
+        for invitation in db.session.scalars(select(Invitation).where(
+                Invitation.created_by_id == account.id, Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow())):
+            revoke_invitation(by, invitation, reason="creator_deactivated")
         for hook in ACCOUNT_DEACTIVATED_HOOKS:
             hook(account.id)
     db.session.flush()
@@ -373,17 +387,71 @@ def create_invitation(by: User, organisation: Organisation, role: RoleName, emai
     db.session.flush()
     if invitation.email:
         link = url_for("accounts.accept_invitation", code=raw, _external=True)
-        subject = _("You are invited to Momentum")
-        body = _(
-            "%(name)s invited you to join %(organisation)s on Momentum.\n\n"
-            "Open this link within %(days)d days to accept:\n%(link)s\n",
-            name=by.display_name, organisation=organisation.name, days=current_app.config["INVITATION_DAYS"],
-            link=link,
-        )
+        # In the invitee's language when they have an account already, not the inviter's.
+        invitee = db.session.scalar(select(User).where(User.email == invitation.email))
+        with force_locale(invitee.locale if invitee is not None else current_app.config["BABEL_DEFAULT_LOCALE"]):
+            subject = _("You are invited to Momentum")
+            body = _(
+                "%(name)s invited you to join %(organisation)s on Momentum.\n\n"
+                "Open this link within %(days)d days to accept:\n%(link)s\n",
+                name=by.display_name, organisation=organisation.name, days=current_app.config["INVITATION_DAYS"],
+                link=link,
+            )
         queue_email(invitation.email, subject, body)
     audit.record("invitation_create", actor=by, target=f"invitation:{invitation.id}",
                  details={"role": role.value, "context": invitation.context})
     return invitation, raw
+
+
+JOIN_TOKEN_SALT = "momentum-join-by-email"
+
+
+def join_token(invitation: Invitation, email: str) -> str:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=JOIN_TOKEN_SALT).dumps(
+        {"invitation": invitation.id, "email": normalise_email(email)})
+
+
+def read_join_token(invitation: Invitation, token: str) -> str | None:
+    """The address a joining link was sent to, if the link is genuine and for this invitation (which keeps its own
+    expiry and single use)."""
+    try:
+        data = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=JOIN_TOKEN_SALT).loads(
+            token, max_age=current_app.config["INVITATION_DAYS"] * 86400)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or data.get("invitation") != invitation.id or not isinstance(data.get("email"), str):
+        return None
+    return data["email"]
+
+
+def send_joining_email(invitation: Invitation, code: str, email: str) -> None:
+    """Someone not signed in takes up a code bound to no address: the address gets a link to finish joining, or, if it
+    already has an account, a link to sign in and accept. The caller answers the same either way (SECURITY.md 11)."""
+    email = normalise_email(email)
+    holder = db.session.scalar(select(User).where(User.email == email))
+    organisation = invitation.organisation
+    if holder is not None:
+        link = url_for("accounts.accept_invitation", code=code, _external=True)
+        with force_locale(holder.locale):
+            subject = _("Your invitation to %(organisation)s", organisation=organisation.name)
+            body = _(
+                "Someone, probably you, asked to join %(organisation)s on Momentum with this address, which already "
+                "has an account.\n\nSign in and accept the invitation here:\n%(link)s\n\n"
+                "If it was not you, you can ignore this email; nothing changes without it.",
+                organisation=organisation.name, link=link,
+            )
+    else:
+        link = url_for("accounts.finish_joining", code=code, token=join_token(invitation, email), _external=True)
+        subject = _("Finish joining %(organisation)s", organisation=organisation.name)
+        body = _(
+            "Someone, probably you, asked to join %(organisation)s on Momentum with this address.\n\n"
+            "To choose your name and password and finish joining, open this link:\n%(link)s\n\n"
+            "If it was not you, you can ignore this email; nothing happens without it.",
+            organisation=organisation.name, link=link,
+        )
+    queue_email(email, subject, body)
+    audit.record("invitation_email", subject=holder, organisation_id=invitation.organisation_id,
+                 target=f"invitation:{invitation.id}")
 
 
 def find_invitation(raw: str) -> Invitation | None:
@@ -393,12 +461,13 @@ def find_invitation(raw: str) -> Invitation | None:
     return db.session.scalar(select(Invitation).where(Invitation.code_hash == hash_token(raw)))
 
 
-def revoke_invitation(by: User, invitation: Invitation) -> None:
+def revoke_invitation(by: User, invitation: Invitation, reason: str | None = None) -> None:
     if invitation.state(utcnow()) != "pending":
         raise AccountError(_("Only a pending invitation can be revoked."))
     invitation.revoked_at = utcnow()
     db.session.flush()
-    audit.record("invitation_revoke", actor=by, target=f"invitation:{invitation.id}")
+    audit.record("invitation_revoke", actor=by, target=f"invitation:{invitation.id}",
+                 details={"reason": reason} if reason else None)
 
 
 def check_invitation_usable(invitation: Invitation | None) -> Invitation:
@@ -415,9 +484,16 @@ def check_invitation_usable(invitation: Invitation | None) -> Invitation:
 
 
 def accept_invitation(invitation: Invitation, *, user: User | None = None, email: str = "", password: str = "",
-                      display_name: str = "", timezone: str = "UTC", locale: str = "en") -> User:
-    """Accept as a signed-in account (adding the role) or by creating an account. Single use: a second try fails."""
+                      display_name: str = "", timezone: str = "UTC", locale: str = "en",
+                      email_confirmed: bool = False) -> User:
+    """Accept as a signed-in account (adding the role) or by creating an account. Single use: a second try fails.
+
+    A new account takes the address the invitation was sent to, or, for a code bound to no address, one confirmed
+    by the link of send_joining_email (`email_confirmed`): the code alone never tells whether an address has an
+    account."""
     invitation = check_invitation_usable(invitation)
+    if user is None and not invitation.email and not email_confirmed:
+        raise AccountError(_("Ask for a link by email to finish joining."), "email")
     # Claim the invitation with a conditional update, so that two simultaneous accepts cannot both succeed.
     claimed = db.session.execute(
         update(Invitation)

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
-from app import policy
+from app import audit, policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
 from app.api_base import document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
-from app.groups.models import OccurrenceStatus
+from app.groups.models import Membership, OccurrenceStatus, SafetyAlert, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
@@ -60,11 +60,13 @@ def _fail(error: services.GroupError | account_services.AccountError):
 
 
 def _group(group_id: int):
-    return queries.group_in_organisation(group_id, current_user.organisation_id) or flask_abort(404)
+    return (queries.group_in_organisation(group_id, current_user.organisation_id)
+            or policy.hidden(TherapyGroup, group_id))
 
 
 def _occurrence(occurrence_id: int):
-    return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or flask_abort(404)
+    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+            or policy.hidden(SessionOccurrence, occurrence_id))
 
 
 # Groups ---------------------------------------------------------------------------------------------------------------
@@ -223,12 +225,21 @@ def create_invitation(data, group_id: int):
 @document_errors(blp, 400, 404, 409, 410, 422, 429)
 @blp.doc(security=[{"bearerAuth": []}, {}])
 def accept_invitation(data, code: str):
-    """Accept an invitation: signed in (empty body), or by creating an account (email, password, display_name)."""
+    """Accept an invitation: signed in (empty body), or by creating an account (email, password, display_name).
+    A code sent to nobody in particular takes only an email when not signed in: the address gets a link to finish
+    joining (or to sign in and accept), and the answer, `email_sent`, is the same whether it has an account."""
     invitation = account_services.find_invitation(code)
     if invitation is None:
         flask_abort(404)
     if invitation.state(utcnow()) != "pending":
         abort(410, message=_state_message(invitation))
+    group_id = (invitation.context or {}).get("group_id")
+    if not current_user.is_authenticated and not invitation.email:
+        if not data.get("email"):
+            message = _("Sign in, or give your email address.")
+            abort(422, message=message, errors={"json": {"email": [message]}})
+        account_services.send_joining_email(invitation, code, data["email"])
+        return {"organisation_id": invitation.organisation_id, "group_id": group_id, "email_sent": True}
     token = None
     try:
         if current_user.is_authenticated:
@@ -246,8 +257,7 @@ def accept_invitation(data, code: str):
         db.session.rollback()
         status = 409 if error.field is None else 422
         abort(status, message=error.message, errors={"json": {error.field: [error.message]} if error.field else {}})
-    result = {"user_id": user.id, "organisation_id": invitation.organisation_id,
-              "group_id": (invitation.context or {}).get("group_id")}
+    result = {"user_id": user.id, "organisation_id": invitation.organisation_id, "group_id": group_id}
     if token:
         result["token"] = token
     return result
@@ -306,7 +316,8 @@ def list_memberships(group_id: int):
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def update_membership(data, membership_id: int):
     """Pause, end or restore a membership (the group's facilitators); a freed place goes to the waitlist."""
-    membership = queries.membership_in_organisation(membership_id, current_user.organisation_id) or flask_abort(404)
+    membership = (queries.membership_in_organisation(membership_id, current_user.organisation_id)
+                  or policy.hidden(Membership, membership_id))
     policy.require_manage_group(current_user, membership.group)
     try:
         services.change_membership_status(current_user, membership, data["status"], data["reason"])
@@ -508,9 +519,13 @@ def list_session_checkins(session_id: int):
     """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
     members who may be in the live room (their own always in full)."""
     occurrence = _occurrence(session_id)
-    if not policy.can_enter_live_room(current_user, occurrence.group):
-        flask_abort(404)
-    return checkins.state_for(current_user, occurrence)["checkins"]
+    policy.require_enter_live_room(current_user, occurrence.group)
+    state = checkins.state_for(current_user, occurrence)
+    if state["facilitator"]:  # a read of each member's check-in (SECURITY.md 14)
+        for checkin in state["checkins"]:
+            audit.record("checkin_read", actor=current_user, subject=checkin["user_id"],
+                         target=f"session:{occurrence.id}")
+    return state["checkins"]
 
 
 @blp.post("/sessions/<int:session_id>/checkins")
@@ -521,8 +536,7 @@ def list_session_checkins(session_id: int):
 def create_session_checkin(data, session_id: int):
     """Check in to a live session without a socket; acknowledged after the commit, idempotent by client_id."""
     occurrence = _occurrence(session_id)
-    if not policy.can_enter_live_room(current_user, occurrence.group):
-        flask_abort(404)
+    policy.require_enter_live_room(current_user, occurrence.group)
     return _record(data, occurrence)
 
 
@@ -569,7 +583,8 @@ def list_alerts():
 @document_errors(blp, 400, 401, 404, 429)
 def acknowledge_alert(alert_id: int):
     """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
-    alert = queries.alert_in_organisation(alert_id, current_user.organisation_id) or flask_abort(404)
+    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+             or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
     checkins.acknowledge_alert(current_user, alert)
     return checkins.alert_payload(alert)

@@ -32,7 +32,7 @@ from app.groups.forms import (
     ScheduleForm,
     SessionTimeForm,
 )
-from app.groups.models import AttendanceStatus, MembershipStatus
+from app.groups.models import AttendanceStatus, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
 from app.safe_redirect import redirect_next
@@ -47,11 +47,13 @@ def _show_error(form, error: services.GroupError) -> None:
 
 
 def _load_group(group_id: int):
-    return queries.group_in_organisation(group_id, current_user.organisation_id) or abort(404)
+    return (queries.group_in_organisation(group_id, current_user.organisation_id)
+            or policy.hidden(TherapyGroup, group_id))
 
 
 def _load_occurrence(occurrence_id: int):
-    return queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id) or abort(404)
+    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+            or policy.hidden(SessionOccurrence, occurrence_id))
 
 
 def _group_data(form) -> dict:
@@ -713,8 +715,7 @@ def calendar_feed(token: str):
 def live_room(occurrence_id: int):
     occurrence = _load_occurrence(occurrence_id)
     group = occurrence.group
-    if not policy.can_enter_live_room(current_user, group):
-        abort(404)
+    policy.require_enter_live_room(current_user, group)
     facilitator = policy.can_manage_group(current_user, group)
     return render_template("groups/room.html", occurrence=occurrence, group=group, facilitator=facilitator,
                            i18n=room_texts())
@@ -775,7 +776,8 @@ def create_checkin():
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = queries.alert_in_organisation(alert_id, current_user.organisation_id) or abort(404)
+    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+             or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
     if not EmptyForm().validate_on_submit():
         abort(400)

@@ -1,8 +1,8 @@
 """API schemas for groups, memberships, sessions, attendance and agendas."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Text
+from app.api_base import MAX_ID, Schema, Text
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
@@ -126,10 +126,13 @@ class AcceptInvitationSchema(Schema):
 
 
 class AcceptedSchema(Schema):
-    user_id = fields.Integer(strict=True, required=True)
+    user_id = fields.Integer(strict=True, metadata={"description": "The account that accepted (absent when "
+                                                                   "`email_sent`)."})
     organisation_id = fields.Integer(strict=True, required=True)
     group_id = fields.Integer(strict=True, allow_none=True)
     token = fields.String(metadata={"description": "A bearer token, when the call created the account."})
+    email_sent = fields.Boolean(metadata={"description": "A code sent to no one in particular, taken up without "
+                                                         "signing in: the link to finish joining went to the email."})
 
 
 class JoinSchema(Schema):

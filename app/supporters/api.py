@@ -87,7 +87,7 @@ def create_consent(data):
             link = db.session.query(SupporterLink).filter_by(patient_id=current_user.id,
                                                              supporter_id=data["supporter_id"]).one_or_none()
             if link is None:
-                flask_abort(404)
+                policy.hidden(User, data["supporter_id"])
             consent = services.grant_consent(current_user, link, **terms)
         elif data.get("email"):
             consent, _raw = services.invite_supporter(current_user, email=data["email"],
@@ -148,7 +148,7 @@ def shared(patient_id: int):
     allowed = policy.allowed_data_classes(current_user, patient_id)
     if not allowed:
         # Revoked, expired, on hold or never granted: the same answer, without saying why.
-        abort(404, message=_("Access has ended."))
+        raise policy.Denied(subject_id=patient_id, message=_("Access has ended."))
     patient = db.session.get(User, patient_id)
     data = queries.shared_data(current_user, patient, allowed, utcnow())
     services.record_access(current_user, patient_id, allowed)

@@ -14,12 +14,13 @@ from app import audit, policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.api_base import MAX_ID
+from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
 from app.supporters.labels import data_class_label, state_label
-from app.supporters.models import DataClass
+from app.supporters.models import DataClass, SupporterLink
 
 
 @bp.app_context_processor
@@ -100,7 +101,7 @@ def invite():
 @login_required
 def grant(link_id: int):
     policy.require_manage_sharing(current_user)
-    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    link = queries.link_of_patient(current_user, link_id) or policy.hidden(SupporterLink, link_id)
     form = ConsentTermsForm()
     if form.validate_on_submit():
         try:
@@ -119,7 +120,7 @@ def grant(link_id: int):
 @login_required
 def stop(link_id: int):
     policy.require_manage_sharing(current_user)
-    link = queries.link_of_patient(current_user, link_id) or abort(404)
+    link = queries.link_of_patient(current_user, link_id) or policy.hidden(SupporterLink, link_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.stop_sharing_with(current_user, link)
@@ -182,6 +183,7 @@ def shared(patient_id: int):
     fragment = request.headers.get("X-Momentum-Fragment") == "1"
     if not allowed:
         # Revoked, expired, on hold or never granted: the same words, without saying why.
+        record_denial(404, subject_id=patient_id)
         return render_template("supporters/access_ended.html", fragment=fragment), 404
     patient = db.session.get(User, patient_id)
     now = utcnow()
@@ -200,7 +202,7 @@ def shared(patient_id: int):
 def encourage(patient_id: int):
     consent = policy.allowed_data_classes(current_user, patient_id).get(DataClass.ENCOURAGEMENT.value)
     if consent is None:
-        abort(404)
+        raise policy.Denied(subject_id=patient_id)
     form = EncouragementForm()
     if form.validate_on_submit():
         try:

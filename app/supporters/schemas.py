@@ -1,8 +1,8 @@
 """API schemas for consents and the supporter's view."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Text
+from app.api_base import MAX_ID, Schema, Text
 from app.supporters.models import DataClass
 
 

@@ -7,8 +7,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from app.extensions import mail
+from app.accounts import services
+from app.accounts.models import RoleName, User
+from app.extensions import db, mail
 
 from . import NARROW
 
@@ -182,6 +185,37 @@ def test_admin_invites_a_facilitator_who_joins_from_the_link(page, new_page, sig
     visit(newcomer, link, status=410)
     page.set_viewport_size(NARROW)
     assert_fits(page)
+
+
+def test_a_code_to_share_emails_a_link_and_the_newcomer_finishes_joining_from_it_at_320px(
+        in_app, new_page, visit, assert_no_axe_violations, assert_fits):
+    def shareable_code() -> str:
+        facilitator = db.session.scalar(select(User).where(User.email == "facilitator@example.org"))
+        return services.create_invitation(facilitator, facilitator.organisation, RoleName.PATIENT)[1]
+
+    code = in_app(shareable_code)
+    newcomer = new_page(viewport=NARROW)
+    visit(newcomer, f"/invitations/{code}")
+    expect(newcomer.get_by_role("heading", level=1)).to_have_text("Join Momentum Demo Clinic")
+    assert_fits(newcomer)
+    expect(newcomer.get_by_label("Choose a password")).to_have_count(0)  # no account is made from the code alone
+
+    newcomer.get_by_label("Email").fill("riley.new@example.org")
+    with mail.record_messages() as outbox:
+        newcomer.get_by_role("button", name="Email me the link").click()
+        expect(newcomer.get_by_role("heading", level=1)).to_have_text("Check your email")
+    expect(newcomer.get_by_role("main")).to_contain_text("riley.new@example.org")
+    assert_no_axe_violations(newcomer)
+    assert_fits(newcomer)
+    assert [message.recipients for message in outbox] == [["riley.new@example.org"]]
+
+    visit(newcomer, urlsplit(re.search(r"https?://\S+", outbox[0].body).group(0)).path)
+    expect(newcomer.get_by_role("main")).to_contain_text("Your account's email: riley.new@example.org")
+    assert_fits(newcomer)
+    newcomer.get_by_label("Your name, as others will see it").fill("Riley")
+    newcomer.get_by_label("Choose a password").fill("riley's long passphrase")
+    newcomer.get_by_label("Choose a password").press("Enter")  # the keyboard is enough
+    expect(newcomer.get_by_role("heading", level=1)).to_have_text("Hello, Riley")
 
 
 def test_admin_sets_crisis_resources_shown_in_every_footer(page, new_page, sign_in, visit, assert_no_axe_violations):
