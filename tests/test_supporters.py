@@ -471,6 +471,31 @@ def test_encouragement_only_when_granted(post, patient, supporter, supporter_cli
     assert "Proud of you" in client.get("/sharing").get_data(as_text=True)
 
 
+def test_new_encouragement_stays_on_the_home_page_until_the_patient_marks_it_read(
+        post, patient, supporter, supporter_client, client, login):
+    grant(patient, supporter, [ENCOURAGEMENT])
+    post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "Proud of you"})
+    login(client, patient)
+    assert "Proud of you" in client.get("/sharing").get_data(as_text=True)
+    assert db.session.scalar(select(Encouragement.read_at)) is None  # looking changes nothing
+    assert "Proud of you" in client.get("/").get_data(as_text=True)
+
+    assert post(client, "/sharing/encouragement/read").headers["Location"] == "/"
+
+    db.session.expire_all()
+    assert db.session.scalar(select(Encouragement.read_at)) is not None
+    assert "Proud of you" not in client.get("/").get_data(as_text=True)
+    assert "Proud of you" in client.get("/sharing").get_data(as_text=True)
+
+
+def test_marking_encouragement_read_needs_the_form_token(patient, supporter, supporter_client, post, client, login):
+    grant(patient, supporter, [ENCOURAGEMENT])
+    post(supporter_client, f"/shared/{patient.id}/encouragement", {"body": "Proud of you"})
+    login(client, patient)
+    assert client.post("/sharing/encouragement/read").status_code == 400
+    assert db.session.scalar(select(Encouragement.read_at)) is None
+
+
 def test_supporter_page_says_access_ended_after_revocation_without_the_reason(
         patient, supporter, supporter_client, facilitator, sharing_group, api_token, client):
     consent = grant(patient, supporter, [MOOD], purpose="PURPOSE-ONLY-WHILE-ACTIVE")

@@ -151,9 +151,13 @@ def renewals_due(patient: User) -> list[Consent]:
     return due
 
 
-def unread_encouragement(patient: User) -> list[Encouragement]:
-    return list(db.session.scalars(select(Encouragement).where(Encouragement.patient_id == patient.id)
-                                   .order_by(Encouragement.created_at.desc()).limit(20)))
+def recent_encouragement(patient: User, *, unread_only: bool = False, limit: int = 20) -> list[Encouragement]:
+    """The patient's latest notes of encouragement, newest first; the home page shows those not yet marked read."""
+    query = select(Encouragement).where(Encouragement.patient_id == patient.id)
+    if unread_only:
+        query = query.where(Encouragement.read_at.is_(None))
+    return list(db.session.scalars(query.order_by(Encouragement.created_at.desc(), Encouragement.id.desc())
+                                   .limit(limit)))
 
 
 # What a supporter sees, per data class --------------------------------------------------------------------------------

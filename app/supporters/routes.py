@@ -64,7 +64,7 @@ def _sharing_page(invite_form=None, status=200):
         pending=queries.pending_invitations(current_user),
         invite_form=invite_form or InviteSupporterForm(), terms_form=ConsentTermsForm(), renew_form=RenewForm(),
         empty_form=EmptyForm(), new_invitation=session.pop("new_supporter_invitation", None),
-        encouragement=queries.unread_encouragement(current_user),
+        encouragement=queries.recent_encouragement(current_user),
     ), status
 
 
@@ -72,8 +72,17 @@ def _sharing_page(invite_form=None, status=200):
 @login_required
 def sharing():
     policy.require_manage_sharing(current_user)
-    services.mark_encouragement_read(current_user)
     return _sharing_page()
+
+
+@bp.post("/sharing/encouragement/read")
+@login_required
+def encouragement_read():
+    """The notes on the home page are read: they leave it (the Sharing page keeps the latest)."""
+    policy.require_manage_sharing(current_user)
+    if EmptyForm().validate_on_submit():
+        services.mark_encouragement_read(current_user)
+    return redirect(url_for("accounts.home"))
 
 
 @bp.post("/sharing/invite")
@@ -165,7 +174,8 @@ def renew(consent_id: int):
 
 
 def patient_panel(user) -> dict:
-    return {"renewals": queries.renewals_due(user), "encouragement": queries.unread_encouragement(user)[:3]}
+    return {"renewals": queries.renewals_due(user), "read_form": EmptyForm(),
+            "encouragement": queries.recent_encouragement(user, unread_only=True, limit=3)}
 
 
 # The supporter --------------------------------------------------------------------------------------------------------
