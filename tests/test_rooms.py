@@ -1092,6 +1092,7 @@ def test_a_room_made_by_another_request_meanwhile_is_the_room(app, room, monkeyp
     assert len(rows(LiveRoom)) == 1
 
 
+@pytest.mark.postgres  # SQLite runs one writer at a time (BEGIN IMMEDIATE): the race needs PostgreSQL
 @pytest.mark.skipif("postgresql" not in (__import__("os").environ.get("TEST_DATABASE_URL") or ""),
                     reason="SQLite runs one writer at a time (BEGIN IMMEDIATE): the race needs PostgreSQL")
 def test_a_checkin_waits_for_a_close_under_way_and_is_then_refused(app, room, facilitator_in_room, enter, patient):
