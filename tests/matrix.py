@@ -850,36 +850,51 @@ def _occurrences(group) -> list[SessionOccurrence]:
     return list(db.session.scalars(select(SessionOccurrence).where(SessionOccurrence.group_id == group.id)))
 
 
-#: The world built last, as an image of the (in-memory SQLite) database: putting it back is far cheaper than building
-#: it again. Sessions are placed around the time it was built, so it is built afresh after a while.
-_IMAGE: dict[str, tuple[float, bytes, World]] = {}
+#: The world built last, as an image of the database (SQLite's own image of an in-memory database, or the rows of
+#: every table): putting it back is far cheaper than building it again. Sessions are placed around the time it was
+#: built, so it is built afresh after a while.
+_IMAGE: dict[tuple[str, str], tuple[float, object, World]] = {}
 IMAGE_MAX_AGE = 600.0
 
 
 def fresh_world(app, password: str) -> World:
     """The world as ``build_world`` makes it, in a database holding nothing else: put back from the image of the last
-    build when the database is an in-memory SQLite one, built (and imaged) otherwise."""
+    build on this database, built (and imaged) otherwise."""
     db.session.remove()
-    in_memory = db.engine.dialect.name == "sqlite" and db.engine.url.database in (None, "", ":memory:")
-    cached = _IMAGE.get(password)
-    if in_memory and cached is not None and time.monotonic() - cached[0] < IMAGE_MAX_AGE:
-        _with_driver_connection(lambda connection: connection.deserialize(cached[1]))
+    key = (password, db.engine.url.render_as_string())
+    cached = _IMAGE.get(key)
+    if cached is not None and time.monotonic() - cached[0] < IMAGE_MAX_AGE:
+        _restore_image(cached[1])
         return cached[2]
     reset_database()
     world = build_world(app, password)
     db.session.remove()
-    if in_memory:
-        _IMAGE[password] = (time.monotonic(), _with_driver_connection(lambda connection: connection.serialize()),
-                            world)
+    _IMAGE[key] = (time.monotonic(), _take_image(), world)
     return world
 
 
-def _with_driver_connection(action):
-    connection = db.engine.raw_connection()
-    try:
-        return action(connection.driver_connection)
-    finally:
-        connection.close()
+def _in_memory() -> bool:
+    return db.engine.dialect.name == "sqlite" and db.engine.url.database in (None, "", ":memory:")
+
+
+def _take_image():
+    if _in_memory():
+        return _with_driver_connection(lambda connection: connection.serialize())
+    return [(table, [dict(row) for row in db.session.execute(table.select()).mappings()])
+            for table in db.metadata.sorted_tables]
+
+
+def _restore_image(image) -> None:
+    if _in_memory():
+        _with_driver_connection(lambda connection: connection.deserialize(image))
+        return
+    for table, _rows in reversed(image):
+        db.session.execute(table.delete())
+    for table, rows in image:
+        if rows:
+            db.session.execute(table.insert(), rows)
+    db.session.commit()
+    db.session.remove()
 
 
 def reset_database() -> None:
