@@ -884,6 +884,14 @@ def _take_image():
             for table in db.metadata.sorted_tables]
 
 
+def _with_driver_connection(action):
+    connection = db.engine.raw_connection()
+    try:
+        return action(connection.driver_connection)
+    finally:
+        connection.close()
+
+
 def _restore_image(image) -> None:
     if _in_memory():
         _with_driver_connection(lambda connection: connection.deserialize(image))
