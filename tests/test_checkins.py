@@ -20,7 +20,8 @@ from app import create_app
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, limiter
-from app.groups.models import CheckIn, MembershipStatus, SafetyAlert
+from app.groups import queries as group_queries
+from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert
 
 SUPPORT = {k.removeprefix("crisis_"): v for k, v in CRISIS.items()}
 
@@ -254,6 +255,27 @@ def test_a_low_mood_between_sessions_alerts_each_active_groups_facilitators(clie
     assert len(audit("safety_alert")) == 2
 
 
+def test_a_paused_members_low_mood_between_sessions_still_alerts_that_groups_facilitators(
+        client, make_room, make_user, connect_as, bearer, patient, other_patient):
+    """A pause from the group is not a pause from its facilitators' care; someone who has left is no longer theirs."""
+    paused = make_room(make_user(RoleName.FACILITATOR, display_name="Paula Paused"), [patient], name="Paused group")
+    left = make_room(make_user(RoleName.FACILITATOR, display_name="Lee Left"), [patient], name="Left group")
+    for room, status in ((paused, MembershipStatus.PAUSED), (left, MembershipStatus.LEFT)):
+        db.session.scalar(select(Membership).where(Membership.group_id == room.group.id,
+                                                   Membership.user_id == patient.id)).status = status
+    db.session.commit()
+    sockets = {room.group.id: connect_as(room.facilitator) for room in (paused, left)}
+
+    response = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=0, note="Hard week")
+
+    assert response.status_code == 201 and response.json["support"] == SUPPORT
+    assert [a.group_id for a in rows(SafetyAlert)] == [paused.group.id]
+    assert [a["group_id"] for a in received(sockets[paused.group.id], "alert")] == [paused.group.id]
+    assert received(sockets[left.group.id]) == []
+    assert [c.note for c in group_queries.recent_between_session_checkins([paused.group.id])] == ["Hard week"]
+    assert group_queries.recent_between_session_checkins([left.group.id]) == []
+
+
 def test_the_threshold_between_sessions_is_each_groups_own(client, make_room, make_user, bearer, facilitator,
                                                            patient):
     strict = make_room(facilitator, [patient], distress_threshold=4)
@@ -292,7 +314,7 @@ def test_between_sessions_the_same_key_is_stored_once(client, bearer, patient, r
     assert len(rows(CheckIn)) == 1 and len(rows(SafetyAlert)) == 1
 
 
-@pytest.mark.parametrize("status", [None, MembershipStatus.PAUSED, MembershipStatus.WAITLISTED])
+@pytest.mark.parametrize("status", [None, MembershipStatus.WAITLISTED, MembershipStatus.LEFT])
 def test_a_very_low_mood_shows_the_crisis_resources_even_with_no_facilitator_to_alert(client, make_room, make_user,
                                                                                       bearer, patient, status):
     """CLINICAL.md safety rule 2: distress is the mood itself, not whether an alert could be raised."""
@@ -305,7 +327,7 @@ def test_a_very_low_mood_shows_the_crisis_resources_even_with_no_facilitator_to_
     ordinary = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=3)
 
     assert low.status_code == 201 and low.json["support"] == SUPPORT
-    assert rows(SafetyAlert) == []  # no active group: nobody to alert, and the member is shown where help is
+    assert rows(SafetyAlert) == []  # no group of theirs: nobody to alert, and the member is shown where help is
     assert "support" not in ordinary.json  # above the default threshold of 2
     retry = post_checkin(client, bearer(patient), "/api/v1/checkins", mood=0, client_id=low.json["client_id"])
     assert retry.json["duplicate"] is True and retry.json["support"] == SUPPORT

@@ -414,9 +414,11 @@ def _is_distress(checkin: CheckIn, groups: list[TherapyGroup]) -> bool:
 
 
 def _groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[TherapyGroup]:
+    """Whose facilitators hear of a check-in: the session's group; between sessions, every group the patient is a
+    member of, a paused membership included (a pause from the group is not a pause from its facilitators' care)."""
     if occurrence is not None:
         return [occurrence.group]
-    return [m.group for m in queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
+    return [m.group for m in queries.memberships_for_patient(user) if m.status in queries.MEMBER_STATUSES]
 
 
 def need_support(user: User, occurrence: SessionOccurrence | None = None, *,

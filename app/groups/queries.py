@@ -421,7 +421,7 @@ def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> li
     if not group_ids:
         return []
     members = select(Membership.user_id).where(Membership.group_id.in_(group_ids),
-                                               Membership.status == MembershipStatus.ACTIVE)
+                                               Membership.status.in_(MEMBER_STATUSES))
     return list(db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id.is_(None), CheckIn.user_id.in_(members))
                                    .order_by(CheckIn.created_at.desc()).limit(limit)))
 
