@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from groups_fixtures import *  # noqa: F403
-from groups_fixtures import NOW, SETUP, audit_actions, enrol, occurrences_of, set_weekly_schedule, utc
+from groups_fixtures import NOW, SETUP, audit_actions, enrol, hours, occurrences_of, set_weekly_schedule, utc
 from sqlalchemy import select
 
 from app.accounts.models import RoleName, User
@@ -1010,6 +1010,26 @@ def test_the_group_page_counts_paused_members_in_the_places_taken(client, login,
     login(client, facilitator)
 
     assert "3 of 8 places taken" in text_of(client.get(f"/groups/{group.id}"))
+
+
+def test_a_session_that_has_just_ended_is_among_the_recent_ones_not_the_upcoming(client, login, group_with_members,
+                                                                               facilitator, clock):
+    group = group_with_members
+    thursday = occurrences_of(group)[3]  # Thursday 26 March, 18:00-19:30 Berlin
+
+    def sections() -> tuple[str, str]:
+        login(client, facilitator)  # afresh each time: hours pass between the looks
+        page = client.get(f"/groups/{group.id}").get_data(as_text=True)
+        upcoming = page[page.index('id="sessions-heading"'):page.index("Recent sessions")]
+        return upcoming, page[page.index("Recent sessions"):page.index('id="engagement-heading"')]
+
+    clock.move_to(thursday.starts_at + hours(1))  # under way: still to be joined
+    upcoming, recent = sections()
+    assert f"/sessions/{thursday.id}\"" in upcoming
+    clock.move_to(thursday.ends_at + hours(1))  # over, the same evening
+    upcoming, recent = sections()
+    assert f"/sessions/{thursday.id}\"" not in upcoming
+    assert f"/sessions/{thursday.id}/attendance" in recent
 
 
 # Notes about one member -----------------------------------------------------------------------------------------------

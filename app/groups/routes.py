@@ -126,7 +126,9 @@ def show(group_id: int):
         return render_template(
             "groups/show_facilitator.html", group=group, places_taken=services.places_taken(group),
             waitlist=queries.waitlist(group), engagement=engagement, show_intake=show_intake,
-            upcoming=queries.occurrences(group, start=utcnow() - timedelta(hours=8))[:12],
+            # Sessions under way or to come; one that has ended is under "Recent sessions", with its attendance.
+            upcoming=[o for o in queries.occurrences(group, start=utcnow() - timedelta(hours=8))
+                      if o.ends_at > utcnow()][:12],
             past=list(reversed(queries.past_sessions(group, 8))),
             all_memberships=memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
             new_invitation=session.pop("new_group_invitation", None), empty_form=EmptyForm(),
