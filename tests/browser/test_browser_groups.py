@@ -158,8 +158,8 @@ def test_facilitator_creates_a_group_invites_a_patient_who_joins_and_attendance_
     expect(recent.get_by_role("listitem")).to_have_count(1)
     expect(recent).to_contain_text(format_datetime(starts[0], "EEE d MMM y, HH:mm", tzinfo=BERLIN, locale="en"))
     assert_no_axe_violations(facilitator)
-    members = facilitator.get_by_role("table", name="Memberships")
-    expect(members.get_by_role("row", name=re.compile("Riley R."))).to_contain_text("Active")
+    members = facilitator.get_by_role("list", name="Memberships")
+    expect(members.get_by_role("listitem").filter(has_text="Riley R.")).to_contain_text("Active")
 
     recent.get_by_role("link", name="Attendance").click()
     expect(facilitator.get_by_role("heading", level=1)).to_have_text("Attendance")
