@@ -10,7 +10,7 @@ pg_pid=
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   pg_dir=$(mktemp -d)
   # shellcheck disable=SC2086  # PG_ONLY_ARGS is a list of arguments
-  "$python" -m pytest -p no:cacheprovider --basetemp="$pg_dir/tmp" -m "not browser" ${PG_ONLY_ARGS:-} "$@" \
+  "$python" -m pytest -p no:cacheprovider --basetemp="$pg_dir/tmp" -m "not browser and not self_check" ${PG_ONLY_ARGS:-} "$@" \
     > "$pg_dir/output" 2>&1 &
   pg_pid=$!
 fi

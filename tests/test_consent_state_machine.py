@@ -497,6 +497,7 @@ def _catches(app, client, world, post, examples: int = 200) -> None:
                                                     **SETTINGS))
 
 
+@pytest.mark.self_check
 def test_the_model_catches_a_read_outside_the_period(app, client, world, post, monkeypatch):
     """The machine can fail: a consent that forgets its end is caught."""
     from app.supporters.models import ConsentState
@@ -508,6 +509,7 @@ def test_the_model_catches_a_read_outside_the_period(app, client, world, post, m
     _catches(app, client, world, post)
 
 
+@pytest.mark.self_check
 def test_the_model_catches_data_from_before_the_data_period(app, client, world, post, monkeypatch):
     """The machine can fail: a summary that ignores the data period is caught."""
     original = queries.mood_summary
@@ -516,12 +518,14 @@ def test_the_model_catches_data_from_before_the_data_period(app, client, world, 
     _catches(app, client, world, post)
 
 
+@pytest.mark.self_check
 def test_the_model_catches_weeks_cut_in_utc(app, client, world, post, monkeypatch):
     """The machine can fail: weeks bucketed in UTC rather than the patient's time zone are caught."""
     monkeypatch.setattr(queries, "ZoneInfo", lambda name: ZoneInfo("UTC"))
     _catches(app, client, world, post)
 
 
+@pytest.mark.self_check
 def test_the_model_catches_a_grant_that_sidesteps_a_hold(app, client, world, post, monkeypatch):
     """The machine can fail: a hold that only covers the consents it found (a revocation and a new grant, or a
     renewal, get round it) is caught."""
