@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import g
@@ -112,6 +115,29 @@ def _counting(build):
 # Test modules import `create_app` after this conftest, so they get the counting one.
 app_package.create_app = create_app = _counting(app_package.create_app)
 _shared = _SharedApp()
+
+
+@contextmanager
+def app_of_its_own(database_file=None, **config) -> Iterator:
+    """An app with a configuration and database of its own, emptied like the shared one, dropped afterwards; do not
+    combine with the `app` fixture. With `database_file` (a path), the database is TEST_DATABASE_URL when set, or that
+    SQLite file: the test configuration's in-memory SQLite is one connection, which threads or processes cannot share.
+    """
+    if database_file is not None:
+        config.setdefault("SQLALCHEMY_DATABASE_URI", os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{database_file}")
+    app = create_app("test", **config)
+    app.test_client_class = FreshUserClient
+    with app.app_context():
+        _reset_database()
+        limiter.reset()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            if db.engine.dialect.name == "sqlite":
+                db.drop_all()
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -313,27 +339,17 @@ def live_server(tmp_path):
     The test config's in-memory SQLite shares one connection between threads (StaticPool), so two requests at once
     interleave their transactions on it; the live server uses a file instead (or TEST_DATABASE_URL when set).
     """
-    import os
     import threading
 
     from werkzeug.serving import make_server
 
-    uri = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'live.db'}"
-    app = create_app("test", SQLALCHEMY_DATABASE_URI=uri)
-    with app.app_context():
-        _reset_database()
-        limiter.reset()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(app, f"http://127.0.0.1:{server.port}")
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            if db.engine.dialect.name == "sqlite":
-                db.drop_all()
-            db.engine.dispose()
+    with app_of_its_own(tmp_path / "live.db") as app:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(app, f"http://127.0.0.1:{server.port}")
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()

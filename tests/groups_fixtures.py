@@ -130,23 +130,10 @@ def hours(n: float) -> timedelta:
 def shared_database_app(tmp_path):
     """An app whose database two threads can write at once: a SQLite file (the test config's in-memory database is
     one connection shared by every thread), or TEST_DATABASE_URL. Do not combine with the `app` fixture."""
-    import os
+    from conftest import app_of_its_own
 
-    from conftest import _reset_database
-
-    from app import create_app
-    from app.extensions import limiter
-
-    uri = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'writers.db'}"
-    app = create_app("test", SQLALCHEMY_DATABASE_URI=uri)
-    with app.app_context():
-        _reset_database()
-        limiter.reset()
+    with app_of_its_own(tmp_path / "writers.db") as app, app.app_context():
         yield app
-        db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            db.drop_all()
-        db.engine.dispose()
 
 
 def run_overlapping(app, first, second) -> dict:

@@ -402,22 +402,10 @@ WRITERS, RECORDS_EACH = 8, 50
 def writers_app(tmp_path):
     """An app over a database that several connections share: a file for SQLite (the test configuration's in-memory
     database is a single connection), or TEST_DATABASE_URL; do not combine with the `app` fixture."""
-    import os
+    from conftest import app_of_its_own
 
-    from conftest import _reset_database
-
-    from app import create_app
-
-    app = create_app("test", SQLALCHEMY_DATABASE_URI=os.environ.get("TEST_DATABASE_URL")
-                     or f"sqlite:///{tmp_path / 'writers.db'}")
-    with app.app_context():
-        _reset_database()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            db.drop_all()
-        db.engine.dispose()
+    with app_of_its_own(tmp_path / "writers.db") as app:
+        yield app
 
 
 def test_eight_writers_recording_at_once_lose_no_update_and_never_find_the_database_locked(writers_app):

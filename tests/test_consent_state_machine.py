@@ -485,7 +485,7 @@ def test_supporter_reads_only_inside_consent_period_scope_and_data_period(app, c
                               settings=settings(max_examples=500, **SETTINGS))
     # The sequences did read, both while a consent allowed it and after it had ended.
     assert stats["sequences"] >= 500
-    # (Each run draws new sequences: the floors sit far below what a run reads, so that chance alone does not fail them.)
+    # Each run draws new sequences: the floors sit far below what a run reads, so chance alone does not fail them.
     assert stats["api_allowed"] > 100 and stats["api_refused"] > 100 and stats["page_allowed"] > 20
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from argon2 import PasswordHasher
-from conftest import _reset_database
+from conftest import app_of_its_own
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
@@ -68,18 +68,11 @@ def api_app() -> Iterator:
     with pytest.MonkeyPatch.context() as patch:
         # Unknown emails verify a dummy hash at full argon2 cost; that cost is not what this test is about.
         patch.setattr(services, "DUMMY_HASH", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("x"))
-        app = create_app("test", RATELIMIT_ENABLED=False)
-        with app.app_context():
-            _reset_database()
-            with app.test_request_context():
+        with app_of_its_own(RATELIMIT_ENABLED=False) as app:
+            with app.app_context(), app.test_request_context():
                 load_demo()
                 db.session.commit()
-        yield app
-        with app.app_context():
-            db.session.remove()
-            if db.engine.dialect.name == "sqlite":
-                db.drop_all()
-            db.engine.dispose()
+            yield app
 
 
 def _bearer(app, email: str) -> dict:

@@ -18,7 +18,7 @@ from app import create_app
 from app.accounts import services
 from app.accounts.models import ApiToken, Invitation, LoginSession, Organisation, Role, RoleName, User
 from app.audit import AuditEvent
-from app.extensions import db, limiter, mail
+from app.extensions import db, mail
 from app.models_base import utcnow
 
 NEW_PASSWORD = "a brand new and long passphrase"
@@ -659,18 +659,11 @@ PROXY_ADDRESS = "10.0.0.2"
 def behind_proxy():
     """The app as deployed behind one proxy (PROXY_COUNT=1), with one partner origin for sockets, over a database of
     its own; do not combine with the `app` fixture."""
-    from conftest import _reset_database
+    from conftest import app_of_its_own
 
-    app = create_app("test", PROXY_COUNT=1, SOCKETIO_ALLOWED_ORIGINS=["https://partner.example"])
-    app.test_client_class = FreshUserClient
-    with app.app_context():
-        _reset_database()
-        limiter.reset()
+    with app_of_its_own(PROXY_COUNT=1, SOCKETIO_ALLOWED_ORIGINS=["https://partner.example"]) as app, \
+            app.app_context():
         yield app
-        db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            db.drop_all()
-        db.engine.dispose()
 
 
 def via_proxy(client_ip: str, **headers) -> dict:
