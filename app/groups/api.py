@@ -133,6 +133,11 @@ def update_group(data, group_id: int):
     return group
 
 
+def _facilitators(group):
+    """The lead first, then the co-facilitators by name."""
+    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
+
+
 @blp.get("/groups/<int:group_id>/facilitators")
 @login_required
 @blp.response(200, FacilitatorSchema(many=True))
@@ -141,7 +146,7 @@ def list_facilitators(group_id: int):
     """The group's facilitators: its lead and co-facilitators (the group's facilitators)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
+    return _facilitators(group)
 
 
 @blp.put("/groups/<int:group_id>/facilitators")
@@ -161,7 +166,7 @@ def put_facilitators(data, group_id: int):
         services.set_co_facilitators(current_user, group, users)
     except services.GroupError as error:
         _fail(error)
-    return sorted(group.facilitators, key=lambda f: (not f.lead, f.user.display_name.casefold()))
+    return _facilitators(group)
 
 
 @blp.put("/groups/<int:group_id>/schedule")
