@@ -60,6 +60,9 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Momentum <no-reply@momentum.local>")
     #: When true, email is written to the log instead of being sent.
     MAIL_SUPPRESS_SEND = _env_bool("MAIL_SUPPRESS_SEND", True)
+    #: Email leaves on a thread of its own, so that no answer waits on the mail relay (how long it took would tell
+    #: whether an address has an account: SECURITY.md 11).
+    MAIL_SEND_IN_BACKGROUND = True
 
     #: The Redis channel Socket.IO processes share; deployments on one Redis need different channels.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "momentum-socketio")
@@ -91,6 +94,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = ""
     MAIL_SUPPRESS_SEND = True
+    MAIL_SEND_IN_BACKGROUND = False  # the tests read the outbox right after the request
     SERVER_NAME = None
     CONSENT_SWEEP_SECONDS = 0  # tests run the sweep themselves
     RATELIMIT_ENABLED = True

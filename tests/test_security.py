@@ -532,6 +532,30 @@ def test_password_reset_answers_alike_for_known_and_unknown_accounts(app, patien
     assert answers[patient.email] == answers["nobody@example.org"]
 
 
+def test_a_password_reset_is_answered_before_its_email_has_left(app, patient, monkeypatch):
+    """SECURITY.md 11: the answer never waits on the mail relay, whose delay would tell a known address from an
+    unknown one. Here the relay hangs until the answer has come back."""
+    import threading
+
+    from app.notifications import email
+
+    app.config["MAIL_SEND_IN_BACKGROUND"] = True
+    relay_may_answer, sent = threading.Event(), []
+
+    def slow_relay(to, subject, body):
+        assert relay_may_answer.wait(timeout=30), "the relay was never let go"
+        sent.append(to)
+
+    monkeypatch.setattr(email, "send_now", slow_relay)
+    response = submit(app.test_client(), "/password/forgot", {"email": patient.email})
+
+    assert response.status_code == 200 and sent == []  # answered while the relay still holds the email
+    relay_may_answer.set()
+    for thread in [t for t in threading.enumerate() if t.name == "outbox"]:
+        thread.join(timeout=30)
+    assert sent == [patient.email]
+
+
 @pytest.fixture
 def code_to_share(app, make_user, organisation) -> str:
     facilitator = make_user(RoleName.FACILITATOR)

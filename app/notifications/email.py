@@ -1,8 +1,11 @@
-"""Email that leaves only after the transaction that caused it commits; in development it goes to the log."""
+"""Email that leaves only after the transaction that caused it commits, on a thread of its own (no answer waits on
+the mail relay); in development it goes to the log."""
 
 from __future__ import annotations
 
-from flask import current_app
+import threading
+
+from flask import Flask, current_app
 from flask_mail import Message
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -26,11 +29,24 @@ def send_now(to: str, subject: str, body: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send_outbox(session: Session) -> None:
-    for to, subject, body in session.info.pop(OUTBOX_KEY, []):
-        try:
-            send_now(to, subject, body)
-        except Exception:  # a mail outage must not undo a committed change; the log keeps the failure
-            current_app.logger.exception("could not send email to %s", to)
+    outbox = session.info.pop(OUTBOX_KEY, [])
+    if not outbox:
+        return
+    app = current_app._get_current_object()
+    if app.config.get("MAIL_SEND_IN_BACKGROUND"):
+        # Not a daemon: a process that stops lets its last emails leave first.
+        threading.Thread(target=_send_all, args=(app, outbox), name="outbox", daemon=False).start()
+    else:
+        _send_all(app, outbox)
+
+
+def _send_all(app: Flask, outbox: list[tuple[str, str, str]]) -> None:
+    with app.app_context():
+        for to, subject, body in outbox:
+            try:
+                send_now(to, subject, body)
+            except Exception:  # a mail outage must not undo a committed change; the log keeps the failure
+                app.logger.exception("could not send email to %s", to)
 
 
 @event.listens_for(Session, "after_rollback")
