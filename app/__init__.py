@@ -22,6 +22,7 @@ from app.extensions import (
     socketio,
     talisman,
 )
+from app.timefmt import session_time
 
 CSP = {
     "default-src": "'self'",
@@ -220,10 +221,10 @@ def register_request_hooks(app: Flask) -> None:
 
         return {"policy": policy, "low_energy": g.get("low_energy", False), "role_label": role_label,
                 "invitation_state_label": invitation_state_label, "get_locale": get_locale,
-                "format_datetime": format_datetime}
+                "format_datetime": format_datetime, "session_time": session_time}
 
     # Macros imported with `{% from ... import %}` see globals, not the context above: `_macros.datetime` needs these.
-    app.jinja_env.globals.update(format_datetime=format_datetime, get_locale=get_locale)
+    app.jinja_env.globals.update(format_datetime=format_datetime, get_locale=get_locale, session_time=session_time)
 
 
 def register_commands(app: Flask) -> None:

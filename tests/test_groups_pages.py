@@ -100,10 +100,10 @@ def test_a_new_york_member_sees_the_berlin_18h_session_at_12_or_13_depending_on_
 
     page = text_of(client.get(f"/groups/{group_with_members.id}"))
 
-    assert "Thu 5 Mar 2026, 12:00 EST" in page
-    assert "Thu 12 Mar 2026, 13:00 EDT" in page
-    assert "Thu 26 Mar 2026, 13:00 EDT" in page
-    assert "Thu 2 Apr 2026, 12:00 EDT" in page
+    assert "Thu 5 Mar 2026, 12:00, New York time" in page
+    assert "Thu 12 Mar 2026, 13:00, New York time" in page
+    assert "Thu 26 Mar 2026, 13:00, New York time" in page
+    assert "Thu 2 Apr 2026, 12:00, New York time" in page
     assert "18:00" not in page
 
 
@@ -112,9 +112,9 @@ def test_a_berlin_member_sees_18h_on_both_sides_of_the_clock_change(client, logi
 
     page = text_of(client.get(f"/groups/{group_with_members.id}"))
 
-    assert "Thu 26 Mar 2026, 18:00 +0100" in page
-    assert "Thu 2 Apr 2026, 18:00 +0200" in page
-    assert "Thu 9 Apr 2026, 18:00 +0200" in page
+    assert "Thu 26 Mar 2026, 18:00, Berlin time" in page
+    assert "Thu 2 Apr 2026, 18:00, Berlin time" in page
+    assert "Thu 9 Apr 2026, 18:00, Berlin time" in page
 
 
 def test_the_session_page_shows_the_time_in_the_viewers_zone(client, login, group_with_members, make_member,
@@ -123,9 +123,9 @@ def test_the_session_page_shows_the_time_in_the_viewers_zone(client, login, grou
     occurrence = future(group_with_members)[1]  # 2 April, 16:00 UTC
 
     login(client, new_yorker.user)
-    assert "Thu 2 Apr 2026, 12:00 EDT" in text_of(client.get(f"/sessions/{occurrence.id}"))
+    assert "Thu 2 Apr 2026, 12:00, New York time" in text_of(client.get(f"/sessions/{occurrence.id}"))
     login(client, facilitator)
-    assert "Thu 2 Apr 2026, 18:00 +0200" in text_of(client.get(f"/sessions/{occurrence.id}"))
+    assert "Thu 2 Apr 2026, 18:00, Berlin time" in text_of(client.get(f"/sessions/{occurrence.id}"))
     assert f'datetime="{occurrence.starts_at.isoformat()}"' in client.get(f"/sessions/{occurrence.id}").get_data(
         as_text=True)
 
@@ -137,7 +137,7 @@ def test_the_home_page_shows_a_new_york_member_the_next_session_in_new_york_time
 
     page = text_of(client.get("/"))
 
-    assert "Next session: Thu 26 Mar 2026, 13:00 EDT" in page
+    assert "Next session: Thu 26 Mar 2026, 13:00, New York time" in page
     assert "Join online" in page
 
 
@@ -150,8 +150,8 @@ def test_a_co_facilitator_in_new_york_sees_the_upcoming_sessions_in_new_york_tim
 
     page = text_of(client.get(f"/groups/{group_with_members.id}"))
 
-    assert "Thu 26 Mar 2026, 13:00 EDT" in page
-    assert "Thu 2 Apr 2026, 12:00 EDT" in page
+    assert "Thu 26 Mar 2026, 13:00, New York time" in page
+    assert "Thu 2 Apr 2026, 12:00, New York time" in page
 
 
 # The join flow, from the email to an active membership ----------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_the_full_join_flow_from_an_emailed_invitation(app, login, post, group_w
     assert (row.preferred_name, row.speaking_comfort.value, row.accommodations) == (
         "Sam", "very_uneasy", ["camera_off", "reminders"])
     page = text_of(newcomer.get(f"/groups/{group.id}"))
-    assert "Thu 26 Mar 2026, 13:00 EDT" in page  # the next session, in Sam's own zone
+    assert "Thu 26 Mar 2026, 13:00, New York time" in page  # the next session, in Sam's own zone
     assert "You accepted version 1." in page
     assert "Finish joining" not in text_of(newcomer.get("/"))
 
@@ -484,7 +484,7 @@ def test_a_session_moved_and_relinked_on_the_page_leaves_the_others(client, logi
     login(client, patient)
     page = client.get(f"/sessions/{occurrence.id}").get_data(as_text=True)
     assert 'href="https://backup.example.org/room"' in page
-    assert "Fri 3 Apr 2026, 17:00 +0200" in text_of(client.get(f"/sessions/{occurrence.id}"))
+    assert "Fri 3 Apr 2026, 17:00, Berlin time" in text_of(client.get(f"/sessions/{occurrence.id}"))
 
 
 def test_members_see_why_a_session_is_cancelled(client, login, post, group_with_members, facilitator, patient):
@@ -844,7 +844,7 @@ def test_the_patients_home_shows_the_neutral_attendance_summary(client, login, g
     page = text_of(client.get("/"))
 
     assert "You joined 2 of the last 3 sessions." in page
-    assert "Next session: Thu 26 Mar 2026, 18:00 +0100" in page
+    assert "Next session: Thu 26 Mar 2026, 18:00, Berlin time" in page
     assert "absent" not in page.lower() and "missed" not in page.lower()
 
 
@@ -867,7 +867,7 @@ def test_the_facilitators_home_shows_attendance_engagement_risk_and_the_waitlist
     assert "Missed two or more sessions in a row: Zoe Zimmer (3)" in page
     assert "Over the last 3 sessions: 50% of recorded places were taken." in page
     assert "1 person waiting" in page
-    assert "Thu 26 Mar 2026, 18:00 +0100" in page
+    assert "Thu 26 Mar 2026, 18:00, Berlin time" in page
 
 
 # A group that has ended -----------------------------------------------------------------------------------------------
