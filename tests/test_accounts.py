@@ -4,6 +4,7 @@ and the `create-admin` and `demo` commands."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -432,15 +433,18 @@ def test_admin_invites_a_facilitator_who_accepts_by_creating_an_account(client, 
     assert invitation.code_hash == services.hash_token(link.rsplit("/", 1)[1])
 
 
-@pytest.mark.parametrize(("inviter", "invitee", "subject"), [
-    ("es", None, "You are invited to Momentum"),  # no account yet: the default language, not the inviter's
-    ("es", "en", "You are invited to Momentum"),
-    ("en", "es", "Te han invitado a Momentum"),
+@pytest.mark.parametrize(("inviter", "organisation_locale", "invitee", "subject"), [
+    ("es", "en", None, "You are invited to Momentum"),  # no account yet: the organisation's language, not the inviter's
+    ("en", "es", None, "Te han invitado a Momentum"),
+    ("es", "es", "en", "You are invited to Momentum"),
+    ("en", "en", "es", "Te han invitado a Momentum"),
 ])
 @pytest.mark.usefixtures("compiled_spanish")
-def test_an_invitation_email_is_in_the_invitees_language(client, login, admin, make_user, make_organisation,
-                                                         inviter, invitee, subject):
+def test_an_invitation_email_is_in_the_invitees_language(client, login, admin, organisation, make_user,
+                                                         make_organisation, inviter, organisation_locale, invitee,
+                                                         subject):
     admin.locale = inviter
+    organisation.locale = organisation_locale
     db.session.commit()
     email = "someone.invited@example.org"
     if invitee:
@@ -451,6 +455,49 @@ def test_an_invitation_email_is_in_the_invitees_language(client, login, admin, m
         submit(client, "/admin/people", {"email": email, "role": "facilitator"}, action="/admin/invitations")
 
     assert [message.subject for message in outbox] == [subject]
+
+
+def test_an_admin_names_the_organisation_and_chooses_the_language_of_invitations(client, login, admin,
+                                                                                 organisation):
+    login(client, admin)
+    assert "Language of invitations to new people" in client.get("/admin/organisation").text
+
+    response = submit(client, "/admin/organisation", {"name": "  Hillside Clinic ", "locale": "es"})
+
+    assert response.status_code == 302
+    assert (organisation.name, organisation.locale) == ("Hillside Clinic", "es")
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation_update"))
+    assert (row.actor_id, json.loads(row.details)) == (admin.id, {"changed": ["locale", "name"]})
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("name", "   ", "Give the organisation a name."),
+    ("locale", "fr", "Not a valid choice."),
+])
+def test_the_organisation_keeps_its_name_and_language_when_the_form_is_wrong(client, login, admin, organisation,
+                                                                            field, value, message):
+    login(client, admin)
+
+    response = submit(client, "/admin/organisation", {"name": "Hillside Clinic", "locale": "es", field: value})
+
+    assert response.status_code == 200
+    assert message in response.text
+    assert (organisation.name, organisation.locale) == ("Riverside Clinic", "en")
+
+
+@pytest.mark.usefixtures("compiled_spanish")
+def test_a_newcomer_gets_the_language_the_invitation_page_was_shown_in(client, app, login, admin):
+    login(client, admin)
+    link = invite(client, "fiona@example.org")
+    newcomer = app.test_client()
+
+    spanish = {"Accept-Language": "es-ES,es;q=0.9"}
+    response = submit(newcomer, link, {"display_name": "Fiona New", "email": "fiona@example.org",
+                                       "password": NEW_PASSWORD, "timezone": "Europe/Madrid"}, headers=spanish)
+
+    assert response.status_code == 302
+
+    assert db.session.scalar(select(User).where(User.email == "fiona@example.org")).locale == "es"
 
 
 def test_an_invitation_works_only_once(client, app, login, admin):

@@ -148,6 +148,15 @@ class InviteStaffForm(FlaskForm):
     )
 
 
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the organisation a name.")), Length(max=200),
+                                               _no_nul])
+    locale = SelectField(_l("Language of invitations to new people"), choices=LANGUAGE_CHOICES,
+                         validators=[DataRequired()],
+                         description=_l("Someone who has no account yet gets their invitation in this language; "
+                                        "everyone can choose their own language later."))
+
+
 class CrisisResourcesForm(FlaskForm):
     crisis_name = StringField(_l("Service name"), validators=[Optional(), Length(max=200), _no_nul])
     crisis_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50), _no_nul])

@@ -34,6 +34,8 @@ class Organisation(db.Model):
     crisis_text: Mapped[str] = mapped_column(String(100), default="")
     crisis_url: Mapped[str] = mapped_column(String(300), default="")
     crisis_note: Mapped[str] = mapped_column(Text, default="")
+    #: The language of what Momentum writes to someone it does not know yet (an invitation to a new address).
+    locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def has_crisis_resources(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -20,6 +21,7 @@ from app.accounts.forms import (
     JoinByEmailForm,
     LanguageForm,
     LoginForm,
+    OrganisationForm,
     ProfileForm,
     ResetPasswordForm,
 )
@@ -280,7 +282,7 @@ def accept_invitation(code: str):
             user = services.accept_invitation(
                 invitation, email=form.email.data, password=form.password.data,
                 display_name=form.display_name.data, timezone=form.timezone.data,
-                locale=session.get("lang") or "en",
+                locale=str(get_locale()),
             )
         except services.AccountError as error:
             db.session.rollback()
@@ -310,7 +312,7 @@ def finish_joining(code: str, token: str):
         try:
             user = services.accept_invitation(
                 invitation, email=email, password=form.password.data, display_name=form.display_name.data,
-                timezone=form.timezone.data, locale=session.get("lang") or "en", email_confirmed=True,
+                timezone=form.timezone.data, locale=str(get_locale()), email_confirmed=True,
             )
         except services.AccountError as error:
             db.session.rollback()
@@ -404,6 +406,24 @@ def deactivate(user_id: int):
 @login_required
 def reactivate(user_id: int):
     return _set_active(user_id, True)
+
+
+@bp.route("/admin/organisation", methods=["GET", "POST"])
+@login_required
+def organisation_settings():
+    organisation = current_user.organisation
+    policy.require_manage_organisation(current_user, organisation)
+    form = OrganisationForm(obj=organisation)
+    if form.validate_on_submit():
+        try:
+            services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data)
+        except services.AccountError as error:
+            db.session.rollback()
+            _form_errors_to(form, error)
+        else:
+            flash(_("The organisation is saved."), "info")
+            return redirect(url_for("accounts.organisation_settings"))
+    return render_template("accounts/organisation.html", form=form, organisation=organisation)
 
 
 @bp.route("/admin/crisis-resources", methods=["GET", "POST"])

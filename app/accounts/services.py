@@ -361,6 +361,20 @@ def set_account_active(by: User, account: User, active: bool) -> None:
                  target=f"user:{account.id}")
 
 
+def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str) -> None:
+    name = name.strip()
+    if not name:
+        raise AccountError(_("Give the organisation a name."), "name")
+    if locale not in current_app.config["LANGUAGES"]:
+        raise AccountError(_("Choose English or Spanish."), "locale")
+    changed = sorted(field for field, value in (("name", name), ("locale", locale))
+                     if getattr(organisation, field) != value)
+    organisation.name, organisation.locale = name, locale
+    db.session.flush()
+    audit.record("organisation_update", actor=by, target=f"organisation:{organisation.id}",
+                 details={"changed": changed})
+
+
 def update_crisis_resources(by: User, organisation: Organisation, **fields: str) -> None:
     for name in ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note"):
         setattr(organisation, name, (fields.get(name) or "").strip())
@@ -387,9 +401,9 @@ def create_invitation(by: User, organisation: Organisation, role: RoleName, emai
     db.session.flush()
     if invitation.email:
         link = url_for("accounts.accept_invitation", code=raw, _external=True)
-        # In the invitee's language when they have an account already, not the inviter's.
+        # In the invitee's language when they have an account already, else in the organisation's; not the inviter's.
         invitee = db.session.scalar(select(User).where(User.email == invitation.email))
-        with force_locale(invitee.locale if invitee is not None else current_app.config["BABEL_DEFAULT_LOCALE"]):
+        with force_locale(invitee.locale if invitee is not None else organisation.locale):
             subject = _("You are invited to Momentum")
             body = _(
                 "%(name)s invited you to join %(organisation)s on Momentum.\n\n"

@@ -56,8 +56,10 @@ def test_each_demo_role_sees_its_home_page_and_only_its_navigation_at_320px(new_
         visit(page, path)
         assert_fits(page)
     if admin:
-        # Pages everyone signed in can reach from the footer, a failed password change or a stale link.
-        for path, status in [("/crisis", 200), ("/profile/password", 200), ("/no-such-page", 404)]:
+        # The organisation page (from the home page), and pages everyone signed in can reach from the footer, a failed
+        # password change or a stale link.
+        for path, status in [("/admin/organisation", 200), ("/crisis", 200), ("/profile/password", 200),
+                             ("/no-such-page", 404)]:
             visit(page, path, status)
             assert_fits(page)
     else:
