@@ -50,7 +50,7 @@ def hidden(model, object_id: int) -> NoReturn:
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
-    RoleName.PATIENT: {"home", "profile", "groups", "sharing"},
+    RoleName.PATIENT: {"home", "profile", "groups", "goals", "sharing"},
     RoleName.SUPPORTER: {"home", "profile", "shared"},
 }
 
@@ -400,6 +400,54 @@ def allowed_data_classes(user, patient_id: int) -> dict:
 
 def can_read_patient_data(user, patient_id: int, data_class: str) -> bool:
     return data_class in allowed_data_classes(user, patient_id)
+
+
+# Goals and small wins ---------------------------------------------------------------------------------------------
+
+
+def can_keep_goals(user) -> bool:
+    return role_of(user) == RoleName.PATIENT
+
+
+def require_keep_goals(user) -> None:
+    if not can_keep_goals(user):
+        raise Forbidden()
+
+
+def owns_goal(user, goal) -> bool:
+    return _signed_in(user) and goal is not None and goal.patient_id == user.id
+
+
+def require_own_goal(user, goal) -> None:
+    if not owns_goal(user, goal):
+        raise Denied(subject_id=getattr(goal, "patient_id", None))
+
+
+def goals_consent(user, patient_id: int):
+    """The consent under which a supporter sees this patient's goals and small wins now, or None."""
+    from app.supporters.models import DataClass
+
+    return allowed_data_classes(user, patient_id).get(DataClass.GOALS.value)
+
+
+def supporter_sees_goal(user, goal) -> bool:
+    """A supporter sees a goal while a consent allows goals and small wins, when the goal was set inside its data
+    period."""
+    consent = goals_consent(user, goal.patient_id) if goal is not None else None
+    return consent is not None and goal.created_at >= consent.data_from
+
+
+def can_comment_on_goal(user, goal) -> bool:
+    """Only a supporter the patient asked, for as long as they see the goal and the patient has not stopped it."""
+    return supporter_sees_goal(user, goal) and any(
+        c.supporter_id == user.id and c.ended_at is None for c in goal.commenters)
+
+
+def require_comment_on_goal(user, goal):
+    """Returns the consent the comment is written under."""
+    if not can_comment_on_goal(user, goal):
+        raise Denied(subject_id=getattr(goal, "patient_id", None))
+    return goals_consent(user, goal.patient_id)
 
 
 def _facilitates_patient(user, patient_id: int) -> bool:

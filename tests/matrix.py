@@ -60,6 +60,8 @@ from app.groups.models import (
     SpeakingComfort,
 )
 from app.models_base import utcnow
+from app.progress import services as progress_services
+from app.progress.models import GoalCommenter
 from app.supporters import services as supporter_services
 from app.supporters.models import Consent, ConsentEvent, ConsentState, DataClass, SupporterLink
 
@@ -160,6 +162,9 @@ STATUS_REASON = "matrix status reason for facilitators"
 ATTENDANCE_COMMENT = "matrix attendance comment"
 FACILITATOR_NOTE = "matrix facilitator note about Pat"
 HOLD_REASON = "matrix clinical hold reason"
+GOAL_TITLE = "matrix goal: get outside most days"
+WIN_TEXT = "matrix small win: walked to the corner"
+GOAL_COMMENT = "matrix thoughts from the active supporter"
 VIDEO_LINK = "https://video.matrix.example/room"
 
 NEW_PASSWORD = "a brand new matrix passphrase"
@@ -205,6 +210,10 @@ def _patient(world: World) -> dict[str, int]:
     return {"patient_id": world.patient.id}
 
 
+def _goal(world: World) -> dict[str, int]:
+    return {"goal_id": world.goal.id}
+
+
 def _active_consent(world: World) -> dict[str, int]:
     return {"consent_id": world.active_consent.id}
 
@@ -231,6 +240,9 @@ API_FACILITATOR_DOES = expect(NOT_FOUND, anonymous=UNAUTHORIZED, facilitator=DON
 GROUPS_AREA_OK = expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK, facilitator=OK, other_facilitator=OK)
 GROUPS_AREA_DONE = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE, facilitator=DONE,
                           other_facilitator=DONE)
+#: A change to one of the patient's goals: the patient's alone; another patient finds no such goal.
+GOAL_CHANGES = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND)
+API_GOAL_READ = expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=NOT_FOUND)
 CONSENT_SEEN = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK, supporter_active=OK)
 
 
@@ -514,6 +526,47 @@ ROUTES: dict[tuple[str, str], Route] = {
                                        path=lambda w: {"link_id": w.held_link.id},
                                        done=lambda w: f"/patients/{w.patient.id}/supporters"),
 
+    # Goals and small wins: each patient's own (another patient's are not found); a supporter adds their thoughts on a
+    # goal they were asked about, only while their consent lets them see it ---------------------------------------
+    ("progress.goals", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("progress.create_goal", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),
+                                            form={"title": "Read a page a day"}),
+    ("progress.add_win", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),
+                                        form={"text": "Made tea", "goal_id": "0"}, done="/goals"),
+    ("progress.delete_win", "POST"): Route(GOAL_CHANGES, path=lambda w: {"win_id": w.win.id},
+                                           done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.goal", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=NOT_FOUND),
+                                    path=_goal),
+    ("progress.update_goal", "POST"): Route(GOAL_CHANGES, path=_goal, form={"title": "Outside every day"},
+                                            done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.set_status", "POST"): Route(GOAL_CHANGES, path=lambda w: {"goal_id": w.goal.id, "status": "done"},
+                                           done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.ask", "POST"): Route(GOAL_CHANGES, path=_goal, form=lambda w: {"supporter_id": w.supporter_active.id},
+                                    done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.stop_asking", "POST"): Route(GOAL_CHANGES,
+                                            path=lambda w: {"goal_id": w.goal.id,
+                                                            "supporter_id": w.supporter_active.id},
+                                            done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.delete_comment", "POST"): Route(GOAL_CHANGES,
+                                               path=lambda w: {"goal_id": w.goal.id,
+                                                               "comment_id": w.goal_comment.id},
+                                               done=lambda w: f"/goals/{w.goal.id}"),
+    ("progress.comment", "POST"): Route(
+        expect(NOT_FOUND, anonymous=LOGIN, supporter_active=DONE),
+        path=lambda w: {"patient_id": w.patient.id, "goal_id": w.goal.id},
+        form=lambda w: {f"goal-{w.goal.id}-body": "You are doing well."}, done=lambda w: f"/shared/{w.patient.id}"),
+    ("progress_api.list_goals", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
+                                                     other_patient=OK)),
+    ("progress_api.create_goal", "POST"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE,
+                                                       other_patient=DONE), json={"title": "Read a page a day"}),
+    ("progress_api.get_goal", "GET"): Route(API_GOAL_READ, path=_goal),
+    ("progress_api.update_goal", "PATCH"): Route(API_GOAL_READ, path=_goal, json={"status": "done"}, ok_writes=True),
+    ("progress_api.list_wins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
+                                                    other_patient=OK)),
+    ("progress_api.create_win", "POST"): Route(
+        expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=NOT_FOUND),
+        json=lambda w: {"text": "Made tea", "goal_id": w.goal.id}),
+
     # Consents API -----------------------------------------------------------------------------------------------------
     # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).
     ("supporters_api.list_consents", "GET"): Route(
@@ -618,6 +671,11 @@ PRIVATE: dict[str, frozenset[str]] = {
     FACILITATOR_NOTE: frozenset({"facilitator"}),
     # The patient sees why a facilitator put sharing on hold; the supporter learns only that access has ended.
     HOLD_REASON: frozenset({"patient", "facilitator"}),
+    # Goals and small wins: the patient's own, and a supporter's whose consent covers them; a supporter's thoughts on
+    # a goal are for the patient and that supporter.
+    GOAL_TITLE: frozenset({"patient", "supporter_active"}),
+    WIN_TEXT: frozenset({"patient", "supporter_active"}),
+    GOAL_COMMENT: frozenset({"patient", "supporter_active"}),
 }
 
 #: Clients' names (patients and supporters; staff names are no secret inside the organisation) -> who may see them.
@@ -748,6 +806,7 @@ def build_world(app, password: str) -> World:
                                      expires_at=utcnow() + timedelta(hours=1)))
         _build_groups(world)
         _build_sharing(world)
+        _build_goals(world)
         # Every identity's browser login and bearer token, made once with the world rather than once per cell.
         world.values["logins"] = {name: services.start_login_session(user, "matrix")
                                   for name, user in world.users.items()}
@@ -844,6 +903,18 @@ def _build_sharing(world: World) -> None:
     db.session.flush()
     assert supporter_services.record_expiries() == [expired]
     world.add("expired_consent", expired)
+
+
+def _build_goals(world: World) -> None:
+    """A goal of the patient with a small win, every supporter asked for their thoughts on it (so that only the state
+    of their consent tells them apart), and the active supporter's comment."""
+    patient = world.patient
+    goal = world.add("goal", progress_services.create_goal(patient, title=GOAL_TITLE, next_step="To the corner"))
+    world.add("win", progress_services.add_win(patient, WIN_TEXT, goal))
+    for name in SUPPORTERS:
+        _add(GoalCommenter(goal_id=goal.id, supporter_id=getattr(world, name).id))
+    db.session.expire(goal, ["commenters"])
+    world.add("goal_comment", progress_services.add_comment(world.supporter_active, goal, GOAL_COMMENT))
 
 
 def _add(obj):

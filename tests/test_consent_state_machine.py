@@ -2,15 +2,17 @@
 classes in its scope, and only data from inside its data period.
 
 A hypothesis state machine grants, reads (through the policy, through GET /api/v1/patients/{id}/shared and through
-the supporter's page), sends encouragement, moves time past the end, holds the supporter (a facilitator of the
-patient's group), lifts the hold, revokes, stops sharing in one tap, re-grants and renews, over at least 500
-sequences, against a model of what each consent allows. A clinical hold is the supporter's, not one consent's: while
-it lasts the model allows nothing and refuses every grant and renewal, whatever the patient revokes or lets run out.
+the supporter's page), sends encouragement, lets the patient set goals and note small wins, moves time past the end,
+holds the supporter (a facilitator of the patient's group), lifts the hold, revokes, stops sharing in one tap,
+re-grants and renews, over at least 500 sequences, against a model of what each consent allows. A clinical hold is
+the supporter's, not one consent's: while it lasts the model allows nothing and refuses every grant and renewal,
+whatever the patient revokes or lets run out.
 The app and its people are made once per test; each sequence starts from the same data at the same moment.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,6 +33,9 @@ from app.extensions import db, limiter
 from app.groups.models import Attendance, AttendanceStatus, CheckIn, Membership, SessionOccurrence
 from app.groups.services import AttendanceEntry, record_attendance
 from app.models_base import utcnow
+from app.progress import queries as progress_queries
+from app.progress import services as progress_services
+from app.progress.models import Goal, SmallWin
 from app.supporters import queries, services
 from app.supporters.models import AccessLog, ClinicalHold, Consent, ConsentEvent, DataClass, Encouragement
 
@@ -53,10 +58,19 @@ BASELINE_CHECKINS = [(timedelta(days=-58), 3), (timedelta(days=-57), 5), (timede
                      (timedelta(days=-9), 7), (timedelta(days=-8), 3), (timedelta(days=-6), 6),
                      (timedelta(days=-4), 6), (timedelta(days=-2), 3), (timedelta(hours=-5), 9),
                      (timedelta(hours=-1), 6)]
+#: Goals the patient set before the test's start (offset, title), and small wins (offset, text, index of the goal or
+#: None): on both sides of every data period's start, and wins inside a period on a goal set before it (they show
+#: without the goal's title).
+BASELINE_GOALS = [(timedelta(days=-45), "Goal from February"), (timedelta(days=-20), "Goal from four weeks ago"),
+                  (timedelta(days=-9), "Goal from last week"), (timedelta(hours=-2), "Goal from this morning")]
+BASELINE_WINS = [(timedelta(days=-50), "Win long ago", 0), (timedelta(days=-25), "Win on its own", None),
+                 (timedelta(days=-12), "Win on the February goal", 0), (timedelta(days=-5), "Win last week", 2),
+                 (timedelta(days=-2), "Win on its own again", None), (timedelta(minutes=-30), "Win this morning", 3)]
 #: The patient's time zone (the fixtures' patient lives in Berlin): their weeks run Monday to Sunday there.
 ZONE = ZoneInfo("Europe/Berlin")
 #: Classes a supporter reads with something behind them (the rest are not in Momentum yet).
-READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.ENCOURAGEMENT.value}
+READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.GOALS.value, DataClass.ENCOURAGEMENT.value}
+GOALS = DataClass.GOALS.value
 #: The supporter's page shows the classes in this order, each under its own heading.
 PAGE_ORDER = [c.value for c in queries.DATA_CLASS_ORDER]
 
@@ -110,6 +124,17 @@ def world(app, clock, sharing_group, patient, supporter, facilitator, make_membe
         add_checkin(patient, mood, note=f"private words {mood}")
         add_checkin(other_member, 10 - mood, note="someone else's words")
     clock.move_to(NOW)
+    goals = []
+    for offset, title in BASELINE_GOALS:
+        clock.move_to(NOW + offset)
+        goals.append(progress_services.create_goal(patient, title=title, why=f"Why: {title}"))
+    for offset, text, goal in BASELINE_WINS:
+        clock.move_to(NOW + offset)
+        progress_services.add_win(patient, text, goals[goal] if goal is not None else None)
+    clock.move_to(NOW - timedelta(days=1))
+    someone_elses = progress_services.create_goal(other_member, title="Someone else's goal")
+    progress_services.add_win(other_member, "Someone else's win", someone_elses)
+    clock.move_to(NOW)
     for occurrence in past_sessions(sharing_group):
         record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id,
                                                                     status=AttendanceStatus.PRESENT_ONLINE)])
@@ -124,6 +149,9 @@ def world(app, clock, sharing_group, patient, supporter, facilitator, make_membe
         "clock": clock, "supporter_token": api_token(supporter), "patient_token": api_token(patient),
         "baseline_checkins": set(db.session.scalars(select(CheckIn.id))),
         "baseline_attendance": set(db.session.scalars(select(Attendance.id))),
+        "baseline_goals": set(db.session.scalars(select(Goal.id))),
+        "baseline_wins": set(db.session.scalars(select(SmallWin.id))),
+        "first_goal": goals[0],
     }
 
 
@@ -133,6 +161,7 @@ def make_machine(app, client, world, post, stats: dict | None = None):
     page_client = world["page_client"]
     clock, group = world["clock"], world["group"]
     stats = stats if stats is not None else {}
+    numbers = itertools.count(1)
 
     class ConsentMachine(RuleBasedStateMachine):
         consents = Bundle("consents")
@@ -149,6 +178,8 @@ def make_machine(app, client, world, post, stats: dict | None = None):
             db.session.execute(delete(ClinicalHold))
             db.session.execute(delete(CheckIn).where(CheckIn.id.not_in(world["baseline_checkins"])))
             db.session.execute(delete(Attendance).where(Attendance.id.not_in(world["baseline_attendance"])))
+            db.session.execute(delete(SmallWin).where(SmallWin.id.not_in(world["baseline_wins"])))
+            db.session.execute(delete(Goal).where(Goal.id.not_in(world["baseline_goals"])))
             db.session.commit()
             db.session.expire_all()
             limiter.reset()
@@ -315,6 +346,16 @@ def make_machine(app, client, world, post, stats: dict | None = None):
                                                   model.data_from, "active")
             return renewal.id
 
+        @rule(on=st.sampled_from(["the new goal", "the first goal", "no goal"]))
+        def patient_sets_a_goal_and_notes_a_win(self, on):
+            """Both at the frozen time; the win on the goal just set, on the oldest one (set before most data
+            periods start), or on none."""
+            n = next(numbers)
+            goal = progress_services.create_goal(patient, title=f"Goal {n}", why=f"Why {n}")
+            target = {"the new goal": goal, "the first goal": world["first_goal"], "no goal": None}[on]
+            progress_services.add_win(patient, f"Win {n}", target)
+            db.session.commit()
+
         @rule(mood=st.integers(3, 10))
         def patient_checks_in(self, mood):
             add_checkin(patient, mood, note="words only the patient and facilitator read")
@@ -357,6 +398,8 @@ def make_machine(app, client, world, post, stats: dict | None = None):
             if DataClass.SESSIONS.value in expected:
                 self._check_attendance(body["data"][DataClass.SESSIONS.value], expected[DataClass.SESSIONS.value],
                                        now)
+            if GOALS in expected:
+                self._check_goals(body["data"][GOALS], expected[GOALS], now)
             if DataClass.ENCOURAGEMENT.value in expected:
                 sent = [(n["body"], n["created_at"]) for n in body["data"][DataClass.ENCOURAGEMENT.value]["sent"]]
                 assert sent == [(n.body, n.created_at.isoformat())
@@ -393,6 +436,30 @@ def make_machine(app, client, world, post, stats: dict | None = None):
             return [(week, round(sum(moods) / len(moods), 1)) for week, moods in sorted(weeks.items())
                     if len(moods) >= 3]
 
+        def _expected_goals(self, data_from, now):
+            """Goals set and wins noted inside the data period, newest first (a sequence makes fewer than the 20 of
+            each a supporter is shown); a win's goal named only when that goal was set inside the period too."""
+            goals = sorted((g for g in db.session.scalars(select(Goal).where(Goal.patient_id == patient.id))
+                            if data_from <= g.created_at <= now), key=lambda g: (g.created_at, g.id), reverse=True)
+            wins = sorted((w for w in db.session.scalars(select(SmallWin).where(SmallWin.patient_id == patient.id))
+                           if data_from <= w.created_at <= now), key=lambda w: (w.created_at, w.id), reverse=True)
+            return ([(g.id, g.title, g.created_at) for g in goals],
+                    [(w.text, w.created_at, w.goal.title if w.goal and w.goal.created_at >= data_from else None)
+                     for w in wins])
+
+        def _check_goals(self, shared, data_from, now):
+            goals, wins = self._expected_goals(data_from, now)
+            assert [(g["id"], g["title"], g["created_at"]) for g in shared["goals"]] == [
+                (i, title, at.isoformat()) for i, title, at in goals]
+            assert [(w["text"], w["created_at"], w["goal"]) for w in shared["wins"]] == [
+                (text, at.isoformat(), title) for text, at, title in wins]
+            assert all(datetime.fromisoformat(row["created_at"]) >= data_from
+                       for row in shared["goals"] + shared["wins"])
+            # The supporter was never asked for their thoughts here: no goal says so, none has a comment.
+            assert all(row["asked"] is False and row["comments"] == [] for row in shared["goals"])
+            if any(title is None for _text, _at, title in wins) and any(title for _text, _at, title in wins):
+                stats["goals_cut"] = stats.get("goals_cut", 0) + 1
+
         @rule()
         def supporter_reads_the_page(self):
             """The supporter's page: the same classes under their headings, the same weekly averages, the notes
@@ -417,6 +484,13 @@ def make_machine(app, client, world, post, stats: dict | None = None):
                 shown = re.findall(r"<tr><td>(\d+ \w+)</td><td>(\d+\.\d)</td></tr>", html)
                 assert shown == [(_day_month(week), f"{average:.1f}")
                                  for week, average in self._expected_weeks(expected[DataClass.MOOD.value], now)]
+            if GOALS in expected:
+                goals, wins = self._expected_goals(expected[GOALS], now)
+                assert [int(n) for n in re.findall(r'<li class="card" id="goal-(\d+)">', html)] == [
+                    i for i, _title, _at in goals]
+                shown = re.findall(r'<li>[^:<]+: (Win [^<]+?)(?: <span class="muted">\(([^<]*)\)</span>)?</li>', html)
+                assert shown == [(text, title or "") for text, _at, title in wins]
+                assert 'action="/shared/' not in html.replace(f'action="/shared/{patient.id}/encouragement"', "")
             if DataClass.ENCOURAGEMENT.value in expected:
                 listed = re.findall(r"<li>(Note [^<]*)</li>", html)
                 assert listed == [n.body for n in self._notes_sent(expected[DataClass.ENCOURAGEMENT.value])]
@@ -457,6 +531,10 @@ def make_machine(app, client, world, post, stats: dict | None = None):
             everything = list(db.session.scalars(select(Consent)))  # noqa: F841
             for data_class in ALL_CLASSES:
                 assert policy.can_read_patient_data(supporter, patient.id, data_class) == (data_class in expected)
+            for goal in db.session.scalars(select(Goal).where(Goal.patient_id == patient.id)):
+                sees = GOALS in expected and goal.created_at >= expected[GOALS]
+                assert policy.supporter_sees_goal(supporter, goal) == sees
+                assert not policy.can_comment_on_goal(supporter, goal)  # never asked
 
         # Invariants --------------------------------------------------------------------------------------------
 
@@ -479,7 +557,8 @@ SETTINGS = dict(deadline=None, database=None, stateful_step_count=6,
 
 
 def test_supporter_reads_only_inside_consent_period_scope_and_data_period(app, client, world, post):
-    """Over 500 sequences of grant, read, expiry, hold, lift, revoke, re-grant and renewal: 0 reads outside."""
+    """Over 500 sequences of grant, read, new goals and wins, expiry, hold, lift, revoke, re-grant and renewal: 0 reads
+    outside."""
     stats: dict[str, int] = {}
     run_state_machine_as_test(make_machine(app, client, world, post, stats),
                               settings=settings(max_examples=500, **SETTINGS))
@@ -487,6 +566,8 @@ def test_supporter_reads_only_inside_consent_period_scope_and_data_period(app, c
     assert stats["sequences"] >= 500
     # Each run draws new sequences: the floors sit far below what a run reads, so chance alone does not fail them.
     assert stats["api_allowed"] > 100 and stats["api_refused"] > 100 and stats["page_allowed"] > 20
+    # Reads of goals and small wins that cut through them: some wins named after their goal, some not.
+    assert stats["goals_cut"] > 20
 
 
 def _catches(app, client, world, post, examples: int = 200) -> None:
@@ -515,6 +596,30 @@ def test_the_model_catches_data_from_before_the_data_period(app, client, world, 
     original = queries.mood_summary
     monkeypatch.setattr(queries, "mood_summary",
                         lambda patient, since, now: original(patient, since - timedelta(days=60), now))
+    _catches(app, client, world, post)
+
+
+@pytest.mark.self_check
+def test_the_model_catches_goals_from_before_the_data_period(app, client, world, post, monkeypatch):
+    """The machine can fail: goals and small wins read from before the data period are caught."""
+    original = progress_queries.shared_goals
+    monkeypatch.setattr(progress_queries, "shared_goals",
+                        lambda supporter, patient, since: original(supporter, patient, since - timedelta(days=60)))
+    _catches(app, client, world, post)
+
+
+@pytest.mark.self_check
+def test_the_model_catches_a_win_named_after_a_goal_outside_the_data_period(app, client, world, post, monkeypatch):
+    """The machine can fail: a win that names its goal when the goal was set before the data period is caught."""
+    original = progress_queries.shared_goals
+
+    def naming_every_goal(supporter, patient, since):
+        data = original(supporter, patient, since)
+        titles = {w.text: w.goal.title for w in db.session.scalars(select(SmallWin)) if w.goal is not None}
+        data["wins"] = [(text, at, titles.get(text)) for text, at, _title in data["wins"]]
+        return data
+
+    monkeypatch.setattr(progress_queries, "shared_goals", naming_every_goal)
     _catches(app, client, world, post)
 
 

@@ -168,6 +168,15 @@ def _jsonable(data: dict) -> dict:
                                       "status": o.status.value} for o in value["upcoming"]],
                         "attendance": [{"starts_at": starts.isoformat(), "status": status.value}
                                        for status, starts, _name in value["attendance"]]}
+        elif key == "goals_wins":
+            out[key] = {"goals": [{"id": row["goal"].id, "title": row["goal"].title, "why": row["goal"].why,
+                                   "next_step": row["goal"].next_step, "status": row["goal"].status.value,
+                                   "created_at": row["goal"].created_at.isoformat(), "asked": row["asked"],
+                                   "comments": [{"body": c.body, "created_at": c.created_at.isoformat()}
+                                                for c in row["comments"]]}
+                                  for row in value["goals"]],
+                        "wins": [{"text": text, "created_at": at.isoformat(), "goal": title}
+                                 for text, at, title in value["wins"]]}
         elif key == "encouragement":
             out[key] = {"sent": [{"body": n.body, "created_at": n.created_at.isoformat()} for n in value["sent"]]}
         else:

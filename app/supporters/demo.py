@@ -1,11 +1,15 @@
-"""Demo data for sharing: Alex shares attendance and a weekly mood summary with Jordan, for 90 days."""
+"""Demo data for sharing: Alex shares attendance, goals and small wins and a weekly mood summary with Jordan (who may
+send encouragement), for 90 days."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.demo_hooks import demo_hook
 from app.extensions import db
+from app.models_base import utcnow
 from app.supporters import services
 from app.supporters.models import Consent, DataClass, SupporterLink
 
@@ -23,5 +27,6 @@ def demo_consent(organisation, accounts) -> None:
     db.session.flush()
     if db.session.scalar(select(Consent.id).where(Consent.patient_id == alex.id, Consent.supporter_id == jordan.id)):
         return
-    services.grant_consent(alex, link, data_classes=[DataClass.SESSIONS.value, DataClass.MOOD.value,
-                                                     DataClass.ENCOURAGEMENT.value])
+    services.grant_consent(alex, link, data_classes=[DataClass.SESSIONS.value, DataClass.GOALS.value,
+                                                     DataClass.MOOD.value, DataClass.ENCOURAGEMENT.value],
+                           data_from=utcnow() - timedelta(days=7))

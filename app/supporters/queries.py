@@ -29,9 +29,9 @@ MOOD_WEEKS = 8
 #: A week with fewer check-ins than this is not shown: its average would come close to giving away single check-ins.
 MOOD_MIN_CHECKINS = 3
 ACCESS_LOG_PAGE = 50
-#: Classes a patient may grant ahead of time that have nothing behind them yet: goals, measures and the
-#: relapse-prevention plan arrive with app/progress. Shown as "not available yet", never read, never logged.
-UNAVAILABLE_CLASSES = frozenset({DataClass.GOALS.value, DataClass.MEASURES.value, DataClass.RELAPSE_HELP.value})
+#: Classes a patient may grant ahead of time that have nothing behind them yet: measures and the relapse-prevention
+#: plan arrive with the rest of app/progress. Shown as "not available yet", never read, never logged.
+UNAVAILABLE_CLASSES = frozenset({DataClass.MEASURES.value, DataClass.RELAPSE_HELP.value})
 
 
 def links_for_patient(patient: User) -> list[SupporterLink]:
@@ -249,6 +249,10 @@ def shared_data(supporter: User, patient: User, allowed: dict[str, Consent], now
             data[data_class.value] = mood_summary(patient, since, now)
         elif data_class == DataClass.SESSIONS:
             data[data_class.value] = sessions_and_attendance(patient.id, since, now)
+        elif data_class == DataClass.GOALS:
+            from app.progress.queries import shared_goals
+
+            data[data_class.value] = shared_goals(supporter, patient, since)
         elif data_class == DataClass.ENCOURAGEMENT:
             data[data_class.value] = {"sent": encouragement_sent(supporter.id, patient.id, since)}
     return data

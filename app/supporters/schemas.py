@@ -48,5 +48,8 @@ class SharedViewSchema(Schema):
     data = fields.Dict(required=True, metadata={"description": (
         "Per data class, what the consent allows. mood_summary: {trend, weeks: [{week_start, average}]}, whole "
         "weeks (Monday to Sunday in the patient's time zone) that are over and have at least 3 check-ins. "
-        "goals_wins, measure_bands and relapse_help are not in Momentum yet: each is {\"available\": false} (a "
+        "goals_wins: {goals: [{id, title, why, next_step, status, created_at, asked, comments}], wins: [{text, "
+        "created_at, goal}]}, goals set and wins noted inside the data period; `asked` says the patient asked for "
+        "your thoughts on that goal, and `comments` holds yours only. "
+        "measure_bands and relapse_help are not in Momentum yet: each is {\"available\": false} (a "
         "patient may grant them ahead of time), and reading them is not a look in the access log.")})

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 SESSIONS = "Upcoming sessions and my attendance"
 MOOD = "A weekly mood summary (averages and trend, never what I write)"
-GOALS = "My goals and small wins"
+MEASURES = "Questionnaire results as bands over time (never my answers)"
 NOTES = "They may send me short notes of encouragement"
 NOT_YET = "(not available in Momentum yet: you can allow it now, and they will see it once it is)"
 DRAFT = "Proud of you for going out"
@@ -62,13 +62,13 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     jordan_card.get_by_text("Share something else with Jordan").click()
     for label in (SESSIONS, NOTES):
         jordan_card.get_by_label(label).check()
-    jordan_card.get_by_label(f"{GOALS} {NOT_YET}").check()
+    jordan_card.get_by_label(f"{MEASURES} {NOT_YET}").check()
     assert_no_axe_violations(alex)
     jordan_card.get_by_role("button", name="Share", exact=True).click()
     expect(flashes(alex)).to_contain_text("You are now sharing with Jordan.")
     active = jordan_card.locator(".consent").filter(has_text="Sharing")
     expect(active.get_by_role("listitem")).to_have_count(3)
-    for label in (SESSIONS, NOTES, f"{GOALS} {NOT_YET}"):
+    for label in (SESSIONS, NOTES, f"{MEASURES} {NOT_YET}"):
         expect(active.get_by_role("listitem").filter(has_text=label)).to_have_count(1)
     expect(alex.get_by_role("region", name="Who looked, and when")).to_contain_text(
         "Nobody has looked at anything yet.")
@@ -80,8 +80,8 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     jordan.get_by_role("region", name="People who share with you").get_by_role("link", name="Alex").click()
     expect(jordan.get_by_role("heading", level=1)).to_have_text("Shared by Alex")
     content = jordan.locator("#shared-content")
-    expect(content.get_by_role("heading", level=2)).to_have_text([SESSIONS, GOALS, NOTES])
-    expect(content.get_by_role("region", name=GOALS)).to_contain_text("This part is not available in Momentum yet.")
+    expect(content.get_by_role("heading", level=2)).to_have_text([SESSIONS, MEASURES, NOTES])
+    expect(content.get_by_role("region", name=MEASURES)).to_contain_text("This part is not available in Momentum yet.")
     expect(content.get_by_text("Average mood per week")).to_have_count(0)  # no longer shared
     sessions = content.get_by_role("region", name=SESSIONS)
     expect(sessions.get_by_text("Next sessions")).to_be_visible()
@@ -125,7 +125,7 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     assert_no_axe_violations(jordan)
     assert_fits(jordan)
 
-    # Alex reads both looks (the first load, and the live refresh), each with what it showed (goals, with nothing
+    # Alex reads both looks (the first load, and the live refresh), each with what it showed (measures, with nothing
     # behind them, were not looked at), and nothing after the end.
     alex.goto("/sharing")
     log = alex.get_by_role("table", name="Access log")
