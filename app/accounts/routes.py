@@ -28,6 +28,7 @@ from app.accounts.forms import (
 from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.dashboard import panels_for
 from app.extensions import account_or_address, db, limiter
+from app.form_errors import show_error
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
 
@@ -40,14 +41,6 @@ def _login_limit_key() -> str:
 
 def _failed(response) -> bool:
     return response.status_code != 302
-
-
-def _form_errors_to(form, error: services.AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
 
 
 @bp.get("/")
@@ -128,7 +121,7 @@ def reset_password(token: str):
         try:
             services.reset_password(reset, form.password.data)
         except services.AccountError as error:
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             flash(_("Your password is changed. Sign in with the new one."), "info")
             return redirect(url_for("accounts.login"))
@@ -155,7 +148,7 @@ def profile():
                 notification_prefs={k: getattr(form, k).data for k in NOTIFICATION_FIELDS},
             )
         except services.AccountError as error:
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             flash(_("Your profile is saved."), "info")
             return redirect(url_for("accounts.profile"))
@@ -180,7 +173,7 @@ def change_password():
         try:
             services.change_password(user, form.current_password.data, form.password.data)
         except services.AccountError as error:
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             # The old login ended with the change; this device continues on a new one (session rotation).
             services.start_login_session(user, request.headers.get("User-Agent", ""), organisation_id=organisation_id)
@@ -286,7 +279,7 @@ def accept_invitation(code: str):
             )
         except services.AccountError as error:
             db.session.rollback()
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             return _joined(invitation, user)
     return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
@@ -316,7 +309,7 @@ def finish_joining(code: str, token: str):
             )
         except services.AccountError as error:
             db.session.rollback()
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             return _joined(invitation, user)
     return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, signed_in=False,
@@ -419,7 +412,7 @@ def organisation_settings():
             services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data)
         except services.AccountError as error:
             db.session.rollback()
-            _form_errors_to(form, error)
+            show_error(form, error)
         else:
             flash(_("The organisation is saved."), "info")
             return redirect(url_for("accounts.organisation_settings"))

@@ -12,6 +12,7 @@ from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import account_or_address, db, limiter
+from app.form_errors import show_error
 from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
@@ -36,14 +37,6 @@ from app.groups.models import AttendanceStatus, MembershipStatus, SafetyAlert, S
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
 from app.safe_redirect import redirect_next
-
-
-def _show_error(form, error: services.GroupError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
 
 
 def _load_group(group_id: int):
@@ -102,7 +95,7 @@ def create():
             services.set_co_facilitators(current_user, group, [u for u in colleagues if u])
         except services.GroupError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("The group is created. Next, set its schedule."), "info")
             return redirect(url_for("groups.schedule", group_id=group.id))
@@ -167,7 +160,7 @@ def edit(group_id: int):
         except services.GroupError as error:
             db.session.rollback()
             group = _load_group(group_id)
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("The group is saved."), "info")
             return redirect(url_for("groups.show", group_id=group.id))
@@ -254,7 +247,7 @@ def add_session(group_id: int):
                 location=form.location.data or "")
         except services.GroupError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("The extra session is added."), "info")
             return redirect(url_for("groups.session_page", occurrence_id=occurrence.id))
@@ -322,7 +315,7 @@ def join(group_id: int):
                                 accommodations_note=form.accommodations_note.data or "")
         except (services.GroupError, ValueError) as error:
             db.session.rollback()
-            _show_error(form, error if isinstance(error, services.GroupError)
+            show_error(form, error if isinstance(error, services.GroupError)
                         else services.GroupError(_("Please try again."), "agreement"))
             agreement_ = group.current_agreement
         else:
@@ -643,7 +636,7 @@ def notes(occurrence_id: int):
         try:
             services.add_note(current_user, group, form.body.data, occurrence=occurrence, member=member)
         except services.GroupError as error:
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("The note is saved. Only this group's facilitators can read it."), "info")
             return redirect(url_for("groups.notes", occurrence_id=occurrence_id))
@@ -705,8 +698,6 @@ def calendar_feed(token: str):
         abort(404)
     body = calendar.build_calendar(_("Momentum sessions"), queries.calendar_occurrences(user))
     return body, 200, {"Content-Type": "text/calendar; charset=utf-8"}
-
-
 
 
 # Live room, check-ins between sessions, alerts ------------------------------------------------------------------------

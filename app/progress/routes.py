@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.extensions import account_or_address, db, limiter
+from app.form_errors import show_error
 from app.progress import bp, queries, services
 from app.progress.forms import AskForm, CommentForm, GoalForm, WinForm
 from app.progress.labels import goal_status_label
@@ -42,14 +43,6 @@ def _own_goal(goal_id: int) -> Goal:
     return goal
 
 
-def _show_error(form, error: services.GoalError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
-
-
 def patient_panel(user) -> dict:
     goals = [g for g in queries.goals_of(user) if g.status == GoalStatus.ACTIVE]
     return {"active_goals": goals[:3], "active_count": len(goals), "win_form": _win_form(goals)}
@@ -79,7 +72,7 @@ def create_goal():
                                         next_step=form.next_step.data or "")
         except services.GoalError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("Your goal is saved."), "info")
             return redirect(url_for("progress.goal", goal_id=goal.id))
@@ -98,7 +91,7 @@ def add_win():
             services.add_win(current_user, form.text.data, goal)
         except services.GoalError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("Noted. Well done."), "info")
             return redirect(url_for("progress.goal", goal_id=goal.id) if goal else url_for("progress.goals"))
@@ -145,7 +138,7 @@ def update_goal(goal_id: int):
                                  next_step=form.next_step.data or "")
         except services.GoalError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("Your goal is saved."), "info")
             return redirect(url_for("progress.goal", goal_id=goal.id))
@@ -183,7 +176,7 @@ def ask(goal_id: int):
             services.ask_for_thoughts(current_user, goal, supporter)
         except services.GoalError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(_("%(name)s can now add their thoughts on this goal.", name=supporter.display_name), "info")
             return redirect(url_for("progress.goal", goal_id=goal.id))

@@ -16,6 +16,7 @@ from app.accounts.models import User
 from app.api_base import MAX_ID
 from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
+from app.form_errors import show_error
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
@@ -37,14 +38,6 @@ def _terms(form: ConsentTermsForm) -> dict:
         data_from = local_midnight.astimezone(now.tzinfo)
     return {"data_classes": form.data_classes.data or [], "ends_at": now + timedelta(days=form.days.data),
             "data_from": data_from, "purpose": form.purpose.data or ""}
-
-
-def _show_error(form, error: services.ConsentError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
 
 
 # The patient ----------------------------------------------------------------------------------------------------------
@@ -97,7 +90,7 @@ def invite():
                                                       relationship=form.relationship.data, **_terms(form))
         except services.ConsentError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             session["new_supporter_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
             flash(_("Invitation sent to %(email)s. Nothing is shared until they accept.", email=form.email.data),
