@@ -26,6 +26,13 @@ def goals_of(patient: User) -> list[Goal]:
                                                  selectinload(Goal.comments).selectinload(GoalComment.author))))
 
 
+def active_goals(patient: User) -> list[Goal]:
+    """The goals being worked on, newest first: the home page's short list (nothing loaded beyond the goals)."""
+    return list(db.session.scalars(select(Goal).where(Goal.patient_id == patient.id,
+                                                      Goal.status == GoalStatus.ACTIVE)
+                                   .order_by(Goal.created_at.desc(), Goal.id.desc())))
+
+
 def goal_of(patient: User, goal_id: int) -> Goal | None:
     return db.session.scalar(select(Goal).where(Goal.id == goal_id, Goal.patient_id == patient.id))
 

@@ -44,7 +44,7 @@ def _own_goal(goal_id: int) -> Goal:
 
 
 def patient_panel(user) -> dict:
-    goals = [g for g in queries.goals_of(user) if g.status == GoalStatus.ACTIVE]
+    goals = queries.active_goals(user)
     return {"active_goals": goals[:3], "active_count": len(goals), "win_form": _win_form(goals)}
 
 
