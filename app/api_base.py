@@ -175,7 +175,10 @@ def register_id_converter(app: Flask) -> None:
 
 
 def document_errors(blp, *statuses: int):
-    """Decorator: add the shared error responses to an endpoint's documentation."""
+    """Decorator: add the shared error responses to an endpoint's documentation. An endpoint that reads a body (each
+    documents 400) may also answer 413, for a body past MAX_CONTENT_LENGTH."""
+    if 400 in statuses and 413 not in statuses:
+        statuses = (*statuses, 413)
 
     def decorator(func):
         for status in statuses:
@@ -192,6 +195,7 @@ _STATUS_TEXT = {
     404: "Not found (or not visible to you)",
     409: "Conflict with the current state",
     410: "No longer usable (expired, used or revoked)",
+    413: "The body is larger than the server accepts (MAX_CONTENT_LENGTH)",
     422: "Invalid input",
     429: "Too many requests",
 }

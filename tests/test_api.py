@@ -500,12 +500,21 @@ def test_every_operation_documents_the_errors_it_can_answer(document):
             required |= {"400", "422"}
         if not label.startswith("GET "):
             required.add("400")  # a browser-session write without its CSRF token
+            required.add("413")  # a body past MAX_CONTENT_LENGTH
         parameters = item.get("parameters", []) + operation.get("parameters", [])
         if any(p["in"] == "path" for p in parameters):
             required.add("404")
         if any(p["in"] == "query" for p in parameters):
             required.add("422")
         assert required <= responses, f"{label} does not document {sorted(required - responses)}"
+
+
+def test_a_413_is_an_answer_the_endpoint_documents(client, document, api_token, patient):
+    response = client.post("/api/v1/goals", json={"title": "x" * (1024 * 1024)}, headers=api_token(patient))
+
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
+    assert "413" in document["paths"]["/api/v1/goals"]["post"]["responses"]
 
 
 def test_errors_are_documented_with_the_shape_they_have(document):
