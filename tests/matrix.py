@@ -533,6 +533,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                             form={"title": "Read a page a day"}),
     ("progress.add_win", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),
                                         form={"text": "Made tea", "goal_id": "0"}, done="/goals"),
+    ("progress.comments_read", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),
+                                              done="/"),
     ("progress.delete_win", "POST"): Route(GOAL_CHANGES, path=lambda w: {"win_id": w.win.id},
                                            done=lambda w: f"/goals/{w.goal.id}"),
     ("progress.goal", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=NOT_FOUND),

@@ -722,3 +722,28 @@ def test_a_revoked_supporter_gets_no_nudge_about_goals(patient, supporter, suppo
     submit(patient_client, "/goals", {"text": "A quiet win"}, action="/goals/wins")
     submit(patient_client, "/goals", {"title": "A quiet goal"})
     assert sio.get_received() == []
+
+
+def test_new_thoughts_show_on_the_patients_home_page_until_marked_read(patient, supporter, supporter_client,
+                                                                       patient_client, other_patient, history):
+    grant(patient, supporter, [GOALS], data_from=history["data_from"])
+    goal = history["asked"]
+    ask(patient, goal, supporter)
+    token = shared_token(supporter_client, patient)
+    assert post_comment(supporter_client, patient, goal.id, "Proud of you", token).status_code == 302
+
+    home = patient_client.get("/").text
+    assert "New thoughts from your supporters" in home
+    assert "Proud of you" in home and f'href="/goals/{goal.id}"' in home
+
+    # Another patient marking their own as read changes nothing here.
+    progress.mark_comments_read(other_patient)
+    db.session.commit()
+    assert "Proud of you" in patient_client.get("/").text
+
+    response = submit(patient_client, "/", {}, action="/goals/comments/read")
+    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert db.session.scalar(select(GoalComment.read_at)) == NOW
+    home = patient_client.get("/").text
+    assert "Proud of you" not in home and "New thoughts from your supporters" not in home
+    assert "Proud of you" in patient_client.get(f"/goals/{goal.id}").text  # the goal keeps it

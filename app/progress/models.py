@@ -88,6 +88,8 @@ class GoalComment(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     body: Mapped[str] = mapped_column(String(COMMENT_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the patient marked it read on their home page, where it shows until then.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     goal: Mapped[Goal] = relationship(back_populates="comments")
     author: Mapped[User] = relationship(foreign_keys=[author_id])

@@ -45,6 +45,14 @@ def comment_on(goal: Goal, comment_id: int) -> GoalComment | None:
     return db.session.scalar(select(GoalComment).where(GoalComment.id == comment_id, GoalComment.goal_id == goal.id))
 
 
+def unread_comments(patient: User, limit: int = 5) -> list[GoalComment]:
+    """Thoughts on the patient's goals not yet marked read, newest first: the home page shows them."""
+    return list(db.session.scalars(select(GoalComment).join(Goal, GoalComment.goal_id == Goal.id)
+                                   .where(Goal.patient_id == patient.id, GoalComment.read_at.is_(None))
+                                   .options(selectinload(GoalComment.author), selectinload(GoalComment.goal))
+                                   .order_by(GoalComment.created_at.desc(), GoalComment.id.desc()).limit(limit)))
+
+
 def recent_wins(patient: User, limit: int = RECENT_WINS) -> list[SmallWin]:
     return list(db.session.scalars(select(SmallWin).where(SmallWin.patient_id == patient.id)
                                    .options(selectinload(SmallWin.goal))

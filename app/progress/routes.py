@@ -45,7 +45,8 @@ def _own_goal(goal_id: int) -> Goal:
 
 def patient_panel(user) -> dict:
     goals = queries.active_goals(user)
-    return {"active_goals": goals[:3], "active_count": len(goals), "win_form": _win_form(goals)}
+    return {"active_goals": goals[:3], "active_count": len(goals), "win_form": _win_form(goals),
+            "unread": queries.unread_comments(user), "read_form": EmptyForm()}
 
 
 def _goals_page(goal_form=None, win_form=None, status=200):
@@ -96,6 +97,16 @@ def add_win():
             flash(_("Noted. Well done."), "info")
             return redirect(url_for("progress.goal", goal_id=goal.id) if goal else url_for("progress.goals"))
     return _goals_page(win_form=form, status=422)
+
+
+@bp.post("/goals/comments/read")
+@login_required
+def comments_read():
+    """The thoughts on the home page are read: they leave it (each goal's page keeps them)."""
+    policy.require_keep_goals(current_user)
+    if EmptyForm().validate_on_submit():
+        services.mark_comments_read(current_user)
+    return redirect(url_for("accounts.home"))
 
 
 @bp.post("/goals/wins/<int:win_id>/delete")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from app import audit, policy
 from app.accounts.models import User
@@ -137,6 +138,13 @@ def add_comment(supporter: User, goal: Goal, body: str) -> GoalComment:
     audit.record("goal_comment_create", actor=supporter, subject=goal.patient_id, target=f"goal_comment:{comment.id}",
                  organisation_id=consent.organisation_id, consent_id=consent.id)
     return comment
+
+
+def mark_comments_read(patient: User) -> None:
+    for comment in db.session.scalars(select(GoalComment).join(Goal, GoalComment.goal_id == Goal.id)
+                                      .where(Goal.patient_id == patient.id, GoalComment.read_at.is_(None))):
+        comment.read_at = utcnow()
+    db.session.flush()
 
 
 def delete_comment(patient: User, comment: GoalComment) -> None:

@@ -1,6 +1,7 @@
 """Goals and small wins in Chromium: Alex notes a small win from the home page with the keyboard alone, sets a goal and
 asks Jordan (whose demo consent covers goals and small wins) for thoughts on it; Jordan's open page shows a new win
-live, and Jordan's thoughts reach Alex's goal page and nobody else's page; Alex marks the goal as done. Every page
+live, and Jordan's thoughts reach Alex's home page (until read) and goal page, and nobody else's page; Alex marks
+the goal as done. Every page
 passes axe and fits 320 px."""
 
 from __future__ import annotations
@@ -79,8 +80,19 @@ def test_alex_sets_a_goal_asks_jordan_for_thoughts_and_marks_it_done(signed_in, 
     assert_no_axe_violations(jordan)
     assert_fits(jordan)
 
+    # Alex's home page tells of them until Alex has read them; the goal's page keeps them.
+    alex.get_by_role("link", name="Home", exact=True).click()
+    panel = alex.get_by_role("region", name="Goals and small wins")
+    expect(panel).to_contain_text(THOUGHTS)
+    expect(panel.get_by_role("link", name=f"On your goal “{GOAL}”")).to_be_visible()
+    assert_no_axe_violations(alex)
+    assert_fits(alex)
+    panel.get_by_role("button", name="I have read these").click()
+    expect(panel).not_to_contain_text(THOUGHTS)
+
     # Alex reads Jordan's thoughts on the goal page, and marks the goal as done.
-    alex.reload()
+    alex.get_by_role("link", name="Goals", exact=True).click()
+    alex.get_by_role("link", name=GOAL).click()
     thoughts = alex.get_by_role("region", name="Thoughts from your supporters")
     expect(thoughts).to_contain_text(THOUGHTS)
     expect(thoughts).to_contain_text("Jordan")
