@@ -20,7 +20,7 @@ from app.extensions import db
 from app.progress import services as progress
 from app.progress.models import Goal, GoalComment, GoalCommenter, GoalStatus, SmallWin
 from app.supporters import services as sharing
-from app.supporters.models import AccessLog, DataClass
+from app.supporters.models import AccessLog, DataClass, SupporterLink
 
 GOALS, MOOD, SESSIONS = DataClass.GOALS, DataClass.MOOD, DataClass.SESSIONS
 
@@ -747,3 +747,48 @@ def test_new_thoughts_show_on_the_patients_home_page_until_marked_read(patient, 
     home = patient_client.get("/").text
     assert "Proud of you" not in home and "New thoughts from your supporters" not in home
     assert "Proud of you" in patient_client.get(f"/goals/{goal.id}").text  # the goal keeps it
+
+
+def _asks(goal) -> list[tuple[int, bool]]:
+    db.session.expire_all()
+    return [(c.supporter_id, c.ended_at is None) for c in db.session.get(Goal, goal.id).commenters]
+
+
+def test_stopping_sharing_ends_the_asks_and_sharing_again_needs_a_new_one(patient, supporter, supporter_client,
+                                                                         history):
+    first = grant(patient, supporter, [GOALS], data_from=history["data_from"])
+    goal = history["asked"]
+    ask(patient, goal, supporter)
+
+    sharing.revoke_consent(first, patient)
+    db.session.commit()
+    assert _asks(goal) == [(supporter.id, False)]
+
+    grant(patient, supporter, [GOALS], data_from=history["data_from"])
+    token = shared_token(supporter_client, patient)
+    assert comment_forms(supporter_client.get(f"/shared/{patient.id}").text, patient) == []
+    assert post_comment(supporter_client, patient, goal.id, "Back again", token).status_code == 404
+    ask(patient, goal, supporter)
+    assert post_comment(supporter_client, patient, goal.id, "Back again", token).status_code == 302
+
+
+def test_an_ask_stays_while_another_consent_still_shares_goals_or_while_on_hold(patient, supporter, facilitator,
+                                                                               sharing_group, history):
+    goals_only = grant(patient, supporter, [GOALS], data_from=history["data_from"])
+    grant(patient, supporter, [GOALS, MOOD], data_from=history["data_from"])
+    sessions_only = grant(patient, supporter, [SESSIONS])
+    goal = history["asked"]
+    ask(patient, goal, supporter)
+
+    sharing.revoke_consent(sessions_only, patient)
+    sharing.revoke_consent(goals_only, patient)
+    db.session.commit()
+    assert _asks(goal) == [(supporter.id, True)]
+
+    hold(facilitator, patient, supporter)
+    assert _asks(goal) == [(supporter.id, True)]
+
+    link = db.session.scalar(select(SupporterLink).where(SupporterLink.supporter_id == supporter.id))
+    sharing.stop_sharing_with(patient, link)
+    db.session.commit()
+    assert _asks(goal) == [(supporter.id, False)]

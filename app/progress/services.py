@@ -24,7 +24,8 @@ from app.progress.models import (
     SmallWin,
 )
 from app.push import notify_data_changed
-from app.supporters.models import DataClass
+from app.supporters.models import ConsentState, DataClass
+from app.supporters.services import SHARING_REVOKED_HOOKS, consents_between
 
 NOT_ASKABLE = _l("Only someone who can see this goal can be asked: share your goals and small wins with them first, "
                  "from a date before this goal.")
@@ -155,3 +156,23 @@ def delete_comment(patient: User, comment: GoalComment) -> None:
     db.session.flush()
     _changed(patient.id)
 
+
+
+def _end_asks_on_revocation(patient_id: int, supporter_id: int) -> None:
+    """The patient stopped sharing goals with this supporter: their asks end with it, so that sharing again later does
+    not bring back an ask the patient made under the old terms. A hold or an expiry leaves them (lifting the hold or
+    renewing carries on)."""
+    now = utcnow()
+    still_shared = any(DataClass.GOALS.value in consent.data_classes
+                       and consent.state_at(now) in (ConsentState.ACTIVE, ConsentState.ON_HOLD)
+                       for consent in consents_between(patient_id, supporter_id))
+    if still_shared:
+        return
+    for commenter in db.session.scalars(select(GoalCommenter).join(Goal, GoalCommenter.goal_id == Goal.id).where(
+            Goal.patient_id == patient_id, GoalCommenter.supporter_id == supporter_id,
+            GoalCommenter.ended_at.is_(None))):
+        commenter.ended_at = now
+    db.session.flush()
+
+
+SHARING_REVOKED_HOOKS.append(_end_asks_on_revocation)

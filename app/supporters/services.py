@@ -169,11 +169,23 @@ def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str]
     return consent
 
 
+#: Domains that end what a supporter was let do when the patient stops sharing with them (asks for thoughts on a
+#: goal, say): each is called with (patient_id, supporter_id) after the revocation.
+SHARING_REVOKED_HOOKS: list = []
+
+
+def _after_revocation(patient_id: int, supporter_id: int | None) -> None:
+    _end_live_access(patient_id, supporter_id)
+    if supporter_id is not None:
+        for hook in SHARING_REVOKED_HOOKS:
+            hook(patient_id, supporter_id)
+
+
 def revoke_consent(consent: Consent, by: User) -> None:
     """Stop sharing at once: after this commit no read, socket answer or push reaches the supporter. A clinical hold
     stays in force: revoking a held consent does not lift it."""
     if _revoke(consent, by):
-        _end_live_access(consent.patient_id, consent.supporter_id)
+        _after_revocation(consent.patient_id, consent.supporter_id)
 
 
 def _revoke(consent: Consent, by: User) -> bool:
@@ -197,7 +209,7 @@ def _withdraw_invitation(consent: Consent, by: User) -> None:
 def stop_sharing_with(patient: User, link: SupporterLink) -> int:
     """One tap: every consent this patient gave this supporter is revoked, and their live page closed."""
     count = sum(_revoke(consent, patient) for consent in consents_between(patient.id, link.supporter_id))
-    _end_live_access(patient.id, link.supporter_id)
+    _after_revocation(patient.id, link.supporter_id)
     return count
 
 
