@@ -34,11 +34,7 @@ def _goal_row(goal: Goal) -> dict:
 
 
 def _own_goal(goal_id: int) -> Goal:
-    policy.require_keep_goals(current_user)
-    goal = queries.goal_of(current_user, goal_id)
-    if goal is None:
-        policy.hidden(Goal, goal_id)
-    return goal
+    return queries.own_goal(current_user, goal_id)
 
 
 @blp.get("/goals")

@@ -37,6 +37,18 @@ def goal_of(patient: User, goal_id: int) -> Goal | None:
     return db.session.scalar(select(Goal).where(Goal.id == goal_id, Goal.patient_id == patient.id))
 
 
+def own_goal(patient: User, goal_id: int) -> Goal:
+    """One of the patient's own goals, for a page or the API: refused (and the refusal recorded) for anyone who keeps
+    no goals, or for someone else's."""
+    from app import policy
+
+    policy.require_keep_goals(patient)
+    goal = goal_of(patient, goal_id)
+    if goal is None:
+        policy.hidden(Goal, goal_id)
+    return goal
+
+
 def win_of(patient: User, win_id: int) -> SmallWin | None:
     return db.session.scalar(select(SmallWin).where(SmallWin.id == win_id, SmallWin.patient_id == patient.id))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import policy
@@ -15,7 +16,9 @@ from app.progress.forms import AskForm, CommentForm, GoalForm, WinForm
 from app.progress.labels import goal_status_label
 from app.progress.models import Goal, GoalComment, GoalStatus, SmallWin
 
-STATUS_CHANGES = {"done": GoalStatus.DONE, "set_aside": GoalStatus.SET_ASIDE, "active": GoalStatus.ACTIVE}
+STATUS_FLASHES = {GoalStatus.DONE: _l("Marked as done. That took something."),
+                  GoalStatus.SET_ASIDE: _l("Set aside for now; it is here when you want it."),
+                  GoalStatus.ACTIVE: _l("Back among your goals.")}
 
 
 @bp.app_context_processor
@@ -36,11 +39,7 @@ def _win_form(goals: list[Goal], **kwargs) -> WinForm:
 
 
 def _own_goal(goal_id: int) -> Goal:
-    policy.require_keep_goals(current_user)
-    goal = queries.goal_of(current_user, goal_id)
-    if goal is None:
-        policy.hidden(Goal, goal_id)
-    return goal
+    return queries.own_goal(current_user, goal_id)
 
 
 def patient_panel(user) -> dict:
@@ -160,14 +159,12 @@ def update_goal(goal_id: int):
 @login_required
 def set_status(goal_id: int, status: str):
     goal = _own_goal(goal_id)
-    if status not in STATUS_CHANGES:
+    if status not in {s.value for s in GoalStatus}:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    services.update_goal(current_user, goal, status=STATUS_CHANGES[status])
-    flash({"done": _("Marked as done. That took something."), "set_aside": _("Set aside for now; it is here when "
-                                                                                "you want it."),
-           "active": _("Back among your goals.")}[status], "info")
+    services.update_goal(current_user, goal, status=GoalStatus(status))
+    flash(str(STATUS_FLASHES[GoalStatus(status)]), "info")
     return redirect(url_for("progress.goal", goal_id=goal.id))
 
 
