@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, g, has_request_context, request, session
-from flask_babel import format_datetime, get_locale
+from flask import Flask, Response, g, has_request_context, request, session
+from flask_babel import format_datetime, get_locale, gettext
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import check_production, config_class
+from app.config import check_production, config_class, resolve_links
 from app.extensions import (
     babel,
     csrf,
@@ -45,7 +46,9 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     if app.config["PRODUCTION"]:
         check_production(app.config)
+    resolve_links(app.config)
     register_database(app)
+    register_host_check(app)
     register_extensions(app)
     register_blueprints(app)
     register_request_hooks(app)
@@ -62,6 +65,18 @@ def register_proxy(app: Flask) -> None:
     count = app.config["PROXY_COUNT"]
     if count > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
+def register_host_check(app: Flask) -> None:
+    """A request naming a host outside TRUSTED_HOSTS is refused (400) before anything else looks at it: the sign-in
+    limiter, CSRF and every page would otherwise run for a Host header the caller chose."""
+
+    @app.before_request
+    def refuse_untrusted_host():
+        # Plain text: with no trusted host there is no address to build a page's links from.
+        if isinstance(request.routing_exception, SecurityError):
+            return Response(gettext("This address is not served here.") + "\n", 400, mimetype="text/plain")
+        return None
 
 
 def register_database(app: Flask) -> None:

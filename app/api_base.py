@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import flask_smorest
 import marshmallow
 from flask import Blueprint, Flask, render_template, request
 from flask_babel import gettext
@@ -11,6 +13,7 @@ from flask_login import current_user
 from flask_smorest import Api
 from marshmallow import ValidationError, fields
 from marshmallow.validate import Regexp
+from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
 #: The largest id a route accepts: ids are Integer columns, 32-bit on PostgreSQL, where SQLAlchemy casts every bound
@@ -122,6 +125,45 @@ class Text(fields.String):
             # validators built on Rust or RE2 reject one that names them.
             metadata.setdefault("pattern", "^[^\\x00]*$")
         super().__init__(*args, validate=[*validators, storable_text], metadata=metadata, **kwargs)
+
+
+# Request bodies ------------------------------------------------------------------------------------------------------
+
+#: No request body of the API nests deeper than a few levels; a deeper one is refused before any schema walks it.
+MAX_JSON_DEPTH = 32
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    """Whether arrays and objects nest past `limit` levels, found without recursion (that is what it guards)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+class BodyParser(FlaskParser):
+    """webargs' parser, refusing JSON nested deeper than MAX_JSON_DEPTH as invalid JSON (400 in the API's error
+    shape): Python's decoder raises RecursionError, not a decoding error, on a few thousand levels."""
+
+    def _raw_load_json(self, req):
+        text = req.get_data(cache=True, as_text=False)
+        try:
+            value = super()._raw_load_json(req)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", doc=repr(text[:40]), pos=0) from None
+        if _nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels", doc=repr(text[:40]), pos=0)
+        return value
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """Every API blueprint: flask-smorest's, reading bodies with BodyParser."""
+
+    ARGUMENTS_PARSER = BodyParser()
 
 
 class ErrorBodySchema(Schema):

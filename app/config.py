@@ -2,6 +2,7 @@
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -24,6 +25,12 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SERVER_NAME = os.environ.get("SERVER_NAME")
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    #: Where people reach Momentum (scheme, host and any path prefix): every link in an email, a calendar feed or a
+    #: code to share starts with it. Without it, SERVER_NAME with PREFERRED_URL_SCHEME; production needs one of them.
+    BASE_URL = os.environ.get("BASE_URL", "")
+    #: The host names requests may name; any other Host header is refused (400). Empty: BASE_URL's host, plus
+    #: localhost and 127.0.0.1 outside production.
+    TRUSTED_HOSTS = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()] or None
     #: How many proxies in front of the app set X-Forwarded-For and X-Forwarded-Proto; 0 trusts neither header.
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     #: The largest request body accepted, in bytes; a larger one is answered 413 before it is read.
@@ -84,7 +91,8 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    pass
+    #: The address `make run` serves.
+    DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class TestConfig(Config):
@@ -96,6 +104,7 @@ class TestConfig(Config):
     MAIL_SUPPRESS_SEND = True
     MAIL_SEND_IN_BACKGROUND = False  # the tests read the outbox right after the request
     SERVER_NAME = None
+    BASE_URL = "http://localhost"
     CONSENT_SWEEP_SECONDS = 0  # tests run the sweep themselves
     RATELIMIT_ENABLED = True
 
@@ -118,6 +127,33 @@ def config_class(name: str) -> type[Config]:
         return CONFIGS[name]
     except KeyError:
         raise RuntimeError(f"MOMENTUM_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def resolve_links(config: dict) -> None:
+    """Settle BASE_URL and TRUSTED_HOSTS from what is configured; refuse a base that is not an absolute http(s) URL,
+    and, in production, a missing one or one without TLS."""
+    base = config.get("BASE_URL") or os.environ.get("BASE_URL") or ""  # read again at start-up, like SECRET_KEY
+    if not base and config.get("SERVER_NAME"):
+        base = f"{config.get('PREFERRED_URL_SCHEME') or 'https'}://{config['SERVER_NAME']}"
+    if not base and not config["PRODUCTION"]:
+        base = config.get("DEFAULT_BASE_URL") or "http://localhost"
+    if not base:
+        raise RuntimeError("BASE_URL must be set in production (for example https://momentum.example.org): links in "
+                           "emails are built from it, never from a request's Host header")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise RuntimeError(f"BASE_URL must be an absolute http or https address, not {base!r}")
+    if config["PRODUCTION"] and parts.scheme != "https":
+        raise RuntimeError("BASE_URL must start with https:// in production")
+    config["BASE_URL"] = base.rstrip("/")
+    if not config.get("TRUSTED_HOSTS"):
+        hosts = [parts.hostname]
+        if not config["PRODUCTION"]:
+            hosts += [h for h in LOOPBACK_HOSTS if h != parts.hostname]
+        config["TRUSTED_HOSTS"] = hosts
 
 
 def check_production(config: dict) -> None:

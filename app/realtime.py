@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, disconnect, join_room
 from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, NotFound, SecurityError
 
 from app import audit
 from app.extensions import db, socketio
@@ -100,6 +100,8 @@ def socket_user(*, activity: bool = True):
 def on_connect(auth):
     from app.accounts.services import load_api_token
 
+    if isinstance(request.routing_exception, SecurityError):
+        raise ConnectionRefusedError("untrusted_host")  # the Host header names a host not in TRUSTED_HOSTS
     token = auth.get("token") if isinstance(auth, dict) else None
     if token:
         user = load_api_token(token) if isinstance(token, str) else None  # JSON can send a number or a list

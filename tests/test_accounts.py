@@ -828,6 +828,7 @@ def test_demo_if_empty_leaves_a_database_with_an_organisation_as_it_is(app, admi
 def test_demo_is_refused_in_production(monkeypatch, how, args):
     monkeypatch.setenv("SECRET_KEY", "a-real-production-secret-of-some-length")
     monkeypatch.setenv("AUDIT_KEY", "a-separate-production-audit-key")
+    monkeypatch.setenv("BASE_URL", "https://momentum.example")
     if how == "MOMENTUM_ENV":
         monkeypatch.setenv("MOMENTUM_ENV", "production")
         production = create_app(SQLALCHEMY_DATABASE_URI="sqlite://")

@@ -348,6 +348,7 @@ def production(monkeypatch):
     """The production configuration over an in-memory database, with one account in it."""
     monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET)
     monkeypatch.setenv("AUDIT_KEY", PRODUCTION_AUDIT_KEY)
+    monkeypatch.setenv("BASE_URL", "https://localhost")
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
     app.test_client_class = FreshUserClient

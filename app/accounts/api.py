@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user, login_required
-from flask_smorest import Blueprint
 
 from app import audit, policy
 from app.accounts import queries, services
 from app.accounts.models import ApiToken
 from app.accounts.schemas import MeSchema, NewTokenSchema, TokenRequestSchema, TokenSchema
-from app.api_base import document_errors
+from app.api_base import ApiBlueprint, document_errors
 from app.extensions import limiter
 
-blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Accounts and authentication")
+blp = ApiBlueprint("accounts_api", __name__, url_prefix="/api/v1", description="Accounts and authentication")
 
 
 @blp.post("/auth/tokens")

@@ -29,6 +29,7 @@ from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.dashboard import panels_for
 from app.extensions import account_or_address, db, limiter
 from app.form_errors import show_error
+from app.links import external_url
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
 
@@ -352,7 +353,7 @@ def invite_staff():
     role = RoleName(form.role.data)
     policy.require_invite(current_user, organisation, role)
     _invitation, raw = services.create_invitation(current_user, organisation, role, email=form.email.data)
-    session["new_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+    session["new_invitation"] = external_url("accounts.accept_invitation", code=raw)
     flash(_("Invitation sent to %(email)s.", email=form.email.data), "info")
     return redirect(url_for("accounts.people"))
 

@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -30,6 +30,7 @@ from app.accounts.models import (
     User,
 )
 from app.extensions import db
+from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
 
@@ -213,7 +214,7 @@ def request_password_reset(email: str) -> None:
     )
     db.session.add(reset)
     db.session.flush()
-    link = url_for("accounts.reset_password", token=raw, _external=True)
+    link = external_url("accounts.reset_password", token=raw)
     with force_locale(user.locale):
         subject = _("Reset your Momentum password")
         body = _(
@@ -400,7 +401,7 @@ def create_invitation(by: User, organisation: Organisation, role: RoleName, emai
     db.session.add(invitation)
     db.session.flush()
     if invitation.email:
-        link = url_for("accounts.accept_invitation", code=raw, _external=True)
+        link = external_url("accounts.accept_invitation", code=raw)
         # In the invitee's language when they have an account already, else in the organisation's; not the inviter's.
         invitee = db.session.scalar(select(User).where(User.email == invitation.email))
         with force_locale(invitee.locale if invitee is not None else organisation.locale):
@@ -445,7 +446,7 @@ def send_joining_email(invitation: Invitation, code: str, email: str) -> None:
     holder = db.session.scalar(select(User).where(User.email == email))
     organisation = invitation.organisation
     if holder is not None:
-        link = url_for("accounts.accept_invitation", code=code, _external=True)
+        link = external_url("accounts.accept_invitation", code=code)
         with force_locale(holder.locale):
             subject = _("Your invitation to %(organisation)s", organisation=organisation.name)
             body = _(
@@ -455,7 +456,7 @@ def send_joining_email(invitation: Invitation, code: str, email: str) -> None:
                 organisation=organisation.name, link=link,
             )
     else:
-        link = url_for("accounts.finish_joining", code=code, token=join_token(invitation, email), _external=True)
+        link = external_url("accounts.finish_joining", code=code, token=join_token(invitation, email))
         subject = _("Finish joining %(organisation)s", organisation=organisation.name)
         body = _(
             "Someone, probably you, asked to join %(organisation)s on Momentum with this address.\n\n"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort as flask_abort
-from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app import audit, policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
-from app.api_base import document_errors
+from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
 from app.groups.models import Membership, OccurrenceStatus, SafetyAlert, SessionOccurrence, TherapyGroup
@@ -44,9 +43,10 @@ from app.groups.schemas import (
     SessionSchema,
     SessionUpdateSchema,
 )
+from app.links import external_url
 from app.models_base import utcnow
 
-blp = Blueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
+blp = ApiBlueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
 
 
 def _fail(error: services.GroupError | account_services.AccountError):
@@ -220,7 +220,7 @@ def create_invitation(data, group_id: int):
     except services.GroupError as error:
         _fail(error)
     return {**_invitation_row(invitation), "code": raw,
-            "url": url_for("accounts.accept_invitation", code=raw, _external=True)}
+            "url": external_url("accounts.accept_invitation", code=raw)}
 
 
 @blp.post("/invitations/<code>/accept")

@@ -34,6 +34,7 @@ from app.groups.forms import (
     SessionTimeForm,
 )
 from app.groups.models import AttendanceStatus, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
 from app.safe_redirect import redirect_next
@@ -270,7 +271,7 @@ def invite(group_id: int):
     except services.GroupError as error:
         flash(error.message, "error")
     else:
-        session["new_group_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+        session["new_group_invitation"] = external_url("accounts.accept_invitation", code=raw)
         if form.email.data:
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "info")
         else:
@@ -674,7 +675,7 @@ def create_calendar_feed():
     if not EmptyForm().validate_on_submit():
         abort(400)
     _feed, raw = services.create_calendar_feed(current_user)
-    session["new_calendar_feed"] = url_for("groups.calendar_feed", token=raw, _external=True)
+    session["new_calendar_feed"] = external_url("groups.calendar_feed", token=raw)
     return redirect(url_for("groups.calendar_settings"))
 
 

@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -38,6 +37,7 @@ from app.groups.models import (
     SpeakingComfort,
     TherapyGroup,
 )
+from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import notify_data_changed
@@ -380,13 +380,12 @@ def promote_waitlist(group: TherapyGroup) -> list[Membership]:
 def _email_place_free(membership: Membership) -> None:
     """The waitlist page promises it: "we will tell you when a place frees". Sent after the commit."""
     user, group = membership.user, membership.group
-    link = url_for("groups.show", group_id=group.id, _external=True) if has_request_context() else ""
+    link = external_url("groups.show", group_id=group.id)
     with force_locale(user.locale):
         subject = _("A place is free for you in %(group)s", group=group.name)
         body = _("A place in %(group)s has freed up and it is yours: you are now a member of the group.\n\n"
                  "Its sessions are on your Momentum home page.", group=group.name)
-        if link:
-            body += "\n" + link
+        body += "\n" + link
     queue_email(user.email, subject, body)
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask_login import current_user, login_required
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app import policy
-from app.api_base import document_errors
+from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
 from app.progress import queries, services
 from app.progress.models import Goal, SmallWin
 from app.progress.schemas import GoalCreateSchema, GoalSchema, GoalUpdateSchema, WinCreateSchema, WinSchema
 
-blp = Blueprint("progress_api", __name__, url_prefix="/api/v1", description="Goals and small wins")
+blp = ApiBlueprint("progress_api", __name__, url_prefix="/api/v1", description="Goals and small wins")
 
 
 def _fail(error: services.GoalError):

@@ -8,11 +8,11 @@ from flask import abort as flask_abort
 from flask import jsonify
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from app import policy
 from app.accounts.models import User
-from app.api_base import document_errors
+from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
 from app.models_base import utcnow
 from app.supporters import queries, services
@@ -20,7 +20,7 @@ from app.supporters.fhir import consent_resource
 from app.supporters.models import ConsentState, SupporterLink
 from app.supporters.schemas import ConsentCreateSchema, ConsentSchema, SharedViewSchema
 
-blp = Blueprint("supporters_api", __name__, url_prefix="/api/v1", description="Consents and shared data")
+blp = ApiBlueprint("supporters_api", __name__, url_prefix="/api/v1", description="Consents and shared data")
 
 
 def _consent_row(consent, *, for_grantee: bool = False, grantee_sees_terms: bool = False) -> dict:

@@ -17,6 +17,7 @@ from app.api_base import MAX_ID
 from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
 from app.form_errors import show_error
+from app.links import external_url
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
@@ -92,7 +93,7 @@ def invite():
             db.session.rollback()
             show_error(form, error)
         else:
-            session["new_supporter_invitation"] = url_for("accounts.accept_invitation", code=raw, _external=True)
+            session["new_supporter_invitation"] = external_url("accounts.accept_invitation", code=raw)
             flash(_("Invitation sent to %(email)s. Nothing is shared until they accept.", email=form.email.data),
                   "info")
             return redirect(url_for("supporters.sharing"))
