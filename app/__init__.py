@@ -189,7 +189,7 @@ def _select_locale() -> str:
 
 def _select_timezone() -> str | None:
     if has_request_context() and current_user.is_authenticated:
-        return current_user.timezone
+        return current_user.zone
     return None
 
 

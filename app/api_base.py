@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import flask_smorest
 import marshmallow
@@ -16,19 +15,25 @@ from marshmallow.validate import Regexp
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
+from app.input_checks import (
+    CONTROLS_IN_TEXT,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    UNPAIRED_SURROGATE,
+    in_date_range,
+    is_one_line,
+)
+
 #: The largest id a route accepts: ids are Integer columns, 32-bit on PostgreSQL, where SQLAlchemy casts every bound
 #: value to INTEGER (a larger number is an error, not a miss); SQLite's driver overflows above 64 bits.
 MAX_ID = 2**31 - 1
-
-_UNPAIRED_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
 
 def storable_text(value: str) -> None:
     """Refuse what a database cannot store or UTF-8 cannot encode: NUL (PostgreSQL refuses it) and unpaired
     surrogates (JSON's "\\ud800" escape decodes to one, and encoding it raises)."""
     if "\x00" in value:
         raise ValidationError(gettext("Must not contain NUL characters."))
-    if _UNPAIRED_SURROGATE.search(value):
+    if UNPAIRED_SURROGATE.search(value):
         raise ValidationError(gettext("Must be valid Unicode text."))
 
 
@@ -164,6 +169,41 @@ class ApiBlueprint(flask_smorest.Blueprint):
     """Every API blueprint: flask-smorest's, reading bodies with BodyParser."""
 
     ARGUMENTS_PARSER = BodyParser()
+
+
+class Line(Text):
+    """A one-line string: no line break or control character (a name, a title, a link)."""
+
+    def __init__(self, *args, validate=None, metadata=None, **kwargs):
+        validators = list(validate) if isinstance(validate, (list, tuple)) else [validate] if validate else []
+        metadata = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$", **(metadata or {})}
+        super().__init__(*args, validate=[*validators, _one_line], metadata=metadata, **kwargs)
+
+
+class Paragraph(Text):
+    """A longer text: line breaks and tabs, but no other control character."""
+
+    def __init__(self, *args, validate=None, metadata=None, **kwargs):
+        validators = list(validate) if isinstance(validate, (list, tuple)) else [validate] if validate else []
+        metadata = {"pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$", **(metadata or {})}
+        super().__init__(*args, validate=[*validators, _plain_text], metadata=metadata, **kwargs)
+
+
+def date_in_range(value) -> None:
+    """A validator for every date and datetime the API reads."""
+    if not in_date_range(value):
+        raise ValidationError(gettext("Choose a date between %(first)d and %(last)d.", first=EARLIEST_YEAR,
+                                      last=LATEST_YEAR))
+
+
+def _one_line(value: str) -> None:
+    if not is_one_line(value):
+        raise ValidationError(gettext("Keep this on one line, without special characters."))
+
+
+def _plain_text(value: str) -> None:
+    if CONTROLS_IN_TEXT.search(value):
+        raise ValidationError(gettext("This field contains a character that is not allowed."))
 
 
 class ErrorBodySchema(Schema):

@@ -206,11 +206,15 @@ EVENTS: dict[str, Callable] = {}
 
 def event(name: str, *, automatic: bool = False):
     """Declare a socket event: re-authenticated, committed and acknowledged by socket_event; the handler receives
-    (user, payload) with payload always a dict. `automatic`: see socket_event."""
+    (user, payload) with payload always a dict (what is not an object counts as an empty one). An event takes one
+    argument at most: more are refused. `automatic`: see socket_event."""
 
     def decorator(handler):
         @functools.wraps(handler)
-        def with_payload(user, payload=None):
+        def with_payload(user, *arguments):
+            if len(arguments) > 1:
+                raise Refusal("invalid", _("This event takes one object at most."))
+            payload = arguments[0] if arguments else None
             return handler(user, payload if isinstance(payload, dict) else {})
 
         EVENTS[name] = socket_event(with_payload, automatic=automatic)
@@ -225,8 +229,8 @@ def register_socket_handlers() -> None:
     for name, handler in EVENTS.items():
         socketio.on_event(name, handler)
 
-    @socketio.on("whoami")
-    @socket_event
-    def whoami(user):
-        role = user.role.value if user.role else None
-        return {"user": {"id": user.id, "display_name": user.display_name, "role": role}}
+
+@event("whoami")
+def whoami(user, _payload):
+    role = user.role.value if user.role else None
+    return {"user": {"id": user.id, "display_name": user.display_name, "role": role}}

@@ -529,9 +529,13 @@ def test_id_parameters_document_their_bounds(document):
     assert parameter["schema"] == {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 
 
-def test_text_fields_document_that_nul_is_refused(document):
-    for name in ("email", "password", "name"):
-        assert document["components"]["schemas"]["TokenRequest"]["properties"][name]["pattern"] == "^[^\\x00]*$"
+def test_text_fields_document_that_nul_is_refused_and_one_line_fields_that_line_breaks_are(document):
+    token_request = document["components"]["schemas"]["TokenRequest"]["properties"]
+    assert token_request["password"]["pattern"] == "^[^\\x00]*$"
+    for name in ("email", "name"):
+        assert token_request[name]["pattern"] == "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+    description = document["components"]["schemas"]["Group"]["properties"]["description"]
+    assert description["pattern"] == "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
 
 
 def test_swagger_ui_loads_the_vendored_bundle_and_nothing_from_a_cdn(client):

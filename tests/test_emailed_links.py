@@ -40,7 +40,7 @@ def production(monkeypatch):
     monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://", MAIL_SUPPRESS_SEND=True,
-                     MAIL_SEND_IN_BACKGROUND=False)
+                     MAIL_SEND_IN_BACKGROUND=False, CONSENT_SWEEP_SECONDS=0)  # no sweep outliving the database
     with app.app_context():
         db.create_all()
         add_patient()

@@ -163,7 +163,7 @@ def test_a_patient_sets_a_goal_and_finds_it_on_the_goals_page_its_own_page_and_h
     ({"title": "x" * 121}, "title", "Field cannot be longer than 120 characters."),
     ({"title": "Walk", "why": "x" * 501}, "why", "Field cannot be longer than 500 characters."),
     ({"title": "Walk", "next_step": "x" * 201}, "next_step", "Field cannot be longer than 200 characters."),
-    ({"title": "Walk\x00"}, "title", "Keep it under 120 characters."),
+    ({"title": "Walk\x00"}, "title", "Keep this on one line, without special characters."),
 ])
 def test_a_goal_with_a_missing_or_too_long_field_is_refused_next_to_that_field_and_nothing_is_stored(
         patient_client, data, field, message):

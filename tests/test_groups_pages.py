@@ -418,7 +418,7 @@ NO_SESSIONS = "This schedule produces no sessions. Check the start date and the 
     ({"start_date": "2026-01-01", "count": "3"}, NO_SESSIONS),
     ({"end_mode": "count", "count": ""}, "How many sessions?"),
     ({"end_mode": "until", "count": "", "until": ""}, "Choose the last date."),
-    ({"start_date": "9999-12-31", "start_time": "23:00"}, "Check the date, time and length."),
+    ({"start_date": "9999-12-31", "start_time": "23:00"}, "Choose a date between 1900 and 2200."),
 ])
 def test_a_schedule_that_cannot_be_used_is_explained_on_the_page(client, login, post, make_group, facilitator,
                                                                  overrides, message):

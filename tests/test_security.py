@@ -350,7 +350,8 @@ def production(monkeypatch):
     monkeypatch.setenv("AUDIT_KEY", PRODUCTION_AUDIT_KEY)
     monkeypatch.setenv("BASE_URL", "https://localhost")
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
-    app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://")
+    # No consent sweep: its thread would outlive the in-memory database it shares a connection with.
+    app = create_app("production", SQLALCHEMY_DATABASE_URI="sqlite://", CONSENT_SWEEP_SECONDS=0)
     app.test_client_class = FreshUserClient
     with app.app_context():
         db.create_all()

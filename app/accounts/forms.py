@@ -1,7 +1,6 @@
 """Forms for signing in, passwords, the profile, invitations and organisation settings."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,14 +13,12 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TIMEZONES
+from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from app.input_checks import MomentumForm
+from app.zones import TIMEZONES
 
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Español")]
 
-
-def _no_nul(form, field):
-    if field.data and "\x00" in field.data:
-        raise ValidationError(_l("This field contains a character that is not allowed."))
 
 
 def _web_address(form, field):
@@ -38,9 +35,9 @@ def new_password_field(label):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(MomentumForm):
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Length(max=254), _no_nul], render_kw={"autocomplete": "username"}
+        _l("Email"), validators=[DataRequired(), Length(max=254)], render_kw={"autocomplete": "username"}
     )
     password = PasswordField(
         _l("Password"),
@@ -50,17 +47,17 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(MomentumForm):
     """A POST-only button: it carries nothing but the CSRF token."""
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(MomentumForm):
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], render_kw={"autocomplete": "email"}
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(MomentumForm):
     password = new_password_field(_l("New password"))
     confirm = PasswordField(
         _l("Repeat the new password"),
@@ -81,9 +78,9 @@ def timezone_choices():
     return [SelectChoice(name) for name in sorted(TIMEZONES)]
 
 
-class ProfileForm(FlaskForm):
-    display_name = StringField(_l("Name shown to others"), validators=[DataRequired(), Length(max=100), _no_nul])
-    pronouns = StringField(_l("Pronouns (optional)"), validators=[Optional(), Length(max=40), _no_nul])
+class ProfileForm(MomentumForm):
+    display_name = StringField(_l("Name shown to others"), validators=[DataRequired(), Length(max=100)])
+    pronouns = StringField(_l("Pronouns (optional)"), validators=[Optional(), Length(max=40)])
     timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[DataRequired()])
     low_energy = BooleanField(_l("Low-energy mode: fewer things on each page, larger buttons"))
@@ -96,23 +93,23 @@ class ProfileForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(MomentumForm):
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[DataRequired()])
     next = HiddenField()
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(MomentumForm):
     name = StringField(
-        _l("Token name"), validators=[DataRequired(), Length(max=100), _no_nul], description=_l("For example: my phone")
+        _l("Token name"), validators=[DataRequired(), Length(max=100)], description=_l("For example: my phone")
     )
 
 
-class FinishJoiningForm(FlaskForm):
+class FinishJoiningForm(MomentumForm):
     """Creates the account that accepts an invitation, for an address the link already gives."""
 
     display_name = StringField(
         _l("Your name, as others will see it"),
-        validators=[DataRequired(), Length(max=100), _no_nul],
+        validators=[DataRequired(), Length(max=100)],
         description=_l("A first name or a nickname is enough."),
     )
     password = new_password_field(_l("Choose a password"))
@@ -127,20 +124,20 @@ class AcceptInvitationForm(FinishJoiningForm):
     """Creates the account that accepts an invitation sent to an address."""
 
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], render_kw={"autocomplete": "email"}
     )
 
 
-class JoinByEmailForm(FlaskForm):
+class JoinByEmailForm(MomentumForm):
     """A code bound to no address: the address to send the link that finishes joining."""
 
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul], render_kw={"autocomplete": "email"}
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], render_kw={"autocomplete": "email"}
     )
 
 
-class InviteStaffForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254), _no_nul])
+class InviteStaffForm(MomentumForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice("facilitator", _l("Facilitator")), SelectChoice("admin", _l("Admin"))],
@@ -148,20 +145,26 @@ class InviteStaffForm(FlaskForm):
     )
 
 
-class OrganisationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the organisation a name.")), Length(max=200),
-                                               _no_nul])
+class OrganisationForm(MomentumForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the organisation a name.")), Length(max=200)])
     locale = SelectField(_l("Language of invitations to new people"), choices=LANGUAGE_CHOICES,
                          validators=[DataRequired()],
                          description=_l("Someone who has no account yet gets their invitation in this language; "
                                         "everyone can choose their own language later."))
+    timezone = SelectField(_l("Time zone of the organisation"), validators=[DataRequired()],
+                           description=_l("Times are shown in it to anyone whose own time zone is no longer "
+                                          "available."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()
 
 
-class CrisisResourcesForm(FlaskForm):
-    crisis_name = StringField(_l("Service name"), validators=[Optional(), Length(max=200), _no_nul])
-    crisis_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50), _no_nul])
-    crisis_text = StringField(_l("Text line"), validators=[Optional(), Length(max=100), _no_nul])
+class CrisisResourcesForm(MomentumForm):
+    crisis_name = StringField(_l("Service name"), validators=[Optional(), Length(max=200)])
+    crisis_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
+    crisis_text = StringField(_l("Text line"), validators=[Optional(), Length(max=100)])
     crisis_url = StringField(
         _l("Web address"), validators=[Optional(), Length(max=300), _web_address, URL(require_tld=False)]
     )
-    crisis_note = TextAreaField(_l("Other guidance"), validators=[Optional(), Length(max=2000), _no_nul])
+    crisis_note = TextAreaField(_l("Other guidance"), validators=[Optional(), Length(max=2000)])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models_base import UTCDateTime, string_enum, utcnow
+from app.zones import TIMEZONES, usable_zone
 
 
 class RoleName(enum.StrEnum):
@@ -36,6 +37,8 @@ class Organisation(db.Model):
     crisis_note: Mapped[str] = mapped_column(Text, default="")
     #: The language of what Momentum writes to someone it does not know yet (an invitation to a new address).
     locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    #: The zone times are shown in to someone whose own zone no longer loads.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def has_crisis_resources(self) -> bool:
@@ -99,6 +102,19 @@ class User(db.Model):
     def organisation(self) -> Organisation | None:
         org_id = self.organisation_id
         return db.session.get(Organisation, org_id) if org_id else None
+
+    @property
+    def zone(self) -> str:
+        """The zone this person's times are shown in: their own, or, if it no longer loads, their organisation's."""
+        if self.timezone in TIMEZONES:
+            return self.timezone
+        organisation = self.organisation
+        return usable_zone(organisation.timezone if organisation is not None else None)
+
+    @property
+    def zone_is_lost(self) -> bool:
+        """Whether the zone this person chose no longer loads (their pages say so, and show `zone` instead)."""
+        return self.timezone not in TIMEZONES
 
     def role_in(self, organisation_id: int | None) -> RoleName | None:
         for role in self.roles:

@@ -410,7 +410,8 @@ def organisation_settings():
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
         try:
-            services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data)
+            services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data,
+                                         timezone=form.timezone.data)
         except services.AccountError as error:
             db.session.rollback()
             show_error(form, error)

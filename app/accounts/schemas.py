@@ -3,13 +3,13 @@
 from marshmallow import fields, validate
 
 from app.accounts.models import RoleName
-from app.api_base import Schema, Text
+from app.api_base import Line, Schema, Text
 
 
 class TokenRequestSchema(Schema):
-    email = Text(required=True, validate=validate.Length(min=3, max=254))
+    email = Line(required=True, validate=validate.Length(min=3, max=254))
     password = Text(required=True, validate=validate.Length(min=1, max=128), load_only=True)
-    name = Text(load_default="API token", validate=validate.Length(max=100))
+    name = Line(load_default="API token", validate=validate.Length(max=100))
 
 
 class TokenSchema(Schema):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,6 +32,7 @@ from app.extensions import db
 from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
+from app.zones import TIMEZONES
 
 # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile), above the ASVS floor.
 password_hasher = PasswordHasher()
@@ -40,7 +40,6 @@ password_hasher = PasswordHasher()
 DUMMY_HASH = password_hasher.hash("momentum-dummy-password")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
-TIMEZONES = frozenset(available_timezones())
 
 
 class AccountError(ValueError):
@@ -362,15 +361,17 @@ def set_account_active(by: User, account: User, active: bool) -> None:
                  target=f"user:{account.id}")
 
 
-def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str) -> None:
+def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str, timezone: str) -> None:
     name = name.strip()
     if not name:
         raise AccountError(_("Give the organisation a name."), "name")
     if locale not in current_app.config["LANGUAGES"]:
         raise AccountError(_("Choose English or Spanish."), "locale")
-    changed = sorted(field for field, value in (("name", name), ("locale", locale))
+    if timezone not in TIMEZONES:
+        raise AccountError(_("Choose a time zone from the list."), "timezone")
+    changed = sorted(field for field, value in (("name", name), ("locale", locale), ("timezone", timezone))
                      if getattr(organisation, field) != value)
-    organisation.name, organisation.locale = name, locale
+    organisation.name, organisation.locale, organisation.timezone = name, locale, timezone
     db.session.flush()
     audit.record("organisation_update", actor=by, target=f"organisation:{organisation.id}",
                  details={"changed": changed})

@@ -12,6 +12,7 @@ from icalendar import Calendar, Event
 
 from app.groups.models import OccurrenceStatus, SessionOccurrence
 from app.groups.recurrence import to_local
+from app.input_checks import one_line
 from app.models_base import utcnow
 
 
@@ -19,7 +20,7 @@ def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Momentum//Therapy groups//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-calname", one_line(name))
     host = current_app.config.get("SERVER_NAME") or "momentum.local"
     now = utcnow()
     for occurrence in occurrences:
@@ -38,11 +39,12 @@ def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:
         event.add("sequence", sequence)
         event.add("dtstart", to_local(occurrence.starts_at, group.timezone))
         event.add("dtend", to_local(occurrence.ends_at, group.timezone))
-        event.add("summary", group.name)
+        # Names, places and links are one line; what an older version let in is written as one line all the same.
+        event.add("summary", one_line(group.name))
         if occurrence.effective_location:
-            event.add("location", occurrence.effective_location)
+            event.add("location", one_line(occurrence.effective_location))
         if occurrence.effective_video_link:
-            event.add("url", occurrence.effective_video_link)
+            event.add("url", one_line(occurrence.effective_video_link).replace(" ", "%20"))
         if cancelled:
             event.add("status", "CANCELLED")
             if occurrence.cancel_reason:

@@ -38,6 +38,7 @@ from app.groups.models import (
     SessionOccurrence,
     TherapyGroup,
 )
+from app.input_checks import UNPAIRED_SURROGATE, is_one_line
 from app.models_base import utcnow
 from app.push import (
     notify_data_changed,
@@ -360,8 +361,10 @@ def _validate(mood, energy, note, passed, client_id) -> tuple[int | None, Energy
             raise CheckInError("invalid_energy", _("Choose low, medium or high energy.")) from None
     if note is None:
         note = ""
-    if not isinstance(note, str) or len(note) > NOTE_MAX or "\x00" in note:
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
         raise CheckInError("invalid_note", _("Keep the note to %(n)d characters.", n=NOTE_MAX))
+    if not is_one_line(note) or UNPAIRED_SURROGATE.search(note):
+        raise CheckInError("invalid_note", _("Keep this on one line, without special characters."))
     return mood, energy_value, note.strip(), False
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from babel.dates import get_day_names
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     HiddenField,
     IntegerField,
@@ -37,11 +35,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.accounts.forms import timezone_choices
 from app.groups.models import AttendanceStatus
-
-
-def _no_nul(form, field):
-    if isinstance(field.data, str) and "\x00" in field.data:
-        raise ValidationError(_l("This field contains a character that is not allowed."))
+from app.input_checks import MomentumForm, MomentumSubForm
 
 
 def format_choices():
@@ -88,23 +82,23 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120), _no_nul])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000), _no_nul])
+class GroupForm(MomentumForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
     focus = StringField(
         _l("Focus"),
-        validators=[Optional(), Length(max=200), _no_nul],
+        validators=[Optional(), Length(max=200)],
         description=_l("For example: behavioural activation, coping with low mood"),
     )
     format = SelectField(_l("Format"), choices=format_choices, validators=[DataRequired()])
     location = StringField(
         _l("Place"),
-        validators=[Optional(), Length(max=300), _no_nul],
+        validators=[Optional(), Length(max=300)],
         description=_l("Needed for in-person and hybrid groups"),
     )
     video_link = StringField(
         _l("Video link"),
-        validators=[Optional(), Length(max=500), _no_nul],
+        validators=[Optional(), Length(max=500)],
         description=_l("Needed for online and hybrid groups; starts with https://"),
     )
     capacity = IntegerField(_l("Places"), validators=[InputRequired(), NumberRange(min=1, max=500)], default=10)
@@ -145,15 +139,15 @@ class GroupForm(FlaskForm):
 class NewGroupForm(GroupForm):
     agreement = TextAreaField(
         _l("Group agreement"),
-        validators=[Optional(), Length(max=8000), _no_nul],
+        validators=[Optional(), Length(max=8000)],
         description=_l("Confidentiality and ground rules; leave empty to start from ours."),
     )
 
 
-class AgreementForm(FlaskForm):
+class AgreementForm(MomentumForm):
     text = TextAreaField(
         _l("Group agreement"),
-        validators=[DataRequired(), Length(max=8000), _no_nul],
+        validators=[DataRequired(), Length(max=8000)],
         description=_l("Saving a change creates a new version; members are asked to accept it."),
     )
 
@@ -181,7 +175,7 @@ class _NeededWhenEnding:
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(MomentumForm):
     start_date = DateField(_l("First session"), validators=[DataRequired()])
     start_time = TimeField(_l("Start time"), validators=[DataRequired()])
     interval_weeks = SelectField(_l("Repeats"), default="1")
@@ -216,39 +210,39 @@ class ScheduleForm(FlaskForm):
         self.weekdays.choices = [SelectChoice(code, names[index].capitalize()) for index, code in enumerate(WEEKDAYS)]
 
 
-class SessionTimeForm(FlaskForm):
+class SessionTimeForm(MomentumForm):
     date = DateField(_l("Date"), validators=[DataRequired()])
     time = TimeField(_l("Start time"), validators=[DataRequired()])
     duration_minutes = IntegerField(
         _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90
     )
-    video_link = StringField(_l("Video link for this session only"), validators=[Optional(), Length(max=500), _no_nul])
-    location = StringField(_l("Place for this session only"), validators=[Optional(), Length(max=300), _no_nul])
+    video_link = StringField(_l("Video link for this session only"), validators=[Optional(), Length(max=500)])
+    location = StringField(_l("Place for this session only"), validators=[Optional(), Length(max=300)])
 
 
-class CancelSessionForm(FlaskForm):
-    reason = TextAreaField(_l("Reason members will see"), validators=[DataRequired(), Length(max=1000), _no_nul])
+class CancelSessionForm(MomentumForm):
+    reason = TextAreaField(_l("Reason members will see"), validators=[DataRequired(), Length(max=1000)])
 
 
-class InviteMemberForm(FlaskForm):
+class InviteMemberForm(MomentumForm):
     email = EmailField(
-        _l("Email (leave empty for a link to share)"), validators=[Optional(), Email(), Length(max=254), _no_nul]
+        _l("Email (leave empty for a link to share)"), validators=[Optional(), Email(), Length(max=254)]
     )
 
 
-class JoinForm(FlaskForm):
+class JoinForm(MomentumForm):
     agreement_id = HiddenField(validators=[DataRequired()])
     accept = BooleanField(_l("I have read the group agreement and accept it"), validators=[DataRequired()])
     preferred_name = StringField(
         _l("Name shown to the group"),
-        validators=[DataRequired(), Length(max=100), _no_nul],
+        validators=[DataRequired(), Length(max=100)],
         description=_l("A first name, a nickname or a pseudonym."),
     )
     hopes = TextAreaField(
-        _l("What do you hope to get from the group?"), validators=[Optional(), Length(max=2000), _no_nul]
+        _l("What do you hope to get from the group?"), validators=[Optional(), Length(max=2000)]
     )
     doable = TextAreaField(
-        _l("What feels doable for you right now?"), validators=[Optional(), Length(max=2000), _no_nul]
+        _l("What feels doable for you right now?"), validators=[Optional(), Length(max=2000)]
     )
     speaking_comfort = RadioField(
         _l("Speaking in a group"),
@@ -261,16 +255,16 @@ class JoinForm(FlaskForm):
         validators=[Optional()],
     )
     accommodations_note = TextAreaField(
-        _l("Anything else the facilitator should know (optional)"), validators=[Optional(), Length(max=2000), _no_nul]
+        _l("Anything else the facilitator should know (optional)"), validators=[Optional(), Length(max=2000)]
     )
 
 
-class AcceptAgreementForm(FlaskForm):
+class AcceptAgreementForm(MomentumForm):
     agreement_id = HiddenField(validators=[DataRequired()])
     accept = BooleanField(_l("I have read the new version and accept it"), validators=[DataRequired()])
 
 
-class MembershipStatusForm(FlaskForm):
+class MembershipStatusForm(MomentumForm):
     status = SelectField(
         _l("New status"),
         choices=[
@@ -280,17 +274,17 @@ class MembershipStatusForm(FlaskForm):
             SelectChoice("completed", _l("Completed")),
         ],
     )
-    reason = TextAreaField(_l("Reason (seen only by facilitators)"), validators=[Optional(), Length(max=1000), _no_nul])
+    reason = TextAreaField(_l("Reason (seen only by facilitators)"), validators=[Optional(), Length(max=1000)])
 
 
-class LeaveGroupForm(FlaskForm):
+class LeaveGroupForm(MomentumForm):
     reason = TextAreaField(
         _l("Would you like to tell your facilitator why? (optional)"),
-        validators=[Optional(), Length(max=1000), _no_nul],
+        validators=[Optional(), Length(max=1000)],
     )
 
 
-class AttendanceRowForm(Form):
+class AttendanceRowForm(MomentumSubForm):
     user_id = HiddenField()
     status = SelectField(
         _l("Attendance"),
@@ -298,28 +292,28 @@ class AttendanceRowForm(Form):
         + [SelectChoice(status.value, label) for status, label in ATTENDANCE_LABELS.items()],
         validators=[Optional()],
     )
-    comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500), _no_nul])
+    comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
     previous_status = HiddenField()
     previous_comment = HiddenField()
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(MomentumForm):
     rows = FieldList(FormField(AttendanceRowForm), max_entries=500)
 
 
-class AgendaItemForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200), _no_nul])
-    body = TextAreaField(_l("Content (Markdown)"), validators=[Optional(), Length(max=8000), _no_nul])
+class AgendaItemForm(MomentumForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Content (Markdown)"), validators=[Optional(), Length(max=8000)])
     rationale = TextAreaField(
         _l("Why we do this"),
-        validators=[Optional(), Length(max=2000), _no_nul],
+        validators=[Optional(), Length(max=2000)],
         description=_l("Members see this before the session."),
     )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(MomentumForm):
     member_id = SelectField(_l("About"), coerce=int, validators=[Optional()])
-    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=8000), _no_nul])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=8000)])
 
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -328,7 +322,7 @@ class NoteForm(FlaskForm):
         ]
 
 
-class CheckInForm(FlaskForm):
+class CheckInForm(MomentumForm):
     """A check-in between sessions; the client id makes a double submit count once."""
 
     client_id = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
@@ -344,7 +338,7 @@ class CheckInForm(FlaskForm):
         ],
         validators=[Optional()],
     )
-    note = StringField(_l("A line about today (optional)"), validators=[Optional(), Length(max=280), _no_nul])
+    note = StringField(_l("A line about today (optional)"), validators=[Optional(), Length(max=280)])
     passed = HiddenField(default="0")
 
     def validate_mood(self, field):

@@ -424,7 +424,8 @@ def edit_session(occurrence_id: int):
         else:
             flash(_("This session is changed; the rest of the series is as it was."), "info")
     else:
-        flash(_("Check the date, time and length."), "error")
+        problems = [message for field in (form.video_link, form.location) for message in field.errors]
+        flash(problems[0] if problems else _("Check the date, time and length."), "error")
     return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
 
 

@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Schema, Text
+from app.api_base import MAX_ID, Line, Paragraph, Schema, Text, date_in_range
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
@@ -18,12 +18,12 @@ from app.groups.models import (
 
 class GroupSchema(Schema):
     id = fields.Integer(strict=True, dump_only=True)
-    name = Text(required=True, validate=validate.Length(min=1, max=120))
-    description = Text(load_default="", validate=validate.Length(max=4000))
-    focus = Text(load_default="", validate=validate.Length(max=200))
+    name = Line(required=True, validate=validate.Length(min=1, max=120))
+    description = Paragraph(load_default="", validate=validate.Length(max=4000))
+    focus = Line(load_default="", validate=validate.Length(max=200))
     format = fields.Enum(GroupFormat, by_value=True, load_default=GroupFormat.ONLINE)
-    location = Text(load_default="", validate=validate.Length(max=300))
-    video_link = Text(load_default="", validate=validate.Length(max=500))
+    location = Line(load_default="", validate=validate.Length(max=300))
+    video_link = Line(load_default="", validate=validate.Length(max=500))
     capacity = fields.Integer(strict=True, load_default=10, validate=validate.Range(min=1, max=500))
     enrolment = fields.Enum(Enrolment, by_value=True, load_default=Enrolment.ROLLING)
     status = fields.Enum(GroupStatus, by_value=True, load_default=GroupStatus.FORMING)
@@ -31,7 +31,7 @@ class GroupSchema(Schema):
     checkin_visibility = Text(load_default="all", validate=validate.OneOf(["all", "presence"]))
     distress_threshold = fields.Integer(strict=True, load_default=2, validate=validate.Range(min=0, max=10))
     lobby_minutes = fields.Integer(strict=True, load_default=15, validate=validate.Range(min=0, max=120))
-    agreement = Text(load_only=True, load_default="", validate=validate.Length(max=8000))
+    agreement = Paragraph(load_only=True, load_default="", validate=validate.Length(max=8000))
     agreement_version = fields.Integer(
         strict=True, dump_only=True, attribute="current_agreement.version", allow_none=True
     )
@@ -46,19 +46,19 @@ class GroupUpdateSchema(GroupSchema):
     class Meta:
         partial = True
 
-    name = Text(validate=validate.Length(min=1, max=120))
-    description = Text(validate=validate.Length(max=4000))
-    focus = Text(validate=validate.Length(max=200))
+    name = Line(validate=validate.Length(min=1, max=120))
+    description = Paragraph(validate=validate.Length(max=4000))
+    focus = Line(validate=validate.Length(max=200))
     format = fields.Enum(GroupFormat, by_value=True)
-    location = Text(validate=validate.Length(max=300))
-    video_link = Text(validate=validate.Length(max=500))
+    location = Line(validate=validate.Length(max=300))
+    video_link = Line(validate=validate.Length(max=500))
     capacity = fields.Integer(strict=True, validate=validate.Range(min=1, max=500))
     enrolment = fields.Enum(Enrolment, by_value=True)
     status = fields.Enum(GroupStatus, by_value=True)
     checkin_visibility = Text(validate=validate.OneOf(["all", "presence"]))
     distress_threshold = fields.Integer(strict=True, validate=validate.Range(min=0, max=10))
     lobby_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=120))
-    agreement = Text(
+    agreement = Paragraph(
         load_only=True,
         validate=validate.Length(min=1, max=8000),
         metadata={"description": "A new text for the group agreement: saved as its next version, which members are "
@@ -84,6 +84,7 @@ class CoFacilitatorsSchema(Schema):
 class ScheduleSchema(Schema):
     dtstart_local = fields.NaiveDateTime(
         required=True,
+        validate=date_in_range,
         metadata={
             "description": "Local wall-clock start of the first session in the group's time zone, without offset."
         },
@@ -121,7 +122,7 @@ class AcceptInvitationSchema(Schema):
 
     email = fields.Email(validate=validate.Length(max=254))
     password = Text(load_only=True, validate=validate.Length(min=1, max=128))
-    display_name = Text(validate=validate.Length(min=1, max=100))
+    display_name = Line(validate=validate.Length(min=1, max=100))
     timezone = Text(load_default="UTC", validate=validate.Length(max=64))
 
 
@@ -137,16 +138,16 @@ class AcceptedSchema(Schema):
 
 class JoinSchema(Schema):
     agreement_version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=1_000_000))
-    preferred_name = Text(required=True, validate=validate.Length(min=1, max=100))
-    hopes = Text(load_default="", validate=validate.Length(max=2000))
-    doable = Text(load_default="", validate=validate.Length(max=2000))
+    preferred_name = Line(required=True, validate=validate.Length(min=1, max=100))
+    hopes = Paragraph(load_default="", validate=validate.Length(max=2000))
+    doable = Paragraph(load_default="", validate=validate.Length(max=2000))
     speaking_comfort = fields.Enum(SpeakingComfort, by_value=True, required=True)
     accommodations = fields.List(
         Text(validate=validate.OneOf(ACCOMMODATIONS)),
         load_default=list,
         validate=validate.Length(max=len(ACCOMMODATIONS)),
     )
-    accommodations_note = Text(load_default="", validate=validate.Length(max=2000))
+    accommodations_note = Paragraph(load_default="", validate=validate.Length(max=2000))
 
 
 class MembershipSchema(Schema):
@@ -173,12 +174,14 @@ class FacilitatorMembershipSchema(MembershipSchema):
 
 class MembershipUpdateSchema(Schema):
     status = fields.Enum(MembershipStatus, by_value=True, required=True)
-    reason = Text(load_default="", validate=validate.Length(max=1000))
+    reason = Paragraph(load_default="", validate=validate.Length(max=1000))
 
 
 class SessionQuerySchema(Schema):
-    start = fields.AwareDateTime(load_default=None, metadata={"description": "From (inclusive), with offset."})
-    end = fields.AwareDateTime(load_default=None, metadata={"description": "Until (exclusive), with offset."})
+    start = fields.AwareDateTime(load_default=None, validate=date_in_range,
+                                 metadata={"description": "From (inclusive), with offset."})
+    end = fields.AwareDateTime(load_default=None, validate=date_in_range,
+                               metadata={"description": "Until (exclusive), with offset."})
 
 
 class SessionSchema(Schema):
@@ -203,19 +206,19 @@ class SessionSchema(Schema):
 
 
 class ExtraSessionSchema(Schema):
-    start_local = fields.NaiveDateTime(required=True)
+    start_local = fields.NaiveDateTime(required=True, validate=date_in_range)
     duration_minutes = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=15, max=480))
-    video_link = Text(load_default="", validate=validate.Length(max=500))
-    location = Text(load_default="", validate=validate.Length(max=300))
+    video_link = Line(load_default="", validate=validate.Length(max=500))
+    location = Line(load_default="", validate=validate.Length(max=300))
 
 
 class SessionUpdateSchema(Schema):
-    start_local = fields.NaiveDateTime()
+    start_local = fields.NaiveDateTime(validate=date_in_range)
     duration_minutes = fields.Integer(strict=True, validate=validate.Range(min=15, max=480))
-    video_link = Text(validate=validate.Length(max=500))
-    location = Text(validate=validate.Length(max=300))
+    video_link = Line(validate=validate.Length(max=500))
+    location = Line(validate=validate.Length(max=300))
     status = fields.Enum(OccurrenceStatus, by_value=True)
-    cancel_reason = Text(validate=validate.Length(max=1000))
+    cancel_reason = Paragraph(validate=validate.Length(max=1000))
 
 
 class AttendanceRecordSchema(Schema):
@@ -228,7 +231,7 @@ class AttendanceRecordSchema(Schema):
 class AttendanceEntrySchema(Schema):
     user_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.Enum(AttendanceStatus, by_value=True, allow_none=True, required=True)
-    comment = Text(load_default="", validate=validate.Length(max=500))
+    comment = Line(load_default="", validate=validate.Length(max=500))
     previous_status = fields.Enum(
         AttendanceStatus,
         by_value=True,
@@ -239,7 +242,7 @@ class AttendanceEntrySchema(Schema):
             "and reported as conflicts."
         },
     )
-    previous_comment = Text(load_default="", validate=validate.Length(max=500))
+    previous_comment = Line(load_default="", validate=validate.Length(max=500))
 
 
 class AttendanceUpdateSchema(Schema):
@@ -264,10 +267,10 @@ class AttendanceSheetSchema(Schema):
 class AgendaItemSchema(Schema):
     id = fields.Integer(strict=True, dump_only=True)
     position = fields.Integer(strict=True, dump_only=True)
-    title = Text(required=True, validate=validate.Length(min=1, max=200))
-    body = Text(load_default="", validate=validate.Length(max=8000), metadata={"description": "Markdown"})
+    title = Line(required=True, validate=validate.Length(min=1, max=200))
+    body = Paragraph(load_default="", validate=validate.Length(max=8000), metadata={"description": "Markdown"})
     body_html = fields.Method("_body_html", dump_only=True)
-    rationale = Text(load_default="", validate=validate.Length(max=2000))
+    rationale = Paragraph(load_default="", validate=validate.Length(max=2000))
 
     def _body_html(self, item) -> str:
         from app.markdown_text import render_markdown
@@ -276,9 +279,9 @@ class AgendaItemSchema(Schema):
 
 
 class AgendaItemUpdateSchema(Schema):
-    title = Text(validate=validate.Length(min=1, max=200))
-    body = Text(validate=validate.Length(max=8000), metadata={"description": "Markdown"})
-    rationale = Text(validate=validate.Length(max=2000))
+    title = Line(validate=validate.Length(min=1, max=200))
+    body = Paragraph(validate=validate.Length(max=8000), metadata={"description": "Markdown"})
+    rationale = Paragraph(validate=validate.Length(max=2000))
 
 
 class CheckInRequestSchema(Schema):
@@ -289,7 +292,7 @@ class CheckInRequestSchema(Schema):
     )
     mood = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=10))
     energy = fields.Enum(Energy, by_value=True, load_default=None, allow_none=True)
-    note = Text(load_default="", validate=validate.Length(max=280))
+    note = Line(load_default="", validate=validate.Length(max=280))
     passed = fields.Boolean(load_default=False)
 
 

@@ -41,6 +41,7 @@ from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import notify_data_changed
+from app.zones import TIMEZONES
 
 
 class GroupError(ValueError):
@@ -112,7 +113,7 @@ def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
             value = data[field]
             # A str enum (format, status, from the API) is a str too: strip only plain text, or the enum is lost.
             setattr(group, field, value.strip() if type(value) is str else value)
-    if group.timezone not in account_services.TIMEZONES:
+    if group.timezone not in TIMEZONES:
         raise GroupError(_("Choose a time zone from the list."), "timezone")
     if group.capacity is None or group.capacity < 1 or group.capacity > 500:
         raise GroupError(_("Capacity must be between 1 and 500."), "capacity")

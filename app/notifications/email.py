@@ -11,13 +11,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db, mail
+from app.input_checks import one_line
 
 OUTBOX_KEY = "momentum_outbox"
 
 
 def queue_email(to: str, subject: str, body: str) -> None:
-    """Send after commit, so that a rolled-back change never sends a link to something that does not exist."""
-    db.session.info.setdefault(OUTBOX_KEY, []).append((to, subject, body))
+    """Send after commit, so that a rolled-back change never sends a link to something that does not exist. The
+    subject is a header: a line break in a name it carries would stop the email, so it is written as one line."""
+    db.session.info.setdefault(OUTBOX_KEY, []).append((to, one_line(subject), body))
 
 
 def send_now(to: str, subject: str, body: str) -> None:

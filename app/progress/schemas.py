@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Schema, Text
+from app.api_base import MAX_ID, Line, Paragraph, Schema
 from app.progress.models import STEP_MAX, TITLE_MAX, WHY_MAX, WIN_MAX, GoalStatus
 
 
@@ -36,19 +36,19 @@ class GoalSchema(Schema):
 
 
 class GoalCreateSchema(Schema):
-    title = Text(required=True, validate=validate.Length(min=1, max=TITLE_MAX))
-    why = Text(load_default="", validate=validate.Length(max=WHY_MAX))
-    next_step = Text(load_default="", validate=validate.Length(max=STEP_MAX))
+    title = Line(required=True, validate=validate.Length(min=1, max=TITLE_MAX))
+    why = Paragraph(load_default="", validate=validate.Length(max=WHY_MAX))
+    next_step = Line(load_default="", validate=validate.Length(max=STEP_MAX))
 
 
 class GoalUpdateSchema(Schema):
-    title = Text(validate=validate.Length(min=1, max=TITLE_MAX))
-    why = Text(validate=validate.Length(max=WHY_MAX))
-    next_step = Text(validate=validate.Length(max=STEP_MAX))
+    title = Line(validate=validate.Length(min=1, max=TITLE_MAX))
+    why = Paragraph(validate=validate.Length(max=WHY_MAX))
+    next_step = Line(validate=validate.Length(max=STEP_MAX))
     status = fields.Enum(GoalStatus, by_value=True)
 
 
 class WinCreateSchema(Schema):
-    text = Text(required=True, validate=validate.Length(min=1, max=WIN_MAX))
+    text = Line(required=True, validate=validate.Length(min=1, max=WIN_MAX))
     goal_id = fields.Integer(strict=True, load_default=None, allow_none=True,
                              validate=validate.Range(min=1, max=MAX_ID))

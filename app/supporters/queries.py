@@ -183,7 +183,7 @@ def mood_summary(patient: User, since: datetime, now: datetime) -> dict:
     through a week one check-in at a time."""
     from app.groups.models import CheckIn
 
-    zone = ZoneInfo(patient.timezone)
+    zone = ZoneInfo(patient.zone)
     today = now.astimezone(zone).date()
     this_monday = today - timedelta(days=today.weekday())
     start = max(since, _local_midnight(this_monday - timedelta(weeks=MOOD_WEEKS), zone))

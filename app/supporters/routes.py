@@ -35,7 +35,7 @@ def _terms(form: ConsentTermsForm) -> dict:
     data_from = None
     if form.data_from.data:
         # The start of that day where the patient lives; a day still to come is refused by the service, not moved.
-        local_midnight = datetime.combine(form.data_from.data, time(0, 0), tzinfo=ZoneInfo(current_user.timezone))
+        local_midnight = datetime.combine(form.data_from.data, time(0, 0), tzinfo=ZoneInfo(current_user.zone))
         data_from = local_midnight.astimezone(now.tzinfo)
     return {"data_classes": form.data_classes.data or [], "ends_at": now + timedelta(days=form.days.data),
             "data_from": data_from, "purpose": form.purpose.data or ""}

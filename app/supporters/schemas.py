@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Schema, Text
+from app.api_base import MAX_ID, Line, Paragraph, Schema, date_in_range
 from app.supporters.models import DataClass
 
 
@@ -34,12 +34,12 @@ class ConsentCreateSchema(Schema):
 
     supporter_id = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID))
     email = fields.Email(validate=validate.Length(max=254))
-    relationship = Text(load_default="", validate=validate.Length(max=60))
+    relationship = Line(load_default="", validate=validate.Length(max=60))
     data_classes = fields.List(fields.Enum(DataClass, by_value=True), required=True,
                                validate=validate.Length(min=1, max=len(DataClass)))
     days = fields.Integer(strict=True, load_default=90, validate=validate.Range(min=1, max=365))
-    data_from = fields.AwareDateTime(load_default=None)
-    purpose = Text(load_default="", validate=validate.Length(max=1000))
+    data_from = fields.AwareDateTime(load_default=None, validate=date_in_range)
+    purpose = Paragraph(load_default="", validate=validate.Length(max=1000))
 
 
 class SharedViewSchema(Schema):

@@ -314,7 +314,7 @@ def remind_renewals(now: datetime | None = None) -> list[Consent]:
         patient, supporter = consent.patient, consent.supporter
         if (patient.notification_prefs or {}).get("email_reminders", True):
             with force_locale(patient.locale):
-                ends = format_date(consent.ends_at.astimezone(ZoneInfo(patient.timezone)).date(), "d MMMM y",
+                ends = format_date(consent.ends_at.astimezone(ZoneInfo(patient.zone)).date(), "d MMMM y",
                                    locale=patient.locale)
                 queue_email(patient.email, _("Sharing with %(name)s ends soon", name=supporter.display_name), _(
                     "Sharing with %(name)s ends on %(date)s.\n\n"
