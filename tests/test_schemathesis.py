@@ -47,10 +47,12 @@ def _strict_document() -> dict:
 
 
 DOCUMENT = _strict_document()
-schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=SchemathesisConfig.from_dict({}))
+#: Valid and invalid data alike ("negative" cases break the document's types, patterns and bounds on purpose).
+GENERATION = {"generation": {"mode": "all"}}
+schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=SchemathesisConfig.from_dict(GENERATION))
 #: Without a valid token nearly every case stops at 401, so the coverage phase would add time and find nothing.
-fuzzing_schema = schemathesis.openapi.from_dict(
-    copy.deepcopy(DOCUMENT), config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}))
+fuzzing_schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=SchemathesisConfig.from_dict(
+    {**GENERATION, "phases": {"coverage": {"enabled": False}}}))
 OPERATIONS = {result.ok().label for result in schema.get_all_operations()}
 
 #: (run, operation label) -> cases sent; and what the generated input held that matters here.
@@ -115,8 +117,20 @@ def _note_extremes(value) -> None:
             _note_extremes(item)
 
 
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
 def _send(run: str, case, app, headers: dict | None) -> None:
     cases_sent[(run, case.operation.label)] += 1
+    if case.meta is not None:
+        extremes_seen[f"mode_{case.meta.generation.mode.value}"] += 1
+    if _depth(case.body) >= 3:  # objects in lists in objects, or deeper: more than any body of the API needs
+        extremes_seen["nested"] += 1
     for part in (case.path_parameters, case.query, case.body if isinstance(case.body, (dict, list, str)) else None):
         _note_extremes(part)
     # Our own valid token replaces whatever Authorization schemathesis generated, so its "invalid credentials were
@@ -153,3 +167,5 @@ def test_the_runs_covered_every_operation_with_enough_cases():
     assert sum(cases_sent.values()) >= MIN_CASES
     assert extremes_seen["nul"] > 0
     assert extremes_seen["beyond_64_bits"] > 0
+    assert extremes_seen["mode_negative"] > 0 and extremes_seen["mode_positive"] > 0
+    assert extremes_seen["nested"] > 0
