@@ -29,10 +29,10 @@ PER_PAGE = 50
 #: Whose email the trail shows: staff addresses are no secret inside the organisation; members' and supporters' are
 #: not the admin's to read (the same rule as the people page), so their rows carry name and account id.
 STAFF = frozenset({RoleName.ADMIN, RoleName.FACILITATOR})
-#: Details written by a person in their own words (a clinical hold's reason, why sharing stopped, how a supporter is
-#: related): for the patient and the facilitators, not for the admin who reads the trail.
-FREE_TEXT = "reason", "relationship"
-FREE_TEXT_ACTIONS = ("consent_", "supporter_hold")
+#: Details written by a person in their own words, for the patient and the facilitators, not for the admin who reads
+#: the trail: how a supporter is related, wherever it appears, and the reason given for a hold or a change of sharing.
+WITHHELD_KEYS = frozenset({"relationship"})
+REASON_ACTIONS = ("consent_", "supporter_hold")
 FILTERS = ("actor", "subject", "kind", "start", "end")
 
 
@@ -111,14 +111,13 @@ def details_of(event: AuditEvent) -> dict:
         return {"details": event.details}
     if not isinstance(details, dict):
         return {"details": details}
-    withhold = event.action.startswith(FREE_TEXT_ACTIONS)
-    return _withheld(details, withhold)
+    return _withheld(details, withhold_reason=event.action.startswith(REASON_ACTIONS))
 
 
 def _withheld(details: dict, withhold_reason: bool) -> dict:
     shown = {}
     for key, value in details.items():
-        if key == "relationship" or (key == "reason" and withhold_reason):
+        if key in WITHHELD_KEYS or (key == "reason" and withhold_reason):
             shown[key] = _("(withheld: written by a person)")
         elif isinstance(value, dict):
             shown[key] = _withheld(value, withhold_reason)
