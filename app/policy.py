@@ -48,7 +48,7 @@ def hidden(model, object_id: int) -> NoReturn:
 
 # What each role may reach in the navigation; the templates ask `can_use(user, area)`.
 AREAS = {
-    RoleName.ADMIN: {"home", "profile", "people", "organisation"},
+    RoleName.ADMIN: {"home", "profile", "people", "organisation", "audit"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
     RoleName.PATIENT: {"home", "profile", "groups", "goals", "sharing"},
     RoleName.SUPPORTER: {"home", "profile", "shared"},
@@ -135,6 +135,16 @@ def can_see_organisation_people(user, organisation: Organisation) -> bool:
 
 def require_see_organisation_people(user, organisation: Organisation) -> None:
     if not can_see_organisation_people(user, organisation):
+        raise Forbidden()
+
+
+def can_read_audit_trail(user, organisation: Organisation) -> bool:
+    """The organisation's admins read (and export) its rows of the audit trail; nobody else reads any."""
+    return is_admin_of(user, organisation)
+
+
+def require_read_audit_trail(user, organisation: Organisation) -> None:
+    if not can_read_audit_trail(user, organisation):
         raise Forbidden()
 
 

@@ -317,6 +317,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("accounts.crisis_resources", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, admin=DONE, other_org_admin=DONE),
                                                  form={"crisis_name": "Matrix Line", "crisis_phone": "555 0100"},
                                                  done="/admin/crisis-resources"),
+    # The audit page and its export: each admin reads their own organisation's rows; reading them is recorded.
+    ("accounts.audit_trail", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, admin=OK, other_org_admin=OK),
+                                           ok_writes=True),
+    ("accounts.export_audit_trail", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, admin=OK, other_org_admin=OK),
+                                                  ok_writes=True),
 
     # JSON API (each signed-in identity is tried with its browser session and with a bearer token) -------------------
     ("accounts_api.create_token", "POST"): Route(

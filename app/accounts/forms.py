@@ -3,8 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -168,3 +170,67 @@ class CrisisResourcesForm(MomentumForm):
         _l("Web address"), validators=[Optional(), Length(max=300), _web_address, URL(require_tld=False)]
     )
     crisis_note = TextAreaField(_l("Other guidance"), validators=[Optional(), Length(max=2000)])
+
+
+class LocalDateField(DateField):
+    """A day in the reader's own time zone; one that does not parse says so in their language."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Enter a date as year-month-day, for example 2026-03-26.")) from None
+
+
+class PageField(IntegerField):
+    """The page of a list: anything but a whole number from 1 up is the first page."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+
+    @property
+    def number(self) -> int:
+        return self.data if self.data is not None and 1 <= self.data <= 10**6 else 1
+
+
+class AuditTrailForm(MomentumForm):
+    """The filters of the audit page, read from the query string (a GET form: no CSRF token, nothing changes).
+
+    `people` are (id, label) pairs of the organisation's accounts, `kinds` (code, label) pairs of actions."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField(_l("Who did it"), validate_choice=False)
+    subject = SelectField(_l("Whose data"), validate_choice=False)
+    kind = SelectField(_l("Kind of event"), validate_choice=False)
+    start = LocalDateField(_l("From"), validators=[Optional()])
+    end = LocalDateField(_l("To (included)"), validators=[Optional()])
+    page = PageField()
+
+    def __init__(self, formdata, *, people: list[tuple[str, str]], kinds: list[tuple[str, str]], **kwargs):
+        super().__init__(formdata, **kwargs)
+        self.actor.choices = [SelectChoice("", _l("Anyone"))] + [SelectChoice(*person) for person in people]
+        self.subject.choices = [SelectChoice("", _l("Anyone"))] + [SelectChoice(*person) for person in people]
+        self.kind.choices = [SelectChoice("", _l("Any kind"))] + [SelectChoice(*kind) for kind in kinds]
+        self._people = {value for value, _label in people}
+        self._kinds = {value for value, _label in kinds}
+
+    def validate_actor(self, field):
+        if field.data and field.data not in self._people:
+            raise ValidationError(_l("No one at your organisation has this id: choose a person from the list."))
+
+    def validate_subject(self, field):
+        self.validate_actor(field)
+
+    def validate_kind(self, field):
+        if field.data and field.data not in self._kinds:
+            raise ValidationError(_l("Choose a kind of event from the list."))
+
+    def validate_end(self, field):
+        if field.data is not None and self.start.data is not None and field.data < self.start.data:
+            raise ValidationError(_l("The end date is before the start date."))
+

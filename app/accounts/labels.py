@@ -25,3 +25,109 @@ def role_label(role: RoleName | str | None) -> str:
 
 def invitation_state_label(state: str) -> str:
     return str(INVITATION_STATE_LABELS.get(state, state))
+
+
+#: What each action the audit trail records means, for the people who read the trail (every `audit.record` call names
+#: one of these; tests/test_audit_page.py finds them all in the code and fails on one without a label).
+ACTION_LABELS = {
+    # Signing in, accounts and the organisation
+    "login": _l("Sign-in"),
+    "logout": _l("Sign-out"),
+    "password_change": _l("Password changed"),
+    "password_reset_request": _l("Password reset asked for"),
+    "password_reset": _l("Password reset"),
+    "profile_update": _l("Profile changed"),
+    "api_token_create": _l("API token created"),
+    "api_token_revoke": _l("API token revoked"),
+    "organisation_create": _l("Organisation created"),
+    "organisation_update": _l("Organisation settings changed"),
+    "crisis_resources_update": _l("Crisis resources changed"),
+    "account_create": _l("Account created"),
+    "account_deactivate": _l("Account deactivated"),
+    "account_reactivate": _l("Account reactivated"),
+    "invitation_create": _l("Invitation created"),
+    "invitation_email": _l("Invitation email sent"),
+    "invitation_revoke": _l("Invitation withdrawn"),
+    "invitation_accept": _l("Invitation accepted"),
+    "request_denied": _l("Request refused"),
+    "socket_denied": _l("Live connection refused"),
+    "audit_head_repaired": _l("Audit trail changed without the key"),
+    "audit_trail_viewed": _l("Audit trail viewed"),
+    "audit_trail_exported": _l("Audit trail exported"),
+    # Groups, sessions and the live room
+    "group_create": _l("Group created"),
+    "group_update": _l("Group changed"),
+    "group_facilitators_update": _l("Group facilitators changed"),
+    "group_agreement_update": _l("Group agreement changed"),
+    "membership_invited": _l("Invited to a group"),
+    "membership_join": _l("Joined a group"),
+    "membership_status": _l("Membership status changed"),
+    "membership_promoted": _l("Moved up from the waitlist"),
+    "agreement_accept": _l("Group agreement accepted"),
+    "schedule_save": _l("Schedule saved"),
+    "session_add": _l("Session added"),
+    "session_update": _l("Session changed"),
+    "session_cancel": _l("Session cancelled"),
+    "session_restore": _l("Session restored"),
+    "attendance_record": _l("Attendance recorded"),
+    "attendance_read": _l("Attendance read"),
+    "agenda_add": _l("Agenda item added"),
+    "agenda_update": _l("Agenda item changed"),
+    "agenda_delete": _l("Agenda item removed"),
+    "agenda_reorder": _l("Agenda reordered"),
+    "note_write": _l("Facilitator note written"),
+    "note_read": _l("Facilitator notes read"),
+    "intake_read": _l("Intake answers read"),
+    "engagement_read": _l("Engagement read"),
+    "calendar_feed_create": _l("Calendar feed created"),
+    "calendar_feed_revoke": _l("Calendar feed revoked"),
+    "room_open": _l("Live room opened"),
+    "room_close": _l("Live room closed"),
+    "room_round_start": _l("Round started"),
+    "room_next": _l("Next speaker"),
+    "room_skip": _l("Speaker skipped"),
+    "room_hand_lower": _l("Raised hand lowered"),
+    "room_left_early": _l("Left the session early"),
+    "checkin": _l("Check-in"),
+    "checkin_read": _l("Check-in read"),
+    "safety_alert": _l("Call for support"),
+    "safety_alert_acknowledge": _l("Call for support acknowledged"),
+    # Sharing with supporters
+    "consent_proposed": _l("Sharing offered"),
+    "consent_active": _l("Sharing started"),
+    "consent_on_hold": _l("Sharing on hold"),
+    "consent_revoked": _l("Sharing stopped"),
+    "consent_expired": _l("Sharing ended"),
+    "consent_renewed": _l("Sharing renewed"),
+    "consent_renewal_reminder": _l("Sharing renewal reminder"),
+    "supporter_hold": _l("Clinical hold placed on a supporter"),
+    "supporter_hold_lift": _l("Clinical hold lifted"),
+    "supporter_read": _l("Shared data read by a supporter"),
+    "patient_supporters_read": _l("Member's supporters read"),
+    "encouragement_send": _l("Encouragement sent"),
+    # Goals and small wins
+    "goal_create": _l("Goal set"),
+    "goal_update": _l("Goal changed"),
+    "goal_thoughts_asked": _l("Thoughts on a goal asked for"),
+    "goal_thoughts_stopped": _l("Thoughts on a goal no longer asked for"),
+    "goal_comment_create": _l("Thoughts on a goal written"),
+    "goal_comment_delete": _l("Thoughts on a goal removed"),
+    "small_win_create": _l("Small win noted"),
+    "small_win_delete": _l("Small win removed"),
+}
+
+OUTCOME_LABELS = {
+    "success": _l("Done"),
+    "failure": _l("Failed"),
+    "denied": _l("Refused"),
+}
+
+
+def action_label(code: str) -> str:
+    """The action's label, or its code made readable ("some_new_thing" -> "Some new thing") when it has none."""
+    label = ACTION_LABELS.get(code)
+    return str(label) if label is not None else code.replace("_", " ").strip().capitalize()
+
+
+def outcome_label(outcome: str) -> str:
+    return str(OUTCOME_LABELS.get(outcome, outcome))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
 
 from app.accounts.models import ApiToken, Invitation, Role, RoleName, User
+from app.audit import AuditEvent
 from app.extensions import db
 
 
@@ -48,3 +53,70 @@ def invitation_in_organisation(invitation_id: int, organisation_id: int) -> Invi
     return db.session.scalar(
         select(Invitation).where(Invitation.id == invitation_id, Invitation.organisation_id == organisation_id)
     )
+
+
+def people_of(organisation_id: int) -> list[tuple[User, RoleName]]:
+    """Everyone with a role in the organisation, with that role, by name."""
+    return [(user, role) for user, role in db.session.execute(
+        select(User, Role.name).join(Role).where(Role.organisation_id == organisation_id)
+        .order_by(User.display_name, User.id)
+    )]
+
+
+# The audit trail, an organisation's rows of it ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrailFilters:
+    """What the admin narrowed the trail to; times are UTC, `until` excluded."""
+
+    actor_id: int | None = None
+    subject_id: int | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    #: The last row to include (an export takes the trail as it was when it started).
+    through_seq: int | None = None
+
+
+def _trail(organisation_id: int, filters: TrailFilters) -> Select:
+    query = select(AuditEvent).where(AuditEvent.organisation_id == organisation_id)
+    if filters.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.subject_id is not None:
+        query = query.where(AuditEvent.subject_id == filters.subject_id)
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.since is not None:
+        query = query.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEvent.occurred_at < filters.until)
+    if filters.through_seq is not None:
+        query = query.where(AuditEvent.seq <= filters.through_seq)
+    return query
+
+
+def trail_page(organisation_id: int, filters: TrailFilters, page: int, per_page: int) -> tuple[list[AuditEvent], int]:
+    """One page of the organisation's rows, newest first, and how many rows the filters match in all."""
+    query = _trail(organisation_id, filters)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(AuditEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total
+
+
+def trail_rows(organisation_id: int, filters: TrailFilters) -> Iterator[AuditEvent]:
+    """Every row the filters match, newest first, read in batches (for an export)."""
+    query = _trail(organisation_id, filters).order_by(AuditEvent.seq.desc()).execution_options(yield_per=500)
+    yield from db.session.scalars(query)
+
+
+def trail_actions(organisation_id: int) -> list[str]:
+    """The actions recorded in the organisation's rows."""
+    return list(db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.organisation_id == organisation_id).distinct()
+    ))
+
+
+def trail_end() -> int:
+    """The position of the last row of the whole trail (0 when it is empty)."""
+    return db.session.scalar(select(func.max(AuditEvent.seq))) or 0
