@@ -346,6 +346,7 @@ def live_server(tmp_path):
 
     with app_of_its_own(tmp_path / "live.db") as app:
         server = make_server("127.0.0.1", 0, app, threaded=True)
+        app.config["BASE_URL"] = f"http://127.0.0.1:{server.port}"  # where the links in its emails must lead
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()
         try:

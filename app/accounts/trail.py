@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.dates import get_timezone_location
 from flask import Response, render_template, request, stream_with_context, url_for
@@ -37,10 +37,7 @@ FILTERS = ("actor", "subject", "kind", "start", "end")
 
 
 def _zone() -> ZoneInfo:
-    try:
-        return ZoneInfo(current_user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(current_user.zone)
 
 
 def _sort_key(label: str) -> str:

@@ -97,6 +97,7 @@ def demo_server(tmp_path_factory) -> Iterator[DemoServer]:
     errors = ServerErrors()
     app.logger.addHandler(errors)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # where the links in its emails must lead
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
