@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TIMEZONES
 
@@ -155,6 +155,10 @@ class OrganisationForm(FlaskForm):
                          validators=[DataRequired()],
                          description=_l("Someone who has no account yet gets their invitation in this language; "
                                         "everyone can choose their own language later."))
+    staff_second_factor = BooleanField(
+        _l("Admins and facilitators sign in with a second factor"),
+        description=_l("A passkey or an authenticator app besides the password. Staff without one set it up at their "
+                       "next sign-in."))
 
 
 class CrisisResourcesForm(FlaskForm):
@@ -165,3 +169,37 @@ class CrisisResourcesForm(FlaskForm):
         _l("Web address"), validators=[Optional(), Length(max=300), _web_address, URL(require_tld=False)]
     )
     crisis_note = TextAreaField(_l("Other guidance"), validators=[Optional(), Length(max=2000), _no_nul])
+
+
+# Second factors ------------------------------------------------------------------------------------------------------
+
+
+class TotpCodeForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app"),
+        validators=[DataRequired(_l("Enter the 6-digit code.")), Length(max=12),
+                    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits the app shows."))],
+        description=_l("6 digits; a new code appears every 30 seconds."),
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autocapitalize": "off",
+                   "spellcheck": "false"},
+    )
+
+
+class RecoveryCodeForm(FlaskForm):
+    recovery_code = StringField(
+        _l("Recovery code"),
+        validators=[DataRequired(_l("Enter one of your recovery codes.")), Length(max=40), _no_nul],
+        description=_l("One of the ten codes you saved, for example abcd-efgh-ijkl-mnop. Each works once."),
+        render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"},
+    )
+
+
+class PasskeySignInForm(FlaskForm):
+    """The browser's answer to navigator.credentials.get(), filled in by passkey.js."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=16000)])
+
+
+class NewPasskeyForm(PasskeySignInForm):
+    name = StringField(_l("A name for this passkey (optional)"), validators=[Optional(), Length(max=100), _no_nul],
+                       description=_l("For example: work laptop, or my phone."))
