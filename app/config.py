@@ -55,6 +55,15 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
 
+    #: Whether organisations ask staff for a second factor until their admin chooses otherwise.
+    SECOND_FACTOR_FOR_STAFF = _env_bool("SECOND_FACTOR_FOR_STAFF", False)
+    #: How long someone who gave the right password has to give their second factor.
+    SECOND_FACTOR_STEP_MINUTES = _env_int("SECOND_FACTOR_STEP_MINUTES", 5)
+    #: The passkeys' relying party: its id (a host name) and the origin pages are served from. By default from
+    #: SERVER_NAME and PREFERRED_URL_SCHEME; outside production, failing those, from the address the request came to.
+    WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID")
+    WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN")
+
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = ("en", "es")
@@ -111,6 +120,7 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     PRODUCTION = True
+    SECOND_FACTOR_FOR_STAFF = _env_bool("SECOND_FACTOR_FOR_STAFF", True)
     SESSION_COOKIE_SECURE = True
     MAIL_SUPPRESS_SEND = _env_bool("MAIL_SUPPRESS_SEND", False)
 

@@ -129,6 +129,16 @@ def require_manage_account(user, account: User) -> None:
         raise Denied(subject_id=account.id)
 
 
+def can_reset_second_factor(user, account: User) -> bool:
+    """The admins who manage a staff account may clear its second factors (a lost phone), never their own."""
+    return can_manage_account(user, account)
+
+
+def require_reset_second_factor(user, account: User) -> None:
+    if not can_reset_second_factor(user, account):
+        raise Denied(subject_id=account.id)
+
+
 def can_see_organisation_people(user, organisation: Organisation) -> bool:
     return is_admin_of(user, organisation)
 

@@ -98,6 +98,7 @@ def socket_user(*, activity: bool = True):
 
 
 def on_connect(auth):
+    from app.accounts.second_factor import must_enrol  # accounts imports realtime: a cycle at import time
     from app.accounts.services import load_api_token
 
     if isinstance(request.routing_exception, SecurityError):
@@ -115,6 +116,8 @@ def on_connect(auth):
         audit.record("socket_denied", target="connect", outcome="denied")
         db.session.commit()
         raise ConnectionRefusedError("unauthorized")
+    if must_enrol(user):  # staff whose organisation asks for a second factor set one up first, as on every page
+        raise ConnectionRefusedError("second_factor_required")
     # Rows of sockets that died with their process are never removed by a disconnect; past any credential's lifetime
     # they can only be dead.
     db.session.execute(delete(LiveSocket).where(

@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.accounts import services
-from app.accounts.models import Organisation, PasswordReset, Role, RoleName, User
+from app.accounts.models import Organisation, Passkey, PasswordReset, Role, RoleName, User
 from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import services as group_services
@@ -281,6 +281,33 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("accounts.revoke_token", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), done="/profile",
                                              path=lambda w: {"token_id": w.patient_token.id}),
 
+    # Second factors: the second step of signing in needs a password given first (in this browser, a few minutes ago);
+    # without one, visitors start again at the sign-in page and anyone signed in is sent home. Each account manages
+    # its own factors; the other patient has a passkey (and signed in with it) ----------------------------------------
+    ("accounts.second_step", "GET"): Route(expect(DONE, anonymous=LOGIN), done="/", records_denials=False),
+    ("accounts.second_step", "POST"): Route(expect(DONE, anonymous=LOGIN), form={"code": "123456"}, done="/",
+                                            records_denials=False),
+    ("accounts.second_step_passkey", "POST"): Route(expect(DONE, anonymous=LOGIN), form={"credential": "{}"},
+                                                    done="/", records_denials=False),
+    ("accounts.second_step_recovery", "GET"): Route(expect(DONE, anonymous=LOGIN), done="/", records_denials=False),
+    ("accounts.second_step_recovery", "POST"): Route(expect(DONE, anonymous=LOGIN), done="/", records_denials=False,
+                                                     form={"recovery_code": "abcd-efgh-ijkl-mnop"}),
+    ("accounts.security", "GET"): Route(expect(OK, anonymous=LOGIN)),
+    ("accounts.start_totp", "POST"): Route(expect(DONE, anonymous=LOGIN), done="/profile/security/totp"),
+    # Nothing being set up: back to the security page.
+    ("accounts.enrol_totp", "GET"): Route(expect(DONE, anonymous=LOGIN), done="/profile/security"),
+    ("accounts.enrol_totp", "POST"): Route(expect(DONE, anonymous=LOGIN), form={"code": "123456"},
+                                           done="/profile/security"),
+    ("accounts.remove_totp", "POST"): Route(expect(DONE, anonymous=LOGIN), done="/profile/security"),
+    ("accounts.add_passkey", "GET"): Route(expect(OK, anonymous=LOGIN)),
+    # Without the browser's answer the page comes back, with nothing stored.
+    ("accounts.add_passkey", "POST"): Route(expect(OK, anonymous=LOGIN), form={"name": "matrix key"}),
+    ("accounts.remove_passkey", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, other_patient=DONE),
+                                               path=lambda w: {"passkey_id": w.passkey.id}, done="/profile/security"),
+    # No codes just made to show: back to the security page; making new ones takes a second factor to have.
+    ("accounts.recovery_codes", "GET"): Route(expect(DONE, anonymous=LOGIN), done="/profile/security"),
+    ("accounts.recovery_codes", "POST"): Route(expect(DONE, anonymous=LOGIN), done="/profile/security/recovery-codes"),
+
     # Invitations: the code is the capability; this one is bound to an address none of the identities has ----------
     ("accounts.accept_invitation", "GET"): Route(expect(OK), path=_staff_invitation),
     # Signed-in accounts get the page back with "sent to another email address" (and the database unchanged).
@@ -307,6 +334,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                            path=lambda w: {"user_id": w.facilitator.id}),
     ("accounts.reactivate", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, admin=DONE), done="/admin/people",
                                            path=lambda w: {"user_id": w.former_facilitator.id}),
+    ("accounts.reset_second_factor", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, admin=DONE),
+                                                    done="/admin/people", path=lambda w: {"user_id": w.facilitator.id}),
     ("accounts.organisation_settings", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, admin=OK,
                                                            other_org_admin=OK)),
     ("accounts.organisation_settings", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, admin=DONE,
@@ -815,8 +844,11 @@ def build_world(app, password: str) -> World:
         _build_sharing(world)
         _build_goals(world)
         # Every identity's browser login and bearer token, made once with the world rather than once per cell.
-        world.values["logins"] = {name: services.start_login_session(user, "matrix")
-                                  for name, user in world.users.items()}
+        world.add("passkey", _add(Passkey(user_id=world.other_patient.id, name="matrix passkey",
+                                          credential_id=b"matrix-credential", public_key=b"matrix-public-key")))
+        world.values["logins"] = {name: services.start_login_session(
+            user, "matrix", second_factor="passkey" if name == "other_patient" else None)
+            for name, user in world.users.items()}
         world.values["bearers"] = {name: services.create_api_token(user, "matrix-bearer")[1]
                                    for name, user in world.users.items()}
         db.session.commit()

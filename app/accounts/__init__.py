@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts import routes, trail  # noqa: E402,F401
+from app.accounts import routes, security_routes, trail  # noqa: E402,F401

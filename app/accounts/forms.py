@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.input_checks import MomentumForm
@@ -157,6 +157,11 @@ class OrganisationForm(MomentumForm):
                            description=_l("Times are shown in it to anyone whose own time zone is no longer "
                                           "available."))
 
+    staff_second_factor = BooleanField(
+        _l("Admins and facilitators sign in with a second factor"),
+        description=_l("A passkey or an authenticator app besides the password. Staff without one set it up at their "
+                       "next sign-in."))
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = timezone_choices()
@@ -234,3 +239,36 @@ class AuditTrailForm(MomentumForm):
         if field.data is not None and self.start.data is not None and field.data < self.start.data:
             raise ValidationError(_l("The end date is before the start date."))
 
+
+# Second factors ------------------------------------------------------------------------------------------------------
+
+
+class TotpCodeForm(MomentumForm):
+    code = StringField(
+        _l("Code from your authenticator app"),
+        validators=[DataRequired(_l("Enter the 6-digit code.")), Length(max=12),
+                    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits the app shows."))],
+        description=_l("6 digits; a new code appears every 30 seconds."),
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autocapitalize": "off",
+                   "spellcheck": "false"},
+    )
+
+
+class RecoveryCodeForm(MomentumForm):
+    recovery_code = StringField(
+        _l("Recovery code"),
+        validators=[DataRequired(_l("Enter one of your recovery codes.")), Length(max=40)],
+        description=_l("One of the ten codes you saved, for example abcd-efgh-ijkl-mnop. Each works once."),
+        render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"},
+    )
+
+
+class PasskeySignInForm(MomentumForm):
+    """The browser's answer to navigator.credentials.get(), filled in by passkey.js."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=16000)])
+
+
+class NewPasskeyForm(PasskeySignInForm):
+    name = StringField(_l("A name for this passkey (optional)"), validators=[Optional(), Length(max=100)],
+                       description=_l("For example: work laptop, or my phone."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -39,6 +39,9 @@ class Organisation(db.Model):
     locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     #: The zone times are shown in to someone whose own zone no longer loads.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    #: Whether admins and facilitators must sign in with a second factor; None follows the deployment's
+    #: SECOND_FACTOR_FOR_STAFF (on in production).
+    staff_second_factor: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def has_crisis_resources(self) -> bool:
@@ -160,8 +163,10 @@ class LoginSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: Why it ended: logout, password_change, deactivated, idle, expired.
+    #: Why it ended: logout, password_change, deactivated, idle, expired, second_factor_reset.
     end_reason: Mapped[str | None] = mapped_column(String(30))
+    #: The second factor this sign-in passed (a SecondFactorMethod), or None for a password alone.
+    second_factor: Mapped[str | None] = mapped_column(String(20))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
     user: Mapped[User] = relationship()
@@ -235,3 +240,62 @@ class PasswordReset(db.Model):
 
     user: Mapped[User] = relationship()
 
+
+
+class SecondFactorMethod(enum.StrEnum):
+    TOTP = "totp"
+    PASSKEY = "passkey"
+    RECOVERY_CODE = "recovery_code"
+
+
+class TotpAuthenticator(db.Model):
+    """An authenticator app's shared secret: one per account."""
+
+    __tablename__ = "totp_authenticator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    #: The base32 secret the app holds too; it never leaves the server after setup.
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the first code from the app was accepted; until then it is being set up and lets nobody in.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The 30-second time step of the last accepted code: a code of that step or an earlier one is refused (replay).
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential registered by the account."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    #: The name the owner gave it, to tell their passkeys apart.
+    name: Mapped[str] = mapped_column(String(100))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    #: COSE-encoded public key, as the authenticator gave it at registration.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The authenticator's signature counter; one that goes backwards suggests a cloned authenticator.
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: How the browser may reach it ("internal", "usb", "hybrid", ...), offered back at sign-in.
+    transports: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A single-use code for when no other second factor is at hand; only its hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

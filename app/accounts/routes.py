@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app import audit, policy
-from app.accounts import bp, queries, services
+from app.accounts import bp, queries, second_factor, services
 from app.accounts.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -26,6 +26,7 @@ from app.accounts.forms import (
     ResetPasswordForm,
 )
 from app.accounts.models import ApiToken, Invitation, RoleName, User
+from app.accounts.security_routes import begin_second_step, login_limits
 from app.dashboard import panels_for
 from app.extensions import account_or_address, db, limiter
 from app.form_errors import show_error
@@ -40,10 +41,6 @@ def _login_limit_key() -> str:
     return "login-email:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
-def _failed(response) -> bool:
-    return response.status_code != 302
-
-
 @bp.get("/")
 def home():
     if not current_user.is_authenticated:
@@ -56,15 +53,15 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _config("LOGIN_FAILURE_LIMIT"), methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: _config("LOGIN_FAILURE_LIMIT"), methods=["POST"], deduct_when=_failed,
-               key_func=_login_limit_key)
+@login_limits(_login_limit_key)
 def login():
     if current_user.is_authenticated:
         return redirect_next(request.args.get("next"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
+        if user is not None and second_factor.has_second_factor(user):
+            return begin_second_step(user, form.next.data)
         if user is not None:
             services.start_login_session(user, request.headers.get("User-Agent", ""))
             session.clear()
@@ -75,12 +72,6 @@ def login():
                      details={"reason": "credentials"})
         flash(_("That email and password do not match an active account."), "error")
     return render_template("accounts/login.html", form=form)
-
-
-def _config(name: str):
-    from flask import current_app
-
-    return current_app.config[name]
 
 
 @bp.post("/logout")
@@ -170,14 +161,15 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        organisation_id = user.organisation_id
+        organisation_id, factor = user.organisation_id, user.login_session.second_factor
         try:
             services.change_password(user, form.current_password.data, form.password.data)
         except services.AccountError as error:
             show_error(form, error)
         else:
             # The old login ended with the change; this device continues on a new one (session rotation).
-            services.start_login_session(user, request.headers.get("User-Agent", ""), organisation_id=organisation_id)
+            services.start_login_session(user, request.headers.get("User-Agent", ""), organisation_id=organisation_id,
+                                         second_factor=factor)
             session.clear()
             login_user(user)
             flash(_("Your password is changed. Other devices have been signed out."), "info")
@@ -192,6 +184,9 @@ def create_token():
     form = ApiTokenForm()
     if not form.validate_on_submit():
         return _render_profile(token_form=form), 422
+    if not second_factor.login_has_both_factors(current_user):
+        form.name.errors.append(_("Sign out and in again with your second factor to create a token."))
+        return _render_profile(token_form=form), 403
     _token, raw = services.create_api_token(current_user, form.name.data)
     # Shown once, on the next page, then only its prefix remains.
     session["new_token"] = raw
@@ -408,10 +403,15 @@ def organisation_settings():
     organisation = current_user.organisation
     policy.require_manage_organisation(current_user, organisation)
     form = OrganisationForm(obj=organisation)
+    required = second_factor.staff_must_use_second_factor(organisation)
+    if not form.is_submitted():
+        form.staff_second_factor.data = required
     if form.validate_on_submit():
+        chosen = form.staff_second_factor.data
         try:
             services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data,
-                                         timezone=form.timezone.data)
+                                         timezone=form.timezone.data,
+                                         staff_second_factor=chosen if chosen != required else None)
         except services.AccountError as error:
             db.session.rollback()
             show_error(form, error)

@@ -10,6 +10,11 @@ class TokenRequestSchema(Schema):
     email = Line(required=True, validate=validate.Length(min=3, max=254))
     password = Text(required=True, validate=validate.Length(min=1, max=128), load_only=True)
     name = Line(load_default="API token", validate=validate.Length(max=100))
+    totp = Text(load_only=True, validate=validate.Length(max=12), metadata={
+        "description": "A current code from the account's authenticator app. An account with a second factor sends "
+                       "this or `recovery_code`; without either it gets 401 with the code `second_factor_required`."})
+    recovery_code = Text(load_only=True, validate=validate.Length(max=40), metadata={
+        "description": "One of the account's unused recovery codes, instead of `totp` (it is used up)."})
 
 
 class TokenSchema(Schema):

@@ -100,18 +100,19 @@ def authenticate(email: str, password: str) -> User | None:
 # Login sessions ------------------------------------------------------------------------------------------------------
 
 
-def start_login_session(user: User, user_agent: str = "", organisation_id: int | None = None) -> str:
-    """Open a login session and return its token, which becomes Flask-Login's user id."""
+def start_login_session(user: User, user_agent: str = "", organisation_id: int | None = None,
+                        second_factor: str | None = None) -> str:
+    """Open a login session (that passed `second_factor`, if any) and return its token, Flask-Login's user id."""
     raw = new_token()
     if organisation_id is None:
         organisation_id = user.roles[0].organisation_id if user.roles else None
-    login = LoginSession(
-        user_id=user.id, organisation_id=organisation_id, token_hash=hash_token(raw), user_agent=user_agent[:200]
-    )
+    login = LoginSession(user_id=user.id, organisation_id=organisation_id, token_hash=hash_token(raw),
+                         user_agent=user_agent[:200], second_factor=second_factor)
     db.session.add(login)
     db.session.flush()
     user.login_session, user.session_token = login, raw
-    audit.record("login", actor=user, subject=user, target=f"login_session:{login.id}", organisation_id=organisation_id)
+    audit.record("login", actor=user, subject=user, target=f"login_session:{login.id}", organisation_id=organisation_id,
+                 details={"second_factor": second_factor} if second_factor else None)
     return raw
 
 
@@ -361,7 +362,9 @@ def set_account_active(by: User, account: User, active: bool) -> None:
                  target=f"user:{account.id}")
 
 
-def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str, timezone: str) -> None:
+def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str, timezone: str,
+                        staff_second_factor: bool | None = None) -> None:
+    """`staff_second_factor` None leaves the organisation following the deployment's default."""
     name = name.strip()
     if not name:
         raise AccountError(_("Give the organisation a name."), "name")
@@ -369,9 +372,11 @@ def update_organisation(by: User, organisation: Organisation, *, name: str, loca
         raise AccountError(_("Choose English or Spanish."), "locale")
     if timezone not in TIMEZONES:
         raise AccountError(_("Choose a time zone from the list."), "timezone")
-    changed = sorted(field for field, value in (("name", name), ("locale", locale), ("timezone", timezone))
-                     if getattr(organisation, field) != value)
-    organisation.name, organisation.locale, organisation.timezone = name, locale, timezone
+    fields = (("name", name), ("locale", locale), ("timezone", timezone), ("staff_second_factor", staff_second_factor))
+    changed = sorted(field for field, value in fields if value is not None and getattr(organisation, field) != value)
+    for field, value in fields:
+        if value is not None:
+            setattr(organisation, field, value)
     db.session.flush()
     audit.record("organisation_update", actor=by, target=f"organisation:{organisation.id}",
                  details={"changed": changed})
