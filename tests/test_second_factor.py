@@ -459,6 +459,23 @@ def test_staff_without_a_second_factor_are_led_to_set_one_up(client, post, stric
     assert member.get("/").status_code == 200
 
 
+def test_setting_up_a_first_factor_ends_sign_ins_and_tokens_made_elsewhere_with_the_password_alone(
+        app, client, post, api_token, patient):
+    elsewhere = app.test_client()
+    sign_in_with_password(client, patient)
+    sign_in_with_password(elsewhere, patient)
+    token = api_token(patient)
+    assert elsewhere.get("/profile").status_code == 200
+
+    post(client, "/profile/security/totp/start")
+    secret = db.session.scalar(select(TotpAuthenticator.secret).where(TotpAuthenticator.user_id == patient.id))
+    post(client, "/profile/security/totp", {"code": current_code(secret)})
+
+    assert client.get("/profile").status_code == 200
+    assert elsewhere.get("/profile").status_code == 302
+    assert client.get("/api/v1/me", headers=token).status_code == 401
+
+
 def test_staff_cannot_open_a_live_socket_before_setting_up_a_second_factor(app, client, strict_organisation,
                                                                            facilitator):
     sign_in_with_password(client, facilitator)

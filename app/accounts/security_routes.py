@@ -194,8 +194,11 @@ def _may_change_factors() -> bool:
 
 
 def _first_factor_added():
-    """The first factor is in: make the recovery codes now, while the person is here to keep them."""
+    """The first factor is in: sign-ins made elsewhere with the password alone, and tokens made by them, end (they
+    would carry on without the second factor); and the recovery codes are made now, while the person is here to keep
+    them."""
     if second_factor.recovery_codes_left(current_user) == 0:
+        services.end_all_sessions(current_user, "second_factor_enrolled", keep=current_user.login_session)
         session[NEW_CODES_KEY] = second_factor.new_recovery_codes(current_user)
         return redirect(url_for("accounts.recovery_codes"))
     return redirect(url_for("accounts.security"))
