@@ -12,6 +12,7 @@ from app import audit
 from app.accounts.models import User
 from app.extensions import db
 from app.policy import Denied
+from app.refusal import Refusal
 
 CODES = {
     400: "bad_request",
@@ -94,6 +95,16 @@ def handle_http_exception(error: HTTPException):
     return response
 
 
+def handle_refusal(error: Refusal):
+    """A refusal nobody caught on the way: nothing of the change is kept. The API answers 422 when the input is at
+    fault (with the field) and 409 when the state of things forbids it; a page shows the message."""
+    db.session.rollback()
+    status = 422 if error.input_at_fault else 409
+    if request.path.startswith("/api/"):
+        return json_error(status, None, error.message or None, {error.field: [error.message]} if error.field else None)
+    return render_template("errors/error.html", status=status, message=error.message or messages()[status]), status
+
+
 def handle_unexpected(error: Exception):
     db.session.rollback()
     from flask import current_app
@@ -104,4 +115,5 @@ def handle_unexpected(error: Exception):
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Refusal, handle_refusal)
     app.register_error_handler(Exception, handle_unexpected)

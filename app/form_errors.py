@@ -1,13 +1,23 @@
-"""A refusal from a service, shown on the page's form: next to its field when it names one, else as a message."""
+"""A refusal from a service, shown on the page: next to its field when it names one, else as a message. Either way
+nothing of the refused change is kept: this is the one place a page's refusal rolls back."""
 
 from __future__ import annotations
 
 from flask import flash
 
+from app.extensions import db
+from app.refusal import Refusal
 
-def show_error(form, error) -> None:
-    """`error` is a domain error with a `message` and an optional `field` (AccountError, GroupError, ...)."""
-    field = getattr(form, error.field, None) if getattr(error, "field", None) else None
+
+def flash_refusal(error: Refusal) -> None:
+    """A refusal with no form to show it on (a button): the next page says why."""
+    db.session.rollback()
+    flash(error.message, "error")
+
+
+def show_error(form, error: Refusal) -> None:
+    db.session.rollback()
+    field = getattr(form, error.field, None) if error.field else None
     if field is not None:
         field.errors = [*field.errors, error.message]
     else:

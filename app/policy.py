@@ -12,6 +12,7 @@ from typing import NoReturn
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app.accounts.models import Invitation, Organisation, RoleName, User
+from app.refusal import Refusal
 
 
 class Denied(NotFound):
@@ -261,16 +262,14 @@ def can_enter_live_room(user, group) -> bool:
     return is_group_facilitator(user, group) or (is_group_member(user, group) and _membership_active(user, group))
 
 
-class RoomNotOpen(ValueError):
+class RoomNotOpen(Refusal):
     """Someone who may be in a live room, refused because it is not open to them yet: `code` for clients, `message`
     for people, and in `details` the seconds until the lobby opens (`opens_in`) when only the lobby time is missing."""
 
     code = "room_closed"
 
     def __init__(self, message: str, opens_in: int | None = None):
-        super().__init__(self.code)
-        self.message = message
-        self.details = {"opens_in": opens_in} if opens_in is not None else {}
+        super().__init__(message, details={"opens_in": opens_in} if opens_in is not None else None)
 
 
 def _room_opens_at(occurrence):

@@ -24,19 +24,11 @@ from werkzeug.exceptions import Forbidden, NotFound, SecurityError
 from app import audit
 from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
+from app.refusal import Refusal
 
 SOCKET_TOKEN_KEY = "socket_api_token"
 #: Refusal codes that refuse the person (recorded as denials), as opposed to the state of a room or bad input.
 DENIAL_CODES = frozenset({"unauthorized", "forbidden", "not_found", "access_ended"})
-
-
-class Refusal(ValueError):
-    """A socket event refused by a domain rule: `code` for clients, `message` for people."""
-
-    def __init__(self, code: str, message: str = ""):
-        super().__init__(code)
-        self.code = code
-        self.message = message
 
 
 def payload_id(payload: dict, key: str) -> int:
@@ -45,7 +37,7 @@ def payload_id(payload: dict, key: str) -> int:
 
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise Refusal("invalid", _("%(key)s must be a positive integer.", key=key))
+        raise Refusal(_("%(key)s must be a positive integer.", key=key), field=key)
     return value
 
 
@@ -174,18 +166,20 @@ def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
                          subject=getattr(error, "subject_id", None), consent_id=getattr(error, "consent_id", None))
             db.session.commit()
             return {"ok": False, "error": "forbidden" if isinstance(error, Forbidden) else "not_found"}
-        except ValueError as error:
+        except Refusal as error:
             # A refusal by a domain rule: its code for clients, its message (translated) for people.
             db.session.rollback()
-            answer = {"ok": False, "error": getattr(error, "code", None) or str(error) or "invalid"}
-            if answer["error"] in DENIAL_CODES:
+            answer = {"ok": False, "error": error.code}
+            if error.code in DENIAL_CODES:
                 audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
-                             details={"error": answer["error"]})
+                             details={"error": error.code})
                 db.session.commit()
-            if getattr(error, "message", None):
+            if error.message:
                 answer["message"] = error.message
-            return {**answer, **(getattr(error, "details", None) or {})}
+            return {**answer, **error.details}
         except Exception:
+            # A fault, not a refusal: nothing of it is kept, the log has it, and the client keeps what it sent and
+            # tries again (a check-in is never lost to a bug on this side).
             db.session.rollback()
             current_app.logger.exception("socket event %s failed", handler.__name__)
             return {"ok": False, "error": "server_error"}
@@ -216,7 +210,7 @@ def event(name: str, *, automatic: bool = False):
         @functools.wraps(handler)
         def with_payload(user, *arguments):
             if len(arguments) > 1:
-                raise Refusal("invalid", _("This event takes one object at most."))
+                raise Refusal(_("This event takes one object at most."))
             payload = arguments[0] if arguments else None
             return handler(user, payload if isinstance(payload, dict) else {})
 

@@ -17,7 +17,7 @@ from app.accounts import services as account_services
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db
-from app.groups import services
+from app.groups import checkins, services
 from app.groups.models import (
     Attendance,
     AttendanceStatus,
@@ -255,6 +255,33 @@ def test_presence_lapses_without_heartbeats(room, facilitator_in_room, enter, cl
 
 
 # Check-ins ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_fault_in_the_checkin_path_is_a_server_error_the_client_retries_and_the_checkin_is_stored_once(
+        room, facilitator_in_room, enter, patient, monkeypatch, caplog):
+    """A programming error is not a refusal: the client is told `server_error` (which it keeps and sends again),
+    nothing of the check-in is kept, the log has the traceback, and once the fault is gone the retry stores it once."""
+    pat = enter(patient)
+    client_id = key()
+    answer_builder = checkins.own_checkin_answer
+
+    def broken(user, result):
+        int("not-a-number")
+
+    monkeypatch.setattr(checkins, "own_checkin_answer", broken)
+    with caplog.at_level("ERROR"):
+        refused = checkin(pat, room, mood=4, client_id=client_id)
+
+    assert refused == {"ok": False, "error": "server_error"}
+    assert rows(CheckIn) == []
+    assert any("socket event checkin failed" in record.message and record.exc_info for record in caplog.records)
+
+    monkeypatch.setattr(checkins, "own_checkin_answer", answer_builder)
+    first, again = checkin(pat, room, mood=4, client_id=client_id), checkin(pat, room, mood=4, client_id=client_id)
+
+    assert first["ok"] is True and first["duplicate"] is False
+    assert again["ok"] is True and again["duplicate"] is True
+    assert [(c.user_id, c.client_id, c.mood) for c in rows(CheckIn)] == [(patient.id, client_id, 4)]
 
 
 def test_a_checkin_with_mood_energy_and_note_reaches_the_room(room, facilitator_in_room, enter, patient,

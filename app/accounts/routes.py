@@ -28,8 +28,8 @@ from app.accounts.forms import (
 from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.accounts.security_routes import begin_second_step, login_limits
 from app.dashboard import panels_for
-from app.extensions import account_or_address, db, limiter
-from app.form_errors import show_error
+from app.extensions import account_or_address, limiter
+from app.form_errors import flash_refusal, show_error
 from app.links import external_url
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
@@ -248,8 +248,7 @@ def accept_invitation(code: str):
             try:
                 services.accept_invitation(invitation, user=current_user)
             except services.AccountError as error:
-                db.session.rollback()
-                flash(error.message, "error")
+                flash_refusal(error)
             else:
                 flash(_("Welcome to %(organisation)s.", organisation=invitation.organisation.name), "info")
                 return redirect(url_for("accounts.home"))
@@ -274,7 +273,6 @@ def accept_invitation(code: str):
                 locale=str(get_locale()),
             )
         except services.AccountError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             return _joined(invitation, user)
@@ -304,7 +302,6 @@ def finish_joining(code: str, token: str):
                 timezone=form.timezone.data, locale=str(get_locale()), email_confirmed=True,
             )
         except services.AccountError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             return _joined(invitation, user)
@@ -365,7 +362,7 @@ def revoke_invitation(invitation_id: int):
     try:
         services.revoke_invitation(current_user, invitation)
     except services.AccountError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
     else:
         flash(_("The invitation is withdrawn."), "info")
     return redirect_next(request.args.get("next"), "accounts.home")
@@ -413,7 +410,6 @@ def organisation_settings():
                                          timezone=form.timezone.data,
                                          staff_second_factor=chosen if chosen != required else None)
         except services.AccountError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("The organisation is saved."), "info")

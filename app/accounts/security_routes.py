@@ -21,7 +21,7 @@ from app.accounts.forms import (
 from app.accounts.models import Passkey, SecondFactorMethod, User
 from app.errors import json_error
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import show_error
+from app.form_errors import flash_refusal, show_error
 from app.models_base import utcnow
 from app.safe_redirect import is_safe_next, redirect_next
 
@@ -227,7 +227,7 @@ def start_totp():
     try:
         second_factor.start_totp(current_user)
     except services.AccountError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
         return redirect(url_for("accounts.security"))
     return redirect(url_for("accounts.enrol_totp"))
 
@@ -261,7 +261,7 @@ def remove_totp():
         try:
             second_factor.remove_totp(current_user, current_user)
         except services.AccountError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("The authenticator app no longer signs you in."), "info")
     return redirect(url_for("accounts.security"))
@@ -279,8 +279,7 @@ def add_passkey():
             second_factor.register_passkey(current_user, form.name.data or "", form.credential.data,
                                            session.pop(CHALLENGE_KEY, None))
         except services.AccountError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("Your passkey is added."), "info")
             return _first_factor_added()
@@ -298,7 +297,7 @@ def remove_passkey(passkey_id: int):
         try:
             second_factor.remove_passkey(current_user, passkey)
         except services.AccountError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("The passkey “%(name)s” no longer signs you in.", name=passkey.name), "info")
     return redirect(url_for("accounts.security"))

@@ -32,6 +32,7 @@ from app.extensions import db
 from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
+from app.refusal import Refusal
 from app.zones import TIMEZONES
 
 # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile), above the ASVS floor.
@@ -42,13 +43,12 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 
 
-class AccountError(ValueError):
-    """A domain rule refused the change; the message is shown to the user as is."""
+class AccountError(Refusal):
+    """A domain rule refused the change; the message is shown to the user as is. Without a field, it is the state
+    of an invitation or an account that refuses (a conflict)."""
 
     def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(message, field, code="invalid" if field else "conflict")
 
 
 def hash_token(raw: str) -> str:

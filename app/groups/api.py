@@ -49,16 +49,6 @@ from app.models_base import utcnow
 blp = ApiBlueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
 
 
-def _fail(error: services.GroupError | account_services.AccountError):
-    """A refused change: 409 when the state forbids it, 422 when the input is at fault."""
-    status = 409 if getattr(error, "code", "") in {"group_closed", "already_joined", "group_full",
-                                                   "invalid_transition", "session_cancelled", "session_not_started",
-                                                   "sessions_with_records"} else 422
-    fields = {error.field: [error.message]} if getattr(error, "field", None) else {}
-    db.session.rollback()
-    abort(status, message=error.message, errors={"json": fields})
-
-
 def _group(group_id: int):
     return (queries.group_in_organisation(group_id, current_user.organisation_id)
             or policy.hidden(TherapyGroup, group_id))
@@ -93,10 +83,7 @@ def list_groups():
 def create_group(data):
     """Create a group (facilitators)."""
     policy.require_create_group(current_user)
-    try:
-        return services.create_group(current_user, data)
-    except services.GroupError as error:
-        _fail(error)
+    return services.create_group(current_user, data)
 
 
 @blp.get("/groups/<int:group_id>")
@@ -119,17 +106,14 @@ def update_group(data, group_id: int):
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
     agreement = data.pop("agreement", None)
-    try:
-        # The agreement first: a group saved as finished or cancelled takes no more changes.
-        if agreement is not None:
-            try:
-                services.update_agreement(current_user, group, agreement)
-            except services.GroupError as error:
-                error.field = "agreement" if error.field else None
-                raise
-        services.update_group(current_user, group, data)
-    except services.GroupError as error:
-        _fail(error)
+    # The agreement first: a group saved as finished or cancelled takes no more changes.
+    if agreement is not None:
+        try:
+            services.update_agreement(current_user, group, agreement)
+        except services.GroupError as error:
+            error.field = "agreement" if error.field else None
+            raise
+    services.update_group(current_user, group, data)
     return group
 
 
@@ -160,12 +144,9 @@ def put_facilitators(data, group_id: int):
     policy.require_manage_group(current_user, group)
     users = [db.session.get(User, user_id) for user_id in dict.fromkeys(data["co_facilitators"])]
     if any(user is None for user in users):
-        _fail(services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
-                                  "co_facilitators"))
-    try:
-        services.set_co_facilitators(current_user, group, users)
-    except services.GroupError as error:
-        _fail(error)
+        raise services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
+                                  "co_facilitators")
+    services.set_co_facilitators(current_user, group, users)
     return _facilitators(group)
 
 
@@ -178,11 +159,8 @@ def put_schedule(data, group_id: int):
     """Set the recurring series; sessions changed one by one and past sessions are kept."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    try:
-        schedule = services.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
-                                          rule=data["rrule"], duration_minutes=data["duration_minutes"])
-    except services.GroupError as error:
-        _fail(error)
+    schedule = services.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
+                                      rule=data["rrule"], duration_minutes=data["duration_minutes"])
     return {"dtstart_local": datetime.fromisoformat(schedule.dtstart_local), "rrule": schedule.rrule,
             "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
 
@@ -215,10 +193,7 @@ def create_invitation(data, group_id: int):
     """Invite a patient by email, or get a single-use code to share (no email)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    try:
-        invitation, raw = services.invite_member(current_user, group, data.get("email") or "")
-    except services.GroupError as error:
-        _fail(error)
+    invitation, raw = services.invite_member(current_user, group, data.get("email") or "")
     return {**_invitation_row(invitation), "code": raw,
             "url": external_url("accounts.accept_invitation", code=raw)}
 
@@ -246,22 +221,17 @@ def accept_invitation(data, code: str):
         account_services.send_joining_email(invitation, code, data["email"])
         return {"organisation_id": invitation.organisation_id, "group_id": group_id, "email_sent": True}
     token = None
-    try:
-        if current_user.is_authenticated:
-            user = account_services.accept_invitation(invitation, user=current_user)
-        else:
-            missing = [f for f in ("email", "password", "display_name") if not data.get(f)]
-            if missing:
-                message = _("Sign in, or give the account to create.")
-                abort(422, message=message, errors={"json": {f: [message] for f in missing}})
-            user = account_services.accept_invitation(
-                invitation, email=data["email"], password=data["password"], display_name=data["display_name"],
-                timezone=data.get("timezone") or "UTC")
-            _token, token = account_services.create_api_token(user, "invitation")
-    except account_services.AccountError as error:
-        db.session.rollback()
-        status = 409 if error.field is None else 422
-        abort(status, message=error.message, errors={"json": {error.field: [error.message]} if error.field else {}})
+    if current_user.is_authenticated:
+        user = account_services.accept_invitation(invitation, user=current_user)
+    else:
+        missing = [f for f in ("email", "password", "display_name") if not data.get(f)]
+        if missing:
+            message = _("Sign in, or give the account to create.")
+            abort(422, message=message, errors={"json": {f: [message] for f in missing}})
+        user = account_services.accept_invitation(
+            invitation, email=data["email"], password=data["password"], display_name=data["display_name"],
+            timezone=data.get("timezone") or "UTC")
+        _token, token = account_services.create_api_token(user, "invitation")
     result = {"user_id": user.id, "organisation_id": invitation.organisation_id, "group_id": group_id}
     if token:
         result["token"] = token
@@ -288,14 +258,11 @@ def join_group(data, group_id: int):
     policy.require_join_group(current_user, membership)
     current = group.current_agreement
     agreement_id = current.id if current and current.version == data["agreement_version"] else -1
-    try:
-        return services.join_group(current_user, membership, agreement_id=agreement_id,
-                                   preferred_name=data["preferred_name"], hopes=data["hopes"], doable=data["doable"],
-                                   speaking_comfort=data["speaking_comfort"].value,
-                                   accommodations=data["accommodations"],
-                                   accommodations_note=data["accommodations_note"])
-    except services.GroupError as error:
-        _fail(error)
+    return services.join_group(current_user, membership, agreement_id=agreement_id,
+                               preferred_name=data["preferred_name"], hopes=data["hopes"], doable=data["doable"],
+                               speaking_comfort=data["speaking_comfort"].value,
+                               accommodations=data["accommodations"],
+                               accommodations_note=data["accommodations_note"])
 
 
 @blp.get("/groups/<int:group_id>/memberships")
@@ -324,10 +291,7 @@ def update_membership(data, membership_id: int):
     membership = (queries.membership_in_organisation(membership_id, current_user.organisation_id)
                   or policy.hidden(Membership, membership_id))
     policy.require_manage_group(current_user, membership.group)
-    try:
-        services.change_membership_status(current_user, membership, data["status"], data["reason"])
-    except services.GroupError as error:
-        _fail(error)
+    services.change_membership_status(current_user, membership, data["status"], data["reason"])
     return membership
 
 
@@ -358,12 +322,9 @@ def add_session(data, group_id: int):
     """Add an extra one-off session (start in the group's time zone)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    try:
-        return services.add_extra_session(current_user, group, start_local=data["start_local"],
-                                          duration_minutes=data["duration_minutes"],
-                                          video_link=data["video_link"], location=data["location"])
-    except services.GroupError as error:
-        _fail(error)
+    return services.add_extra_session(current_user, group, start_local=data["start_local"],
+                                      duration_minutes=data["duration_minutes"],
+                                      video_link=data["video_link"], location=data["location"])
 
 
 @blp.get("/sessions/<int:session_id>")
@@ -385,16 +346,13 @@ def update_session(data, session_id: int):
     """Move, re-link, cancel (with a reason members see) or restore one session; the series is untouched."""
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    try:
-        changes = {k: data[k] for k in ("start_local", "duration_minutes", "video_link", "location") if k in data}
-        if changes:
-            services.update_occurrence(current_user, occurrence, **changes)
-        if data.get("status") == OccurrenceStatus.CANCELLED:
-            services.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
-        elif data.get("status") == OccurrenceStatus.SCHEDULED and occurrence.status == OccurrenceStatus.CANCELLED:
-            services.restore_occurrence(current_user, occurrence)
-    except services.GroupError as error:
-        _fail(error)
+    changes = {k: data[k] for k in ("start_local", "duration_minutes", "video_link", "location") if k in data}
+    if changes:
+        services.update_occurrence(current_user, occurrence, **changes)
+    if data.get("status") == OccurrenceStatus.CANCELLED:
+        services.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
+    elif data.get("status") == OccurrenceStatus.SCHEDULED and occurrence.status == OccurrenceStatus.CANCELLED:
+        services.restore_occurrence(current_user, occurrence)
     return occurrence
 
 
@@ -433,10 +391,7 @@ def put_attendance(data, session_id: int):
     entries = [services.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
                                         previous_status=e["previous_status"], previous_comment=e["previous_comment"])
                for e in data["entries"]]
-    try:
-        saved = services.record_attendance(current_user, occurrence, entries)
-    except services.GroupError as error:
-        _fail(error)
+    saved = services.record_attendance(current_user, occurrence, entries)
     return _sheet(occurrence, saved)
 
 
@@ -459,11 +414,8 @@ def get_agenda(session_id: int):
 def add_agenda_item(data, session_id: int):
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    try:
-        return services.add_agenda_item(current_user, occurrence, title=data["title"], body=data["body"],
-                                        rationale=data["rationale"])
-    except services.GroupError as error:
-        _fail(error)
+    return services.add_agenda_item(current_user, occurrence, title=data["title"], body=data["body"],
+                                    rationale=data["rationale"])
 
 
 @blp.patch("/sessions/<int:session_id>/agenda/<int:item_id>")
@@ -476,11 +428,8 @@ def update_agenda_item(data, session_id: int, item_id: int):
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
     item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
-    try:
-        services.update_agenda_item(current_user, item, title=data.get("title", item.title),
-                                    body=data.get("body", item.body), rationale=data.get("rationale", item.rationale))
-    except services.GroupError as error:
-        _fail(error)
+    services.update_agenda_item(current_user, item, title=data.get("title", item.title),
+                                body=data.get("body", item.body), rationale=data.get("rationale", item.rationale))
     return item
 
 
@@ -492,12 +441,7 @@ def delete_agenda_item(session_id: int, item_id: int):
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
     item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
-    try:
-        services.delete_agenda_item(current_user, item)
-    except services.GroupError as error:
-        _fail(error)
-
-
+    services.delete_agenda_item(current_user, item)
 
 
 # Check-ins and alerts -------------------------------------------------------------------------------------------------

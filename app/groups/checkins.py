@@ -49,6 +49,7 @@ from app.push import (
     queue_push,
 )
 from app.realtime import account_sids, user_room
+from app.refusal import Refusal
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280
@@ -57,13 +58,11 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 DEFAULT_DISTRESS_THRESHOLD = 2
 
 
-class CheckInError(ValueError):
+class CheckInError(Refusal):
     """Refused: `code` is what a client sees in the acknowledgement, `message` what a person reads."""
 
     def __init__(self, code: str, message: str = ""):
-        super().__init__(code)
-        self.code = code
-        self.message = message or code
+        super().__init__(message or code, code=code)
 
 
 # Room names -----------------------------------------------------------------------------------------------------------

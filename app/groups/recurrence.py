@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
+from app.refusal import Refusal
+
 #: The most occurrences one series may produce; a rule must end by count or by date.
 MAX_OCCURRENCES = 260
 #: The furthest a series may reach.
@@ -27,12 +29,11 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WEEKDAY = re.compile(r"([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refusal):
     """The schedule cannot be used; `code` says why so that pages and the API can explain it."""
 
     def __init__(self, code: str, detail: str = ""):
-        super().__init__(code)
-        self.code = code
+        super().__init__(code=code)
         self.detail = detail
 
 

@@ -12,7 +12,7 @@ from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import show_error
+from app.form_errors import flash_refusal, show_error
 from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
@@ -95,7 +95,6 @@ def create():
             colleagues = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
             services.set_co_facilitators(current_user, group, [u for u in colleagues if u])
         except services.GroupError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("The group is created. Next, set its schedule."), "info")
@@ -179,7 +178,7 @@ def agreement(group_id: int):
         try:
             version = services.update_agreement(current_user, group, form.text.data)
         except services.GroupError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("The agreement is saved as version %(n)d.", n=version.version), "info")
     else:
@@ -247,7 +246,6 @@ def add_session(group_id: int):
                 duration_minutes=form.duration_minutes.data, video_link=form.video_link.data or "",
                 location=form.location.data or "")
         except services.GroupError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("The extra session is added."), "info")
@@ -269,7 +267,7 @@ def invite(group_id: int):
     try:
         _invitation, raw = services.invite_member(current_user, group, form.email.data or "")
     except services.GroupError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
     else:
         session["new_group_invitation"] = external_url("accounts.accept_invitation", code=raw)
         if form.email.data:
@@ -291,8 +289,7 @@ def member_status(group_id: int, membership_id: int):
             services.change_membership_status(current_user, membership, MembershipStatus(form.status.data),
                                               form.reason.data or "")
         except services.GroupError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("%(name)s is now: %(status)s.", name=membership.shown_name,
                     status=labels.label(membership.status)), "info")
@@ -315,7 +312,6 @@ def join(group_id: int):
                                 accommodations=form.accommodations.data or [],
                                 accommodations_note=form.accommodations_note.data or "")
         except (services.GroupError, ValueError) as error:
-            db.session.rollback()
             show_error(form, error if isinstance(error, services.GroupError)
                         else services.GroupError(_("Please try again."), "agreement"))
             agreement_ = group.current_agreement
@@ -361,7 +357,7 @@ def leave(group_id: int):
     try:
         services.change_membership_status(current_user, membership, MembershipStatus.LEFT, form.reason.data or "")
     except services.GroupError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
         return redirect(url_for("groups.show", group_id=group.id))
     flash(_("You have left %(group)s. You are welcome back: ask your facilitator.", group=group.name), "info")
     return redirect(url_for("accounts.home"))
@@ -419,8 +415,7 @@ def edit_session(occurrence_id: int):
                                        duration_minutes=form.duration_minutes.data,
                                        video_link=form.video_link.data or "", location=form.location.data or "")
         except services.GroupError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("This session is changed; the rest of the series is as it was."), "info")
     else:
@@ -439,7 +434,7 @@ def cancel_session(occurrence_id: int):
         try:
             services.cancel_occurrence(current_user, occurrence, form.reason.data)
         except services.GroupError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("The session is cancelled. Members see your reason."), "info")
     else:
@@ -457,7 +452,7 @@ def restore_session(occurrence_id: int):
     try:
         services.restore_occurrence(current_user, occurrence)
     except services.GroupError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
     return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
 
 
@@ -486,8 +481,7 @@ def attendance(occurrence_id: int):
             try:
                 saved = services.record_attendance(current_user, occurrence, [e for e in entries if e is not None])
             except services.GroupError as error:
-                db.session.rollback()
-                flash(error.message, "error")
+                flash_refusal(error)
                 status = 409
             else:
                 if not saved.conflicts and not saved.skipped:
@@ -557,7 +551,7 @@ def add_agenda_item(occurrence_id: int):
             services.add_agenda_item(current_user, occurrence, title=form.title.data, body=form.body.data or "",
                                      rationale=form.rationale.data or "")
         except services.GroupError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("Added to the agenda."), "info")
     else:
@@ -585,8 +579,7 @@ def edit_agenda_item(occurrence_id: int, item_id: int):
             services.update_agenda_item(current_user, item, title=form.title.data, body=form.body.data or "",
                                         rationale=form.rationale.data or "")
         except services.GroupError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("The agenda item is saved."), "info")
     else:
@@ -605,7 +598,7 @@ def delete_agenda_item(occurrence_id: int, item_id: int):
     try:
         services.delete_agenda_item(current_user, item)
     except services.GroupError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
     return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
 
 
@@ -620,7 +613,7 @@ def move_agenda_item(occurrence_id: int, item_id: int, direction: str):
     try:
         services.move_agenda_item(current_user, item, 1 if direction == "down" else -1)
     except services.GroupError as error:
-        flash(error.message, "error")
+        flash_refusal(error)
     return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
 
 
@@ -759,8 +752,7 @@ def create_checkin():
             mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
             note=form.note.data or "")
     except checkins.CheckInError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error)
         return redirect(url_for("accounts.home"))
     if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
         session["show_support"] = "alerted" if result.alerts else "resources"

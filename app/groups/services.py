@@ -41,17 +41,15 @@ from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import notify_data_changed
+from app.refusal import Refusal
 from app.zones import TIMEZONES
 
 
-class GroupError(ValueError):
+class GroupError(Refusal):
     """A domain rule refused the change; `message` is shown as is, `field` points at the input at fault."""
 
-    def __init__(self, message: str, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+    conflicts = Refusal.conflicts | {"group_closed", "already_joined", "group_full", "invalid_transition",
+                                     "session_cancelled", "session_not_started", "sessions_with_records"}
 
 
 def default_agreement_text() -> str:

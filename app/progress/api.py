@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from flask_login import current_user, login_required
-from flask_smorest import abort
 
 from app import policy
 from app.api_base import ApiBlueprint, document_errors
-from app.extensions import account_or_address, db, limiter
+from app.extensions import account_or_address, limiter
 from app.progress import queries, services
 from app.progress.models import Goal, SmallWin
 from app.progress.schemas import GoalCreateSchema, GoalSchema, GoalUpdateSchema, WinCreateSchema, WinSchema
 
 blp = ApiBlueprint("progress_api", __name__, url_prefix="/api/v1", description="Goals and small wins")
-
-
-def _fail(error: services.GoalError):
-    db.session.rollback()
-    abort(422, message=error.message, errors={"json": {error.field: [error.message]} if error.field else {}})
 
 
 def _win_row(win: SmallWin) -> dict:
@@ -55,10 +49,7 @@ def list_goals():
 @document_errors(blp, 400, 401, 403, 422, 429)
 def create_goal(data):
     policy.require_keep_goals(current_user)
-    try:
-        goal = services.create_goal(current_user, **data)
-    except services.GoalError as error:
-        _fail(error)
+    goal = services.create_goal(current_user, **data)
     return _goal_row(goal)
 
 
@@ -78,10 +69,7 @@ def get_goal(goal_id: int):
 def update_goal(data, goal_id: int):
     """Change the title, why, next step or status (active, done, set_aside); what is left out stays."""
     goal = _own_goal(goal_id)
-    try:
-        services.update_goal(current_user, goal, **data)
-    except services.GoalError as error:
-        _fail(error)
+    services.update_goal(current_user, goal, **data)
     return _goal_row(goal)
 
 
@@ -105,8 +93,5 @@ def create_win(data):
     """Note a small win, on one of your goals (`goal_id`) or on its own."""
     policy.require_keep_goals(current_user)
     goal = _own_goal(data["goal_id"]) if data["goal_id"] else None
-    try:
-        win = services.add_win(current_user, data["text"], goal)
-    except services.GoalError as error:
-        _fail(error)
+    win = services.add_win(current_user, data["text"], goal)
     return _win_row(win)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import show_error
+from app.form_errors import flash_refusal, show_error
 from app.progress import bp, queries, services
 from app.progress.forms import AskForm, CommentForm, GoalForm, WinForm
 from app.progress.labels import goal_status_label
@@ -71,7 +71,6 @@ def create_goal():
             goal = services.create_goal(current_user, title=form.title.data, why=form.why.data or "",
                                         next_step=form.next_step.data or "")
         except services.GoalError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("Your goal is saved."), "info")
@@ -90,7 +89,6 @@ def add_win():
         try:
             services.add_win(current_user, form.text.data, goal)
         except services.GoalError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("Noted. Well done."), "info")
@@ -147,7 +145,6 @@ def update_goal(goal_id: int):
             services.update_goal(current_user, goal, title=form.title.data, why=form.why.data or "",
                                  next_step=form.next_step.data or "")
         except services.GoalError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("Your goal is saved."), "info")
@@ -183,7 +180,6 @@ def ask(goal_id: int):
         try:
             services.ask_for_thoughts(current_user, goal, supporter)
         except services.GoalError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(_("%(name)s can now add their thoughts on this goal.", name=supporter.display_name), "info")
@@ -236,8 +232,7 @@ def comment(patient_id: int, goal_id: int):
         try:
             services.add_comment(current_user, goal, form.body.data)
         except services.GoalError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("Your thoughts are sent."), "info")
     else:

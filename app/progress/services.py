@@ -24,6 +24,7 @@ from app.progress.models import (
     SmallWin,
 )
 from app.push import notify_data_changed
+from app.refusal import Refusal
 from app.supporters.models import ConsentState, DataClass
 from app.supporters.services import SHARING_REVOKED_HOOKS, consents_between
 
@@ -31,13 +32,8 @@ NOT_ASKABLE = _l("Only someone who can see this goal can be asked: share your go
                  "from a date before this goal.")
 
 
-class GoalError(ValueError):
+class GoalError(Refusal):
     """A rule refused the change; the message is shown as is, next to the field when there is one."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def _changed(patient_id: int) -> None:

@@ -44,12 +44,6 @@ def _consent_row(consent, *, for_grantee: bool = False, grantee_sees_terms: bool
     return row
 
 
-def _fail(error: services.ConsentError):
-    db.session.rollback()
-    abort(409 if error.field is None else 422, message=error.message,
-          errors={"json": {error.field: [error.message]}} if error.field else None)
-
-
 def _consent(consent_id: int):
     consent = queries.consent_in_organisation(consent_id, current_user.organisation_id)
     policy.require_view_consent(current_user, consent)
@@ -82,21 +76,18 @@ def create_consent(data):
     terms = {"data_classes": [c.value for c in data["data_classes"]],
              "ends_at": utcnow() + timedelta(days=data["days"]), "data_from": data["data_from"],
              "purpose": data["purpose"]}
-    try:
-        if data.get("supporter_id"):
-            link = db.session.query(SupporterLink).filter_by(patient_id=current_user.id,
-                                                             supporter_id=data["supporter_id"]).one_or_none()
-            if link is None:
-                policy.hidden(User, data["supporter_id"])
-            consent = services.grant_consent(current_user, link, **terms)
-        elif data.get("email"):
-            consent, _raw = services.invite_supporter(current_user, email=data["email"],
-                                                      relationship=data["relationship"], **terms)
-        else:
-            message = _("Give the supporter's id, or an email address to invite.")
-            abort(422, message=message, errors={"json": {"supporter_id": [message]}})
-    except services.ConsentError as error:
-        _fail(error)
+    if data.get("supporter_id"):
+        link = db.session.query(SupporterLink).filter_by(patient_id=current_user.id,
+                                                         supporter_id=data["supporter_id"]).one_or_none()
+        if link is None:
+            policy.hidden(User, data["supporter_id"])
+        consent = services.grant_consent(current_user, link, **terms)
+    elif data.get("email"):
+        consent, _raw = services.invite_supporter(current_user, email=data["email"],
+                                                  relationship=data["relationship"], **terms)
+    else:
+        message = _("Give the supporter's id, or an email address to invite.")
+        abort(422, message=message, errors={"json": {"supporter_id": [message]}})
     return _consent_row(consent)
 
 

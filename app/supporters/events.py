@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask_socketio import join_room, leave_room
 
 from app import policy
-from app.realtime import Refusal, event, payload_id
+from app.realtime import event, payload_id
+from app.refusal import Refusal
 from app.supporters.services import shared_room
 
 
@@ -15,7 +16,7 @@ def join_shared(user, payload):
     patient_id = payload_id(payload, "patient_id")
     allowed = policy.allowed_data_classes(user, patient_id)
     if not allowed:
-        raise Refusal("access_ended")
+        raise Refusal(code="access_ended")
     join_room(shared_room(patient_id, user.id))
     return {"classes": sorted(allowed)}
 

@@ -16,7 +16,7 @@ from app.accounts.models import User
 from app.api_base import MAX_ID
 from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import show_error
+from app.form_errors import flash_refusal, show_error
 from app.links import external_url
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
@@ -90,7 +90,6 @@ def invite():
             _consent, raw = services.invite_supporter(current_user, email=form.email.data,
                                                       relationship=form.relationship.data, **_terms(form))
         except services.ConsentError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             session["new_supporter_invitation"] = external_url("accounts.accept_invitation", code=raw)
@@ -110,8 +109,7 @@ def grant(link_id: int):
         try:
             services.grant_consent(current_user, link, **_terms(form))
         except services.ConsentError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("You are now sharing with %(name)s.", name=link.supporter.display_name), "info")
     else:
@@ -160,8 +158,7 @@ def renew(consent_id: int):
     try:
         services.renew_consent(consent, current_user, utcnow() + timedelta(days=form.days.data))
     except services.ConsentError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error)
     else:
         flash(_("Sharing renewed."), "info")
     return redirect(url_for("supporters.sharing"))
@@ -212,7 +209,7 @@ def encourage(patient_id: int):
         try:
             services.send_encouragement(current_user, consent, form.body.data)
         except services.ConsentError as error:
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("Your note is sent."), "info")
     else:
@@ -252,8 +249,7 @@ def hold(link_id: int):
         try:
             services.hold_supporter(link, current_user, form.reason.data)
         except services.ConsentError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            flash_refusal(error)
         else:
             flash(_("Sharing is on hold. The patient sees your reason."), "info")
     else:
@@ -270,8 +266,7 @@ def lift(link_id: int):
     try:
         services.lift_hold(link, current_user)
     except services.ConsentError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error)
     else:
         flash(_("The hold is lifted."), "info")
     return redirect(url_for("supporters.patient_supporters", patient_id=link.patient_id))

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import DATA_CHANGED_HOOKS, queue_close_room, queue_push
+from app.refusal import Refusal
 from app.supporters import queries
 from app.supporters.models import (
     AccessLog,
@@ -35,12 +36,10 @@ MAX_DAYS = 365
 ENCOURAGEMENT_MAX = 500
 
 
-class ConsentError(ValueError):
-    def __init__(self, message: str, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class ConsentError(Refusal):
+    """A rule of sharing refused the change."""
+
+    conflicts = Refusal.conflicts | {"on_hold", "not_on_hold", "not_renewable"}
 
 
 def shared_room(patient_id: int, supporter_id: int) -> str:
