@@ -37,7 +37,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Integer, select, text
 
 from app import audit
 from app.accounts import services
@@ -1017,8 +1017,24 @@ def _restore_image(image) -> None:
     for table, rows in image:
         if rows:
             db.session.execute(table.insert(), rows)
+    _advance_sequences(image)
     db.session.commit()
     db.session.remove()
+
+
+def _advance_sequences(image) -> None:
+    """Rows put back keep their ids; each id sequence must then stand past them, or the next insert takes an id the
+    image holds (a sequence starts again at 1 when another test recreated the tables since the image was taken).
+    SQLite takes the next id from the rows themselves."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    for table, _rows in image:
+        for column in table.primary_key.columns:
+            if isinstance(column.type, Integer) and column.autoincrement in (True, "auto"):
+                db.session.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                    f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false) '
+                    f"WHERE pg_get_serial_sequence('{table.name}', '{column.name}') IS NOT NULL"))
 
 
 def reset_database() -> None:
