@@ -7,6 +7,9 @@ from sqlalchemy import select
 from app.accounts import services
 from app.accounts.models import Organisation, Role, RoleName, User
 from app.extensions import db
+from app.groups.demo import demo_group
+from app.progress.demo import demo_goals
+from app.supporters.demo import demo_consent
 
 DEMO_PASSWORD = "momentum-demo"
 DEMO_SLUG = "demo-clinic"
@@ -33,8 +36,9 @@ def load_demo() -> dict[str, User]:
             user.roles.append(Role(organisation_id=organisation.id, name=role))
         accounts[email] = user
     db.session.flush()
-    from app import demo_hooks
-
-    for hook in demo_hooks.HOOKS:
-        hook(organisation, accounts)
+    # Each domain's part, in the order they build on each other: the group, then the sharing, then goals a
+    # supporter is asked about.
+    demo_group(organisation, accounts)
+    demo_consent(organisation, accounts)
+    demo_goals(organisation, accounts)
     return accounts

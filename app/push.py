@@ -9,6 +9,7 @@ from socketio import PubSubManager
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app import signals
 from app.extensions import db, socketio
 
 PUSH_KEY = "momentum_pushes"
@@ -39,13 +40,8 @@ def queue_leave_room(sid: str, room: str) -> None:
     db.session.info.setdefault(PUSH_KEY, []).append(("leave_room", None, sid, room, None))
 
 
-#: Domains that push when a patient's data changes (supporters whose consent covers it, say).
-DATA_CHANGED_HOOKS: list = []
-
-
 def notify_data_changed(patient_id: int, data_class: str) -> None:
-    for hook in DATA_CHANGED_HOOKS:
-        hook(patient_id, data_class)
+    signals.patient_data_changed.send(patient_id=patient_id, data_class=data_class)
 
 
 def queue_disconnect_room(room: str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import Forbidden, NotFound, SecurityError
 
-from app import audit
+from app import audit, signals
 from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
 from app.refusal import Refusal
@@ -116,24 +116,14 @@ def on_connect(auth):
         LiveSocket.user_id == user.id, LiveSocket.opened_at < utcnow() - _longest_credential(current_app.config)))
     db.session.merge(LiveSocket(sid=request.sid, user_id=user.id))
     join_room(user_room(user.id))
-    for hook in CONNECT_HOOKS:
-        hook(user)
     db.session.commit()
     return True
-
-
-#: Domains join a new socket to the rooms its account should hear from (a facilitator's alerts, say).
-CONNECT_HOOKS: list[Callable] = []
-
-#: Domains forget what a closed socket held (its presence in a live room, say): called with the socket's id.
-DISCONNECT_HOOKS: list[Callable] = []
 
 
 def on_disconnect(*_reason):
     sid = request.sid
     try:
-        for hook in DISCONNECT_HOOKS:
-            hook(sid)
+        signals.socket_closed.send(sid=sid)
         db.session.execute(delete(LiveSocket).where(LiveSocket.sid == sid))
         db.session.commit()
     except Exception:  # the socket is gone either way; what it left behind expires (presence by its timeout)

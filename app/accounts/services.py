@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from app import audit
+from app import audit, signals
 from app.accounts.models import (
     ApiToken,
     Invitation,
@@ -355,8 +355,7 @@ def set_account_active(by: User, account: User, active: bool) -> None:
                 Invitation.created_by_id == account.id, Invitation.accepted_at.is_(None),
                 Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow())):
             revoke_invitation(by, invitation, reason="creator_deactivated")
-        for hook in ACCOUNT_DEACTIVATED_HOOKS:
-            hook(account.id)
+        signals.account_deactivated.send(account)
     db.session.flush()
     audit.record("account_deactivate" if not active else "account_reactivate", actor=by, subject=account,
                  target=f"user:{account.id}")
@@ -544,13 +543,6 @@ def accept_invitation(invitation: Invitation, *, user: User | None = None, email
     db.session.flush()
     audit.record("invitation_accept", actor=user, subject=user, organisation_id=organisation.id,
                  target=f"invitation:{invitation.id}", details={"role": invitation.role.value})
-    for hook in INVITATION_ACCEPTED_HOOKS:
-        hook(invitation, user)
+    signals.invitation_accepted.send(invitation, user=user)
     return user
 
-
-#: Domains drop what a deactivated account still holds open (its sockets in live rooms, say).
-ACCOUNT_DEACTIVATED_HOOKS: list = []
-
-#: Domains react to an accepted invitation whose context concerns them (a group, a consent), in the same transaction.
-INVITATION_ACCEPTED_HOOKS: list = []

@@ -17,8 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, policy
-from app.accounts import services as account_services
+from app import audit, policy, signals
 from app.accounts.models import User
 from app.extensions import db
 from app.groups import queries
@@ -643,7 +642,14 @@ def state_etag(state: dict) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-account_services.ACCOUNT_DEACTIVATED_HOOKS.append(eject_everywhere)
+@signals.account_deactivated.connect
+def _on_account_deactivated(account: User) -> None:
+    eject_everywhere(account.id)
+
+
+@signals.member_left_group.connect
+def _on_member_left_group(_sender, *, user_id: int, group_id: int) -> None:
+    eject_from_group(user_id, group_id)
 
 
 # Home-page panels -----------------------------------------------------------------------------------------------------

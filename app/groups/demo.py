@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.demo_hooks import demo_hook
 from app.extensions import db
 from app.groups import recurrence, services
 from app.groups.models import (
@@ -25,7 +24,6 @@ from app.models_base import utcnow
 DEMO_GROUP = "Tuesday evening group"
 
 
-@demo_hook
 def demo_group(organisation, accounts) -> None:
     if db.session.scalar(select(TherapyGroup).where(TherapyGroup.organisation_id == organisation.id,
                                                     TherapyGroup.name == DEMO_GROUP)):

@@ -7,13 +7,13 @@ from __future__ import annotations
 from flask import request
 from flask_socketio import join_room, leave_room
 
-from app import policy
+from app import policy, signals
 from app.accounts.models import User
 from app.extensions import db
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
 from app.groups.models import SafetyAlert, SessionOccurrence
-from app.realtime import DISCONNECT_HOOKS, event, payload_id
+from app.realtime import event, payload_id
 
 
 def _occurrence(user: User, payload) -> SessionOccurrence:
@@ -190,8 +190,6 @@ def sync_dashboard(user, payload):
     return checkins.dashboard_state(user)
 
 
-def _forget_presence(sid: str) -> None:
+@signals.socket_closed.connect
+def _forget_presence(_sender, *, sid: str) -> None:
     checkins.leave_room_presence(sid)
-
-
-DISCONNECT_HOOKS.append(_forget_presence)

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app import audit
+from app import audit, signals
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, RoleName, User
 from app.extensions import db
@@ -202,10 +202,8 @@ def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> Non
     for user_id in wanted - present:
         group.facilitators.append(GroupFacilitator(user_id=user_id, lead=False))
     db.session.flush()
-    from app.groups.checkins import eject_from_group  # a removed co-facilitator leaves the live rooms at once
-
     for user_id in removed:
-        eject_from_group(user_id, group.id)
+        signals.member_left_group.send(user_id=user_id, group_id=group.id)  # they leave its live rooms at once
     audit.record("group_facilitators_update", actor=by, target=f"group:{group.id}", details={"users": sorted(wanted)})
 
 
@@ -235,7 +233,8 @@ def invite_member(by: User, group: TherapyGroup, email: str = "") -> tuple[Invit
                                               context={"group_id": group.id})
 
 
-def on_invitation_accepted(invitation: Invitation, user: User) -> None:
+@signals.invitation_accepted.connect
+def on_invitation_accepted(invitation: Invitation, *, user: User) -> None:
     group_id = (invitation.context or {}).get("group_id")
     if group_id is None:
         return
@@ -253,8 +252,6 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
     audit.record("membership_invited", actor=user, subject=user, target=f"membership:{membership.id}",
                  organisation_id=group.organisation_id)
 
-
-account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
 
 
 #: Memberships that hold a place: a paused member keeps theirs (pausing frees nothing, resuming needs no free place).
@@ -350,9 +347,7 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
     audit.record("membership_status", actor=by, subject=membership.user_id, target=f"membership:{membership.id}",
                  details={"status": status.value})
     if status != MembershipStatus.ACTIVE:
-        from app.groups.checkins import eject_from_group  # a removed member leaves the live rooms at once
-
-        eject_from_group(membership.user_id, group.id)
+        signals.member_left_group.send(user_id=membership.user_id, group_id=group.id)  # out of the live rooms at once
     if freeing:
         promote_waitlist(group)
 

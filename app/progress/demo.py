@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.demo_hooks import demo_hook
 from app.extensions import db
 from app.progress import services
 from app.progress.models import Goal
 
 
-@demo_hook
 def demo_goals(organisation, accounts) -> None:
     alex, jordan = accounts["alex@example.org"], accounts["jordan@example.org"]
     if db.session.scalar(select(Goal.id).where(Goal.patient_id == alex.id).limit(1)) is not None:

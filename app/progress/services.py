@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app import audit, policy
+from app import audit, policy, signals
 from app.accounts.models import User
 from app.extensions import db
 from app.models_base import utcnow
@@ -26,7 +26,7 @@ from app.progress.models import (
 from app.push import notify_data_changed
 from app.refusal import Refusal
 from app.supporters.models import ConsentState, DataClass
-from app.supporters.services import SHARING_REVOKED_HOOKS, consents_between
+from app.supporters.services import consents_between
 
 NOT_ASKABLE = _l("Only someone who can see this goal can be asked: share your goals and small wins with them first, "
                  "from a date before this goal.")
@@ -154,7 +154,8 @@ def delete_comment(patient: User, comment: GoalComment) -> None:
 
 
 
-def _end_asks_on_revocation(patient_id: int, supporter_id: int) -> None:
+@signals.sharing_revoked.connect
+def _end_asks_on_revocation(_sender, *, patient_id: int, supporter_id: int) -> None:
     """The patient stopped sharing goals with this supporter: their asks end with it, so that sharing again later does
     not bring back an ask the patient made under the old terms. A hold or an expiry leaves them (lifting the hold or
     renewing carries on)."""
@@ -170,5 +171,3 @@ def _end_asks_on_revocation(patient_id: int, supporter_id: int) -> None:
         commenter.ended_at = now
     db.session.flush()
 
-
-SHARING_REVOKED_HOOKS.append(_end_asks_on_revocation)

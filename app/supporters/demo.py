@@ -7,14 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.demo_hooks import demo_hook
 from app.extensions import db
 from app.models_base import utcnow
 from app.supporters import services
 from app.supporters.models import Consent, DataClass, SupporterLink
 
 
-@demo_hook
 def demo_consent(organisation, accounts) -> None:
     alex, jordan = accounts["alex@example.org"], accounts["jordan@example.org"]
     link = db.session.scalar(select(SupporterLink).where(SupporterLink.patient_id == alex.id,

@@ -11,13 +11,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app import audit
+from app import audit, signals
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, RoleName, User
 from app.extensions import db
 from app.models_base import utcnow
 from app.notifications.email import queue_email
-from app.push import DATA_CHANGED_HOOKS, queue_close_room, queue_push
+from app.push import queue_close_room, queue_push
 from app.refusal import Refusal
 from app.supporters import queries
 from app.supporters.models import (
@@ -126,7 +126,8 @@ def invite_supporter(patient: User, *, email: str, relationship: str, data_class
     return consent, raw
 
 
-def on_invitation_accepted(invitation: Invitation, user: User) -> None:
+@signals.invitation_accepted.connect
+def on_invitation_accepted(invitation: Invitation, *, user: User) -> None:
     """The invited person joins the patient's circle (a new account, or one that exists: it is linked, not made
     again), and the proposed consent becomes theirs. Refused while a clinical hold on them is in force."""
     context = invitation.context or {}
@@ -154,8 +155,6 @@ def on_invitation_accepted(invitation: Invitation, user: User) -> None:
     db.session.flush()
 
 
-account_services.INVITATION_ACCEPTED_HOOKS.append(on_invitation_accepted)
-
 
 def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str], ends_at: datetime | None = None,
                   data_from: datetime | None = None, purpose: str = "") -> Consent:
@@ -168,16 +167,10 @@ def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str]
     return consent
 
 
-#: Domains that end what a supporter was let do when the patient stops sharing with them (asks for thoughts on a
-#: goal, say): each is called with (patient_id, supporter_id) after the revocation.
-SHARING_REVOKED_HOOKS: list = []
-
-
 def _after_revocation(patient_id: int, supporter_id: int | None) -> None:
     _end_live_access(patient_id, supporter_id)
     if supporter_id is not None:
-        for hook in SHARING_REVOKED_HOOKS:
-            hook(patient_id, supporter_id)
+        signals.sharing_revoked.send(patient_id=patient_id, supporter_id=supporter_id)
 
 
 def revoke_consent(consent: Consent, by: User) -> None:
@@ -379,7 +372,8 @@ def mark_encouragement_read(patient: User) -> None:
     db.session.flush()
 
 
-def _on_patient_data_changed(patient_id: int, data_class: str) -> None:
+@signals.patient_data_changed.connect
+def _on_patient_data_changed(_sender, *, patient_id: int, data_class: str) -> None:
     """Supporters whose active consent covers the changed class get a nudge to refresh (never the data itself).
 
     Not for a check-in: the mood summary shows whole weeks only, so one check-in changes nothing a supporter sees,
@@ -393,5 +387,3 @@ def _on_patient_data_changed(patient_id: int, data_class: str) -> None:
         if data_class in queries.permitting_consents(supporter_id, patient_id, now):
             queue_push("shared_update", {"patient_id": patient_id}, shared_room(patient_id, supporter_id))
 
-
-DATA_CHANGED_HOOKS.append(_on_patient_data_changed)
