@@ -92,17 +92,38 @@ def _checked_rule(text: str, zone: str) -> str:
     the year 9999, seconds of CPU for one request; INTERVAL=0 repeats the first session. A UTC UNTIL (RFC 5545's form
     when DTSTART has a time zone) becomes the zone's wall-clock time, and a date-only UNTIL includes that day.
     """
+    parts = _rule_parts(text)
+    freq = parts.get("FREQ")
+    if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
+        raise ScheduleError("invalid_rule", "frequency")
+    _check_bounds(parts)
+    if "BYDAY" in parts:
+        for day in parts["BYDAY"].split(","):
+            match = _WEEKDAY.fullmatch(day)
+            if match is None or freq == "DAILY" or (match.group(1) and freq == "WEEKLY"):
+                raise ScheduleError("invalid_rule", "BYDAY")
+    if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
+        raise ScheduleError("invalid_rule", "WKST")
+    if "UNTIL" in parts:
+        parts["UNTIL"] = _local_until(parts["UNTIL"], zone)
+    return ";".join(f"{key}={value}" for key, value in parts.items())
+
+
+def _rule_parts(text: str) -> dict[str, str]:
+    """KEY=value pieces, each allowed and given once."""
     parts: dict[str, str] = {}
     for piece in text.split(";"):
         key, sep, value = piece.partition("=")
         if not sep or not value or key not in ALLOWED_PARTS or key in parts:
             raise ScheduleError("invalid_rule", piece)
         parts[key] = value
-    freq = parts.get("FREQ")
-    if freq not in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY"):
-        raise ScheduleError("invalid_rule", "frequency")
+    return parts
+
+
+def _check_bounds(parts: dict[str, str]) -> None:
+    """One end (a COUNT or an UNTIL, never both: RFC 5545), and an interval and a count the series can hold."""
     if "COUNT" in parts and "UNTIL" in parts:
-        raise ScheduleError("invalid_rule", "COUNT and UNTIL")  # RFC 5545: MUST NOT occur in the same rule
+        raise ScheduleError("invalid_rule", "COUNT and UNTIL")
     if "COUNT" not in parts and "UNTIL" not in parts:
         raise ScheduleError("unbounded")
     if "INTERVAL" in parts and not (re.fullmatch(r"[0-9]{1,3}", parts["INTERVAL"])
@@ -115,25 +136,20 @@ def _checked_rule(text: str, zone: str) -> str:
             raise ScheduleError("no_occurrences")
         if int(parts["COUNT"]) > MAX_OCCURRENCES:
             raise ScheduleError("too_many")
-    if "BYDAY" in parts:
-        for day in parts["BYDAY"].split(","):
-            match = _WEEKDAY.fullmatch(day)
-            if match is None or freq == "DAILY" or (match.group(1) and freq == "WEEKLY"):
-                raise ScheduleError("invalid_rule", "BYDAY")
-    if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
-        raise ScheduleError("invalid_rule", "WKST")
-    if "UNTIL" in parts:
-        match = re.fullmatch(r"([0-9]{8})(T[0-9]{6}Z?)?", parts["UNTIL"])
-        if match is None:
-            raise ScheduleError("invalid_rule", "UNTIL")
-        try:
-            until = datetime.strptime(match.group(1) + (match.group(2) or "T235959").rstrip("Z"), "%Y%m%dT%H%M%S")
-        except ValueError:
-            raise ScheduleError("invalid_rule", "UNTIL") from None
-        if parts["UNTIL"].endswith("Z"):
-            until = until.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-        parts["UNTIL"] = until.strftime("%Y%m%dT%H%M%S")
-    return ";".join(f"{key}={value}" for key, value in parts.items())
+
+
+def _local_until(value: str, zone: str) -> str:
+    """UNTIL as the zone's wall-clock time: a UTC one converted, a date-only one at the end of that day."""
+    match = re.fullmatch(r"([0-9]{8})(T[0-9]{6}Z?)?", value)
+    if match is None:
+        raise ScheduleError("invalid_rule", "UNTIL")
+    try:
+        until = datetime.strptime(match.group(1) + (match.group(2) or "T235959").rstrip("Z"), "%Y%m%dT%H%M%S")
+    except ValueError:
+        raise ScheduleError("invalid_rule", "UNTIL") from None
+    if value.endswith("Z"):
+        until = until.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return until.strftime("%Y%m%dT%H%M%S")
 
 
 def expand(rule: str, dtstart_local: datetime, zone: str) -> list[datetime]:
