@@ -1,5 +1,6 @@
-"""Vendor pinned front-end assets from the npm registry into app/static/vendor/.
-Run with no arguments to download them and rewrite manifest.json, or with --check to verify them."""
+"""Vendor pinned front-end assets from the npm registry: what the app serves into app/static/vendor/, what only the
+browser tests use into tests/vendor/ (the app never serves it). Each folder has a manifest.json of versions and sha256.
+Run with no arguments to download them and rewrite the manifests, or with --check to verify them."""
 
 import argparse
 import hashlib
@@ -13,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR_DIR = ROOT / "app" / "static" / "vendor"
+TEST_VENDOR_DIR = ROOT / "tests" / "vendor"
 MANIFEST_NAME = "manifest.json"
 
 # Exact versions only: bumping one is a deliberate, reviewed edit followed by a re-run.
@@ -22,9 +24,13 @@ PACKAGES = {
     "htmx.org": {"version": "2.0.11", "files": ["dist/htmx.min.js"]},
     "chart.js": {"version": "4.6.1", "files": ["dist/chart.umd.js"]},
     "swagger-ui-dist": {"version": "5.35.0", "files": ["swagger-ui-bundle.js", "swagger-ui.css"]},
-    # Only the browser tests inject this; it is never served to users.
+}
+#: Only the browser tests use these: they hand them to the page themselves.
+TEST_PACKAGES = {
     "axe-core": {"version": "4.14.1", "files": ["axe.min.js"]},
 }
+#: Each folder and the packages it holds.
+FOLDERS = {VENDOR_DIR: PACKAGES, TEST_VENDOR_DIR: TEST_PACKAGES}
 
 # Packages spell their licence file differently (chart.js ships LICENSE.md).
 LICENSE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt")
@@ -72,12 +78,13 @@ def extract(tarball: Path, wanted: list[str], out_dir: Path) -> list[str]:
 
 
 def vendor(vendor_dir: Path = VENDOR_DIR) -> dict:
+    packages = FOLDERS[vendor_dir]
     manifest = {"packages": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         staging = tmp / "vendor"
         # Fetch everything before touching vendor_dir so a failed download leaves it intact.
-        for name, pin in PACKAGES.items():
+        for name, pin in packages.items():
             print(f"fetching {name}@{pin['version']}")
             tarball, integrity = npm_pack(name, pin["version"], tmp)
             names = extract(tarball, pin["files"], staging / name)
@@ -87,7 +94,7 @@ def vendor(vendor_dir: Path = VENDOR_DIR) -> dict:
                 "files": {f"{name}/{n}": sha256(staging / name / n) for n in names},
             }
         vendor_dir.mkdir(parents=True, exist_ok=True)
-        for name in PACKAGES:
+        for name in packages:
             # Replace whole package folders so files dropped by a version bump don't linger.
             shutil.rmtree(vendor_dir / name, ignore_errors=True)
             shutil.copytree(staging / name, vendor_dir / name)
@@ -101,10 +108,11 @@ def check(vendor_dir: Path = VENDOR_DIR) -> list[str]:
     if not manifest_path.is_file():
         return [f"missing: {manifest_path}"]
     packages = json.loads(manifest_path.read_text())["packages"]
+    pins = FOLDERS.get(vendor_dir, PACKAGES)
     problems = []
     # A pin bumped without re-running the script would otherwise pass the hash check.
-    for name in sorted(PACKAGES.keys() | packages.keys()):
-        pinned = PACKAGES.get(name, {}).get("version")
+    for name in sorted(pins.keys() | packages.keys()):
+        pinned = pins.get(name, {}).get("version")
         recorded = packages.get(name, {}).get("version")
         if pinned != recorded:
             problems.append(f"stale manifest: {name} pinned at {pinned}, manifest has {recorded}")
@@ -122,16 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="verify files on disk against manifest.json")
     args = parser.parse_args(argv)
-    if not args.check:
-        vendor()
-    problems = check()
-    if problems:
-        print(f"vendored assets in {VENDOR_DIR} do not match {MANIFEST_NAME}:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
+    failed = False
+    for folder in FOLDERS:
+        if not args.check:
+            vendor(folder)
+        problems = check(folder)
+        if problems:
+            failed = True
+            print(f"vendored assets in {folder} do not match {MANIFEST_NAME}:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+    if failed:
         print("re-run scripts/vendor_assets.py to restore them", file=sys.stderr)
         return 1
-    print(f"vendored assets match {MANIFEST_NAME}")
+    print(f"vendored assets match their {MANIFEST_NAME}")
     return 0
 
 

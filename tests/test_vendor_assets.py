@@ -32,3 +32,15 @@ def test_check_reports_altered_file(tmp_path):
     problems = vendor_assets.check(tmp_path)
 
     assert any(p.startswith(f"mismatch: {rel_path}") for p in problems), problems
+
+
+def test_the_test_only_assets_match_their_manifest_and_the_app_does_not_serve_them(client):
+    vendor_assets = load_script()
+
+    assert vendor_assets.check(vendor_assets.TEST_VENDOR_DIR) == []
+    assert (vendor_assets.TEST_VENDOR_DIR / "axe-core" / "axe.min.js").is_file()
+    for path, status in (("/static/vendor/axe-core/axe.min.js", 404),
+                         ("/static/vendor/socket.io-client/socket.io.min.js", 200)):
+        response = client.get(path)
+        response.close()  # a static file is streamed from disk
+        assert response.status_code == status
