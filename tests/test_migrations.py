@@ -16,7 +16,7 @@ from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import make_url
 
 from app import audit, create_app
-from app.accounts import services
+from app.accounts import passwords, services
 from app.accounts.models import RoleName
 from app.demo import load_demo
 from app.extensions import db
@@ -104,7 +104,7 @@ def seed() -> None:
         services.start_login_session(patient, "pytest")
         services.create_api_token(patient, "laptop")
         services.create_invitation(admin, admin.organisation, RoleName.FACILITATOR, "new.staff@example.org")
-        services.request_password_reset(patient.email)
+        passwords.request_password_reset(patient.email)
         audit.record("request_denied", actor=patient, target="GET /admin/people", outcome="denied")
         audit.record("login", outcome="failure", details={"reason": "credentials"})
         db.session.commit()

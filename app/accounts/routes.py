@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app import audit, policy
-from app.accounts import bp, queries, second_factor, services
+from app.accounts import bp, passwords, queries, second_factor, services
 from app.accounts.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -97,7 +97,7 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        passwords.request_password_reset(form.email.data)
         return render_template("accounts/reset_sent.html")
     return render_template("accounts/forgot_password.html", form=form)
 
@@ -105,13 +105,13 @@ def forgot_password():
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit("10 per 15 minutes", methods=["POST"])
 def reset_password(token: str):
-    reset = services.find_password_reset(token)
+    reset = passwords.find_password_reset(token)
     if reset is None:
         return render_template("accounts/reset_invalid.html"), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(reset, form.password.data)
+            passwords.reset_password(reset, form.password.data)
         except services.AccountError as error:
             show_error(form, error)
         else:
@@ -163,7 +163,7 @@ def change_password():
         user = current_user._get_current_object()
         organisation_id, factor = user.organisation_id, user.login_session.second_factor
         try:
-            services.change_password(user, form.current_password.data, form.password.data)
+            passwords.change_password(user, form.current_password.data, form.password.data)
         except services.AccountError as error:
             show_error(form, error)
         else:

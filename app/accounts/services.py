@@ -23,7 +23,6 @@ from app.accounts.models import (
     Invitation,
     LoginSession,
     Organisation,
-    PasswordReset,
     Role,
     RoleName,
     User,
@@ -179,81 +178,6 @@ def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) 
 
     disconnect_user(user.id)
     return ended
-
-
-# Passwords: change and reset -----------------------------------------------------------------------------------------
-
-
-def change_password(user: User, current: str, new: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise AccountError(_("That is not your current password."), "current_password")
-    check_password_rules(new)
-    user.password_hash = hash_password(new)
-    user.password_changed_at = utcnow()
-    # Every login ends, this one too: a stolen copy of this very cookie must stop working. The route opens a fresh
-    # login session for the person who made the change, so they stay signed in.
-    end_all_sessions(user, "password_change")
-    db.session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
-    close_password_resets(user)
-    audit.record("password_change", actor=user, subject=user)
-
-
-def request_password_reset(email: str) -> None:
-    """Email a reset link if the account exists; the caller answers the same either way."""
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None or not user.active:
-        audit.record("password_reset_request", outcome="failure", details={"known": False})
-        return
-    raw = new_token()
-    reset = PasswordReset(
-        user_id=user.id,
-        token_hash=hash_token(raw),
-        expires_at=utcnow() + timedelta(minutes=current_app.config["PASSWORD_RESET_MINUTES"]),
-    )
-    db.session.add(reset)
-    db.session.flush()
-    link = external_url("accounts.reset_password", token=raw)
-    with force_locale(user.locale):
-        subject = _("Reset your Momentum password")
-        body = _(
-            "Someone asked to reset the password of your Momentum account.\n\n"
-            "To choose a new password, open this link within %(minutes)d minutes:\n%(link)s\n\n"
-            "If it was not you, you can ignore this email; your password stays the same.",
-            minutes=current_app.config["PASSWORD_RESET_MINUTES"],
-            link=link,
-        )
-    queue_email(user.email, subject, body)
-    audit.record("password_reset_request", subject=user, target=f"password_reset:{reset.id}")
-
-
-def find_password_reset(raw: str) -> PasswordReset | None:
-    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(raw)))
-    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow() or not reset.user.active:
-        return None
-    return reset
-
-
-def close_password_resets(user: User) -> None:
-    """Every reset link of the account that is still open stops working: once the password has changed, by a link or
-    on the profile, an older link in a mailbox must not change it again."""
-    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-                       .values(used_at=utcnow()))
-
-
-def reset_password(reset: PasswordReset, new: str) -> User:
-    check_password_rules(new)
-    user = reset.user
-    close_password_resets(user)  # this link and any other still open
-    user.password_hash = hash_password(new)
-    user.password_changed_at = utcnow()
-    end_all_sessions(user, "password_change")
-    db.session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
-    audit.record("password_reset", actor=user, subject=user, target=f"password_reset:{reset.id}")
-    return user
 
 
 # Profile -------------------------------------------------------------------------------------------------------------
