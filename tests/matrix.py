@@ -46,22 +46,18 @@ from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import services as group_services
 from app.groups.models import (
-    AlertKind,
     Attendance,
     AttendanceStatus,
-    CheckIn,
-    Energy,
-    LiveRoom,
     Membership,
     MembershipStatus,
     OccurrenceStatus,
-    SafetyAlert,
     SessionOccurrence,
     SpeakingComfort,
 )
 from app.models_base import utcnow
 from app.progress import services as progress_services
 from app.progress.models import GoalCommenter
+from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, SafetyAlert
 from app.supporters import services as supporter_services
 from app.supporters.models import Consent, ConsentEvent, ConsentState, DataClass, SupporterLink
 

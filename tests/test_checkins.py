@@ -21,7 +21,8 @@ from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, limiter
 from app.groups import queries as group_queries
-from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert
+from app.groups.models import Membership, MembershipStatus
+from app.rooms.models import CheckIn, SafetyAlert
 
 SUPPORT = {k.removeprefix("crisis_"): v for k, v in CRISIS.items()}
 
@@ -581,8 +582,9 @@ def concurrent_server(request, tmp_path):
     from app.accounts import services as account_services
     from app.accounts.models import Organisation, Role, User
     from app.groups import services
-    from app.groups.models import LiveRoom, Membership, SessionOccurrence
+    from app.groups.models import Membership, SessionOccurrence
     from app.models_base import utcnow
+    from app.rooms.models import LiveRoom
 
     if request.param == "sqlite":
         uri = f"sqlite:///{tmp_path / 'concurrent.db'}"

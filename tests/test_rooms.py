@@ -18,17 +18,8 @@ from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import checkins, services
-from app.groups.models import (
-    Attendance,
-    AttendanceStatus,
-    CheckIn,
-    LiveRoom,
-    Membership,
-    MembershipStatus,
-    OccurrenceStatus,
-    RoomPresence,
-    SafetyAlert,
-)
+from app.groups.models import Attendance, AttendanceStatus, Membership, MembershipStatus, OccurrenceStatus
+from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
 
 
 def checkin(sio, room, **fields):

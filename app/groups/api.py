@@ -15,7 +15,7 @@ from app.accounts.models import Invitation, User
 from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
 from app.groups import checkins, queries, services
-from app.groups.models import Membership, OccurrenceStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups.models import Membership, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
@@ -45,6 +45,7 @@ from app.groups.schemas import (
 )
 from app.links import external_url
 from app.models_base import utcnow
+from app.rooms.models import SafetyAlert
 
 blp = ApiBlueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
 

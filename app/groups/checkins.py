@@ -22,18 +22,12 @@ from app.accounts.models import User
 from app.extensions import db
 from app.groups import queries
 from app.groups.models import (
-    AlertKind,
     Attendance,
     AttendanceStatus,
-    CheckIn,
-    Energy,
     GroupFacilitator,
-    LiveRoom,
     Membership,
     MembershipStatus,
     OccurrenceStatus,
-    RoomPresence,
-    SafetyAlert,
     SessionOccurrence,
     TherapyGroup,
 )
@@ -49,6 +43,7 @@ from app.push import (
 )
 from app.realtime import account_sids, user_room
 from app.refusal import Refusal
+from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, RoomPresence, SafetyAlert
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280

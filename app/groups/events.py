@@ -12,8 +12,9 @@ from app.accounts.models import User
 from app.extensions import db
 from app.groups import checkins, queries
 from app.groups.checkins import CheckInError
-from app.groups.models import SafetyAlert, SessionOccurrence
+from app.groups.models import SessionOccurrence
 from app.realtime import event, payload_id
+from app.rooms.models import SafetyAlert
 
 
 def _occurrence(user: User, payload) -> SessionOccurrence:

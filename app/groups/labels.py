@@ -3,7 +3,8 @@
 from flask_babel import lazy_gettext as _l
 
 from app.groups.forms import ATTENDANCE_LABELS
-from app.groups.models import Energy, GroupFormat, GroupStatus, MembershipStatus
+from app.groups.models import GroupFormat, GroupStatus, MembershipStatus
+from app.rooms.models import Energy
 
 MEMBERSHIP_STATUS_LABELS = {
     MembershipStatus.INVITED: _l("Invited"),

@@ -33,10 +33,11 @@ from app.groups.forms import (
     ScheduleForm,
     SessionTimeForm,
 )
-from app.groups.models import AttendanceStatus, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups.models import AttendanceStatus, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
+from app.rooms.models import SafetyAlert
 from app.safe_redirect import redirect_next
 
 

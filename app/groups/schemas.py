@@ -6,7 +6,6 @@ from app.api_base import MAX_ID, Line, Paragraph, Schema, Text, date_in_range
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
-    Energy,
     Enrolment,
     GroupFormat,
     GroupStatus,
@@ -14,6 +13,7 @@ from app.groups.models import (
     OccurrenceStatus,
     SpeakingComfort,
 )
+from app.rooms.models import Energy
 
 
 class GroupSchema(Schema):

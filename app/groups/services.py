@@ -22,7 +22,6 @@ from app.groups.models import (
     Attendance,
     AttendanceStatus,
     CalendarFeed,
-    CheckIn,
     Enrolment,
     FacilitatorNote,
     GroupAgreement,
@@ -42,6 +41,7 @@ from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import notify_data_changed
 from app.refusal import Refusal
+from app.rooms.models import CheckIn
 from app.zones import TIMEZONES
 
 

@@ -21,8 +21,9 @@ from app.demo import DEMO_PASSWORD, DEMO_SLUG
 from app.extensions import db
 from app.groups import checkins
 from app.groups.demo import DEMO_GROUP
-from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.rooms.models import CheckIn, SafetyAlert
 
 from . import NARROW
 
