@@ -24,10 +24,10 @@ from sqlalchemy import select
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, socketio
-from app.groups import checkins
 from app.groups import services as group_services
 from app.groups.models import AttendanceStatus, SessionOccurrence
 from app.models_base import utcnow
+from app.rooms import services as room_services
 from app.supporters import services
 from app.supporters.models import Consent, ConsentEvent, SupporterLink
 
@@ -77,7 +77,7 @@ def sweep() -> list[Consent]:
 
 def add_checkin(patient, mood: int, note: str = "", occurrence=None):
     """A check-in between sessions (or in one), committed as the API would."""
-    result = checkins.record_checkin(patient, client_id=f"fixture-{next(_client_ids)}", mood=mood, note=note,
+    result = room_services.record_checkin(patient, client_id=f"fixture-{next(_client_ids)}", mood=mood, note=note,
                                      occurrence=occurrence)
     db.session.commit()
     return result.checkin

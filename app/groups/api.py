@@ -14,7 +14,7 @@ from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
 from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
-from app.groups import checkins, queries, services
+from app.groups import queries, services
 from app.groups.models import Membership, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
@@ -45,6 +45,8 @@ from app.groups.schemas import (
 )
 from app.links import external_url
 from app.models_base import utcnow
+from app.rooms import queries as room_queries
+from app.rooms import services as room_services
 from app.rooms.models import SafetyAlert
 
 blp = ApiBlueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
@@ -450,15 +452,15 @@ def delete_agenda_item(session_id: int, item_id: int):
 
 def _record(data, occurrence=None):
     try:
-        result = checkins.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
+        result = room_services.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
                                          mood=data["mood"], energy=data["energy"], note=data["note"],
                                          passed=data["passed"])
-    except (checkins.CheckInError, policy.RoomNotOpen) as error:
+    except (room_services.CheckInError, policy.RoomNotOpen) as error:
         db.session.rollback()
         status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
             403 if error.code == "forbidden" else 422
         abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
-    return checkins.own_checkin_answer(current_user, result)
+    return room_services.own_checkin_answer(current_user, result)
 
 
 @blp.get("/sessions/<int:session_id>/checkins")
@@ -470,7 +472,7 @@ def list_session_checkins(session_id: int):
     members who may be in the live room (their own always in full)."""
     occurrence = _occurrence(session_id)
     policy.require_enter_live_room(current_user, occurrence.group)
-    state = checkins.state_for(current_user, occurrence)
+    state = room_queries.state_for(current_user, occurrence, room_services.room_of(occurrence))
     if state["facilitator"]:  # a read of each member's check-in (SECURITY.md 14)
         for checkin in state["checkins"]:
             audit.record("checkin_read", actor=current_user, subject=checkin["user_id"],
@@ -498,8 +500,8 @@ def list_my_checkins():
     """Your own check-ins, newest first."""
     if not policy.can_check_in_between_sessions(current_user):
         flask_abort(403)
-    return [{**checkins.checkin_payload(c, current_user.display_name, True), "client_id": c.client_id}
-            for c in queries.history(current_user)]
+    return [{**room_queries.checkin_payload(c, current_user.display_name, True), "client_id": c.client_id}
+            for c in room_queries.history(current_user)]
 
 
 @blp.post("/checkins")
@@ -524,7 +526,7 @@ def list_alerts():
     if not policy.can_create_group(current_user):
         flask_abort(403)
     group_ids = [g.id for g in queries.groups_for_facilitator(current_user)]
-    return [checkins.alert_payload(a) for a in checkins.open_alerts(group_ids)]
+    return [room_queries.alert_payload(a) for a in room_queries.open_alerts(group_ids)]
 
 
 @blp.post("/alerts/<int:alert_id>/acknowledge")
@@ -533,8 +535,8 @@ def list_alerts():
 @document_errors(blp, 400, 401, 404, 429)
 def acknowledge_alert(alert_id: int):
     """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
-    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+    alert = (room_queries.alert_in_organisation(alert_id, current_user.organisation_id)
              or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
-    checkins.acknowledge_alert(current_user, alert)
-    return checkins.alert_payload(alert)
+    room_services.acknowledge_alert(current_user, alert)
+    return room_queries.alert_payload(alert)

@@ -11,9 +11,10 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
+from app.dashboard import session_panels_for
 from app.extensions import account_or_address, db, limiter
 from app.form_errors import flash_refusal, show_error
-from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
+from app.groups import bp, calendar, labels, queries, recurrence, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
     WEEKDAYS,
@@ -22,7 +23,6 @@ from app.groups.forms import (
     AgreementForm,
     AttendanceForm,
     CancelSessionForm,
-    CheckInForm,
     GroupForm,
     InviteMemberForm,
     JoinForm,
@@ -37,6 +37,9 @@ from app.groups.models import AttendanceStatus, MembershipStatus, SessionOccurre
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
+from app.rooms import queries as room_queries
+from app.rooms import services as room_services
+from app.rooms.forms import CheckInForm
 from app.rooms.models import SafetyAlert
 from app.safe_redirect import redirect_next
 
@@ -384,10 +387,9 @@ def session_page(occurrence_id: int):
     group = occurrence.group
     policy.require_view_sessions(current_user, group)
     manage = policy.can_manage_group(current_user, group)
-    session_checkins = checkins.latest_checkins(occurrence) if manage else []
     return render_template(
-        "groups/session.html", occurrence=occurrence, group=group, manage=manage, checkins=session_checkins,
-        names={m.user_id: m.shown_name for m in group.memberships},
+        "groups/session.html", occurrence=occurrence, group=group, manage=manage,
+        panels=session_panels_for(current_user, occurrence),
         time_form=SessionTimeForm(data=_session_time_data(occurrence)) if manage else None,
         cancel_form=CancelSessionForm() if manage else None, agenda_form=AgendaItemForm() if manage else None,
         edit_forms={item.id: AgendaItemForm(formdata=None, obj=item, prefix=f"item-{item.id}", meta={"csrf": False})
@@ -733,7 +735,7 @@ def room_texts() -> dict:
 def my_checkins():
     if not policy.can_check_in_between_sessions(current_user):
         abort(403)
-    return render_template("groups/checkins.html", checkins=queries.history(current_user),
+    return render_template("groups/checkins.html", checkins=room_queries.history(current_user),
                            form=CheckInForm(), empty_form=EmptyForm())
 
 
@@ -748,11 +750,11 @@ def create_checkin():
         flash(_("Choose a mood from 0 to 10, or pass."), "error")
         return redirect(url_for("accounts.home"))
     try:
-        result = checkins.record_checkin(
+        result = room_services.record_checkin(
             current_user, client_id=form.client_id.data, passed=form.passed.data == "1",
             mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
             note=form.note.data or "")
-    except checkins.CheckInError as error:
+    except room_services.CheckInError as error:
         flash_refusal(error)
         return redirect(url_for("accounts.home"))
     if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
@@ -764,11 +766,11 @@ def create_checkin():
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+    alert = (room_queries.alert_in_organisation(alert_id, current_user.organisation_id)
              or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    checkins.acknowledge_alert(current_user, alert)
+    room_services.acknowledge_alert(current_user, alert)
     flash(_("The alert is acknowledged."), "info")
     return redirect_next(request.args.get("next"))

@@ -41,7 +41,6 @@ from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.push import notify_data_changed
 from app.refusal import Refusal
-from app.rooms.models import CheckIn
 from app.zones import TIMEZONES
 
 
@@ -536,9 +535,10 @@ def _holding_records(occurrence_ids: set[int]) -> set[int]:
     if not occurrence_ids:
         return set()
     found: set[int] = set()
-    for column in (AgendaItem.occurrence_id, FacilitatorNote.occurrence_id, Attendance.occurrence_id,
-                   CheckIn.occurrence_id):
+    for column in (AgendaItem.occurrence_id, FacilitatorNote.occurrence_id, Attendance.occurrence_id):
         found.update(db.session.scalars(select(column).where(column.in_(occurrence_ids)).distinct()))
+    for _receiver, held in signals.session_records_asked.send(None, occurrence_ids=occurrence_ids):
+        found.update(held)
     return found
 
 
