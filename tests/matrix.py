@@ -444,12 +444,12 @@ ROUTES: dict[tuple[str, str], Route] = {
 
     # Live room, check-ins and safety alerts -------------------------------------------------------------------------
     # Active members and the group's facilitators only: never a supporter, whatever their consent.
-    ("groups.live_room", "GET"): Route(MEMBERS_SEE, path=_upcoming),
-    ("groups.my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
-    ("groups.create_checkin", "POST"): Route(
+    ("rooms.live_room", "GET"): Route(MEMBERS_SEE, path=_upcoming),
+    ("rooms.my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("rooms.create_checkin", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/",
         form={"client_id": "matrix-form-checkin", "mood": "6", "energy": "medium", "note": "", "passed": "0"}),
-    ("groups.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
+    ("rooms.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
                                                 path=lambda w: {"alert_id": w.alert.id}),
 
     # Groups API -------------------------------------------------------------------------------------------------------
@@ -504,19 +504,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         ok_writes=True, json={"rationale": "Small wins add up, one by one."}),
     ("groups_api.delete_agenda_item", "DELETE"): Route(
         API_FACILITATOR_DOES, path=lambda w: {"session_id": w.upcoming.id, "item_id": w.agenda_item.id}),
-    ("groups_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
+    ("rooms_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
     # Facilitators do not check in.
-    ("groups_api.create_session_checkin", "POST"): Route(
+    ("rooms_api.create_session_checkin", "POST"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE, facilitator=FORBIDDEN), path=_api_upcoming,
         json={"client_id": "matrix-api-session-checkin", "mood": 6, "energy": "medium"}),
-    ("groups_api.list_my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
+    ("rooms_api.list_my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
                                                          other_patient=OK)),
-    ("groups_api.create_checkin", "POST"): Route(
+    ("rooms_api.create_checkin", "POST"): Route(
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=DONE),
         json={"client_id": "matrix-api-checkin", "mood": 6}),
-    ("groups_api.list_alerts", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=OK,
+    ("rooms_api.list_alerts", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=OK,
                                                     other_facilitator=OK)),
-    ("groups_api.acknowledge_alert", "POST"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
+    ("rooms_api.acknowledge_alert", "POST"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
                                                     path=lambda w: {"alert_id": w.alert.id}),
 
     # Sharing: each patient manages their own circle; a supporter reads only under an active consent, and an ended

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import abort
 
-from app import audit, policy
+from app import policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
 from app.api_base import ApiBlueprint, document_errors
@@ -21,11 +21,8 @@ from app.groups.schemas import (
     AcceptInvitationSchema,
     AgendaItemSchema,
     AgendaItemUpdateSchema,
-    AlertSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
-    CheckInRequestSchema,
-    CheckInSchema,
     CoFacilitatorsSchema,
     ExtraSessionSchema,
     FacilitatorMembershipSchema,
@@ -45,9 +42,6 @@ from app.groups.schemas import (
 )
 from app.links import external_url
 from app.models_base import utcnow
-from app.rooms import queries as room_queries
-from app.rooms import services as room_services
-from app.rooms.models import SafetyAlert
 
 blp = ApiBlueprint("groups_api", __name__, url_prefix="/api/v1", description="Therapy groups and their sessions")
 
@@ -445,98 +439,3 @@ def delete_agenda_item(session_id: int, item_id: int):
     policy.require_manage_group(current_user, occurrence.group)
     item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
     services.delete_agenda_item(current_user, item)
-
-
-# Check-ins and alerts -------------------------------------------------------------------------------------------------
-
-
-def _record(data, occurrence=None):
-    try:
-        result = room_services.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
-                                         mood=data["mood"], energy=data["energy"], note=data["note"],
-                                         passed=data["passed"])
-    except (room_services.CheckInError, policy.RoomNotOpen) as error:
-        db.session.rollback()
-        status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
-            403 if error.code == "forbidden" else 422
-        abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
-    return room_services.own_checkin_answer(current_user, result)
-
-
-@blp.get("/sessions/<int:session_id>/checkins")
-@login_required
-@blp.response(200, CheckInSchema(many=True))
-@document_errors(blp, 401, 404, 429)
-def list_session_checkins(session_id: int):
-    """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
-    members who may be in the live room (their own always in full)."""
-    occurrence = _occurrence(session_id)
-    policy.require_enter_live_room(current_user, occurrence.group)
-    state = room_queries.state_for(current_user, occurrence, room_services.room_of(occurrence))
-    if state["facilitator"]:  # a read of each member's check-in (SECURITY.md 14)
-        for checkin in state["checkins"]:
-            audit.record("checkin_read", actor=current_user, subject=checkin["user_id"],
-                         target=f"session:{occurrence.id}")
-    return state["checkins"]
-
-
-@blp.post("/sessions/<int:session_id>/checkins")
-@login_required
-@blp.arguments(CheckInRequestSchema)
-@blp.response(201, CheckInSchema)
-@document_errors(blp, 400, 401, 403, 404, 409, 422, 429)
-def create_session_checkin(data, session_id: int):
-    """Check in to a live session without a socket; acknowledged after the commit, idempotent by client_id."""
-    occurrence = _occurrence(session_id)
-    policy.require_enter_live_room(current_user, occurrence.group)
-    return _record(data, occurrence)
-
-
-@blp.get("/checkins")
-@login_required
-@blp.response(200, CheckInSchema(many=True))
-@document_errors(blp, 401, 403, 429)
-def list_my_checkins():
-    """Your own check-ins, newest first."""
-    if not policy.can_check_in_between_sessions(current_user):
-        flask_abort(403)
-    return [{**room_queries.checkin_payload(c, current_user.display_name, True), "client_id": c.client_id}
-            for c in room_queries.history(current_user)]
-
-
-@blp.post("/checkins")
-@login_required
-@limiter.limit("120 per hour", key_func=account_or_address)
-@blp.arguments(CheckInRequestSchema)
-@blp.response(201, CheckInSchema)
-@document_errors(blp, 400, 401, 403, 422, 429)
-def create_checkin(data):
-    """A check-in between sessions; the same distress rules apply."""
-    if not policy.can_check_in_between_sessions(current_user):
-        flask_abort(403)
-    return _record(data)
-
-
-@blp.get("/alerts")
-@login_required
-@blp.response(200, AlertSchema(many=True))
-@document_errors(blp, 401, 403, 429)
-def list_alerts():
-    """Open safety alerts of the groups you run (facilitators)."""
-    if not policy.can_create_group(current_user):
-        flask_abort(403)
-    group_ids = [g.id for g in queries.groups_for_facilitator(current_user)]
-    return [room_queries.alert_payload(a) for a in room_queries.open_alerts(group_ids)]
-
-
-@blp.post("/alerts/<int:alert_id>/acknowledge")
-@login_required
-@blp.response(200, AlertSchema)
-@document_errors(blp, 400, 401, 404, 429)
-def acknowledge_alert(alert_id: int):
-    """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
-    alert = (room_queries.alert_in_organisation(alert_id, current_user.organisation_id)
-             or policy.hidden(SafetyAlert, alert_id))
-    policy.require_acknowledge_alert(current_user, alert)
-    room_services.acknowledge_alert(current_user, alert)
-    return room_queries.alert_payload(alert)

@@ -37,11 +37,6 @@ from app.groups.models import AttendanceStatus, MembershipStatus, SessionOccurre
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
-from app.rooms import queries as room_queries
-from app.rooms import services as room_services
-from app.rooms.forms import CheckInForm
-from app.rooms.models import SafetyAlert
-from app.safe_redirect import redirect_next
 
 
 def _load_group(group_id: int):
@@ -696,81 +691,3 @@ def calendar_feed(token: str):
         abort(404)
     body = calendar.build_calendar(_("Momentum sessions"), queries.calendar_occurrences(user))
     return body, 200, {"Content-Type": "text/calendar; charset=utf-8"}
-
-
-# Live room, check-ins between sessions, alerts ------------------------------------------------------------------------
-
-
-@bp.get("/sessions/<int:occurrence_id>/room")
-@login_required
-def live_room(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    group = occurrence.group
-    policy.require_enter_live_room(current_user, group)
-    facilitator = policy.can_manage_group(current_user, group)
-    return render_template("groups/room.html", occurrence=occurrence, group=group, facilitator=facilitator,
-                           i18n=room_texts())
-
-
-def room_texts() -> dict:
-    """Words the room's script shows, translated here so the script carries none."""
-    return {
-        "connected": _("Connected"), "reconnecting": _("Reconnecting… your check-in is kept and will be sent."),
-        "closed": _("The room is closed."), "open": _("The room is open."),
-        "saved": _("Your check-in is saved."), "pending": _("Sending your check-in…"),
-        "passed": _("Passed"), "checked_in": _("Checked in"), "mood": _("Mood"), "energy": _("Energy"),
-        "low": _("low"), "medium": _("medium"), "high": _("high"), "speaker": _("Speaking now"),
-        "nobody": _("Nobody yet"), "hand_up": _("Raise my hand"), "hand_down": _("Lower my hand"),
-        "support_sent": _("Your facilitator has been told privately. You are not alone."),
-        "support_sending": _("Letting your facilitator know…"), "signed_out": _("You are signed out."),
-        "acknowledge": _("Acknowledge"), "acknowledged": _("Acknowledged"), "need_support": _("needs support now"),
-        "low_mood": _("checked in with a very low mood"), "left_early": _("Mark as left early"),
-        "lower_hand": _("Lower hand"), "you": _("you"), "skipped": _("skipped"), "error": _("Something went wrong."),
-        "facilitator": _("facilitator"),
-    }
-
-
-@bp.get("/checkins")
-@login_required
-def my_checkins():
-    if not policy.can_check_in_between_sessions(current_user):
-        abort(403)
-    return render_template("groups/checkins.html", checkins=room_queries.history(current_user),
-                           form=CheckInForm(), empty_form=EmptyForm())
-
-
-@bp.post("/checkins")
-@login_required
-@limiter.limit("60 per hour", key_func=account_or_address)
-def create_checkin():
-    if not policy.can_check_in_between_sessions(current_user):
-        abort(403)
-    form = CheckInForm()
-    if not form.validate_on_submit():
-        flash(_("Choose a mood from 0 to 10, or pass."), "error")
-        return redirect(url_for("accounts.home"))
-    try:
-        result = room_services.record_checkin(
-            current_user, client_id=form.client_id.data, passed=form.passed.data == "1",
-            mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
-            note=form.note.data or "")
-    except room_services.CheckInError as error:
-        flash_refusal(error)
-        return redirect(url_for("accounts.home"))
-    if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
-        session["show_support"] = "alerted" if result.alerts else "resources"
-    flash(_("Thank you for checking in."), "info")
-    return redirect(url_for("accounts.home"))
-
-
-@bp.post("/alerts/<int:alert_id>/acknowledge")
-@login_required
-def acknowledge_alert(alert_id: int):
-    alert = (room_queries.alert_in_organisation(alert_id, current_user.organisation_id)
-             or policy.hidden(SafetyAlert, alert_id))
-    policy.require_acknowledge_alert(current_user, alert)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    room_services.acknowledge_alert(current_user, alert)
-    flash(_("The alert is acknowledged."), "info")
-    return redirect_next(request.args.get("next"))
