@@ -44,6 +44,8 @@ from app.accounts import services
 from app.accounts.models import Organisation, Passkey, PasswordReset, Role, RoleName, User
 from app.audit import AuditEvent
 from app.extensions import db
+from app.groups import calendar as group_calendar
+from app.groups import schedules as group_schedules
 from app.groups import services as group_services
 from app.groups.models import (
     Attendance,
@@ -878,7 +880,7 @@ def _build_groups(world: World) -> None:
     # A weekly series whose first session starts in ten minutes (its room open, inside the lobby window), one session
     # last week, and one cancelled.
     start = (now + timedelta(minutes=10)).replace(tzinfo=None, second=0, microsecond=0)
-    group_services.save_schedule(facilitator, group, dtstart_local=start, rule="FREQ=WEEKLY;COUNT=3",
+    group_schedules.save_schedule(facilitator, group, dtstart_local=start, rule="FREQ=WEEKLY;COUNT=3",
                                  duration_minutes=90)
     upcoming, _next, later = sorted(_occurrences(group), key=lambda o: o.starts_at)
     world.add("upcoming", upcoming)
@@ -902,7 +904,7 @@ def _build_groups(world: World) -> None:
                                         patient_id=patient.id, kind=AlertKind.NEED_SUPPORT,
                                         occurrence_id=upcoming.id, checkin_id=live.id)))
 
-    _feed, world.values["calendar_token"] = group_services.create_calendar_feed(patient)
+    _feed, world.values["calendar_token"] = group_calendar.create_calendar_feed(patient)
     invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
     world.values["join_token"] = services.join_token(invitation, JOINING_EMAIL)
 

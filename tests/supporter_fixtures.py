@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, socketio
-from app.groups import services as group_services
+from app.groups import attendance as group_attendance
 from app.groups.models import AttendanceStatus, SessionOccurrence
 from app.models_base import utcnow
 from app.rooms import services as room_services
@@ -84,7 +84,7 @@ def add_checkin(patient, mood: int, note: str = "", occurrence=None):
 
 
 def attend(facilitator, occurrence: SessionOccurrence, patient, status=AttendanceStatus.PRESENT_ONLINE) -> None:
-    group_services.record_attendance(facilitator, occurrence, [group_services.AttendanceEntry(
+    group_attendance.record_attendance(facilitator, occurrence, [group_attendance.AttendanceEntry(
         user_id=patient.id, status=status)])
     db.session.commit()
 

@@ -30,8 +30,8 @@ from test_supporters import assert_access_ended_without_reason
 
 from app import policy
 from app.extensions import db, limiter
+from app.groups.attendance import AttendanceEntry, record_attendance
 from app.groups.models import Attendance, AttendanceStatus, Membership, SessionOccurrence
-from app.groups.services import AttendanceEntry, record_attendance
 from app.models_base import utcnow
 from app.progress import queries as progress_queries
 from app.progress import services as progress_services

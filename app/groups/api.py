@@ -14,7 +14,7 @@ from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
 from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
-from app.groups import queries, services
+from app.groups import attendance, queries, rules, schedules, services
 from app.groups.models import Membership, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
@@ -107,7 +107,7 @@ def update_group(data, group_id: int):
     if agreement is not None:
         try:
             services.update_agreement(current_user, group, agreement)
-        except services.GroupError as error:
+        except rules.GroupError as error:
             error.field = "agreement" if error.field else None
             raise
     services.update_group(current_user, group, data)
@@ -141,7 +141,7 @@ def put_facilitators(data, group_id: int):
     policy.require_manage_group(current_user, group)
     users = [db.session.get(User, user_id) for user_id in dict.fromkeys(data["co_facilitators"])]
     if any(user is None for user in users):
-        raise services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
+        raise rules.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
                                   "co_facilitators")
     services.set_co_facilitators(current_user, group, users)
     return _facilitators(group)
@@ -156,7 +156,7 @@ def put_schedule(data, group_id: int):
     """Set the recurring series; sessions changed one by one and past sessions are kept."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    schedule = services.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
+    schedule = schedules.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
                                       rule=data["rrule"], duration_minutes=data["duration_minutes"])
     return {"dtstart_local": datetime.fromisoformat(schedule.dtstart_local), "rrule": schedule.rrule,
             "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
@@ -319,7 +319,7 @@ def add_session(data, group_id: int):
     """Add an extra one-off session (start in the group's time zone)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    return services.add_extra_session(current_user, group, start_local=data["start_local"],
+    return schedules.add_extra_session(current_user, group, start_local=data["start_local"],
                                       duration_minutes=data["duration_minutes"],
                                       video_link=data["video_link"], location=data["location"])
 
@@ -345,19 +345,19 @@ def update_session(data, session_id: int):
     policy.require_manage_group(current_user, occurrence.group)
     changes = {k: data[k] for k in ("start_local", "duration_minutes", "video_link", "location") if k in data}
     if changes:
-        services.update_occurrence(current_user, occurrence, **changes)
+        schedules.update_occurrence(current_user, occurrence, **changes)
     if data.get("status") == OccurrenceStatus.CANCELLED:
-        services.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
+        schedules.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
     elif data.get("status") == OccurrenceStatus.SCHEDULED and occurrence.status == OccurrenceStatus.CANCELLED:
-        services.restore_occurrence(current_user, occurrence)
+        schedules.restore_occurrence(current_user, occurrence)
     return occurrence
 
 
-def _sheet(occurrence, saved: services.AttendanceSaved | None = None) -> dict:
+def _sheet(occurrence, saved: attendance.AttendanceSaved | None = None) -> dict:
     sheet = queries.attendance_sheet(occurrence)
     services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
                                      member_ids=[m.user_id for m, record in sheet if record is not None])
-    saved = saved or services.AttendanceSaved()
+    saved = saved or attendance.AttendanceSaved()
     return {"session_id": occurrence.id, "conflicts": saved.conflicts, "skipped": saved.skipped, "records": [
         {"user_id": m.user_id, "preferred_name": m.shown_name, "status": r.status if r else None,
          "comment": r.comment if r else ""} for m, r in sheet]}
@@ -385,10 +385,10 @@ def put_attendance(data, session_id: int):
     cancelled session, or one that has not started, takes no attendance (409)."""
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    entries = [services.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
+    entries = [attendance.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
                                         previous_status=e["previous_status"], previous_comment=e["previous_comment"])
                for e in data["entries"]]
-    saved = services.record_attendance(current_user, occurrence, entries)
+    saved = attendance.record_attendance(current_user, occurrence, entries)
     return _sheet(occurrence, saved)
 
 
