@@ -197,15 +197,16 @@ def register_blueprints(app: Flask) -> None:
     from app import errors, health
     from app.accounts import bp as accounts_bp
     from app.groups import bp as groups_bp
-    from app.groups import events as _group_events  # noqa: F401  (declares its socket events)
     from app.progress import bp as progress_bp
     from app.realtime import register_socket_handlers
+    from app.rooms import bp as rooms_bp
     from app.supporters import bp as supporters_bp
     from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(rooms_bp)
     app.register_blueprint(supporters_bp)
     app.register_blueprint(progress_bp)
     errors.register(app)

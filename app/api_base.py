@@ -313,9 +313,10 @@ def init_api(app: Flask) -> None:
     from app.accounts.api import blp as accounts_api
     from app.groups.api import blp as groups_api
     from app.progress.api import blp as progress_api
+    from app.rooms.api import blp as rooms_api
     from app.supporters.api import blp as supporters_api
 
-    for blp in (accounts_api, groups_api, supporters_api, progress_api):
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
         csrf.exempt(blp)
         api.register_blueprint(blp)
     app.before_request(protect_browser_writes)

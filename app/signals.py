@@ -3,7 +3,8 @@ and the domains it concerns listen, so that a lower package never imports a high
 transaction as the change that sent the notice, and a Refusal raised by one refuses the whole change.
 
 Each receiver is called as receiver(sender, **values), the values named below; the sender is the object the notice is
-about, or None where the values say it all."""
+about, or None where the values say it all. A question (a name ending in _asked) is answered by what its receivers
+return: send() gives back each receiver's answer."""
 
 from blinker import Namespace
 
@@ -21,3 +22,6 @@ sharing_revoked = _notices.signal("sharing-revoked")
 patient_data_changed = _notices.signal("patient-data-changed")
 #: A socket closed (sid=): what it held (a presence in a live room) is let go.
 socket_closed = _notices.signal("socket-closed")
+#: Which of these sessions hold something a person wrote (occurrence_ids=)? Each receiver answers with the ids of those
+#: it holds records for (check-ins, say), and a session that holds one is kept when its series changes.
+session_records_asked = _notices.signal("session-records-asked")

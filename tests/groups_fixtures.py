@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db
-from app.groups import services
+from app.groups import schedules, services
 from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 
 #: The tests' "now": a Friday. Berlin changes to summer time on Sunday 29 March 2026, New York did on 8 March.
@@ -82,7 +82,7 @@ def make_member(make_user):
 def set_weekly_schedule(facilitator, group: TherapyGroup, start_local: datetime, *, count: int = 8,
                         interval_weeks: int = 1, duration_minutes: int = 90) -> list[SessionOccurrence]:
     rule = f"FREQ=WEEKLY;INTERVAL={interval_weeks};COUNT={count}"
-    services.save_schedule(facilitator, group, dtstart_local=start_local, rule=rule,
+    schedules.save_schedule(facilitator, group, dtstart_local=start_local, rule=rule,
                            duration_minutes=duration_minutes)
     db.session.commit()
     return occurrences_of(group)

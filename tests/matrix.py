@@ -44,24 +44,22 @@ from app.accounts import services
 from app.accounts.models import Organisation, Passkey, PasswordReset, Role, RoleName, User
 from app.audit import AuditEvent
 from app.extensions import db
+from app.groups import calendar as group_calendar
+from app.groups import schedules as group_schedules
 from app.groups import services as group_services
 from app.groups.models import (
-    AlertKind,
     Attendance,
     AttendanceStatus,
-    CheckIn,
-    Energy,
-    LiveRoom,
     Membership,
     MembershipStatus,
     OccurrenceStatus,
-    SafetyAlert,
     SessionOccurrence,
     SpeakingComfort,
 )
 from app.models_base import utcnow
 from app.progress import services as progress_services
 from app.progress.models import GoalCommenter
+from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, SafetyAlert
 from app.supporters import services as supporter_services
 from app.supporters.models import Consent, ConsentEvent, ConsentState, DataClass, SupporterLink
 
@@ -448,12 +446,12 @@ ROUTES: dict[tuple[str, str], Route] = {
 
     # Live room, check-ins and safety alerts -------------------------------------------------------------------------
     # Active members and the group's facilitators only: never a supporter, whatever their consent.
-    ("groups.live_room", "GET"): Route(MEMBERS_SEE, path=_upcoming),
-    ("groups.my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
-    ("groups.create_checkin", "POST"): Route(
+    ("rooms.live_room", "GET"): Route(MEMBERS_SEE, path=_upcoming),
+    ("rooms.my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("rooms.create_checkin", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/",
         form={"client_id": "matrix-form-checkin", "mood": "6", "energy": "medium", "note": "", "passed": "0"}),
-    ("groups.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
+    ("rooms.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
                                                 path=lambda w: {"alert_id": w.alert.id}),
 
     # Groups API -------------------------------------------------------------------------------------------------------
@@ -508,19 +506,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         ok_writes=True, json={"rationale": "Small wins add up, one by one."}),
     ("groups_api.delete_agenda_item", "DELETE"): Route(
         API_FACILITATOR_DOES, path=lambda w: {"session_id": w.upcoming.id, "item_id": w.agenda_item.id}),
-    ("groups_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
+    ("rooms_api.list_session_checkins", "GET"): Route(API_MEMBERS_SEE, path=_api_upcoming),
     # Facilitators do not check in.
-    ("groups_api.create_session_checkin", "POST"): Route(
+    ("rooms_api.create_session_checkin", "POST"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE, facilitator=FORBIDDEN), path=_api_upcoming,
         json={"client_id": "matrix-api-session-checkin", "mood": 6, "energy": "medium"}),
-    ("groups_api.list_my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
+    ("rooms_api.list_my_checkins", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK,
                                                          other_patient=OK)),
-    ("groups_api.create_checkin", "POST"): Route(
+    ("rooms_api.create_checkin", "POST"): Route(
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=DONE),
         json={"client_id": "matrix-api-checkin", "mood": 6}),
-    ("groups_api.list_alerts", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=OK,
+    ("rooms_api.list_alerts", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, facilitator=OK,
                                                     other_facilitator=OK)),
-    ("groups_api.acknowledge_alert", "POST"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
+    ("rooms_api.acknowledge_alert", "POST"): Route(API_FACILITATOR_CHANGES, ok_writes=True,
                                                     path=lambda w: {"alert_id": w.alert.id}),
 
     # Sharing: each patient manages their own circle; a supporter reads only under an active consent, and an ended
@@ -882,7 +880,7 @@ def _build_groups(world: World) -> None:
     # A weekly series whose first session starts in ten minutes (its room open, inside the lobby window), one session
     # last week, and one cancelled.
     start = (now + timedelta(minutes=10)).replace(tzinfo=None, second=0, microsecond=0)
-    group_services.save_schedule(facilitator, group, dtstart_local=start, rule="FREQ=WEEKLY;COUNT=3",
+    group_schedules.save_schedule(facilitator, group, dtstart_local=start, rule="FREQ=WEEKLY;COUNT=3",
                                  duration_minutes=90)
     upcoming, _next, later = sorted(_occurrences(group), key=lambda o: o.starts_at)
     world.add("upcoming", upcoming)
@@ -906,7 +904,7 @@ def _build_groups(world: World) -> None:
                                         patient_id=patient.id, kind=AlertKind.NEED_SUPPORT,
                                         occurrence_id=upcoming.id, checkin_id=live.id)))
 
-    _feed, world.values["calendar_token"] = group_services.create_calendar_feed(patient)
+    _feed, world.values["calendar_token"] = group_calendar.create_calendar_feed(patient)
     invitation, world.values["group_invitation_code"] = group_services.invite_member(facilitator, group)
     world.values["join_token"] = services.join_token(invitation, JOINING_EMAIL)
 

@@ -36,8 +36,9 @@ def setup(app) -> dict:
     from app.accounts.models import Organisation, Role, RoleName, User
     from app.extensions import db
     from app.groups import services
-    from app.groups.models import LiveRoom, Membership, MembershipStatus, SessionOccurrence
+    from app.groups.models import Membership, MembershipStatus, SessionOccurrence
     from app.models_base import utcnow
+    from app.rooms.models import LiveRoom
 
     with app.app_context(), app.test_request_context():
         db.create_all()

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, socketio
-from app.groups import checkins
-from app.groups import services as group_services
+from app.groups import attendance as group_attendance
 from app.groups.models import AttendanceStatus, SessionOccurrence
 from app.models_base import utcnow
+from app.rooms import services as room_services
 from app.supporters import services
 from app.supporters.models import Consent, ConsentEvent, SupporterLink
 
@@ -77,14 +77,14 @@ def sweep() -> list[Consent]:
 
 def add_checkin(patient, mood: int, note: str = "", occurrence=None):
     """A check-in between sessions (or in one), committed as the API would."""
-    result = checkins.record_checkin(patient, client_id=f"fixture-{next(_client_ids)}", mood=mood, note=note,
+    result = room_services.record_checkin(patient, client_id=f"fixture-{next(_client_ids)}", mood=mood, note=note,
                                      occurrence=occurrence)
     db.session.commit()
     return result.checkin
 
 
 def attend(facilitator, occurrence: SessionOccurrence, patient, status=AttendanceStatus.PRESENT_ONLINE) -> None:
-    group_services.record_attendance(facilitator, occurrence, [group_services.AttendanceEntry(
+    group_attendance.record_attendance(facilitator, occurrence, [group_attendance.AttendanceEntry(
         user_id=patient.id, status=status)])
     db.session.commit()
 

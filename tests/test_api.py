@@ -160,9 +160,10 @@ def _api_schemas() -> list[type]:
 
     from app.accounts import schemas as accounts
     from app.groups import schemas as groups
+    from app.rooms import schemas as rooms
     from app.supporters import schemas as supporters
 
-    return [obj for module in (accounts, groups, supporters) for obj in vars(module).values()
+    return [obj for module in (accounts, groups, rooms, supporters) for obj in vars(module).values()
             if inspect.isclass(obj) and issubclass(obj, marshmallow.Schema) and obj.__module__ == module.__name__]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.accounts.models import RoleName
 from app.extensions import db
-from app.groups import services
+from app.groups import schedules, services
 from app.groups.models import CalendarFeed, MembershipStatus, OccurrenceStatus
 
 
@@ -104,7 +104,7 @@ def test_a_new_york_group_calendar_reads_back_with_new_york_times(client, login,
 def test_cancelled_sessions_are_marked_cancelled_with_their_reason(client, login, group_with_members, facilitator):
     group = group_with_members
     cancelled = [o for o in occurrences_of(group) if o.starts_at > NOW][1]
-    services.cancel_occurrence(facilitator, cancelled, "Easter holiday")
+    schedules.cancel_occurrence(facilitator, cancelled, "Easter holiday")
     db.session.commit()
     login(client, facilitator)
 
@@ -118,9 +118,9 @@ def test_cancelled_sessions_are_marked_cancelled_with_their_reason(client, login
 def test_moved_relinked_and_extra_sessions_appear_as_they_are(client, login, group_with_members, facilitator):
     group = group_with_members
     moved, relinked = [o for o in occurrences_of(group) if o.starts_at > NOW][:2]
-    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 3, 27, 9, 30), duration_minutes=60)
-    services.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
-    extra = services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 20, 10, 0),
+    schedules.update_occurrence(facilitator, moved, start_local=datetime(2026, 3, 27, 9, 30), duration_minutes=60)
+    schedules.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
+    extra = schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 20, 10, 0),
                                        duration_minutes=45, location="Room 2")
     db.session.commit()
     login(client, facilitator)
@@ -284,7 +284,7 @@ def test_a_feed_drops_a_group_the_person_has_left(app, login, post, group_with_m
 
 def test_a_facilitators_feed_includes_cancelled_sessions_marked_so(app, login, post, group_with_members, facilitator):
     cancelled = [o for o in occurrences_of(group_with_members) if o.starts_at > NOW][0]
-    services.cancel_occurrence(facilitator, cancelled, "Ill")
+    schedules.cancel_occurrence(facilitator, cancelled, "Ill")
     db.session.commit()
     client = app.test_client()
     path = feed_path(client, login, post, facilitator)
@@ -316,7 +316,7 @@ def test_fetching_twice_gives_the_same_events_and_a_moved_session_a_higher_seque
     clock.shift(timedelta(hours=2))
     assert app.test_client().get(path).data == first_fetch  # nothing changed: the same bytes, DTSTAMP included
 
-    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 18, 0))
+    schedules.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 18, 0))
     db.session.commit()
     after = parse(app.test_client().get(path).data)
 

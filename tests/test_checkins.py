@@ -20,8 +20,9 @@ from app import create_app
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db, limiter
-from app.groups import queries as group_queries
-from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert
+from app.groups.models import Membership, MembershipStatus
+from app.rooms import queries as room_queries
+from app.rooms.models import CheckIn, SafetyAlert
 
 SUPPORT = {k.removeprefix("crisis_"): v for k, v in CRISIS.items()}
 
@@ -272,8 +273,8 @@ def test_a_paused_members_low_mood_between_sessions_still_alerts_that_groups_fac
     assert [a.group_id for a in rows(SafetyAlert)] == [paused.group.id]
     assert [a["group_id"] for a in received(sockets[paused.group.id], "alert")] == [paused.group.id]
     assert received(sockets[left.group.id]) == []
-    assert [c.note for c in group_queries.recent_between_session_checkins([paused.group.id])] == ["Hard week"]
-    assert group_queries.recent_between_session_checkins([left.group.id]) == []
+    assert [c.note for c in room_queries.recent_between_session_checkins([paused.group.id])] == ["Hard week"]
+    assert room_queries.recent_between_session_checkins([left.group.id]) == []
 
 
 def test_the_threshold_between_sessions_is_each_groups_own(client, make_room, make_user, bearer, facilitator,
@@ -581,8 +582,9 @@ def concurrent_server(request, tmp_path):
     from app.accounts import services as account_services
     from app.accounts.models import Organisation, Role, User
     from app.groups import services
-    from app.groups.models import LiveRoom, Membership, SessionOccurrence
+    from app.groups.models import Membership, SessionOccurrence
     from app.models_base import utcnow
+    from app.rooms.models import LiveRoom
 
     if request.param == "sqlite":
         uri = f"sqlite:///{tmp_path / 'concurrent.db'}"

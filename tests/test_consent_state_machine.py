@@ -30,12 +30,13 @@ from test_supporters import assert_access_ended_without_reason
 
 from app import policy
 from app.extensions import db, limiter
-from app.groups.models import Attendance, AttendanceStatus, CheckIn, Membership, SessionOccurrence
-from app.groups.services import AttendanceEntry, record_attendance
+from app.groups.attendance import AttendanceEntry, record_attendance
+from app.groups.models import Attendance, AttendanceStatus, Membership, SessionOccurrence
 from app.models_base import utcnow
 from app.progress import queries as progress_queries
 from app.progress import services as progress_services
 from app.progress.models import Goal, SmallWin
+from app.rooms.models import CheckIn
 from app.supporters import queries, services
 from app.supporters.models import AccessLog, ClinicalHold, Consent, ConsentEvent, DataClass, Encouragement
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.accounts.models import RoleName, User
 from app.extensions import db, mail
-from app.groups import queries, services
+from app.groups import attendance, queries, schedules, services
 from app.groups.models import (
     Attendance,
     AttendanceStatus,
@@ -836,7 +836,7 @@ def test_the_patients_home_shows_the_neutral_attendance_summary(client, login, g
                                                                patient):
     for occurrence, status in zip(past(group_with_members), ("present_online", "absent", "brief_checkin"),
                                   strict=True):
-        services.record_attendance(facilitator, occurrence, [services.AttendanceEntry(
+        attendance.record_attendance(facilitator, occurrence, [attendance.AttendanceEntry(
             user_id=patient.id, status=AttendanceStatus(status))])
     db.session.commit()
     login(client, patient)
@@ -853,10 +853,10 @@ def test_the_facilitators_home_shows_attendance_engagement_risk_and_the_waitlist
     group = group_with_members
     ids = {m.shown_name: m.user_id for m in queries.active_members(group)}
     for occurrence in past(group):
-        services.record_attendance(facilitator, occurrence, [
-            services.AttendanceEntry(user_id=ids["Pat"], status=AttendanceStatus.PRESENT_ONLINE),
-            services.AttendanceEntry(user_id=ids["Zoe Zimmer"], status=AttendanceStatus.ABSENT),
-            services.AttendanceEntry(user_id=ids["Ben Berg"], status=AttendanceStatus.EXCUSED)])
+        attendance.record_attendance(facilitator, occurrence, [
+            attendance.AttendanceEntry(user_id=ids["Pat"], status=AttendanceStatus.PRESENT_ONLINE),
+            attendance.AttendanceEntry(user_id=ids["Zoe Zimmer"], status=AttendanceStatus.ABSENT),
+            attendance.AttendanceEntry(user_id=ids["Ben Berg"], status=AttendanceStatus.EXCUSED)])
     services.update_group(facilitator, group, {"capacity": 3})
     make_member(group)
     db.session.commit()
@@ -965,7 +965,7 @@ def test_facilitators_reading_intake_attendance_and_engagement_is_audited(client
                                                                           facilitator, patient):
     group = group_with_members
     occurrence = past(group)[-1]
-    services.record_attendance(facilitator, occurrence, [services.AttendanceEntry(
+    attendance.record_attendance(facilitator, occurrence, [attendance.AttendanceEntry(
         user_id=patient.id, status=AttendanceStatus.PRESENT_ONLINE)])
     db.session.commit()
     members = sorted(m.user_id for m in queries.active_members(group))
@@ -1134,7 +1134,7 @@ def test_a_member_sees_the_agreement_version_they_accepted_beside_the_new_one(cl
 def test_the_schedule_form_shows_weekdays_and_an_interval_set_through_the_api(client, login, make_group,
                                                                               facilitator):
     group = make_group(facilitator)
-    services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 6, 18, 0),
+    schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 6, 18, 0),
                            rule="FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,TH;COUNT=6", duration_minutes=60)
     db.session.commit()
     login(client, facilitator)
@@ -1164,7 +1164,7 @@ def test_a_schedule_saved_on_the_page_with_weekdays(client, login, post, make_gr
 
 def test_the_schedule_page_says_when_a_rule_is_more_than_it_can_show(client, login, make_group, facilitator):
     group = make_group(facilitator)
-    services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 2, 18, 0),
+    schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 2, 18, 0),
                            rule="FREQ=MONTHLY;BYDAY=1TH;COUNT=3", duration_minutes=60)
     db.session.commit()
     login(client, facilitator)
@@ -1201,7 +1201,7 @@ def _group_with_sessions(make_group, facilitator, patient, make_member, clock, n
     services.add_agenda_item(facilitator, future(group)[0], title="Arrive", rationale="To land.")
     clock.move_to(NOW)
     for occurrence in past(group):
-        services.record_attendance(facilitator, occurrence, [services.AttendanceEntry(
+        attendance.record_attendance(facilitator, occurrence, [attendance.AttendanceEntry(
             user_id=patient.id, status=AttendanceStatus.PRESENT_ONLINE)])
     db.session.commit()
     return group

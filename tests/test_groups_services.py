@@ -13,7 +13,8 @@ from sqlalchemy import select
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, RoleName
 from app.extensions import db
-from app.groups import queries, services
+from app.groups import attendance, queries, schedules, services
+from app.groups.attendance import AttendanceEntry
 from app.groups.models import (
     AgendaItem,
     Attendance,
@@ -26,7 +27,7 @@ from app.groups.models import (
     Schedule,
     SessionOccurrence,
 )
-from app.groups.services import AttendanceEntry, GroupError
+from app.groups.rules import GroupError
 from app.models_base import utcnow
 
 PRESENT = AttendanceStatus.PRESENT_ONLINE
@@ -54,7 +55,7 @@ def record(facilitator, occurrence, statuses: dict, comments: dict | None = None
         entries.append(AttendanceEntry(user_id=user_id, status=status, comment=(comments or {}).get(user_id, ""),
                                        previous_status=row.status if row else None,
                                        previous_comment=row.comment if row else ""))
-    saved = services.record_attendance(facilitator, occurrence, entries)
+    saved = attendance.record_attendance(facilitator, occurrence, entries)
     db.session.commit()
     return saved.conflicts
 
@@ -143,19 +144,19 @@ def test_a_group_that_has_ended_cannot_be_changed(group_with_members, facilitato
         "edit": lambda: services.update_group(facilitator, group, {"name": "Renamed"}),
         "reopen": lambda: services.update_group(facilitator, group, {"status": "active"}),
         "agreement": lambda: services.update_agreement(facilitator, group, "New rules"),
-        "schedule": lambda: services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18),
+        "schedule": lambda: schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18),
                                                    rule="FREQ=WEEKLY;COUNT=3", duration_minutes=90),
         "invite": lambda: services.invite_member(facilitator, group),
-        "extra": lambda: services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 4, 10),
+        "extra": lambda: schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 4, 10),
                                                     duration_minutes=60),
-        "move": lambda: services.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 4, 4, 10)),
-        "cancel": lambda: services.cancel_occurrence(facilitator, occurrence, "Holiday"),
+        "move": lambda: schedules.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 4, 4, 10)),
+        "cancel": lambda: schedules.cancel_occurrence(facilitator, occurrence, "Holiday"),
         "agenda": lambda: services.add_agenda_item(facilitator, occurrence, title="Breathing"),
         "agenda edit": lambda: services.update_agenda_item(facilitator, first, title="X", body="", rationale=""),
         "agenda order": lambda: services.move_agenda_item(facilitator, second, -1),
         "agenda delete": lambda: services.delete_agenda_item(facilitator, first),
         "membership": lambda: services.change_membership_status(facilitator, newcomer, MembershipStatus.LEFT),
-        "attendance": lambda: services.record_attendance(facilitator, occurrence, []),
+        "attendance": lambda: attendance.record_attendance(facilitator, occurrence, []),
         "join": lambda: enrol(group, newcomer.user),
     }
     before = (group.name, group.status, len(occurrences_of(group)), len(group.agreements))
@@ -624,7 +625,7 @@ def test_a_schedule_starting_in_the_gap_is_refused_with_a_clear_message(make_gro
     group = make_group(facilitator, timezone=zone)
 
     with pytest.raises(GroupError) as caught:
-        services.save_schedule(facilitator, group, dtstart_local=gap, rule="FREQ=WEEKLY;COUNT=4",
+        schedules.save_schedule(facilitator, group, dtstart_local=gap, rule="FREQ=WEEKLY;COUNT=4",
                                duration_minutes=90)
     db.session.rollback()
 
@@ -643,7 +644,7 @@ def test_a_schedule_that_cannot_be_used_is_refused_and_nothing_is_saved(make_gro
     group = make_group(facilitator)
 
     with pytest.raises(GroupError) as caught:
-        services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18), rule=rule,
+        schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18), rule=rule,
                                duration_minutes=90)
     db.session.rollback()
 
@@ -658,7 +659,7 @@ def test_a_schedule_whose_sessions_are_all_in_the_past_is_refused(make_group, fa
     group = make_group(facilitator)
 
     with pytest.raises(GroupError) as caught:
-        services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 2, 5, 18), rule="FREQ=WEEKLY;COUNT=4",
+        schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 2, 5, 18), rule="FREQ=WEEKLY;COUNT=4",
                                duration_minutes=90)
     db.session.rollback()
 
@@ -670,11 +671,11 @@ def test_a_schedule_whose_sessions_are_all_in_the_past_is_refused(make_group, fa
 def test_a_session_length_outside_15_minutes_to_8_hours_is_refused(group_with_members, facilitator, minutes):
     group = group_with_members
     attempts = [
-        lambda: services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18),
+        lambda: schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 4, 1, 18),
                                        rule="FREQ=WEEKLY;COUNT=2", duration_minutes=minutes),
-        lambda: services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10),
+        lambda: schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10),
                                            duration_minutes=minutes),
-        lambda: services.update_occurrence(facilitator, future(group)[0], duration_minutes=minutes),
+        lambda: schedules.update_occurrence(facilitator, future(group)[0], duration_minutes=minutes),
     ]
     for attempt in attempts:
         with pytest.raises(GroupError) as caught:
@@ -693,7 +694,7 @@ def test_moving_one_session_leaves_the_rest_of_the_series_alone(group_with_membe
     before = {o.id: (o.starts_at, o.duration_minutes) for o in occurrences_of(group)}
     moved = future(group)[1]  # Thursday 2 April, 18:00 Berlin
 
-    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 17, 30), duration_minutes=60)
+    schedules.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 17, 30), duration_minutes=60)
     db.session.commit()
 
     assert moved.starts_at == utc(2026, 4, 3, 15, 30)
@@ -708,9 +709,9 @@ def test_cancelling_one_session_keeps_the_reason_and_leaves_the_others(group_wit
     cancelled = future(group)[2]
 
     with pytest.raises(GroupError):
-        services.cancel_occurrence(facilitator, cancelled, "   ")
+        schedules.cancel_occurrence(facilitator, cancelled, "   ")
     db.session.rollback()
-    services.cancel_occurrence(facilitator, cancelled, "Easter holiday: see you next week.")
+    schedules.cancel_occurrence(facilitator, cancelled, "Easter holiday: see you next week.")
     db.session.commit()
 
     assert (cancelled.status, cancelled.cancel_reason) == (OccurrenceStatus.CANCELLED,
@@ -724,9 +725,9 @@ def test_a_different_link_for_one_session_only(group_with_members, facilitator):
     one = future(group)[0]
 
     with pytest.raises(GroupError):
-        services.update_occurrence(facilitator, one, video_link="http://plain.example.org")
+        schedules.update_occurrence(facilitator, one, video_link="http://plain.example.org")
     db.session.rollback()
-    services.update_occurrence(facilitator, one, video_link="https://backup.example.org/room")
+    schedules.update_occurrence(facilitator, one, video_link="https://backup.example.org/room")
     db.session.commit()
 
     assert one.effective_video_link == "https://backup.example.org/room"
@@ -738,7 +739,7 @@ def test_moving_a_session_into_the_gap_is_refused_and_changes_nothing(group_with
     occurrence = future(group_with_members)[0]
 
     with pytest.raises(GroupError) as caught:
-        services.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 3, 29, 2, 15))
+        schedules.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 3, 29, 2, 15))
     db.session.rollback()
 
     assert caught.value.code == "nonexistent_local_time"
@@ -748,9 +749,9 @@ def test_moving_a_session_into_the_gap_is_refused_and_changes_nothing(group_with
 def test_editing_the_series_keeps_moved_cancelled_and_relinked_sessions(group_with_members, facilitator):
     group = group_with_members
     first, second, third = future(group)[:3]
-    services.update_occurrence(facilitator, first, start_local=datetime(2026, 3, 27, 18, 0))
-    services.cancel_occurrence(facilitator, second, "Holiday")
-    services.update_occurrence(facilitator, third, video_link="https://backup.example.org/room")
+    schedules.update_occurrence(facilitator, first, start_local=datetime(2026, 3, 27, 18, 0))
+    schedules.cancel_occurrence(facilitator, second, "Holiday")
+    schedules.update_occurrence(facilitator, third, video_link="https://backup.example.org/room")
     db.session.commit()
 
     # Longer sessions, and two more of them.
@@ -770,7 +771,7 @@ def test_changing_the_series_time_keeps_a_cancelled_day_cancelled(group_with_mem
     """Moving every session from 18:00 to 18:30 must not bring back, at 18:30, the session cancelled for a holiday."""
     group = group_with_members
     holiday = future(group)[2]  # 9 April
-    services.cancel_occurrence(facilitator, holiday, "Holiday")
+    schedules.cancel_occurrence(facilitator, holiday, "Holiday")
     db.session.commit()
 
     set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 30), count=8)
@@ -784,7 +785,7 @@ def test_changing_the_series_time_keeps_a_cancelled_day_cancelled(group_with_mem
 def test_changing_the_series_time_keeps_a_moved_session_where_it_was_moved(group_with_members, facilitator):
     group = group_with_members
     moved = future(group)[1]
-    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 10, 0))
+    schedules.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 3, 10, 0))
     db.session.commit()
 
     set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 19, 0), count=8)
@@ -823,7 +824,7 @@ def test_shortening_the_series_removes_later_sessions_but_keeps_past_ones_and_re
 
 def test_extra_one_off_sessions_sit_beside_the_series_and_survive_editing_it(group_with_members, facilitator):
     group = group_with_members
-    extra = services.add_extra_session(facilitator, group, start_local=datetime(2026, 3, 31, 10, 0),
+    extra = schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 3, 31, 10, 0),
                                        duration_minutes=60, location="Room 2")
     db.session.commit()
 
@@ -840,7 +841,7 @@ def test_extra_one_off_sessions_sit_beside_the_series_and_survive_editing_it(gro
 def test_an_extra_session_in_the_gap_or_in_the_past_is_refused(make_group, facilitator, start, code):
     group = make_group(facilitator)
     with pytest.raises(GroupError) as caught:
-        services.add_extra_session(facilitator, group, start_local=start, duration_minutes=60)
+        schedules.add_extra_session(facilitator, group, start_local=start, duration_minutes=60)
     db.session.rollback()
 
     assert caught.value.code == code
@@ -854,7 +855,7 @@ def test_an_extra_session_in_the_gap_or_in_the_past_is_refused(make_group, facil
 def test_an_extra_session_at_an_ambiguous_time_takes_its_first_occurrence(make_group, facilitator, zone, typed, first):
     group = make_group(facilitator, timezone=zone)
 
-    extra = services.add_extra_session(facilitator, group, start_local=typed, duration_minutes=60)
+    extra = schedules.add_extra_session(facilitator, group, start_local=typed, duration_minutes=60)
 
     assert extra.starts_at == first
 
@@ -862,7 +863,7 @@ def test_an_extra_session_at_an_ambiguous_time_takes_its_first_occurrence(make_g
 def test_an_extra_session_needs_a_secure_link(make_group, facilitator):
     group = make_group(facilitator)
     with pytest.raises(GroupError) as caught:
-        services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10), duration_minutes=60,
+        schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10), duration_minutes=60,
                                    video_link="ftp://files.example.org")
     assert caught.value.field == "video_link"
 
@@ -880,7 +881,7 @@ def test_changing_the_weekday_moves_each_session_with_its_agenda_notes_and_own_l
     prepared, noted, relinked = future(group)[:3]  # Thursdays 26 March, 2 and 9 April
     services.add_agenda_item(facilitator, prepared, title="Activity scheduling", rationale="Small steps add up.")
     services.add_note(facilitator, group, "Ask Pat about the new job.", occurrence=noted, member=patient)
-    services.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
+    schedules.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
     db.session.commit()
     past_before = [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW]
 
@@ -902,7 +903,7 @@ def test_changing_the_weekday_keeps_a_session_moved_alone_where_it_was_and_adds_
                                                                                         facilitator):
     group = group_with_members
     moved = future(group)[1]  # Thursday 2 April, moved to Saturday 4 April
-    services.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 4, 10, 0))
+    schedules.update_occurrence(facilitator, moved, start_local=datetime(2026, 4, 4, 10, 0))
     db.session.commit()
 
     set_weekly_schedule(facilitator, group, datetime(2026, 3, 6, 18, 0), count=8)
@@ -921,7 +922,7 @@ def test_a_series_change_that_would_drop_a_session_holding_notes_is_refused(grou
     before = [(o.id, o.starts_at) for o in occurrences_of(group)]
 
     with pytest.raises(GroupError) as caught:
-        services.save_schedule(facilitator, group, dtstart_local=datetime(2026, 3, 5, 18, 0),
+        schedules.save_schedule(facilitator, group, dtstart_local=datetime(2026, 3, 5, 18, 0),
                                rule="FREQ=WEEKLY;COUNT=6", duration_minutes=90)
     db.session.rollback()
 
@@ -947,7 +948,7 @@ def test_changing_the_time_zone_keeps_every_session_at_its_local_time_in_the_new
     group = group_with_members
     prepared = future(group)[0]
     services.add_agenda_item(facilitator, prepared, title="Arrive")
-    extra = services.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10, 0),
+    extra = schedules.add_extra_session(facilitator, group, start_local=datetime(2026, 4, 1, 10, 0),
                                        duration_minutes=60)
     db.session.commit()
     past_before = [(o.id, o.starts_at) for o in occurrences_of(group) if o.starts_at < NOW]
@@ -970,9 +971,9 @@ def test_a_longer_series_lengthens_cancelled_and_relinked_sessions_but_not_one_g
         group_with_members, facilitator):
     group = group_with_members
     cancelled, relinked, own_length = future(group)[:3]
-    services.cancel_occurrence(facilitator, cancelled, "Holiday")
-    services.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
-    services.update_occurrence(facilitator, own_length, duration_minutes=60)
+    schedules.cancel_occurrence(facilitator, cancelled, "Holiday")
+    schedules.update_occurrence(facilitator, relinked, video_link="https://backup.example.org/room")
+    schedules.update_occurrence(facilitator, own_length, duration_minutes=60)
     db.session.commit()
 
     set_weekly_schedule(facilitator, group, datetime(2026, 3, 5, 18, 0), count=8, duration_minutes=120)
@@ -987,7 +988,7 @@ def test_a_session_cannot_be_moved_into_the_past(group_with_members, facilitator
     occurrence = future(group_with_members)[0]
 
     with pytest.raises(GroupError) as caught:
-        services.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 3, 19, 18, 0))
+        schedules.update_occurrence(facilitator, occurrence, start_local=datetime(2026, 3, 19, 18, 0))
     db.session.rollback()
 
     assert (caught.value.code, caught.value.field) == ("in_the_past", "start")
@@ -1082,7 +1083,7 @@ def test_attendance_for_someone_who_is_not_an_active_member_is_skipped_and_repor
     db.session.commit()
     occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
 
-    saved = services.record_attendance(facilitator, occurrence, [
+    saved = attendance.record_attendance(facilitator, occurrence, [
         AttendanceEntry(user_id=gone.user_id, status=PRESENT),
         AttendanceEntry(user_id=other_patient.id, status=PRESENT)])
     db.session.commit()
@@ -1102,7 +1103,7 @@ def test_a_member_paused_since_the_sheet_was_loaded_costs_nobody_else_their_row(
     services.change_membership_status(make_user(RoleName.FACILITATOR), ben, MembershipStatus.PAUSED, "Unwell")
     db.session.commit()
 
-    saved = services.record_attendance(facilitator, occurrence, [
+    saved = attendance.record_attendance(facilitator, occurrence, [
         AttendanceEntry(user_id=uid, status=status, comment=comment, previous_status=loaded[uid][0],
                         previous_comment=loaded[uid][1])
         for uid, (status, comment) in {ids["Pat"]: (PRESENT, "On time"), ids["Zoe Zimmer"]: (ABSENT, ""),
@@ -1120,13 +1121,13 @@ def test_attendance_cannot_be_recorded_for_a_cancelled_or_future_session(group_w
     group = group_with_members
     if which == "cancelled":
         occurrence = [o for o in occurrences_of(group) if o.starts_at < NOW][-1]
-        services.cancel_occurrence(facilitator, occurrence, "Snow")
+        schedules.cancel_occurrence(facilitator, occurrence, "Snow")
         db.session.commit()
     else:
         occurrence = future(group)[0]
 
     with pytest.raises(GroupError) as caught:
-        services.record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id, status=PRESENT)])
+        attendance.record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id, status=PRESENT)])
     db.session.rollback()
 
     assert caught.value.code == {"cancelled": "session_cancelled", "future": "session_not_started"}[which]
@@ -1145,7 +1146,7 @@ def _save(by, occurrence, loaded: dict, changes: dict) -> list[int]:
         new_status, new_comment = changes.get(user_id, (status, comment))
         entries.append(AttendanceEntry(user_id=user_id, status=new_status, comment=new_comment,
                                        previous_status=status, previous_comment=comment))
-    saved = services.record_attendance(by, occurrence, entries)
+    saved = attendance.record_attendance(by, occurrence, entries)
     db.session.commit()
     return saved.conflicts
 
@@ -1295,13 +1296,13 @@ def test_two_facilitators_saving_the_same_row_at_once_lose_nothing(shared_databa
 
     def save(by_id, status):
         occurrence = db.session.get(SessionOccurrence, occurrence_id)
-        return services.record_attendance(db.session.get(User, by_id), occurrence, [AttendanceEntry(
+        return attendance.record_attendance(db.session.get(User, by_id), occurrence, [AttendanceEntry(
             user_id=member, status=status, previous_status=on_record)])
 
     results = run_overlapping(app, lambda: save(lead, PRESENT), lambda: save(colleague, ABSENT))
 
-    assert isinstance(results["first"], services.AttendanceSaved) and results["first"].conflicts == []
-    assert isinstance(results["second"], services.AttendanceSaved), results["second"]
+    assert isinstance(results["first"], attendance.AttendanceSaved) and results["first"].conflicts == []
+    assert isinstance(results["second"], attendance.AttendanceSaved), results["second"]
     assert results["second"].conflicts == [member]
     db.session.expire_all()
     assert db.session.scalar(select(Attendance.status).where(Attendance.occurrence_id == occurrence_id)) == PRESENT
@@ -1380,7 +1381,7 @@ def test_cancelled_sessions_do_not_count_in_attendance(ten_past_sessions, facili
     group, past, _zoe = ten_past_sessions
     for occurrence in past:
         record(facilitator, occurrence, {patient.id: PRESENT})
-    services.cancel_occurrence(facilitator, past[-1], "Snow")
+    schedules.cancel_occurrence(facilitator, past[-1], "Snow")
     db.session.commit()
 
     engagement = queries.engagement(group)

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from app.accounts.models import Organisation, User
 from app.api_base import MAX_JSON_DEPTH
 from app.extensions import db, mail, socketio
-from app.groups.checkins import CheckInError, record_checkin
 from app.groups.models import SessionOccurrence, TherapyGroup
 from app.notifications.email import queue_email
+from app.rooms.services import CheckInError, record_checkin
 from app.zones import TIMEZONES
 
 NESTED = "[" * 3000 + "]" * 3000  # 6 KB

@@ -17,18 +17,10 @@ from app.accounts import services as account_services
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
 from app.extensions import db
-from app.groups import checkins, services
-from app.groups.models import (
-    Attendance,
-    AttendanceStatus,
-    CheckIn,
-    LiveRoom,
-    Membership,
-    MembershipStatus,
-    OccurrenceStatus,
-    RoomPresence,
-    SafetyAlert,
-)
+from app.groups import services
+from app.groups.models import Attendance, AttendanceStatus, Membership, MembershipStatus, OccurrenceStatus
+from app.rooms import services as room_services
+from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
 
 
 def checkin(sio, room, **fields):
@@ -263,12 +255,12 @@ def test_a_fault_in_the_checkin_path_is_a_server_error_the_client_retries_and_th
     nothing of the check-in is kept, the log has the traceback, and once the fault is gone the retry stores it once."""
     pat = enter(patient)
     client_id = key()
-    answer_builder = checkins.own_checkin_answer
+    answer_builder = room_services.own_checkin_answer
 
     def broken(user, result):
         int("not-a-number")
 
-    monkeypatch.setattr(checkins, "own_checkin_answer", broken)
+    monkeypatch.setattr(room_services, "own_checkin_answer", broken)
     with caplog.at_level("ERROR"):
         refused = checkin(pat, room, mood=4, client_id=client_id)
 
@@ -276,7 +268,7 @@ def test_a_fault_in_the_checkin_path_is_a_server_error_the_client_retries_and_th
     assert rows(CheckIn) == []
     assert any("socket event checkin failed" in record.message and record.exc_info for record in caplog.records)
 
-    monkeypatch.setattr(checkins, "own_checkin_answer", answer_builder)
+    monkeypatch.setattr(room_services, "own_checkin_answer", answer_builder)
     first, again = checkin(pat, room, mood=4, client_id=client_id), checkin(pat, room, mood=4, client_id=client_id)
 
     assert first["ok"] is True and first["duplicate"] is False
@@ -1070,8 +1062,6 @@ def test_a_member_waiting_in_the_lobby_can_still_ask_for_support(room, connect_a
 
 def test_two_facilitators_acknowledging_at_once_record_one_acknowledgement(app, room, facilitator_in_room, enter,
                                                                           make_user, patient):
-    from app.groups import checkins
-
     co = make_user(RoleName.FACILITATOR, display_name="Cody Co")
     services.set_co_facilitators(room.facilitator, room.group, [co])
     db.session.commit()
@@ -1085,7 +1075,7 @@ def test_two_facilitators_acknowledging_at_once_record_one_acknowledgement(app, 
     assert alert.acknowledged_at is None  # what this request still believes
 
     with app.test_request_context():
-        checkins.acknowledge_alert(room.facilitator, alert)
+        room_services.acknowledge_alert(room.facilitator, alert)
         db.session.commit()
 
     db.session.refresh(alert)
@@ -1096,8 +1086,6 @@ def test_two_facilitators_acknowledging_at_once_record_one_acknowledgement(app, 
 
 def test_a_room_made_by_another_request_meanwhile_is_the_room(app, room, monkeypatch):
     """Two requests that both find no room for the session: the second to insert uses the first one's."""
-    from app.groups import checkins
-
     existing = LiveRoom(occurrence_id=room.sid)
     db.session.add(existing)
     db.session.commit()
@@ -1111,7 +1099,7 @@ def test_a_room_made_by_another_request_meanwhile_is_the_room(app, room, monkeyp
         return real_scalar(statement, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "scalar", first_look_misses)
-    found = checkins.room_of(room.occurrence, lock=True)
+    found = room_services.room_of(room.occurrence, lock=True)
     monkeypatch.undo()
 
     assert looked and found.id == existing.id

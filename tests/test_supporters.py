@@ -952,7 +952,7 @@ def test_revoking_one_of_two_consents_keeps_the_page_live_and_refreshes_it(
 
 def test_a_cancelled_or_moved_session_refreshes_the_supporters_page(
         patient, supporter, supporter_client, sockets, facilitator, sharing_group, make_user, app, login):
-    from app.groups import services as group_services
+    from app.groups import schedules as group_schedules
     from app.groups.models import SessionOccurrence
 
     grant(patient, supporter, [SESSIONS])
@@ -967,11 +967,11 @@ def test_a_cancelled_or_moved_session_refreshes_the_supporters_page(
     upcoming = db.session.scalar(select(SessionOccurrence).where(SessionOccurrence.group_id == sharing_group.id,
                                                                  SessionOccurrence.starts_at > utcnow())
                                  .order_by(SessionOccurrence.starts_at))
-    group_services.cancel_occurrence(facilitator, upcoming, "The room is closed.")
+    group_schedules.cancel_occurrence(facilitator, upcoming, "The room is closed.")
     db.session.commit()
     assert len(shared_updates(sio)) == 1
-    group_services.restore_occurrence(facilitator, upcoming)
-    group_services.update_occurrence(facilitator, upcoming, location="Room 2")
+    group_schedules.restore_occurrence(facilitator, upcoming)
+    group_schedules.update_occurrence(facilitator, upcoming, location="Room 2")
     db.session.commit()
     assert len(shared_updates(sio)) == 2
     assert shared_updates(other) == []

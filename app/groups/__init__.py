@@ -6,10 +6,7 @@ from app.dashboard import register_panel
 
 bp = Blueprint("groups", __name__)
 
-from app.groups import checkins, demo, queries, routes  # noqa: E402,F401
-
-register_panel("facilitator", "groups/_dashboard_alerts.html", checkins.facilitator_alerts_panel, order=10)
-register_panel("patient", "groups/_dashboard_checkin.html", checkins.patient_checkin_panel, order=10)
+from app.groups import demo, queries, routes, session_pages  # noqa: E402,F401
 
 register_panel("facilitator", "groups/_dashboard_facilitator.html", routes.facilitator_panel, order=50)
 register_panel("patient", "groups/_dashboard_patient.html", queries.patient_dashboard, order=50)

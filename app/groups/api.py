@@ -9,23 +9,20 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import abort
 
-from app import audit, policy
+from app import policy
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, User
 from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
-from app.groups import checkins, queries, services
-from app.groups.models import Membership, OccurrenceStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups import attendance, queries, rules, schedules, services
+from app.groups.models import Membership, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.groups.schemas import (
     AcceptedSchema,
     AcceptInvitationSchema,
     AgendaItemSchema,
     AgendaItemUpdateSchema,
-    AlertSchema,
     AttendanceSheetSchema,
     AttendanceUpdateSchema,
-    CheckInRequestSchema,
-    CheckInSchema,
     CoFacilitatorsSchema,
     ExtraSessionSchema,
     FacilitatorMembershipSchema,
@@ -110,7 +107,7 @@ def update_group(data, group_id: int):
     if agreement is not None:
         try:
             services.update_agreement(current_user, group, agreement)
-        except services.GroupError as error:
+        except rules.GroupError as error:
             error.field = "agreement" if error.field else None
             raise
     services.update_group(current_user, group, data)
@@ -144,7 +141,7 @@ def put_facilitators(data, group_id: int):
     policy.require_manage_group(current_user, group)
     users = [db.session.get(User, user_id) for user_id in dict.fromkeys(data["co_facilitators"])]
     if any(user is None for user in users):
-        raise services.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
+        raise rules.GroupError(_("Co-facilitators must be active facilitators of this organisation."),
                                   "co_facilitators")
     services.set_co_facilitators(current_user, group, users)
     return _facilitators(group)
@@ -159,7 +156,7 @@ def put_schedule(data, group_id: int):
     """Set the recurring series; sessions changed one by one and past sessions are kept."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    schedule = services.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
+    schedule = schedules.save_schedule(current_user, group, dtstart_local=data["dtstart_local"],
                                       rule=data["rrule"], duration_minutes=data["duration_minutes"])
     return {"dtstart_local": datetime.fromisoformat(schedule.dtstart_local), "rrule": schedule.rrule,
             "duration_minutes": schedule.duration_minutes, "timezone": schedule.timezone}
@@ -322,7 +319,7 @@ def add_session(data, group_id: int):
     """Add an extra one-off session (start in the group's time zone)."""
     group = _group(group_id)
     policy.require_manage_group(current_user, group)
-    return services.add_extra_session(current_user, group, start_local=data["start_local"],
+    return schedules.add_extra_session(current_user, group, start_local=data["start_local"],
                                       duration_minutes=data["duration_minutes"],
                                       video_link=data["video_link"], location=data["location"])
 
@@ -348,19 +345,19 @@ def update_session(data, session_id: int):
     policy.require_manage_group(current_user, occurrence.group)
     changes = {k: data[k] for k in ("start_local", "duration_minutes", "video_link", "location") if k in data}
     if changes:
-        services.update_occurrence(current_user, occurrence, **changes)
+        schedules.update_occurrence(current_user, occurrence, **changes)
     if data.get("status") == OccurrenceStatus.CANCELLED:
-        services.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
+        schedules.cancel_occurrence(current_user, occurrence, data.get("cancel_reason", ""))
     elif data.get("status") == OccurrenceStatus.SCHEDULED and occurrence.status == OccurrenceStatus.CANCELLED:
-        services.restore_occurrence(current_user, occurrence)
+        schedules.restore_occurrence(current_user, occurrence)
     return occurrence
 
 
-def _sheet(occurrence, saved: services.AttendanceSaved | None = None) -> dict:
+def _sheet(occurrence, saved: attendance.AttendanceSaved | None = None) -> dict:
     sheet = queries.attendance_sheet(occurrence)
     services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
                                      member_ids=[m.user_id for m, record in sheet if record is not None])
-    saved = saved or services.AttendanceSaved()
+    saved = saved or attendance.AttendanceSaved()
     return {"session_id": occurrence.id, "conflicts": saved.conflicts, "skipped": saved.skipped, "records": [
         {"user_id": m.user_id, "preferred_name": m.shown_name, "status": r.status if r else None,
          "comment": r.comment if r else ""} for m, r in sheet]}
@@ -388,10 +385,10 @@ def put_attendance(data, session_id: int):
     cancelled session, or one that has not started, takes no attendance (409)."""
     occurrence = _occurrence(session_id)
     policy.require_manage_group(current_user, occurrence.group)
-    entries = [services.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
+    entries = [attendance.AttendanceEntry(user_id=e["user_id"], status=e["status"], comment=e["comment"],
                                         previous_status=e["previous_status"], previous_comment=e["previous_comment"])
                for e in data["entries"]]
-    saved = services.record_attendance(current_user, occurrence, entries)
+    saved = attendance.record_attendance(current_user, occurrence, entries)
     return _sheet(occurrence, saved)
 
 
@@ -442,98 +439,3 @@ def delete_agenda_item(session_id: int, item_id: int):
     policy.require_manage_group(current_user, occurrence.group)
     item = next((i for i in occurrence.agenda_items if i.id == item_id), None) or flask_abort(404)
     services.delete_agenda_item(current_user, item)
-
-
-# Check-ins and alerts -------------------------------------------------------------------------------------------------
-
-
-def _record(data, occurrence=None):
-    try:
-        result = checkins.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
-                                         mood=data["mood"], energy=data["energy"], note=data["note"],
-                                         passed=data["passed"])
-    except (checkins.CheckInError, policy.RoomNotOpen) as error:
-        db.session.rollback()
-        status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
-            403 if error.code == "forbidden" else 422
-        abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
-    return checkins.own_checkin_answer(current_user, result)
-
-
-@blp.get("/sessions/<int:session_id>/checkins")
-@login_required
-@blp.response(200, CheckInSchema(many=True))
-@document_errors(blp, 401, 404, 429)
-def list_session_checkins(session_id: int):
-    """Each member's latest check-in in the session: in full for facilitators, as the group's setting allows for
-    members who may be in the live room (their own always in full)."""
-    occurrence = _occurrence(session_id)
-    policy.require_enter_live_room(current_user, occurrence.group)
-    state = checkins.state_for(current_user, occurrence)
-    if state["facilitator"]:  # a read of each member's check-in (SECURITY.md 14)
-        for checkin in state["checkins"]:
-            audit.record("checkin_read", actor=current_user, subject=checkin["user_id"],
-                         target=f"session:{occurrence.id}")
-    return state["checkins"]
-
-
-@blp.post("/sessions/<int:session_id>/checkins")
-@login_required
-@blp.arguments(CheckInRequestSchema)
-@blp.response(201, CheckInSchema)
-@document_errors(blp, 400, 401, 403, 404, 409, 422, 429)
-def create_session_checkin(data, session_id: int):
-    """Check in to a live session without a socket; acknowledged after the commit, idempotent by client_id."""
-    occurrence = _occurrence(session_id)
-    policy.require_enter_live_room(current_user, occurrence.group)
-    return _record(data, occurrence)
-
-
-@blp.get("/checkins")
-@login_required
-@blp.response(200, CheckInSchema(many=True))
-@document_errors(blp, 401, 403, 429)
-def list_my_checkins():
-    """Your own check-ins, newest first."""
-    if not policy.can_check_in_between_sessions(current_user):
-        flask_abort(403)
-    return [{**checkins.checkin_payload(c, current_user.display_name, True), "client_id": c.client_id}
-            for c in queries.history(current_user)]
-
-
-@blp.post("/checkins")
-@login_required
-@limiter.limit("120 per hour", key_func=account_or_address)
-@blp.arguments(CheckInRequestSchema)
-@blp.response(201, CheckInSchema)
-@document_errors(blp, 400, 401, 403, 422, 429)
-def create_checkin(data):
-    """A check-in between sessions; the same distress rules apply."""
-    if not policy.can_check_in_between_sessions(current_user):
-        flask_abort(403)
-    return _record(data)
-
-
-@blp.get("/alerts")
-@login_required
-@blp.response(200, AlertSchema(many=True))
-@document_errors(blp, 401, 403, 429)
-def list_alerts():
-    """Open safety alerts of the groups you run (facilitators)."""
-    if not policy.can_create_group(current_user):
-        flask_abort(403)
-    group_ids = [g.id for g in queries.groups_for_facilitator(current_user)]
-    return [checkins.alert_payload(a) for a in checkins.open_alerts(group_ids)]
-
-
-@blp.post("/alerts/<int:alert_id>/acknowledge")
-@login_required
-@blp.response(200, AlertSchema)
-@document_errors(blp, 400, 401, 404, 429)
-def acknowledge_alert(alert_id: int):
-    """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
-    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
-             or policy.hidden(SafetyAlert, alert_id))
-    policy.require_acknowledge_alert(current_user, alert)
-    checkins.acknowledge_alert(current_user, alert)
-    return checkins.alert_payload(alert)

@@ -1,4 +1,5 @@
-"""iCalendar (RFC 5545) for sessions: local times with their VTIMEZONE, so calendars keep 18:00 at 18:00.
+"""Calendar feeds (secret, revocable feed URLs) and iCalendar (RFC 5545) for sessions: local times with their
+VTIMEZONE, so calendars keep 18:00 at 18:00.
 
 A calendar that imported a session recognises a later copy by its UID and keeps the copy with the higher SEQUENCE
 (RFC 5545 3.8.7.4); DTSTAMP and LAST-MODIFIED are when the session last changed, not when the feed was fetched, so
@@ -9,8 +10,13 @@ from __future__ import annotations
 
 from flask import current_app
 from icalendar import Calendar, Event
+from sqlalchemy import select
 
-from app.groups.models import OccurrenceStatus, SessionOccurrence
+from app import audit
+from app.accounts import services as account_services
+from app.accounts.models import User
+from app.extensions import db
+from app.groups.models import CalendarFeed, OccurrenceStatus, SessionOccurrence
 from app.groups.recurrence import to_local
 from app.input_checks import one_line
 from app.models_base import utcnow
@@ -54,3 +60,34 @@ def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:
         calendar.add_component(event)
     calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+# Calendar feeds -------------------------------------------------------------------------------------------------------
+
+
+def create_calendar_feed(user: User) -> tuple[CalendarFeed, str]:
+    """A new secret feed URL; an earlier one stops working."""
+    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
+                                                              CalendarFeed.revoked_at.is_(None))):
+        feed.revoked_at = utcnow()
+    raw = account_services.new_token()
+    feed = CalendarFeed(user_id=user.id, token_hash=account_services.hash_token(raw))
+    db.session.add(feed)
+    db.session.flush()
+    audit.record("calendar_feed_create", actor=user, subject=user, target=f"calendar_feed:{feed.id}")
+    return feed, raw
+
+
+def revoke_calendar_feeds(user: User) -> None:
+    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
+                                                              CalendarFeed.revoked_at.is_(None))):
+        feed.revoked_at = utcnow()
+    db.session.flush()
+    audit.record("calendar_feed_revoke", actor=user, subject=user)
+
+
+def find_calendar_feed(raw: str) -> CalendarFeed | None:
+    if not raw or len(raw) > 200:
+        return None
+    return db.session.scalar(select(CalendarFeed).where(
+        CalendarFeed.token_hash == account_services.hash_token(raw), CalendarFeed.revoked_at.is_(None)))

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from app.groups.forms import ATTENDANCE_LABELS
-from app.groups.models import Energy, GroupFormat, GroupStatus, MembershipStatus
+from app.groups.models import GroupFormat, GroupStatus, MembershipStatus
 
 MEMBERSHIP_STATUS_LABELS = {
     MembershipStatus.INVITED: _l("Invited"),
@@ -28,11 +28,8 @@ FORMAT_LABELS = {
 }
 
 
-ENERGY_LABELS = {Energy.LOW: _l("Low"), Energy.MEDIUM: _l("Medium"), Energy.HIGH: _l("High")}
-
-
 def label(value) -> str:
-    for table in (MEMBERSHIP_STATUS_LABELS, GROUP_STATUS_LABELS, FORMAT_LABELS, ATTENDANCE_LABELS, ENERGY_LABELS):
+    for table in (MEMBERSHIP_STATUS_LABELS, GROUP_STATUS_LABELS, FORMAT_LABELS, ATTENDANCE_LABELS):
         if value in table:
             return str(table[value])
     return str(value)

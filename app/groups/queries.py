@@ -399,33 +399,6 @@ def group_invitations(group: TherapyGroup) -> list:
     ))
 
 
-def history(user: User, limit: int = 60) -> list:
-    """The member's own check-ins, newest first, live and between sessions."""
-    from app.groups.models import CheckIn
-
-    return list(db.session.scalars(select(CheckIn).where(CheckIn.user_id == user.id)
-                                   .order_by(CheckIn.created_at.desc()).limit(limit)))
-
-
-def alert_in_organisation(alert_id: int, organisation_id: int | None):
-    from app.groups.models import SafetyAlert
-
-    return db.session.scalar(select(SafetyAlert).where(SafetyAlert.id == alert_id,
-                                                       SafetyAlert.organisation_id == organisation_id))
-
-
-def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> list:
-    """Check-ins members of these groups made between sessions, newest first (for their facilitators)."""
-    from app.groups.models import CheckIn
-
-    if not group_ids:
-        return []
-    members = select(Membership.user_id).where(Membership.group_id.in_(group_ids),
-                                               Membership.status.in_(MEMBER_STATUSES))
-    return list(db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id.is_(None), CheckIn.user_id.in_(members))
-                                   .order_by(CheckIn.created_at.desc()).limit(limit)))
-
-
 def facilitates_member(facilitator_id: int, patient_id: int, organisation_id: int | None) -> bool:
     """Whether this facilitator runs a group the patient is a member of (active or paused)."""
     return db.session.scalar(

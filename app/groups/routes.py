@@ -1,4 +1,4 @@
-"""Pages for groups: the facilitator's tools and the member's view."""
+"""Pages for groups: the facilitator's tools and the member's view (one session's pages: session_pages.py)."""
 
 from __future__ import annotations
 
@@ -13,41 +13,30 @@ from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import account_or_address, db, limiter
 from app.form_errors import flash_refusal, show_error
-from app.groups import bp, calendar, checkins, labels, queries, recurrence, services
+from app.groups import bp, calendar, labels, queries, recurrence, rules, schedules, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
     WEEKDAYS,
     AcceptAgreementForm,
-    AgendaItemForm,
     AgreementForm,
-    AttendanceForm,
-    CancelSessionForm,
-    CheckInForm,
     GroupForm,
     InviteMemberForm,
     JoinForm,
     LeaveGroupForm,
     MembershipStatusForm,
     NewGroupForm,
-    NoteForm,
     ScheduleForm,
     SessionTimeForm,
 )
-from app.groups.models import AttendanceStatus, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups.models import MembershipStatus, TherapyGroup
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
-from app.safe_redirect import redirect_next
 
 
 def _load_group(group_id: int):
     return (queries.group_in_organisation(group_id, current_user.organisation_id)
             or policy.hidden(TherapyGroup, group_id))
-
-
-def _load_occurrence(occurrence_id: int):
-    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
-            or policy.hidden(SessionOccurrence, occurrence_id))
 
 
 def _group_data(form) -> dict:
@@ -94,7 +83,7 @@ def create():
             group = services.create_group(current_user, {**_group_data(form), "agreement": form.agreement.data})
             colleagues = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
             services.set_co_facilitators(current_user, group, [u for u in colleagues if u])
-        except services.GroupError as error:
+        except rules.GroupError as error:
             show_error(form, error)
         else:
             flash(_("The group is created. Next, set its schedule."), "info")
@@ -157,7 +146,7 @@ def edit(group_id: int):
             chosen = [db.session.get(User, uid) for uid in form.co_facilitators.data or []]
             services.set_co_facilitators(current_user, group, [u for u in chosen if u])
             services.update_group(current_user, group, _group_data(form))
-        except services.GroupError as error:
+        except rules.GroupError as error:
             db.session.rollback()
             group = _load_group(group_id)
             show_error(form, error)
@@ -177,7 +166,7 @@ def agreement(group_id: int):
     if form.validate_on_submit():
         try:
             version = services.update_agreement(current_user, group, form.text.data)
-        except services.GroupError as error:
+        except rules.GroupError as error:
             flash_refusal(error)
         else:
             flash(_("The agreement is saved as version %(n)d.", n=version.version), "info")
@@ -215,13 +204,13 @@ def schedule(group_id: int):
                 count=form.count.data if form.end_mode.data == "count" else None,
                 until=form.until.data if form.end_mode.data == "until" else None,
                 byday=",".join(form.weekdays.data) or None)
-            services.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
+            schedules.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
                                                                                         form.start_time.data),
                                    rule=rule, duration_minutes=form.duration_minutes.data)
         except recurrence.ScheduleError as error:
             db.session.rollback()
-            form.count.errors = [*form.count.errors, services.schedule_error_message(error)]
-        except services.GroupError as error:
+            form.count.errors = [*form.count.errors, schedules.schedule_error_message(error)]
+        except rules.GroupError as error:
             db.session.rollback()
             target = {"nonexistent_local_time": form.start_time, "out_of_range": form.start_date}.get(error.code,
                                                                                                    form.count)
@@ -241,11 +230,11 @@ def add_session(group_id: int):
     form = SessionTimeForm()
     if form.validate_on_submit():
         try:
-            occurrence = services.add_extra_session(
+            occurrence = schedules.add_extra_session(
                 current_user, group, start_local=datetime.combine(form.date.data, form.time.data),
                 duration_minutes=form.duration_minutes.data, video_link=form.video_link.data or "",
                 location=form.location.data or "")
-        except services.GroupError as error:
+        except rules.GroupError as error:
             show_error(form, error)
         else:
             flash(_("The extra session is added."), "info")
@@ -266,7 +255,7 @@ def invite(group_id: int):
         return redirect(url_for("groups.show", group_id=group.id, _anchor="invite"))
     try:
         _invitation, raw = services.invite_member(current_user, group, form.email.data or "")
-    except services.GroupError as error:
+    except rules.GroupError as error:
         flash_refusal(error)
     else:
         session["new_group_invitation"] = external_url("accounts.accept_invitation", code=raw)
@@ -288,7 +277,7 @@ def member_status(group_id: int, membership_id: int):
         try:
             services.change_membership_status(current_user, membership, MembershipStatus(form.status.data),
                                               form.reason.data or "")
-        except services.GroupError as error:
+        except rules.GroupError as error:
             flash_refusal(error)
         else:
             flash(_("%(name)s is now: %(status)s.", name=membership.shown_name,
@@ -311,9 +300,9 @@ def join(group_id: int):
                                 doable=form.doable.data or "", speaking_comfort=form.speaking_comfort.data,
                                 accommodations=form.accommodations.data or [],
                                 accommodations_note=form.accommodations_note.data or "")
-        except (services.GroupError, ValueError) as error:
-            show_error(form, error if isinstance(error, services.GroupError)
-                        else services.GroupError(_("Please try again."), "agreement"))
+        except (rules.GroupError, ValueError) as error:
+            show_error(form, error if isinstance(error, rules.GroupError)
+                        else rules.GroupError(_("Please try again."), "agreement"))
             agreement_ = group.current_agreement
         else:
             if membership.status == MembershipStatus.ACTIVE:
@@ -338,7 +327,7 @@ def accept_agreement(group_id: int):
         return redirect(url_for("groups.show", group_id=group.id))
     try:
         services.accept_current_agreement(current_user, membership, int(form.agreement_id.data))
-    except (services.GroupError, ValueError):
+    except (rules.GroupError, ValueError):
         flash(_("The group agreement has changed. Read the current version and accept it."), "error")
     else:
         flash(_("Thank you. You accepted the current agreement."), "info")
@@ -356,7 +345,7 @@ def leave(group_id: int):
         abort(400)
     try:
         services.change_membership_status(current_user, membership, MembershipStatus.LEFT, form.reason.data or "")
-    except services.GroupError as error:
+    except rules.GroupError as error:
         flash_refusal(error)
         return redirect(url_for("groups.show", group_id=group.id))
     flash(_("You have left %(group)s. You are welcome back: ask your facilitator.", group=group.name), "info")
@@ -371,273 +360,6 @@ def group_calendar(group_id: int):
     body = calendar.build_calendar(group.name, queries.occurrences(group))
     return body, 200, {"Content-Type": "text/calendar; charset=utf-8",
                        "Content-Disposition": f'attachment; filename="group-{group.id}.ics"'}
-
-
-# Sessions -------------------------------------------------------------------------------------------------------------
-
-
-@bp.get("/sessions/<int:occurrence_id>")
-@login_required
-def session_page(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    group = occurrence.group
-    policy.require_view_sessions(current_user, group)
-    manage = policy.can_manage_group(current_user, group)
-    session_checkins = checkins.latest_checkins(occurrence) if manage else []
-    return render_template(
-        "groups/session.html", occurrence=occurrence, group=group, manage=manage, checkins=session_checkins,
-        names={m.user_id: m.shown_name for m in group.memberships},
-        time_form=SessionTimeForm(data=_session_time_data(occurrence)) if manage else None,
-        cancel_form=CancelSessionForm() if manage else None, agenda_form=AgendaItemForm() if manage else None,
-        edit_forms={item.id: AgendaItemForm(formdata=None, obj=item, prefix=f"item-{item.id}", meta={"csrf": False})
-                    for item in occurrence.agenda_items} if manage else {},
-        empty_form=EmptyForm(),
-    )
-
-
-def _session_time_data(occurrence) -> dict:
-    local = recurrence.to_local(occurrence.starts_at, occurrence.group.timezone)
-    return {"date": local.date(), "time": local.time().replace(second=0, microsecond=0),
-            "duration_minutes": occurrence.duration_minutes, "video_link": occurrence.video_link,
-            "location": occurrence.location}
-
-
-@bp.post("/sessions/<int:occurrence_id>/edit")
-@login_required
-def edit_session(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    form = SessionTimeForm()
-    if form.validate_on_submit():
-        try:
-            services.update_occurrence(current_user, occurrence,
-                                       start_local=datetime.combine(form.date.data, form.time.data),
-                                       duration_minutes=form.duration_minutes.data,
-                                       video_link=form.video_link.data or "", location=form.location.data or "")
-        except services.GroupError as error:
-            flash_refusal(error)
-        else:
-            flash(_("This session is changed; the rest of the series is as it was."), "info")
-    else:
-        problems = [message for field in (form.video_link, form.location) for message in field.errors]
-        flash(problems[0] if problems else _("Check the date, time and length."), "error")
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
-
-
-@bp.post("/sessions/<int:occurrence_id>/cancel")
-@login_required
-def cancel_session(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    form = CancelSessionForm()
-    if form.validate_on_submit():
-        try:
-            services.cancel_occurrence(current_user, occurrence, form.reason.data)
-        except services.GroupError as error:
-            flash_refusal(error)
-        else:
-            flash(_("The session is cancelled. Members see your reason."), "info")
-    else:
-        flash(_("Tell members why the session is cancelled."), "error")
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
-
-
-@bp.post("/sessions/<int:occurrence_id>/restore")
-@login_required
-def restore_session(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.restore_occurrence(current_user, occurrence)
-    except services.GroupError as error:
-        flash_refusal(error)
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id))
-
-
-@bp.route("/sessions/<int:occurrence_id>/attendance", methods=["GET", "POST"])
-@login_required
-def attendance(occurrence_id: int):
-    """The sheet. A save keeps every row it can; what it could not save is shown again as typed, never lost."""
-    occurrence = _load_occurrence(occurrence_id)
-    group = occurrence.group
-    policy.require_manage_group(current_user, group)
-    typed: dict[int, services.AttendanceEntry] = {}  # rows shown as this facilitator typed them, not as on record
-    errors: dict[int, list[str]] = {}
-    theirs: set[int] = set()  # rows where someone else's entry is on record, shown beside what was typed
-    status = 200
-    if request.method == "POST":
-        form = AttendanceForm()
-        valid = form.validate_on_submit()
-        entries = [_attendance_entry(row, strict=valid) for row in form.rows]
-        typed = {entry.user_id: entry for entry in entries if entry is not None}
-        if not valid:
-            errors = {int(row.user_id.data): [*row.status.errors, *row.comment.errors] for row in form.rows
-                      if row.user_id.data and row.user_id.data.isdigit()}
-            flash(_("Check the entries below."), "error")
-            status = 422
-        else:
-            try:
-                saved = services.record_attendance(current_user, occurrence, [e for e in entries if e is not None])
-            except services.GroupError as error:
-                flash_refusal(error)
-                status = 409
-            else:
-                if not saved.conflicts and not saved.skipped:
-                    flash(_("Attendance is saved."), "info")
-                    return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
-                names = {m.user_id: m.shown_name for m in group.memberships}
-                if saved.conflicts:
-                    flash(_("Someone else changed these rows while you were editing: %(names)s. Their entries are "
-                            "kept; yours are shown below, so that you can save them again if they are right.",
-                            names=", ".join(names.get(uid, "?") for uid in saved.conflicts)), "error")
-                if saved.skipped:
-                    flash(_("Nothing was saved for %(names)s: they are no longer active members of the group. "
-                            "Everything else is saved.", names=", ".join(names.get(uid, "?") for uid in saved.skipped)),
-                          "error")
-                typed = {uid: typed[uid] for uid in saved.conflicts}
-                theirs = set(saved.conflicts)
-                status = 409
-    sheet = queries.attendance_sheet(occurrence)
-    services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
-                                     member_ids=[m.user_id for m, _record in sheet if _record is not None])
-    rows_data = []
-    for membership, record in sheet:
-        on_record = (record.status.value if record else "", record.comment if record else "")
-        entry = typed.get(membership.user_id)
-        if entry is None:
-            shown, previous = on_record, on_record
-        elif membership.user_id in theirs:
-            # Saving again is a deliberate choice to replace what the other facilitator recorded.
-            shown, previous = (entry.status.value if entry.status else "", entry.comment), on_record
-        else:
-            shown = (entry.status.value if entry.status else "", entry.comment)
-            previous = (entry.previous_status.value if entry.previous_status else "", entry.previous_comment)
-        rows_data.append({"user_id": membership.user_id, "status": shown[0], "comment": shown[1],
-                          "previous_status": previous[0], "previous_comment": previous[1]})
-    form = AttendanceForm(formdata=None, data={"rows": rows_data})
-    rows = [(row, membership, record, errors.get(membership.user_id, []),
-             record if membership.user_id in theirs else None)
-            for row, (membership, record) in zip(form.rows, sheet, strict=True)]
-    return render_template("groups/attendance.html", occurrence=occurrence, group=group, rows=rows, form=form,
-                           can_record=occurrence.status.value == "scheduled" and occurrence.starts_at <= utcnow()), \
-        status
-
-
-def _attendance_entry(row, strict: bool) -> services.AttendanceEntry | None:
-    """One posted row; a row a browser could not have sent (a tampered id or status) is refused as a whole."""
-    try:
-        return services.AttendanceEntry(
-            user_id=int(row.user_id.data),
-            status=AttendanceStatus(row.status.data) if row.status.data else None,
-            comment=row.comment.data or "",
-            previous_status=AttendanceStatus(row.previous_status.data) if row.previous_status.data else None,
-            previous_comment=row.previous_comment.data or "")
-    except (TypeError, ValueError):
-        if strict:
-            abort(400)
-        return None
-
-
-@bp.post("/sessions/<int:occurrence_id>/agenda")
-@login_required
-def add_agenda_item(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    form = AgendaItemForm()
-    if form.validate_on_submit():
-        try:
-            services.add_agenda_item(current_user, occurrence, title=form.title.data, body=form.body.data or "",
-                                     rationale=form.rationale.data or "")
-        except services.GroupError as error:
-            flash_refusal(error)
-        else:
-            flash(_("Added to the agenda."), "info")
-    else:
-        flash(_("An agenda item needs a title."), "error")
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
-
-
-def _load_agenda_item(occurrence, item_id: int):
-    for item in occurrence.agenda_items:
-        if item.id == item_id:
-            return item
-    abort(404)
-
-
-@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/edit")
-@login_required
-def edit_agenda_item(occurrence_id: int, item_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    item = _load_agenda_item(occurrence, item_id)
-    # One form per item on the page, told apart by the prefix; the app-wide CSRF check has already run.
-    form = AgendaItemForm(prefix=f"item-{item.id}", meta={"csrf": False})
-    if form.validate_on_submit():
-        try:
-            services.update_agenda_item(current_user, item, title=form.title.data, body=form.body.data or "",
-                                        rationale=form.rationale.data or "")
-        except services.GroupError as error:
-            flash_refusal(error)
-        else:
-            flash(_("The agenda item is saved."), "info")
-    else:
-        flash(_("An agenda item needs a title."), "error")
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor=f"agenda-item-{item_id}"))
-
-
-@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/delete")
-@login_required
-def delete_agenda_item(occurrence_id: int, item_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    item = _load_agenda_item(occurrence, item_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.delete_agenda_item(current_user, item)
-    except services.GroupError as error:
-        flash_refusal(error)
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
-
-
-@bp.post("/sessions/<int:occurrence_id>/agenda/<int:item_id>/move/<direction>")
-@login_required
-def move_agenda_item(occurrence_id: int, item_id: int, direction: str):
-    occurrence = _load_occurrence(occurrence_id)
-    policy.require_manage_group(current_user, occurrence.group)
-    item = _load_agenda_item(occurrence, item_id)
-    if direction not in ("up", "down") or not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.move_agenda_item(current_user, item, 1 if direction == "down" else -1)
-    except services.GroupError as error:
-        flash_refusal(error)
-    return redirect(url_for("groups.session_page", occurrence_id=occurrence_id, _anchor="agenda"))
-
-
-@bp.route("/sessions/<int:occurrence_id>/notes", methods=["GET", "POST"])
-@login_required
-def notes(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    group = occurrence.group
-    policy.require_read_facilitator_notes(current_user, group)
-    members = queries.active_members(group)
-    # The choices are the active members: the form refuses anyone else ("Not a valid choice") before this runs.
-    form = NoteForm(members=members)
-    if form.validate_on_submit():
-        member = next((m.user for m in members if m.user_id == form.member_id.data), None)
-        try:
-            services.add_note(current_user, group, form.body.data, occurrence=occurrence, member=member)
-        except services.GroupError as error:
-            show_error(form, error)
-        else:
-            flash(_("The note is saved. Only this group's facilitators can read it."), "info")
-            return redirect(url_for("groups.notes", occurrence_id=occurrence_id))
-    return render_template("groups/notes.html", occurrence=occurrence, group=group, form=form,
-                           notes=services.read_notes(current_user, group, occurrence=occurrence)), \
-        422 if form.errors else 200
 
 
 @bp.get("/groups/<int:group_id>/members/<int:membership_id>/notes")
@@ -668,7 +390,7 @@ def create_calendar_feed():
     policy.require_use(current_user, "groups")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    _feed, raw = services.create_calendar_feed(current_user)
+    _feed, raw = calendar.create_calendar_feed(current_user)
     session["new_calendar_feed"] = external_url("groups.calendar_feed", token=raw)
     return redirect(url_for("groups.calendar_settings"))
 
@@ -679,7 +401,7 @@ def revoke_calendar_feed():
     policy.require_use(current_user, "groups")
     if not EmptyForm().validate_on_submit():
         abort(400)
-    services.revoke_calendar_feeds(current_user)
+    calendar.revoke_calendar_feeds(current_user)
     flash(_("Your calendar link no longer works."), "info")
     return redirect(url_for("groups.calendar_settings"))
 
@@ -687,87 +409,9 @@ def revoke_calendar_feed():
 @bp.get("/calendar/<token>.ics")
 @limiter.limit("60 per hour")
 def calendar_feed(token: str):
-    feed = services.find_calendar_feed(token) or abort(404)
+    feed = calendar.find_calendar_feed(token) or abort(404)
     user = db.session.get(User, feed.user_id)
     if user is None or not user.active:
         abort(404)
     body = calendar.build_calendar(_("Momentum sessions"), queries.calendar_occurrences(user))
     return body, 200, {"Content-Type": "text/calendar; charset=utf-8"}
-
-
-# Live room, check-ins between sessions, alerts ------------------------------------------------------------------------
-
-
-@bp.get("/sessions/<int:occurrence_id>/room")
-@login_required
-def live_room(occurrence_id: int):
-    occurrence = _load_occurrence(occurrence_id)
-    group = occurrence.group
-    policy.require_enter_live_room(current_user, group)
-    facilitator = policy.can_manage_group(current_user, group)
-    return render_template("groups/room.html", occurrence=occurrence, group=group, facilitator=facilitator,
-                           i18n=room_texts())
-
-
-def room_texts() -> dict:
-    """Words the room's script shows, translated here so the script carries none."""
-    return {
-        "connected": _("Connected"), "reconnecting": _("Reconnecting… your check-in is kept and will be sent."),
-        "closed": _("The room is closed."), "open": _("The room is open."),
-        "saved": _("Your check-in is saved."), "pending": _("Sending your check-in…"),
-        "passed": _("Passed"), "checked_in": _("Checked in"), "mood": _("Mood"), "energy": _("Energy"),
-        "low": _("low"), "medium": _("medium"), "high": _("high"), "speaker": _("Speaking now"),
-        "nobody": _("Nobody yet"), "hand_up": _("Raise my hand"), "hand_down": _("Lower my hand"),
-        "support_sent": _("Your facilitator has been told privately. You are not alone."),
-        "support_sending": _("Letting your facilitator know…"), "signed_out": _("You are signed out."),
-        "acknowledge": _("Acknowledge"), "acknowledged": _("Acknowledged"), "need_support": _("needs support now"),
-        "low_mood": _("checked in with a very low mood"), "left_early": _("Mark as left early"),
-        "lower_hand": _("Lower hand"), "you": _("you"), "skipped": _("skipped"), "error": _("Something went wrong."),
-        "facilitator": _("facilitator"),
-    }
-
-
-@bp.get("/checkins")
-@login_required
-def my_checkins():
-    if not policy.can_check_in_between_sessions(current_user):
-        abort(403)
-    return render_template("groups/checkins.html", checkins=queries.history(current_user),
-                           form=CheckInForm(), empty_form=EmptyForm())
-
-
-@bp.post("/checkins")
-@login_required
-@limiter.limit("60 per hour", key_func=account_or_address)
-def create_checkin():
-    if not policy.can_check_in_between_sessions(current_user):
-        abort(403)
-    form = CheckInForm()
-    if not form.validate_on_submit():
-        flash(_("Choose a mood from 0 to 10, or pass."), "error")
-        return redirect(url_for("accounts.home"))
-    try:
-        result = checkins.record_checkin(
-            current_user, client_id=form.client_id.data, passed=form.passed.data == "1",
-            mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
-            note=form.note.data or "")
-    except checkins.CheckInError as error:
-        flash_refusal(error)
-        return redirect(url_for("accounts.home"))
-    if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
-        session["show_support"] = "alerted" if result.alerts else "resources"
-    flash(_("Thank you for checking in."), "info")
-    return redirect(url_for("accounts.home"))
-
-
-@bp.post("/alerts/<int:alert_id>/acknowledge")
-@login_required
-def acknowledge_alert(alert_id: int):
-    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
-             or policy.hidden(SafetyAlert, alert_id))
-    policy.require_acknowledge_alert(current_user, alert)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    checkins.acknowledge_alert(current_user, alert)
-    flash(_("The alert is acknowledged."), "info")
-    return redirect_next(request.args.get("next"))

@@ -6,7 +6,6 @@ from app.api_base import MAX_ID, Line, Paragraph, Schema, Text, date_in_range
 from app.groups.models import (
     ACCOMMODATIONS,
     AttendanceStatus,
-    Energy,
     Enrolment,
     GroupFormat,
     GroupStatus,
@@ -282,43 +281,3 @@ class AgendaItemUpdateSchema(Schema):
     title = Line(validate=validate.Length(min=1, max=200))
     body = Paragraph(validate=validate.Length(max=8000), metadata={"description": "Markdown"})
     rationale = Paragraph(validate=validate.Length(max=2000))
-
-
-class CheckInRequestSchema(Schema):
-    client_id = Text(
-        required=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$"),
-        metadata={"description": "Idempotency key chosen by the client: a retry with the same key is stored once."},
-    )
-    mood = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=10))
-    energy = fields.Enum(Energy, by_value=True, load_default=None, allow_none=True)
-    note = Line(load_default="", validate=validate.Length(max=280))
-    passed = fields.Boolean(load_default=False)
-
-
-class CheckInSchema(Schema):
-    id = fields.Integer(strict=True, required=True)
-    user_id = fields.Integer(strict=True, required=True)
-    name = fields.String()
-    session_id = fields.Integer(strict=True, allow_none=True)
-    created_at = fields.String(required=True)
-    checked_in = fields.Boolean()
-    mood = fields.Integer(strict=True, allow_none=True)
-    energy = fields.String(allow_none=True)
-    note = fields.String()
-    passed = fields.Boolean()
-    client_id = fields.String(allow_none=True)
-    duplicate = fields.Boolean(metadata={"description": "True when this key was already stored (a retry)."})
-    support = fields.Dict(metadata={"description": "Crisis resources, when the check-in raised a safety alert."})
-
-
-class AlertSchema(Schema):
-    id = fields.Integer(strict=True, required=True)
-    kind = fields.String(required=True)
-    group_id = fields.Integer(strict=True, required=True)
-    session_id = fields.Integer(strict=True, allow_none=True)
-    user_id = fields.Integer(strict=True, required=True)
-    name = fields.String(required=True)
-    created_at = fields.String(required=True)
-    acknowledged = fields.Boolean(required=True)
-    acknowledged_by = fields.String(allow_none=True)

@@ -1,11 +1,8 @@
-"""Writes for groups: groups and agreements, enrolment and the waitlist, schedules and occurrences, attendance,
-agendas, facilitator notes and calendar feeds. Services validate, flush and audit; the boundary commits."""
+"""Writes for groups: groups and agreements, enrolment and the waitlist, agendas and facilitator notes (schedules and
+sessions: schedules.py; attendance: attendance.py; calendar feeds: calendar.py). They validate, flush and audit; the
+boundary commits."""
 
 from __future__ import annotations
-
-import dataclasses
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -15,14 +12,10 @@ from app import audit, signals
 from app.accounts import services as account_services
 from app.accounts.models import Invitation, RoleName, User
 from app.extensions import db
-from app.groups import recurrence
+from app.groups import schedules
 from app.groups.models import (
     ACCOMMODATIONS,
     AgendaItem,
-    Attendance,
-    AttendanceStatus,
-    CalendarFeed,
-    CheckIn,
     Enrolment,
     FacilitatorNote,
     GroupAgreement,
@@ -32,24 +25,15 @@ from app.groups.models import (
     Membership,
     MembershipStatus,
     OccurrenceStatus,
-    Schedule,
     SessionOccurrence,
     SpeakingComfort,
     TherapyGroup,
 )
+from app.groups.rules import GroupError, lock_group, require_open
 from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
-from app.push import notify_data_changed
-from app.refusal import Refusal
 from app.zones import TIMEZONES
-
-
-class GroupError(Refusal):
-    """A domain rule refused the change; `message` is shown as is, `field` points at the input at fault."""
-
-    conflicts = Refusal.conflicts | {"group_closed", "already_joined", "group_full", "invalid_transition",
-                                     "session_cancelled", "session_not_started", "sessions_with_records"}
 
 
 def default_agreement_text() -> str:
@@ -60,42 +44,6 @@ def default_agreement_text() -> str:
         "We arrive on time when we can and say when we cannot come.\n"
         "If you are in crisis, contact emergency services: this group cannot respond in an emergency."
     )
-
-
-def schedule_error_message(error: recurrence.ScheduleError) -> str:
-    messages = {
-        "nonexistent_local_time": _("That time does not exist on that day in this time zone (the clocks go forward). "
-                                    "Choose another time."),
-        "unbounded": _("A series needs an end: a number of sessions or an end date."),
-        "no_occurrences": _("This schedule produces no sessions. Check the start date and the end."),
-        "too_many": _("A series can have at most %(n)d sessions.", n=recurrence.MAX_OCCURRENCES),
-        "too_long": _("A series can span at most three years."),
-        "invalid_rule": _("This repeat rule cannot be used."),
-        "out_of_range": _("Check the date, time and length."),
-    }
-    return messages.get(error.code, messages["invalid_rule"])
-
-
-def _require_open(group: TherapyGroup) -> None:
-    if group.is_closed_for_changes:
-        raise GroupError(_("This group has ended; it can no longer be changed."), code="group_closed")
-
-
-def _lock_group(group: TherapyGroup) -> None:
-    """Take the group's row lock and read the group and its memberships again, as committed.
-
-    Places are counted in Python: without the lock, two people joining for the last place on PostgreSQL both count it
-    free and both become active. The lock is held until the commit, so writers of one group's memberships go one after
-    the other (SQLite's BEGIN IMMEDIATE already serialises every writer; the statement is harmless there). Take it
-    before the first audit record of the transaction: every writer waits for the audit chain's head after that, and
-    the other order could deadlock.
-    """
-    db.session.flush()
-    db.session.execute(select(TherapyGroup).where(TherapyGroup.id == group.id).with_for_update()
-                       .execution_options(populate_existing=True))
-    db.session.expire(group, ["memberships"])
-    db.session.scalars(select(Membership).where(Membership.group_id == group.id)
-                       .execution_options(populate_existing=True)).all()
 
 
 # Groups ---------------------------------------------------------------------------------------------------------------
@@ -150,8 +98,8 @@ def create_group(facilitator: User, data: dict) -> TherapyGroup:
 def update_group(by: User, group: TherapyGroup, data: dict) -> None:
     """Change the group's settings. A new time zone moves the sessions to come so that they keep their local time in
     it; a group that finishes or is cancelled cancels its sessions to come, with the reason members see."""
-    _lock_group(group)
-    _require_open(group)
+    lock_group(group)
+    require_open(group)
     taken = places_taken(group)
     capacity = data.get("capacity")
     if capacity is not None and capacity < taken:
@@ -162,13 +110,13 @@ def update_group(by: User, group: TherapyGroup, data: dict) -> None:
     _apply_group_fields(group, data)
     db.session.flush()
     if group.timezone != old_zone:
-        _follow_new_timezone(group, old_zone)
+        schedules.follow_new_timezone(group, old_zone)
     if group.is_closed_for_changes:
         _cancel_sessions_to_come(group)
     elif group.capacity > old_capacity:
         promote_waitlist(group)
     if group.timezone != old_zone or group.is_closed_for_changes:
-        _schedule_changed(group)
+        schedules.schedule_changed(group)
     audit.record("group_update", actor=by, target=f"group:{group.id}",
                  details={"fields": sorted(k for k in data if k in GROUP_FIELDS)})
 
@@ -183,13 +131,13 @@ def _cancel_sessions_to_come(group: TherapyGroup) -> None:
             SessionOccurrence.group_id == group.id, SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
             SessionOccurrence.starts_at > utcnow())):
         occurrence.status, occurrence.cancel_reason = OccurrenceStatus.CANCELLED, reason
-        _revise(occurrence)
+        schedules.revise(occurrence)
     db.session.flush()
 
 
 def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> None:
-    _lock_group(group)
-    _require_open(group)
+    lock_group(group)
+    require_open(group)
     wanted = {u.id for u in users}
     for user in users:
         if user.role_in(group.organisation_id) != RoleName.FACILITATOR or not user.active:
@@ -208,7 +156,7 @@ def set_co_facilitators(by: User, group: TherapyGroup, users: list[User]) -> Non
 
 
 def update_agreement(by: User, group: TherapyGroup, text: str) -> GroupAgreement:
-    _require_open(group)
+    require_open(group)
     text = text.strip()
     if not text:
         raise GroupError(_("The agreement cannot be empty."), "text")
@@ -228,7 +176,7 @@ def update_agreement(by: User, group: TherapyGroup, text: str) -> GroupAgreement
 
 def invite_member(by: User, group: TherapyGroup, email: str = "") -> tuple[Invitation, str]:
     """An email invitation, or a code to share when no address is given; both are single use."""
-    _require_open(group)
+    require_open(group)
     return account_services.create_invitation(by, group.organisation, RoleName.PATIENT, email=email,
                                               context={"group_id": group.id})
 
@@ -272,8 +220,8 @@ def join_group(user: User, membership: Membership, *, agreement_id: int, preferr
                doable: str, speaking_comfort: str, accommodations: list[str], accommodations_note: str) -> Membership:
     """Accept the agreement and answer the intake: active if there is a place, otherwise on the waitlist."""
     group = membership.group
-    _lock_group(group)  # two people taking the last place one after the other: one gets it, one waits
-    _require_open(group)
+    lock_group(group)  # two people taking the last place one after the other: one gets it, one waits
+    require_open(group)
     if membership.status != MembershipStatus.INVITED:
         raise GroupError(_("You have already joined this group."), code="already_joined")
     current = group.current_agreement
@@ -327,8 +275,8 @@ ALLOWED_TRANSITIONS = {
 
 def change_membership_status(by: User, membership: Membership, status: MembershipStatus, reason: str = "") -> None:
     group = membership.group
-    _lock_group(group)
-    _require_open(group)
+    lock_group(group)
+    require_open(group)
     if status == membership.status:
         return
     if status not in ALLOWED_TRANSITIONS[membership.status]:
@@ -354,7 +302,7 @@ def change_membership_status(by: User, membership: Membership, status: Membershi
 
 def promote_waitlist(group: TherapyGroup) -> list[Membership]:
     """Give freed places to the people waiting longest, and tell each of them by email."""
-    _lock_group(group)
+    lock_group(group)
     promoted = []
     waiting = sorted((m for m in group.memberships if m.status == MembershipStatus.WAITLISTED),
                      key=lambda m: (m.waitlisted_at or m.invited_at, m.id))
@@ -383,360 +331,12 @@ def _email_place_free(membership: Membership) -> None:
     queue_email(user.email, subject, body)
 
 
-# Schedules and occurrences --------------------------------------------------------------------------------------------
-
-
-def save_schedule(by: User, group: TherapyGroup, *, dtstart_local: datetime, rule: str,
-                  duration_minutes: int) -> Schedule:
-    """Set the series and bring future occurrences in line, keeping exceptions and anything already past."""
-    _require_open(group)
-    if not 15 <= duration_minutes <= 480:
-        raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
-    try:
-        starts = recurrence.expand(rule, dtstart_local, group.timezone)
-        if all(start <= utcnow() for start in starts):
-            raise recurrence.ScheduleError("no_occurrences")  # saved, it would add no session at all
-    except recurrence.ScheduleError as error:
-        raise GroupError(schedule_error_message(error), "rrule", code=error.code) from None
-    old_starts = _series_starts(group.schedule)
-    schedule = group.schedule or Schedule(group_id=group.id)
-    schedule.dtstart_local = dtstart_local.isoformat(timespec="minutes")
-    schedule.timezone = group.timezone
-    schedule.rrule = rule
-    schedule.duration_minutes = duration_minutes
-    if group.schedule is None:
-        group.schedule = schedule
-    _sync_occurrences(group, starts, duration_minutes, old_starts)
-    db.session.flush()
-    audit.record("schedule_save", actor=by, target=f"group:{group.id}", details={"rrule": rule,
-                                                                               "sessions": len(starts)})
-    _schedule_changed(group)
-    return schedule
-
-
-def _schedule_changed(group: TherapyGroup) -> None:
-    """Members' supporters who may see upcoming sessions get a nudge to refresh (after commit)."""
-    for user_id in db.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id,
-                                                                       Membership.status == MembershipStatus.ACTIVE)):
-        notify_data_changed(user_id, "sessions_attendance")
-
-
-def _series_starts(schedule: Schedule | None) -> list[datetime]:
-    """The starts the saved series gives (UTC), in order: where each of its sessions sits in it."""
-    if schedule is None:
-        return []
-    try:
-        return recurrence.expand(schedule.rrule, datetime.fromisoformat(schedule.dtstart_local), schedule.timezone)
-    except (recurrence.ScheduleError, ValueError):
-        return []
-
-
-def _follow_new_timezone(group: TherapyGroup, old_zone: str) -> None:
-    """The group's time zone changed: every session to come keeps its local wall-clock time, now in the new zone.
-
-    The series is expanded again from its local start in the new zone (so a session at 18:00 stays at 18:00 there);
-    sessions moved one by one and extra sessions keep the local time they were given.
-    """
-    now = utcnow()
-    for occurrence in db.session.scalars(select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
-                                                                         SessionOccurrence.starts_at > now)):
-        if occurrence.recurrence_id is None or "start" in _overrides(occurrence):
-            local = recurrence.to_local(occurrence.starts_at, old_zone).replace(tzinfo=None)
-            occurrence.starts_at = recurrence.to_utc(local, group.timezone)
-            _revise(occurrence)
-    schedule = group.schedule
-    if schedule is None:
-        db.session.flush()
-        return
-    old_starts = _series_starts(schedule)
-    try:
-        starts = recurrence.expand(schedule.rrule, datetime.fromisoformat(schedule.dtstart_local), group.timezone)
-    except recurrence.ScheduleError as error:
-        raise GroupError(schedule_error_message(error), "timezone", code=error.code) from None
-    schedule.timezone = group.timezone
-    _sync_occurrences(group, starts, schedule.duration_minutes, old_starts)
-    db.session.flush()
-
-
-#: How far a session of the series may follow an edit of the series: further away, it is another session.
-FOLLOW_WITHIN = timedelta(days=7)
-
-
-def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minutes: int,
-                      old_starts: list[datetime]) -> None:
-    """Future sessions follow the new series; past ones stay as they were.
-
-    A future session the new series no longer has at the same moment moves to the new series' session at the same
-    place in the series (the fourth stays the fourth when the weekday or the time changes) or, failing that, to the
-    nearest free one, if less than a week away. It keeps its id, agenda, notes and attendance, and what it sets for
-    itself (`overrides`): one moved alone stays where it was moved, one cancelled stays cancelled, one with its own
-    link or place keeps it and follows the series' new time. Its length follows the series unless it set its own.
-
-    A session that finds no place in the new series goes, unless it was moved alone; if it already holds an agenda,
-    notes, attendance or check-ins, the change is refused rather than losing them.
-    """
-    now = utcnow()
-    existing = {occ.recurrence_id: occ for occ in db.session.scalars(
-        select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
-                                        SessionOccurrence.recurrence_id.is_not(None)))}
-    wanted = set(starts)
-    place = {start: index for index, start in enumerate(old_starts)}
-    free = {start for start in starts if start > now and start not in existing}
-    leaving = sorted((occ for key, occ in existing.items() if key not in wanted and occ.starts_at > now),
-                     key=lambda occ: occ.recurrence_id)
-    unplaced = []
-    for occurrence in leaving:
-        key = occurrence.recurrence_id
-        index = place.get(key)
-        same_place = starts[index] if index is not None and index < len(starts) else None
-        if same_place in free and abs(same_place - key) < FOLLOW_WITHIN:
-            new_start = same_place
-        else:
-            near = [start for start in free if abs(start - key) < FOLLOW_WITHIN]
-            new_start = min(near, key=lambda start: (abs(start - key), start), default=None)
-        if new_start is None:
-            unplaced.append(occurrence)
-            continue
-        free.discard(new_start)
-        del existing[key]
-        existing[new_start] = occurrence
-        occurrence.recurrence_id = new_start
-        if "start" not in _overrides(occurrence):
-            occurrence.starts_at = new_start
-            _revise(occurrence)
-    kept = _holding_records({occ.id for occ in unplaced})
-    lost = [occ for occ in unplaced if occ.id in kept and "start" not in _overrides(occ)]
-    if lost:
-        days = ", ".join(recurrence.to_local(occ.starts_at, group.timezone).strftime("%Y-%m-%d %H:%M")
-                         for occ in lost)
-        raise GroupError(_("The new schedule has no session for %(days)s, which already has an agenda, notes, "
-                           "attendance or check-ins. Keep it in the series, or move it on its own first.", days=days),
-                         "rrule", code="sessions_with_records")
-    for occurrence in unplaced:
-        if "start" not in _overrides(occurrence):
-            db.session.delete(occurrence)
-    for start in starts:
-        occurrence = existing.get(start)
-        if occurrence is None:
-            if start > now:
-                db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=start, starts_at=start,
-                                                 duration_minutes=duration_minutes))
-        elif occurrence.starts_at > now and "duration" not in _overrides(occurrence) \
-                and occurrence.duration_minutes != duration_minutes:
-            occurrence.duration_minutes = duration_minutes
-            _revise(occurrence)
-
-
-def _overrides(occurrence: SessionOccurrence) -> set[str]:
-    return set(occurrence.overrides or ())
-
-
-def _holding_records(occurrence_ids: set[int]) -> set[int]:
-    """Which of these sessions hold something a person wrote: agenda items, notes, attendance or check-ins."""
-    if not occurrence_ids:
-        return set()
-    found: set[int] = set()
-    for column in (AgendaItem.occurrence_id, FacilitatorNote.occurrence_id, Attendance.occurrence_id,
-                   CheckIn.occurrence_id):
-        found.update(db.session.scalars(select(column).where(column.in_(occurrence_ids)).distinct()))
-    return found
-
-
-def _revise(occurrence: SessionOccurrence) -> None:
-    """The session changed in a way a calendar shows: the next feed carries a higher SEQUENCE (RFC 5545 3.8.7.4)."""
-    if occurrence.id is not None:
-        occurrence.sequence = (occurrence.sequence or 0) + 1
-        occurrence.updated_at = utcnow()
-
-
-def add_extra_session(by: User, group: TherapyGroup, *, start_local: datetime, duration_minutes: int,
-                      video_link: str = "", location: str = "") -> SessionOccurrence:
-    _require_open(group)
-    starts_at = _typed_local_time(start_local, group.timezone)
-    if starts_at <= utcnow():
-        raise GroupError(_("An extra session must be in the future."), "start")
-    if not 15 <= duration_minutes <= 480:
-        raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
-    _check_link(video_link)
-    occurrence = SessionOccurrence(group_id=group.id, recurrence_id=None, starts_at=starts_at,
-                                   duration_minutes=duration_minutes, video_link=video_link.strip(),
-                                   location=location.strip(), is_exception=True)
-    db.session.add(occurrence)
-    db.session.flush()
-    audit.record("session_add", actor=by, target=f"session:{occurrence.id}")
-    _schedule_changed(group)
-    return occurrence
-
-
-def _typed_local_time(value: datetime, zone: str) -> datetime:
-    try:
-        return recurrence.to_utc_strict(value, zone)
-    except recurrence.ScheduleError as error:
-        raise GroupError(schedule_error_message(error), "start", code=error.code) from None
-
-
-def _check_link(link: str) -> None:
-    if link and not link.strip().lower().startswith("https://"):
-        raise GroupError(_("The video link must start with https://"), "video_link")
-
-
-def update_occurrence(by: User, occurrence: SessionOccurrence, *, start_local: datetime | None = None,
-                      duration_minutes: int | None = None, video_link: str | None = None,
-                      location: str | None = None) -> None:
-    """Change one session without touching the rest of the series.
-
-    Only what differs from the session as it is counts as changed, and is remembered in `overrides` so that a later
-    edit of the series leaves it alone (and sets the rest): a new link alone does not pin the session's time.
-    """
-    _require_open(occurrence.group)
-    overrides = _overrides(occurrence)
-    changed = []
-    if start_local is not None:
-        starts_at = _typed_local_time(start_local, occurrence.group.timezone)
-        if starts_at != occurrence.starts_at:
-            if starts_at <= utcnow():
-                raise GroupError(_("A session cannot be moved into the past."), "start", code="in_the_past")
-            occurrence.starts_at = starts_at
-            changed.append("start")
-            if starts_at == occurrence.recurrence_id:
-                overrides.discard("start")  # back where the series puts it: it follows the series again
-            else:
-                overrides.add("start")
-    if duration_minutes is not None:
-        if not 15 <= duration_minutes <= 480:
-            raise GroupError(_("A session lasts between 15 minutes and 8 hours."), "duration_minutes")
-        if duration_minutes != occurrence.duration_minutes:
-            occurrence.duration_minutes = duration_minutes
-            changed.append("duration")
-            overrides.add("duration")
-    for name, value in (("video_link", video_link), ("location", location)):
-        if value is None:
-            continue
-        if name == "video_link":
-            _check_link(value)
-        value = value.strip()
-        if value != getattr(occurrence, name):
-            setattr(occurrence, name, value)
-            changed.append(name)
-            # An empty value means "the group's", which follows the group: no override.
-            (overrides.add if value else overrides.discard)(name)
-    if changed:
-        occurrence.overrides = sorted(overrides)
-        occurrence.is_exception = True
-        _revise(occurrence)
-    db.session.flush()
-    audit.record("session_update", actor=by, target=f"session:{occurrence.id}", details={"changed": changed})
-    _schedule_changed(occurrence.group)
-
-
-def cancel_occurrence(by: User, occurrence: SessionOccurrence, reason: str) -> None:
-    _require_open(occurrence.group)
-    if not reason.strip():
-        raise GroupError(_("Tell members why the session is cancelled."), "reason")
-    occurrence.status, occurrence.cancel_reason = OccurrenceStatus.CANCELLED, reason.strip()
-    occurrence.is_exception = True
-    _revise(occurrence)
-    db.session.flush()
-    audit.record("session_cancel", actor=by, target=f"session:{occurrence.id}")
-    _schedule_changed(occurrence.group)
-
-
-def restore_occurrence(by: User, occurrence: SessionOccurrence) -> None:
-    _require_open(occurrence.group)
-    occurrence.status, occurrence.cancel_reason = OccurrenceStatus.SCHEDULED, ""
-    _revise(occurrence)
-    db.session.flush()
-    audit.record("session_restore", actor=by, target=f"session:{occurrence.id}")
-    _schedule_changed(occurrence.group)
-
-
-# Attendance -----------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class AttendanceEntry:
-    user_id: int
-    status: AttendanceStatus | None
-    comment: str = ""
-    #: What the sheet showed when it was loaded: a save changes only what this person changed.
-    previous_status: AttendanceStatus | None = None
-    previous_comment: str = ""
-
-
-@dataclass
-class AttendanceSaved:
-    """What a save of the sheet did not change, so that the facilitator can be told and nothing typed is lost."""
-
-    #: Rows someone else changed since the sheet was loaded: their entries are kept.
-    conflicts: list[int] = dataclasses.field(default_factory=list)
-    #: Rows of people who are not (or no longer) active members: nothing was saved for them.
-    skipped: list[int] = dataclasses.field(default_factory=list)
-
-
-def record_attendance(by: User, occurrence: SessionOccurrence, entries: list[AttendanceEntry]) -> AttendanceSaved:
-    """Save the rows this facilitator changed; every other row of the sheet is still saved when some cannot be.
-
-    A row changed meanwhile by someone else keeps their entry and is reported as a conflict; a row of someone who
-    stopped being an active member since the sheet was loaded (a co-facilitator paused them) is reported as skipped.
-    """
-    group = occurrence.group
-    _require_open(group)
-    if occurrence.status == OccurrenceStatus.CANCELLED:
-        raise GroupError(_("This session was cancelled: there is no attendance to record."), code="session_cancelled")
-    if occurrence.starts_at > utcnow():
-        raise GroupError(_("This session has not started yet: record attendance once it has begun."),
-                         code="session_not_started")
-    # Lock the occurrence so that two saves of the same sheet run one after the other (SQLite's BEGIN IMMEDIATE
-    # already serialises writers; on PostgreSQL this row lock does). Who is active is read after it, as committed.
-    db.session.execute(select(SessionOccurrence.id).where(SessionOccurrence.id == occurrence.id).with_for_update())
-    active = set(db.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id,
-                                                                     Membership.status == MembershipStatus.ACTIVE)))
-    current = {a.user_id: a for a in db.session.scalars(
-        select(Attendance).where(Attendance.occurrence_id == occurrence.id)
-        .execution_options(populate_existing=True))}
-    saved = AttendanceSaved()
-    changed = []
-    for entry in entries:
-        row = current.get(entry.user_id)
-        untouched = entry.status == entry.previous_status and entry.comment.strip() == entry.previous_comment.strip()
-        if untouched:
-            continue
-        if entry.user_id not in active:
-            saved.skipped.append(entry.user_id)
-            continue
-        on_record = (row.status if row else None, row.comment if row else "")
-        if on_record != (entry.previous_status, entry.previous_comment.strip()) and \
-                on_record != (entry.status, entry.comment.strip()):
-            saved.conflicts.append(entry.user_id)
-            continue
-        if entry.status is None:
-            if row is not None:
-                db.session.delete(row)
-                changed.append(entry.user_id)
-            continue
-        if row is None:
-            row = Attendance(occurrence_id=occurrence.id, user_id=entry.user_id, status=entry.status)
-            db.session.add(row)
-            current[entry.user_id] = row
-        row.status, row.comment = entry.status, entry.comment.strip()[:500]
-        row.recorded_by_id, row.recorded_at = by.id, utcnow()
-        changed.append(entry.user_id)
-    db.session.flush()
-    audit.record("attendance_record", actor=by, subject=changed[0] if len(changed) == 1 else None,
-                 target=f"session:{occurrence.id}",
-                 details={"changed": len(changed), "members": sorted(changed), "conflicts": saved.conflicts,
-                          "skipped": saved.skipped})
-    for user_id in changed:
-        notify_data_changed(user_id, "sessions_attendance")
-    return saved
-
-
 # Agenda ---------------------------------------------------------------------------------------------------------------
 
 
 def add_agenda_item(by: User, occurrence: SessionOccurrence, *, title: str, body: str = "",
                     rationale: str = "") -> AgendaItem:
-    _require_open(occurrence.group)
+    require_open(occurrence.group)
     if not title.strip():
         raise GroupError(_("An agenda item needs a title."), "title")
     position = max((item.position for item in occurrence.agenda_items), default=0) + 1
@@ -749,7 +349,7 @@ def add_agenda_item(by: User, occurrence: SessionOccurrence, *, title: str, body
 
 
 def update_agenda_item(by: User, item: AgendaItem, *, title: str, body: str, rationale: str) -> None:
-    _require_open(item.occurrence.group)
+    require_open(item.occurrence.group)
     if not title.strip():
         raise GroupError(_("An agenda item needs a title."), "title")
     item.title, item.body, item.rationale = title.strip(), body.strip(), rationale.strip()
@@ -758,7 +358,7 @@ def update_agenda_item(by: User, item: AgendaItem, *, title: str, body: str, rat
 
 
 def delete_agenda_item(by: User, item: AgendaItem) -> None:
-    _require_open(item.occurrence.group)
+    require_open(item.occurrence.group)
     occurrence_id = item.occurrence_id
     db.session.delete(item)
     db.session.flush()
@@ -766,7 +366,7 @@ def delete_agenda_item(by: User, item: AgendaItem) -> None:
 
 
 def move_agenda_item(by: User, item: AgendaItem, direction: int) -> None:
-    _require_open(item.occurrence.group)
+    require_open(item.occurrence.group)
     items = item.occurrence.agenda_items
     index = items.index(item)
     other = index + (1 if direction > 0 else -1)
@@ -824,36 +424,5 @@ def record_facilitator_read(by: User, action: str, *, target: str, member_ids, d
         return
     audit.record(action, actor=by, subject=members[0] if len(members) == 1 else None, target=target,
                  details={**(details or {}), "members": members})
-
-
-# Calendar feeds -------------------------------------------------------------------------------------------------------
-
-
-def create_calendar_feed(user: User) -> tuple[CalendarFeed, str]:
-    """A new secret feed URL; an earlier one stops working."""
-    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
-                                                              CalendarFeed.revoked_at.is_(None))):
-        feed.revoked_at = utcnow()
-    raw = account_services.new_token()
-    feed = CalendarFeed(user_id=user.id, token_hash=account_services.hash_token(raw))
-    db.session.add(feed)
-    db.session.flush()
-    audit.record("calendar_feed_create", actor=user, subject=user, target=f"calendar_feed:{feed.id}")
-    return feed, raw
-
-
-def revoke_calendar_feeds(user: User) -> None:
-    for feed in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id,
-                                                              CalendarFeed.revoked_at.is_(None))):
-        feed.revoked_at = utcnow()
-    db.session.flush()
-    audit.record("calendar_feed_revoke", actor=user, subject=user)
-
-
-def find_calendar_feed(raw: str) -> CalendarFeed | None:
-    if not raw or len(raw) > 200:
-        return None
-    return db.session.scalar(select(CalendarFeed).where(
-        CalendarFeed.token_hash == account_services.hash_token(raw), CalendarFeed.revoked_at.is_(None)))
 
 

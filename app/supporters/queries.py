@@ -181,7 +181,7 @@ def mood_summary(patient: User, since: datetime, now: datetime) -> dict:
     filling up would change with each check-in, and the change would give that check-in away), and only weeks with
     at least MOOD_MIN_CHECKINS check-ins; the window is the last MOOD_WEEKS whole weeks, so that it never slides
     through a week one check-in at a time."""
-    from app.groups.models import CheckIn
+    from app.rooms.models import CheckIn
 
     zone = ZoneInfo(patient.zone)
     today = now.astimezone(zone).date()

@@ -16,16 +16,9 @@ from app.accounts.models import User
 from app.extensions import db, mail
 from app.groups import queries, recurrence, services
 from app.groups.demo import DEMO_GROUP
-from app.groups.models import (
-    Attendance,
-    AttendanceStatus,
-    CheckIn,
-    Energy,
-    Membership,
-    SessionOccurrence,
-    TherapyGroup,
-)
+from app.groups.models import Attendance, AttendanceStatus, Membership, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.rooms.models import CheckIn, Energy
 
 from . import NARROW
 

@@ -19,10 +19,11 @@ from app.accounts import services as account_services
 from app.accounts.models import Organisation, RoleName, User
 from app.demo import DEMO_PASSWORD, DEMO_SLUG
 from app.extensions import db
-from app.groups import checkins
 from app.groups.demo import DEMO_GROUP
-from app.groups.models import CheckIn, Membership, MembershipStatus, SafetyAlert, SessionOccurrence, TherapyGroup
+from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.rooms import services as room_services
+from app.rooms.models import CheckIn, SafetyAlert
 
 from . import NARROW
 
@@ -295,8 +296,8 @@ def test_the_facilitators_home_page_shows_alerts_and_checkins_between_sessions_l
 
     def sam_checks_in_and_asks_for_support():
         sam = db.session.get(User, sam_id)
-        checkins.record_checkin(sam, client_id="browser-between-1", mood=6, note="Made tea")
-        checkins.need_support(sam, client_id="browser-support-1")
+        room_services.record_checkin(sam, client_id="browser-between-1", mood=6, note="Made tea")
+        room_services.need_support(sam, client_id="browser-support-1")
 
     in_app(sam_checks_in_and_asks_for_support)
 

@@ -1,17 +1,11 @@
-"""Check-ins, safety alerts and live rooms: the writes, and the room state each viewer is sent.
-
-Kept apart from services.py because the live room is its own small world (presence, rounds, hands) that the
-Socket.IO handlers, the pages and the API all drive. Writes flush and audit; the event or request boundary commits,
-and pushes leave only after that commit (app/push.py).
-"""
+"""The live room's writes: opening and closing the room, presence, rounds and raised hands, check-ins, safety alerts
+and their acknowledgement, and the pushes that follow them. Writes flush and audit; the event or request boundary
+commits, and pushes leave only after that commit (app/push.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -20,20 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from app import audit, policy, signals
 from app.accounts.models import User
 from app.extensions import db
-from app.groups import queries
+from app.groups import queries as group_queries
 from app.groups.models import (
-    AlertKind,
     Attendance,
     AttendanceStatus,
-    CheckIn,
-    Energy,
-    GroupFacilitator,
-    LiveRoom,
     Membership,
-    MembershipStatus,
     OccurrenceStatus,
-    RoomPresence,
-    SafetyAlert,
     SessionOccurrence,
     TherapyGroup,
 )
@@ -45,12 +31,30 @@ from app.push import (
     queue_disconnect,
     queue_enter_room,
     queue_leave_room,
-    queue_push,
 )
-from app.realtime import account_sids, user_room
+from app.realtime import account_sids
 from app.refusal import Refusal
+from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, RoomPresence, SafetyAlert
+from app.rooms.pushes import (
+    facilitators_room,
+    lobby_room,
+    members_room,
+    push_checkin,
+    push_presence,
+    push_room_state,
+    push_to_facilitators,
+    session_room,
+)
+from app.rooms.queries import (
+    PRESENCE_TIMEOUT,
+    alert_payload,
+    checkin_payload,
+    crisis_resources,
+    groups_for_alerts,
+    present_user_ids,
+    shown_name,
+)
 
-PRESENCE_TIMEOUT = timedelta(seconds=75)
 NOTE_MAX = 280
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 #: A mood at or under this is a distress signal when no group of the patient's sets its own threshold.
@@ -62,37 +66,6 @@ class CheckInError(Refusal):
 
     def __init__(self, code: str, message: str = ""):
         super().__init__(message or code, code=code)
-
-
-# Room names -----------------------------------------------------------------------------------------------------------
-
-
-def session_room(occurrence_id: int) -> str:
-    """Everyone in the live room: presence, room state."""
-    return f"session:{occurrence_id}"
-
-
-def members_room(occurrence_id: int) -> str:
-    """Members of the live room: check-ins as the group's visibility setting allows."""
-    return f"session:{occurrence_id}:members"
-
-
-def facilitators_room(occurrence_id: int) -> str:
-    """Facilitators in the live room: every check-in in full."""
-    return f"session:{occurrence_id}:facilitators"
-
-
-def lobby_room(occurrence_id: int) -> str:
-    """Members waiting for the room to open: told only that it opened or closed."""
-    return f"session:{occurrence_id}:lobby"
-
-
-def push_to_facilitators(event_name: str, payload: dict, group_id: int) -> None:
-    """To every socket of the group's facilitators, wherever they are in the app (safety alerts, check-ins between
-    sessions). Addressed to each account's own room, with the facilitators looked up now: a room of the group joined
-    on connect would go on feeding a co-facilitator removed since, and miss one added since."""
-    for user_id in db.session.scalars(select(GroupFacilitator.user_id).where(GroupFacilitator.group_id == group_id)):
-        queue_push(event_name, payload, user_room(user_id))
 
 
 # Live rooms -----------------------------------------------------------------------------------------------------------
@@ -198,17 +171,6 @@ def heartbeat(sid: str) -> None:
         row.last_seen_at = utcnow()
     db.session.flush()
 
-
-def _presence(room: LiveRoom) -> list[RoomPresence]:
-    cutoff = utcnow() - PRESENCE_TIMEOUT
-    return list(db.session.scalars(select(RoomPresence).where(RoomPresence.room_id == room.id,
-                                                              RoomPresence.last_seen_at >= cutoff)))
-
-
-def present_user_ids(room: LiveRoom) -> set[int]:
-    return {p.user_id for p in _presence(room)}
-
-
 def eject_from_group(user_id: int, group_id: int) -> None:
     """A member or co-facilitator removed from the group leaves every live room of the group at once."""
     _eject(user_id, list(db.session.scalars(
@@ -242,7 +204,7 @@ def _eject(user_id: int, rows: list[RoomPresence]) -> None:
 
 
 def _members_by_name(occurrence: SessionOccurrence) -> list[Membership]:
-    return queries.active_members(occurrence.group)
+    return group_queries.active_members(occurrence.group)
 
 
 def start_round(by: User, occurrence: SessionOccurrence) -> LiveRoom:
@@ -390,7 +352,7 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
         return _stored(user, existing)
     audit.record("checkin", actor=user, subject=user, target=f"checkin:{checkin.id}")
     alerts = []
-    groups = _groups_for_alerts(user, occurrence)
+    groups = groups_for_alerts(user, occurrence)
     for group in groups:
         if checkin.mood is not None and checkin.mood <= group.distress_threshold:
             alerts.append(_raise_alert(user, group, AlertKind.LOW_MOOD, occurrence, checkin))
@@ -405,21 +367,13 @@ def _stored(user: User, checkin: CheckIn) -> CheckInResult:
     alerts = list(db.session.scalars(select(SafetyAlert).where(SafetyAlert.checkin_id == checkin.id)))
     occurrence = db.session.get(SessionOccurrence, checkin.occurrence_id) if checkin.occurrence_id else None
     return CheckInResult(checkin, False, alerts, distress=bool(alerts) or _is_distress(
-        checkin, _groups_for_alerts(user, occurrence)))
+        checkin, groups_for_alerts(user, occurrence)))
 
 
 def _is_distress(checkin: CheckIn, groups: list[TherapyGroup]) -> bool:
     """A very low mood, by the most careful threshold among the patient's groups (CLINICAL.md safety rule 2)."""
     threshold = max((group.distress_threshold for group in groups), default=DEFAULT_DISTRESS_THRESHOLD)
     return checkin.mood is not None and checkin.mood <= threshold
-
-
-def _groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[TherapyGroup]:
-    """Whose facilitators hear of a check-in: the session's group; between sessions, every group the patient is a
-    member of, a paused membership included (a pause from the group is not a pause from its facilitators' care)."""
-    if occurrence is not None:
-        return [occurrence.group]
-    return [m.group for m in queries.memberships_for_patient(user) if m.status in queries.MEMBER_STATUSES]
 
 
 def need_support(user: User, occurrence: SessionOccurrence | None = None, *,
@@ -437,7 +391,7 @@ def need_support(user: User, occurrence: SessionOccurrence | None = None, *,
         room_of(occurrence, lock="share")
         if not policy.can_enter_live_room(user, occurrence.group):
             raise CheckInError("not_found")
-    groups = _groups_for_alerts(user, occurrence)
+    groups = groups_for_alerts(user, occurrence)
     try:
         with db.session.begin_nested():
             alerts = [_new_alert(user, group, AlertKind.NEED_SUPPORT, occurrence, None, client_id=client_id)
@@ -492,154 +446,16 @@ def acknowledge_alert(by: User, alert: SafetyAlert) -> None:
         push_to_facilitators("alert", alert_payload(alert), alert.group_id)
 
 
-# What each viewer is sent ---------------------------------------------------------------------------------------------
-
-
-def alert_payload(alert: SafetyAlert) -> dict:
-    membership = db.session.scalar(select(Membership).where(Membership.group_id == alert.group_id,
-                                                            Membership.user_id == alert.patient_id))
-    return {"id": alert.id, "kind": alert.kind.value, "group_id": alert.group_id, "session_id": alert.occurrence_id,
-            "user_id": alert.patient_id,
-            "name": membership.shown_name if membership else alert.patient.display_name,
-            "created_at": alert.created_at.isoformat(),
-            "acknowledged": alert.acknowledged_at is not None,
-            "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None}
-
-
-def crisis_resources(user: User) -> dict:
-    """The organisation's crisis resources (empty fields mean: contact local emergency services)."""
-    organisation = user.organisation
-    fields = ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
-    return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
-
-
 def own_checkin_answer(user: User, result: CheckInResult) -> dict:
     """What the member is told once their check-in is stored: it in full, whether it was a retry, and the crisis
     resources when it raised an alert (a retry says so again, as the first answer may be the one that was lost)."""
     checkin = result.checkin
     occurrence = db.session.get(SessionOccurrence, checkin.occurrence_id) if checkin.occurrence_id else None
-    name = _shown_name(user.id, occurrence.group_id) if occurrence else user.display_name
+    name = shown_name(user.id, occurrence.group_id) if occurrence else user.display_name
     answer = {**checkin_payload(checkin, name, True), "client_id": checkin.client_id, "duplicate": not result.created}
     if result.distress:
         answer["support"] = crisis_resources(user)
     return answer
-
-
-def checkin_payload(checkin: CheckIn, name: str, full: bool) -> dict:
-    base = {"id": checkin.id, "user_id": checkin.user_id, "name": name, "session_id": checkin.occurrence_id,
-            "created_at": checkin.created_at.isoformat(), "client_id": None}
-    if not full:
-        return {**base, "checked_in": True}
-    energy = checkin.energy.value if checkin.energy else None
-    return {**base, "checked_in": True, "mood": checkin.mood, "energy": energy,
-            "note": checkin.note, "passed": checkin.passed}
-
-
-def _shown_name(user_id: int, group_id: int) -> str:
-    membership = db.session.scalar(select(Membership).where(Membership.group_id == group_id,
-                                                            Membership.user_id == user_id))
-    return membership.shown_name if membership else db.session.get(User, user_id).display_name
-
-
-def push_checkin(user: User, checkin: CheckIn, occurrence: SessionOccurrence | None) -> None:
-    if occurrence is not None:
-        group = occurrence.group
-        name = _shown_name(user.id, group.id)
-        full = checkin_payload(checkin, name, True)
-        queue_push("checkin", full, facilitators_room(occurrence.id))
-        if group.checkin_visibility == "all":
-            queue_push("checkin", full, members_room(occurrence.id))
-            return
-        # The others learn only that the member checked in; the member's own sockets (on any process) hear it in
-        # full, as they wrote it.
-        queue_push("checkin", checkin_payload(checkin, name, False), members_room(occurrence.id),
-                   skip_sid=account_sids(user.id))
-        queue_push("checkin", full, user_room(user.id))
-        return
-    for group in _groups_for_alerts(user, None):
-        payload = checkin_payload(checkin, _shown_name(user.id, group.id), True)
-        push_to_facilitators("checkin", {**payload, "group_id": group.id}, group.id)
-
-
-def push_presence(occurrence: SessionOccurrence, room: LiveRoom) -> None:
-    queue_push("presence", {"session_id": occurrence.id, "present": presence_list(occurrence, room)},
-               session_room(occurrence.id))
-
-
-def push_room_state(occurrence: SessionOccurrence, room: LiveRoom, *, opened_or_closed: bool = False) -> None:
-    """Room state without check-ins (each viewer's visibility differs); clients re-sync check-ins on join. Members
-    waiting in the lobby learn only that the room opened or closed, and then try to enter it."""
-    queue_push("room_state", public_state(occurrence, room), session_room(occurrence.id))
-    if opened_or_closed:
-        queue_push("room_state", {"session_id": occurrence.id, "open": room.is_open, "version": room.version},
-                   lobby_room(occurrence.id))
-
-
-def presence_list(occurrence: SessionOccurrence, room: LiveRoom) -> list[dict]:
-    present = present_user_ids(room)
-    facilitator_ids = {f.user_id for f in occurrence.group.facilitators}
-    people = []
-    for user_id in sorted(present):
-        people.append({"user_id": user_id, "name": _shown_name(user_id, occurrence.group_id),
-                       "facilitator": user_id in facilitator_ids})
-    return sorted(people, key=lambda p: (not p["facilitator"], p["name"].casefold()))
-
-
-def public_state(occurrence: SessionOccurrence, room: LiveRoom) -> dict:
-    group_id = occurrence.group_id
-    names = {uid: _shown_name(uid, group_id) for uid in {*(room.speaker_order or []), *(room.hands or []),
-                                                        *(room.left_early or [])}}
-    return {
-        "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
-        "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
-                    if room.current_speaker_id else None),
-        # Each person once, in the order of their first turn (a skipped speaker offered again keeps their place).
-        "order": [{"user_id": uid, "name": names[uid], "skipped": uid in (room.skipped or [])}
-                  for uid in dict.fromkeys(room.speaker_order or [])],
-        "hands": [{"user_id": uid, "name": names[uid]} for uid in room.hands or []],
-        "left_early": [{"user_id": uid, "name": names[uid]} for uid in room.left_early or []],
-        "present": presence_list(occurrence, room),
-    }
-
-
-def latest_checkins(occurrence: SessionOccurrence) -> list[CheckIn]:
-    """Each member's latest check-in in this session (an update is a newer row)."""
-    latest: dict[int, CheckIn] = {}
-    for checkin in db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id == occurrence.id)
-                                      .order_by(CheckIn.created_at, CheckIn.id)):
-        latest[checkin.user_id] = checkin
-    return list(latest.values())
-
-
-def open_alerts(group_ids: list[int], occurrence: SessionOccurrence | None = None) -> list[SafetyAlert]:
-    if not group_ids:
-        return []
-    query = select(SafetyAlert).where(SafetyAlert.group_id.in_(group_ids), SafetyAlert.acknowledged_at.is_(None))
-    if occurrence is not None:
-        query = query.where(SafetyAlert.occurrence_id == occurrence.id)
-    return list(db.session.scalars(query.order_by(SafetyAlert.created_at)))
-
-
-def state_for(viewer: User, occurrence: SessionOccurrence) -> dict:
-    """Everything a viewer may see of the room now: what a client re-syncs from on (re)connect."""
-    room = room_of(occurrence)
-    group = occurrence.group
-    facilitator = policy.can_manage_group(viewer, group)
-    full = facilitator or group.checkin_visibility == "all"
-    checkins = []
-    for checkin in latest_checkins(occurrence):
-        own = checkin.user_id == viewer.id
-        checkins.append(checkin_payload(checkin, _shown_name(checkin.user_id, group.id), full or own))
-    state = {**public_state(occurrence, room), "checkins": checkins, "facilitator": facilitator,
-             "visibility": group.checkin_visibility, "me": viewer.id}
-    if facilitator:
-        state["alerts"] = [alert_payload(a) for a in open_alerts([group.id], occurrence)]
-    return state
-
-
-def state_etag(state: dict) -> str:
-    """A short fingerprint of a viewer's state: a periodic sync that finds it unchanged answers only that."""
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 @signals.account_deactivated.connect
@@ -650,53 +466,3 @@ def _on_account_deactivated(account: User) -> None:
 @signals.member_left_group.connect
 def _on_member_left_group(_sender, *, user_id: int, group_id: int) -> None:
     eject_from_group(user_id, group_id)
-
-
-# Home-page panels -----------------------------------------------------------------------------------------------------
-
-
-def facilitator_alerts_panel(user: User) -> dict:
-    group_ids = [g.id for g in queries.groups_for_facilitator(user)]
-    alerts = open_alerts(group_ids)
-    recent = queries.recent_between_session_checkins(group_ids, limit=10)
-    return {"alerts": alerts, "names": {a.id: _shown_name(a.patient_id, a.group_id) for a in alerts},
-            "checkins": recent, "checkin_names": {c.id: _name_in_groups(c.user_id, group_ids) for c in recent}}
-
-
-def dashboard_state(user: User) -> dict:
-    """What the facilitator's home page shows live, from the database: for a page that reconnected, or that checks
-    now and then in case a push was lost."""
-    panel = facilitator_alerts_panel(user)
-    names = panel["checkin_names"]
-    return {"alerts": [alert_payload(a) for a in panel["alerts"]],
-            "checkins": [checkin_payload(c, names[c.id], True) for c in panel["checkins"]]}
-
-
-def _name_in_groups(user_id: int, group_ids: list[int]) -> str:
-    """The name a member chose in the first of these groups they belong to (what the facilitator knows them by)."""
-    membership = db.session.scalar(select(Membership).where(Membership.user_id == user_id,
-                                                            Membership.group_id.in_(group_ids))
-                                   .order_by(Membership.group_id))
-    return membership.shown_name if membership else db.session.get(User, user_id).display_name
-
-
-def patient_checkin_panel(user: User) -> dict:
-    import uuid
-
-    from flask import session
-
-    from app.groups.forms import CheckInForm
-
-    now = utcnow()
-    groups = [m.group for m in queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
-    upcoming = queries.next_occurrences(groups)  # one query for every group, not one per group
-    rooms = {room.occurrence_id: room for room in db.session.scalars(
-        select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
-    live = []
-    for group in groups:
-        occurrence = upcoming.get(group.id)
-        room = rooms.get(occurrence.id) if occurrence else None
-        if room is not None and policy.can_enter_room(user, occurrence, room, now):
-            live.append(occurrence)
-    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
-            "live": live}

@@ -10,14 +10,17 @@ from flask_socketio import join_room, leave_room
 from app import policy, signals
 from app.accounts.models import User
 from app.extensions import db
-from app.groups import checkins, queries
-from app.groups.checkins import CheckInError
-from app.groups.models import SafetyAlert, SessionOccurrence
+from app.groups import queries as group_queries
+from app.groups.models import SessionOccurrence
+from app.models_base import utcnow
 from app.realtime import event, payload_id
+from app.rooms import pushes, queries, services
+from app.rooms.models import SafetyAlert
+from app.rooms.services import CheckInError
 
 
 def _occurrence(user: User, payload) -> SessionOccurrence:
-    occurrence = queries.occurrence_in_organisation(payload_id(payload, "session_id"), user.organisation_id)
+    occurrence = group_queries.occurrence_in_organisation(payload_id(payload, "session_id"), user.organisation_id)
     if occurrence is None or not policy.can_view_sessions(user, occurrence.group):
         raise CheckInError("not_found")
     return occurrence
@@ -32,18 +35,18 @@ def _managed_occurrence(user: User, payload) -> SessionOccurrence:
 
 def _enter(user: User, occurrence: SessionOccurrence) -> None:
     try:
-        checkins.enter_room(user, occurrence, request.sid)
+        services.enter_room(user, occurrence, request.sid)
     except policy.RoomNotOpen:
         # A member who is early waits in the lobby, which hears only that the room opened (or closed): joined at
         # once, as it holds nothing the member may not know.
-        join_room(checkins.lobby_room(occurrence.id))
+        join_room(pushes.lobby_room(occurrence.id))
         raise
 
 
 def _state(user: User, occurrence: SessionOccurrence, known: object = None) -> dict:
     """The viewer's state and its fingerprint; only the fingerprint when the client already holds that state."""
-    state = checkins.state_for(user, occurrence)
-    etag = checkins.state_etag(state)
+    state = queries.state_for(user, occurrence, services.room_of(occurrence))
+    etag = queries.state_etag(state)
     if isinstance(known, str) and known == etag:
         return {"unchanged": True, "etag": etag}
     return {"state": state, "etag": etag}
@@ -73,16 +76,16 @@ def sync(user, payload):
 
 @event("leave_session")
 def leave_session(user, payload):
-    for occurrence in checkins.leave_room_presence(request.sid):
-        for room in (checkins.session_room(occurrence.id), checkins.members_room(occurrence.id),
-                     checkins.facilitators_room(occurrence.id), checkins.lobby_room(occurrence.id)):
+    for occurrence in services.leave_room_presence(request.sid):
+        for room in (pushes.session_room(occurrence.id), pushes.members_room(occurrence.id),
+                     pushes.facilitators_room(occurrence.id), pushes.lobby_room(occurrence.id)):
             leave_room(room)
     return {}
 
 
 @event("heartbeat", automatic=True)
 def heartbeat(user, payload):
-    checkins.heartbeat(request.sid)
+    services.heartbeat(request.sid)
     return {}
 
 
@@ -92,10 +95,10 @@ def heartbeat(user, payload):
 @event("checkin")
 def checkin(user, payload):
     occurrence = _occurrence(user, payload)
-    result = checkins.record_checkin(user, occurrence=occurrence, client_id=payload.get("client_id"),
+    result = services.record_checkin(user, occurrence=occurrence, client_id=payload.get("client_id"),
                                      mood=payload.get("mood"), energy=payload.get("energy"),
                                      note=payload.get("note"), passed=payload.get("passed", False))
-    answer = checkins.own_checkin_answer(user, result)
+    answer = services.own_checkin_answer(user, result)
     support = answer.pop("support", None)
     return {"checkin": answer, "duplicate": answer["duplicate"], **({"support": support} if support else {})}
 
@@ -105,18 +108,18 @@ def need_support(user, payload):
     occurrence = _occurrence(user, payload)
     if policy.can_manage_group(user, occurrence.group):
         raise CheckInError("forbidden")
-    result = checkins.need_support(user, occurrence, client_id=payload.get("client_id"))
-    return {"support": checkins.crisis_resources(user), "duplicate": not result.created}
+    result = services.need_support(user, occurrence, client_id=payload.get("client_id"))
+    return {"support": queries.crisis_resources(user), "duplicate": not result.created}
 
 
 @event("raise_hand")
 def raise_hand(user, payload):
     occurrence = _occurrence(user, payload)
-    policy.require_enter_room(user, occurrence, checkins.room_of(occurrence), checkins.utcnow())
+    policy.require_enter_room(user, occurrence, services.room_of(occurrence), utcnow())
     raised = payload.get("raised", True)
     if not isinstance(raised, bool):
         raise CheckInError("invalid", "raised must be true or false")
-    checkins.set_hand(user, occurrence, raised)
+    services.set_hand(user, occurrence, raised)
     return {"raised": raised}
 
 
@@ -127,49 +130,49 @@ def raise_hand(user, payload):
 @event("open_room")
 def open_room(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.open_room(user, occurrence)
+    services.open_room(user, occurrence)
     return _state(user, occurrence)
 
 
 @event("close_room")
 def close_room(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.close_room(user, occurrence)
+    services.close_room(user, occurrence)
     return _state(user, occurrence)
 
 
 @event("start_round")
 def start_round(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.start_round(user, occurrence)
+    services.start_round(user, occurrence)
     return _state(user, occurrence)
 
 
 @event("next_speaker")
 def next_speaker(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.next_speaker(user, occurrence)
+    services.next_speaker(user, occurrence)
     return _state(user, occurrence)
 
 
 @event("skip_speaker")
 def skip_speaker(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.next_speaker(user, occurrence, skip=True)
+    services.next_speaker(user, occurrence, skip=True)
     return _state(user, occurrence)
 
 
 @event("lower_hand")
 def lower_hand(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.lower_hand_for(user, occurrence, payload_id(payload, "user_id"))
+    services.lower_hand_for(user, occurrence, payload_id(payload, "user_id"))
     return _state(user, occurrence)
 
 
 @event("mark_left_early")
 def mark_left_early(user, payload):
     occurrence = _managed_occurrence(user, payload)
-    checkins.mark_left_early(user, occurrence, payload_id(payload, "user_id"))
+    services.mark_left_early(user, occurrence, payload_id(payload, "user_id"))
     return _state(user, occurrence)
 
 
@@ -178,8 +181,8 @@ def acknowledge_alert(user, payload):
     alert = db.session.get(SafetyAlert, payload_id(payload, "alert_id"))
     if alert is None or alert.organisation_id != user.organisation_id or not policy.can_acknowledge_alert(user, alert):
         raise CheckInError("not_found")
-    checkins.acknowledge_alert(user, alert)
-    return {"alert": checkins.alert_payload(alert)}
+    services.acknowledge_alert(user, alert)
+    return {"alert": queries.alert_payload(alert)}
 
 
 @event("sync_dashboard", automatic=True)
@@ -187,9 +190,9 @@ def sync_dashboard(user, payload):
     """The facilitator's home page, from the database: open alerts and recent check-ins between sessions (after a
     reconnect, and every little while in case a push was lost)."""
     policy.require_follow_alerts(user)
-    return checkins.dashboard_state(user)
+    return queries.dashboard_state(user)
 
 
 @signals.socket_closed.connect
 def _forget_presence(_sender, *, sid: str) -> None:
-    checkins.leave_room_presence(sid)
+    services.leave_room_presence(sid)

@@ -1,0 +1,220 @@
+"""The live room's reads: presence, each viewer's state of the room, the payloads pushes and answers carry, check-ins
+and open alerts for pages and the API, and the panels of the home page and the session page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+
+from flask import session
+from sqlalchemy import select
+
+from app import policy, signals
+from app.accounts.models import User
+from app.extensions import db
+from app.groups import queries as group_queries
+from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
+from app.models_base import utcnow
+from app.rooms.forms import CheckInForm
+from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
+
+PRESENCE_TIMEOUT = timedelta(seconds=75)
+
+
+def _presence(room: LiveRoom) -> list[RoomPresence]:
+    cutoff = utcnow() - PRESENCE_TIMEOUT
+    return list(db.session.scalars(select(RoomPresence).where(RoomPresence.room_id == room.id,
+                                                              RoomPresence.last_seen_at >= cutoff)))
+
+
+def present_user_ids(room: LiveRoom) -> set[int]:
+    return {p.user_id for p in _presence(room)}
+
+def groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[TherapyGroup]:
+    """Whose facilitators hear of a check-in: the session's group; between sessions, every group the patient is a
+    member of, a paused membership included (a pause from the group is not a pause from its facilitators' care)."""
+    if occurrence is not None:
+        return [occurrence.group]
+    return [m.group for m in group_queries.memberships_for_patient(user) if m.status in group_queries.MEMBER_STATUSES]
+
+def alert_payload(alert: SafetyAlert) -> dict:
+    membership = db.session.scalar(select(Membership).where(Membership.group_id == alert.group_id,
+                                                            Membership.user_id == alert.patient_id))
+    return {"id": alert.id, "kind": alert.kind.value, "group_id": alert.group_id, "session_id": alert.occurrence_id,
+            "user_id": alert.patient_id,
+            "name": membership.shown_name if membership else alert.patient.display_name,
+            "created_at": alert.created_at.isoformat(),
+            "acknowledged": alert.acknowledged_at is not None,
+            "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None}
+
+
+def crisis_resources(user: User) -> dict:
+    """The organisation's crisis resources (empty fields mean: contact local emergency services)."""
+    organisation = user.organisation
+    fields = ("crisis_name", "crisis_phone", "crisis_text", "crisis_url", "crisis_note")
+    return {name.removeprefix("crisis_"): getattr(organisation, name) if organisation else "" for name in fields}
+
+def checkin_payload(checkin: CheckIn, name: str, full: bool) -> dict:
+    base = {"id": checkin.id, "user_id": checkin.user_id, "name": name, "session_id": checkin.occurrence_id,
+            "created_at": checkin.created_at.isoformat(), "client_id": None}
+    if not full:
+        return {**base, "checked_in": True}
+    energy = checkin.energy.value if checkin.energy else None
+    return {**base, "checked_in": True, "mood": checkin.mood, "energy": energy,
+            "note": checkin.note, "passed": checkin.passed}
+
+
+def shown_name(user_id: int, group_id: int) -> str:
+    membership = db.session.scalar(select(Membership).where(Membership.group_id == group_id,
+                                                            Membership.user_id == user_id))
+    return membership.shown_name if membership else db.session.get(User, user_id).display_name
+
+def presence_list(occurrence: SessionOccurrence, room: LiveRoom) -> list[dict]:
+    present = present_user_ids(room)
+    facilitator_ids = {f.user_id for f in occurrence.group.facilitators}
+    people = []
+    for user_id in sorted(present):
+        people.append({"user_id": user_id, "name": shown_name(user_id, occurrence.group_id),
+                       "facilitator": user_id in facilitator_ids})
+    return sorted(people, key=lambda p: (not p["facilitator"], p["name"].casefold()))
+
+
+def public_state(occurrence: SessionOccurrence, room: LiveRoom) -> dict:
+    group_id = occurrence.group_id
+    names = {uid: shown_name(uid, group_id) for uid in {*(room.speaker_order or []), *(room.hands or []),
+                                                        *(room.left_early or [])}}
+    return {
+        "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
+        "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
+                    if room.current_speaker_id else None),
+        # Each person once, in the order of their first turn (a skipped speaker offered again keeps their place).
+        "order": [{"user_id": uid, "name": names[uid], "skipped": uid in (room.skipped or [])}
+                  for uid in dict.fromkeys(room.speaker_order or [])],
+        "hands": [{"user_id": uid, "name": names[uid]} for uid in room.hands or []],
+        "left_early": [{"user_id": uid, "name": names[uid]} for uid in room.left_early or []],
+        "present": presence_list(occurrence, room),
+    }
+
+
+def latest_checkins(occurrence: SessionOccurrence) -> list[CheckIn]:
+    """Each member's latest check-in in this session (an update is a newer row)."""
+    latest: dict[int, CheckIn] = {}
+    for checkin in db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id == occurrence.id)
+                                      .order_by(CheckIn.created_at, CheckIn.id)):
+        latest[checkin.user_id] = checkin
+    return list(latest.values())
+
+
+def open_alerts(group_ids: list[int], occurrence: SessionOccurrence | None = None) -> list[SafetyAlert]:
+    if not group_ids:
+        return []
+    query = select(SafetyAlert).where(SafetyAlert.group_id.in_(group_ids), SafetyAlert.acknowledged_at.is_(None))
+    if occurrence is not None:
+        query = query.where(SafetyAlert.occurrence_id == occurrence.id)
+    return list(db.session.scalars(query.order_by(SafetyAlert.created_at)))
+
+
+def state_for(viewer: User, occurrence: SessionOccurrence, room: LiveRoom) -> dict:
+    """Everything a viewer may see of the room now: what a client re-syncs from on (re)connect."""
+    group = occurrence.group
+    facilitator = policy.can_manage_group(viewer, group)
+    full = facilitator or group.checkin_visibility == "all"
+    checkins = []
+    for checkin in latest_checkins(occurrence):
+        own = checkin.user_id == viewer.id
+        checkins.append(checkin_payload(checkin, shown_name(checkin.user_id, group.id), full or own))
+    state = {**public_state(occurrence, room), "checkins": checkins, "facilitator": facilitator,
+             "visibility": group.checkin_visibility, "me": viewer.id}
+    if facilitator:
+        state["alerts"] = [alert_payload(a) for a in open_alerts([group.id], occurrence)]
+    return state
+
+
+def state_etag(state: dict) -> str:
+    """A short fingerprint of a viewer's state: a periodic sync that finds it unchanged answers only that."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+# Check-ins for pages and the API --------------------------------------------------------------------------------------
+
+
+def history(user: User, limit: int = 60) -> list[CheckIn]:
+    """The member's own check-ins, newest first, live and between sessions."""
+    return list(db.session.scalars(select(CheckIn).where(CheckIn.user_id == user.id)
+                                   .order_by(CheckIn.created_at.desc()).limit(limit)))
+
+
+def alert_in_organisation(alert_id: int, organisation_id: int | None) -> SafetyAlert | None:
+    return db.session.scalar(select(SafetyAlert).where(SafetyAlert.id == alert_id,
+                                                       SafetyAlert.organisation_id == organisation_id))
+
+
+def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> list[CheckIn]:
+    """Check-ins members of these groups made between sessions, newest first (for their facilitators)."""
+    if not group_ids:
+        return []
+    members = select(Membership.user_id).where(Membership.group_id.in_(group_ids),
+                                               Membership.status.in_(group_queries.MEMBER_STATUSES))
+    return list(db.session.scalars(select(CheckIn).where(CheckIn.occurrence_id.is_(None), CheckIn.user_id.in_(members))
+                                   .order_by(CheckIn.created_at.desc()).limit(limit)))
+
+
+@signals.session_records_asked.connect
+def _sessions_with_checkins(_sender, *, occurrence_ids: set[int]) -> set[int]:
+    """Which of these sessions hold check-ins: a session that does is kept when its series changes."""
+    return set(db.session.scalars(select(CheckIn.occurrence_id).where(CheckIn.occurrence_id.in_(occurrence_ids))
+                                  .distinct()))
+
+
+# Pages' panels --------------------------------------------------------------------------------------------------------
+
+
+def facilitator_alerts_panel(user: User) -> dict:
+    group_ids = [g.id for g in group_queries.groups_for_facilitator(user)]
+    alerts = open_alerts(group_ids)
+    recent = recent_between_session_checkins(group_ids, limit=10)
+    return {"alerts": alerts, "names": {a.id: shown_name(a.patient_id, a.group_id) for a in alerts},
+            "checkins": recent, "checkin_names": {c.id: _name_in_groups(c.user_id, group_ids) for c in recent}}
+
+
+def dashboard_state(user: User) -> dict:
+    """What the facilitator's home page shows live, from the database: for a page that reconnected, or that checks
+    now and then in case a push was lost."""
+    panel = facilitator_alerts_panel(user)
+    names = panel["checkin_names"]
+    return {"alerts": [alert_payload(a) for a in panel["alerts"]],
+            "checkins": [checkin_payload(c, names[c.id], True) for c in panel["checkins"]]}
+
+
+def _name_in_groups(user_id: int, group_ids: list[int]) -> str:
+    """The name a member chose in the first of these groups they belong to (what the facilitator knows them by)."""
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == user_id,
+                                                            Membership.group_id.in_(group_ids))
+                                   .order_by(Membership.group_id))
+    return membership.shown_name if membership else db.session.get(User, user_id).display_name
+
+
+def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
+    """The session page's check-ins: each member's latest, for the group's facilitators only."""
+    if not policy.can_manage_group(user, occurrence.group):
+        return {"checkins": []}
+    return {"checkins": latest_checkins(occurrence),
+            "names": {m.user_id: m.shown_name for m in occurrence.group.memberships}}
+
+
+def patient_checkin_panel(user: User) -> dict:
+    now = utcnow()
+    groups = [m.group for m in group_queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
+    upcoming = group_queries.next_occurrences(groups)  # one query for every group, not one per group
+    rooms = {room.occurrence_id: room for room in db.session.scalars(
+        select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
+    live = []
+    for group in groups:
+        occurrence = upcoming.get(group.id)
+        room = rooms.get(occurrence.id) if occurrence else None
+        if room is not None and policy.can_enter_room(user, occurrence, room, now):
+            live.append(occurrence)
+    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
+            "live": live}

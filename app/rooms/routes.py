@@ -1,0 +1,103 @@
+"""Pages of the live room, of check-ins between sessions and of safety alerts."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app import policy
+from app.accounts.forms import EmptyForm
+from app.extensions import account_or_address, limiter
+from app.form_errors import flash_refusal
+from app.groups import queries as group_queries
+from app.groups.models import SessionOccurrence
+from app.rooms import bp, labels, queries, services
+from app.rooms.forms import CheckInForm
+from app.rooms.models import SafetyAlert
+from app.safe_redirect import redirect_next
+
+
+def _load_occurrence(occurrence_id: int):
+    return (group_queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+            or policy.hidden(SessionOccurrence, occurrence_id))
+
+
+@bp.app_context_processor
+def room_helpers():
+    return {"room_label": labels.label}
+
+
+@bp.get("/sessions/<int:occurrence_id>/room")
+@login_required
+def live_room(occurrence_id: int):
+    occurrence = _load_occurrence(occurrence_id)
+    group = occurrence.group
+    policy.require_enter_live_room(current_user, group)
+    facilitator = policy.can_manage_group(current_user, group)
+    return render_template("rooms/room.html", occurrence=occurrence, group=group, facilitator=facilitator,
+                           i18n=room_texts())
+
+
+def room_texts() -> dict:
+    """Words the room's script shows, translated here so the script carries none."""
+    return {
+        "connected": _("Connected"), "reconnecting": _("Reconnecting… your check-in is kept and will be sent."),
+        "closed": _("The room is closed."), "open": _("The room is open."),
+        "saved": _("Your check-in is saved."), "pending": _("Sending your check-in…"),
+        "passed": _("Passed"), "checked_in": _("Checked in"), "mood": _("Mood"), "energy": _("Energy"),
+        "low": _("low"), "medium": _("medium"), "high": _("high"), "speaker": _("Speaking now"),
+        "nobody": _("Nobody yet"), "hand_up": _("Raise my hand"), "hand_down": _("Lower my hand"),
+        "support_sent": _("Your facilitator has been told privately. You are not alone."),
+        "support_sending": _("Letting your facilitator know…"), "signed_out": _("You are signed out."),
+        "acknowledge": _("Acknowledge"), "acknowledged": _("Acknowledged"), "need_support": _("needs support now"),
+        "low_mood": _("checked in with a very low mood"), "left_early": _("Mark as left early"),
+        "lower_hand": _("Lower hand"), "you": _("you"), "skipped": _("skipped"), "error": _("Something went wrong."),
+        "facilitator": _("facilitator"),
+    }
+
+
+@bp.get("/checkins")
+@login_required
+def my_checkins():
+    if not policy.can_check_in_between_sessions(current_user):
+        abort(403)
+    return render_template("rooms/checkins.html", checkins=queries.history(current_user),
+                           form=CheckInForm(), empty_form=EmptyForm())
+
+
+@bp.post("/checkins")
+@login_required
+@limiter.limit("60 per hour", key_func=account_or_address)
+def create_checkin():
+    if not policy.can_check_in_between_sessions(current_user):
+        abort(403)
+    form = CheckInForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a mood from 0 to 10, or pass."), "error")
+        return redirect(url_for("accounts.home"))
+    try:
+        result = services.record_checkin(
+            current_user, client_id=form.client_id.data, passed=form.passed.data == "1",
+            mood=form.mood.data if form.passed.data != "1" else None, energy=form.energy.data or None,
+            note=form.note.data or "")
+    except services.CheckInError as error:
+        flash_refusal(error)
+        return redirect(url_for("accounts.home"))
+    if result.distress:  # the crisis resources, whether or not a facilitator could be alerted
+        session["show_support"] = "alerted" if result.alerts else "resources"
+    flash(_("Thank you for checking in."), "info")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+@login_required
+def acknowledge_alert(alert_id: int):
+    alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
+             or policy.hidden(SafetyAlert, alert_id))
+    policy.require_acknowledge_alert(current_user, alert)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.acknowledge_alert(current_user, alert)
+    flash(_("The alert is acknowledged."), "info")
+    return redirect_next(request.args.get("next"))
