@@ -194,21 +194,27 @@ def _select_timezone() -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
+    """Every domain's pages and API, in one place."""
     from app import errors, health
     from app.accounts import bp as accounts_bp
+    from app.accounts.api import blp as accounts_api
+    from app.api_base import register_api_blueprint
     from app.groups import bp as groups_bp
+    from app.groups.api import blp as groups_api
     from app.progress import bp as progress_bp
+    from app.progress.api import blp as progress_api
     from app.realtime import register_socket_handlers
     from app.rooms import bp as rooms_bp
+    from app.rooms.api import blp as rooms_api
     from app.supporters import bp as supporters_bp
     from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
+    from app.supporters.api import blp as supporters_api
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(groups_bp)
-    app.register_blueprint(rooms_bp)
-    app.register_blueprint(supporters_bp)
-    app.register_blueprint(progress_bp)
+    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp):
+        app.register_blueprint(blp)
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
+        register_api_blueprint(blp)
     errors.register(app)
     register_socket_handlers()
 

@@ -302,22 +302,21 @@ def swagger_ui():
     return render_template("api_docs.html")
 
 
-def init_api(app: Flask) -> None:
+def register_api_blueprint(blp: ApiBlueprint) -> None:
+    """A domain's API: bearer tokens or a browser session with its CSRF token (protect_browser_writes), documented."""
     from app.extensions import api, csrf
+
+    csrf.exempt(blp)
+    api.register_blueprint(blp)
+
+
+def init_api(app: Flask) -> None:
+    from app.extensions import api
 
     register_id_converter(app)
     api.init_app(app, spec_kwargs={"info": {"description": "Momentum's JSON API. Authenticate with a bearer token "
                                             "from POST /api/v1/auth/tokens, or a browser session with a CSRF token."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    from app.accounts.api import blp as accounts_api
-    from app.groups.api import blp as groups_api
-    from app.progress.api import blp as progress_api
-    from app.rooms.api import blp as rooms_api
-    from app.supporters.api import blp as supporters_api
-
-    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
-        csrf.exempt(blp)
-        api.register_blueprint(blp)
     app.before_request(protect_browser_writes)
     app.register_blueprint(docs_bp)
