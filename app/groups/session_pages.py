@@ -3,6 +3,7 @@ facilitator notes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -117,66 +118,79 @@ def attendance(occurrence_id: int):
     occurrence = _load_occurrence(occurrence_id)
     group = occurrence.group
     policy.require_manage_group(current_user, group)
-    typed: dict[int, AttendanceEntry] = {}  # rows shown as this facilitator typed them, not as on record
-    errors: dict[int, list[str]] = {}
-    theirs: set[int] = set()  # rows where someone else's entry is on record, shown beside what was typed
-    status = 200
+    posted = _Posted()
     if request.method == "POST":
-        form = AttendanceForm()
-        valid = form.validate_on_submit()
-        entries = [_attendance_entry(row, strict=valid) for row in form.rows]
-        typed = {entry.user_id: entry for entry in entries if entry is not None}
-        if not valid:
-            errors = {int(row.user_id.data): [*row.status.errors, *row.comment.errors] for row in form.rows
-                      if row.user_id.data and row.user_id.data.isdigit()}
-            flash(_("Check the entries below."), "error")
-            status = 422
-        else:
-            try:
-                saved = record_attendance(current_user, occurrence, [e for e in entries if e is not None])
-            except rules.GroupError as error:
-                flash_refusal(error)
-                status = 409
-            else:
-                if not saved.conflicts and not saved.skipped:
-                    flash(_("Attendance is saved."), "info")
-                    return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
-                names = {m.user_id: m.shown_name for m in group.memberships}
-                if saved.conflicts:
-                    flash(_("Someone else changed these rows while you were editing: %(names)s. Their entries are "
-                            "kept; yours are shown below, so that you can save them again if they are right.",
-                            names=", ".join(names.get(uid, "?") for uid in saved.conflicts)), "error")
-                if saved.skipped:
-                    flash(_("Nothing was saved for %(names)s: they are no longer active members of the group. "
-                            "Everything else is saved.", names=", ".join(names.get(uid, "?") for uid in saved.skipped)),
-                          "error")
-                typed = {uid: typed[uid] for uid in saved.conflicts}
-                theirs = set(saved.conflicts)
-                status = 409
+        posted = _save_sheet(occurrence)
+        if posted is None:
+            flash(_("Attendance is saved."), "info")
+            return redirect(url_for("groups.attendance", occurrence_id=occurrence_id))
     sheet = queries.attendance_sheet(occurrence)
     services.record_facilitator_read(current_user, "attendance_read", target=f"session:{occurrence.id}",
                                      member_ids=[m.user_id for m, _record in sheet if _record is not None])
-    rows_data = []
-    for membership, record in sheet:
-        on_record = (record.status.value if record else "", record.comment if record else "")
-        entry = typed.get(membership.user_id)
-        if entry is None:
-            shown, previous = on_record, on_record
-        elif membership.user_id in theirs:
-            # Saving again is a deliberate choice to replace what the other facilitator recorded.
-            shown, previous = (entry.status.value if entry.status else "", entry.comment), on_record
-        else:
-            shown = (entry.status.value if entry.status else "", entry.comment)
-            previous = (entry.previous_status.value if entry.previous_status else "", entry.previous_comment)
-        rows_data.append({"user_id": membership.user_id, "status": shown[0], "comment": shown[1],
-                          "previous_status": previous[0], "previous_comment": previous[1]})
-    form = AttendanceForm(formdata=None, data={"rows": rows_data})
-    rows = [(row, membership, record, errors.get(membership.user_id, []),
-             record if membership.user_id in theirs else None)
+    form = AttendanceForm(formdata=None, data={"rows": [_row_shown(membership, record, posted)
+                                                        for membership, record in sheet]})
+    rows = [(row, membership, record, posted.errors.get(membership.user_id, []),
+             record if membership.user_id in posted.theirs else None)
             for row, (membership, record) in zip(form.rows, sheet, strict=True)]
     return render_template("groups/attendance.html", occurrence=occurrence, group=group, rows=rows, form=form,
                            can_record=occurrence.status.value == "scheduled" and occurrence.starts_at <= utcnow()), \
-        status
+        posted.status
+
+
+@dataclass
+class _Posted:
+    """What a save left to show: rows as this facilitator typed them (not as on record), the errors of each row,
+    the rows where someone else's entry is on record (shown beside what was typed), and the answer's status."""
+
+    typed: dict[int, AttendanceEntry] = field(default_factory=dict)
+    errors: dict[int, list[str]] = field(default_factory=dict)
+    theirs: set[int] = field(default_factory=set)
+    status: int = 200
+
+
+def _save_sheet(occurrence: SessionOccurrence) -> _Posted | None:
+    """Save the posted sheet; None when every row was saved."""
+    form = AttendanceForm()
+    valid = form.validate_on_submit()
+    entries = [_attendance_entry(row, strict=valid) for row in form.rows]
+    typed = {entry.user_id: entry for entry in entries if entry is not None}
+    if not valid:
+        flash(_("Check the entries below."), "error")
+        return _Posted(typed, {int(row.user_id.data): [*row.status.errors, *row.comment.errors] for row in form.rows
+                               if row.user_id.data and row.user_id.data.isdigit()}, status=422)
+    try:
+        saved = record_attendance(current_user, occurrence, [e for e in entries if e is not None])
+    except rules.GroupError as error:
+        flash_refusal(error)
+        return _Posted(typed, status=409)
+    if not saved.conflicts and not saved.skipped:
+        return None
+    names = {m.user_id: m.shown_name for m in occurrence.group.memberships}
+    if saved.conflicts:
+        flash(_("Someone else changed these rows while you were editing: %(names)s. Their entries are "
+                "kept; yours are shown below, so that you can save them again if they are right.",
+                names=", ".join(names.get(uid, "?") for uid in saved.conflicts)), "error")
+    if saved.skipped:
+        flash(_("Nothing was saved for %(names)s: they are no longer active members of the group. "
+                "Everything else is saved.", names=", ".join(names.get(uid, "?") for uid in saved.skipped)),
+              "error")
+    return _Posted({uid: typed[uid] for uid in saved.conflicts}, theirs=set(saved.conflicts), status=409)
+
+
+def _row_shown(membership, record, posted: _Posted) -> dict:
+    """A row of the sheet: what is on record, or what was typed; `previous` is what a save compares against."""
+    on_record = (record.status.value if record else "", record.comment if record else "")
+    entry = posted.typed.get(membership.user_id)
+    if entry is None:
+        shown, previous = on_record, on_record
+    elif membership.user_id in posted.theirs:
+        # Saving again is a deliberate choice to replace what the other facilitator recorded.
+        shown, previous = (entry.status.value if entry.status else "", entry.comment), on_record
+    else:
+        shown = (entry.status.value if entry.status else "", entry.comment)
+        previous = (entry.previous_status.value if entry.previous_status else "", entry.previous_comment)
+    return {"user_id": membership.user_id, "status": shown[0], "comment": shown[1],
+            "previous_status": previous[0], "previous_comment": previous[1]}
 
 
 def _attendance_entry(row, strict: bool) -> AttendanceEntry | None:
