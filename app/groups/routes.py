@@ -180,46 +180,61 @@ def agreement(group_id: int):
 def schedule(group_id: int):
     group = _load_group(group_id)
     policy.require_manage_group(current_user, group)
-    parts = {}
-    if group.schedule:
-        parts = dict(p.split("=", 1) for p in group.schedule.rrule.upper().split(";") if "=" in p)
+    parts = _rule_parts(group)
     form = ScheduleForm(interval=parts.get("INTERVAL", "1"))
     # A rule set through the API may say more than this form can (monthly, "the first Thursday"): say so.
     beyond_form = bool(parts) and (parts.get("FREQ") != "WEEKLY" or not set(parts) <= set(recurrence.ALLOWED_PARTS)
                                    or any(not day.isalpha() for day in parts.get("BYDAY", "").split(",") if day))
     if request.method == "GET" and group.schedule:
-        start = datetime.fromisoformat(group.schedule.dtstart_local)
-        form.start_date.data, form.start_time.data = start.date(), start.time()
-        form.duration_minutes.data = group.schedule.duration_minutes
-        form.interval_weeks.data = parts.get("INTERVAL", "1")
-        form.weekdays.data = [day for day in parts.get("BYDAY", "").split(",") if day in WEEKDAYS]
-        if "COUNT" in parts:
-            form.end_mode.data, form.count.data = "count", int(parts["COUNT"])
-        elif "UNTIL" in parts:
-            form.end_mode.data, form.until.data = "until", datetime.strptime(parts["UNTIL"][:8], "%Y%m%d").date()
-    if form.validate_on_submit():
-        try:
-            rule = recurrence.build_rrule(
-                interval_weeks=int(form.interval_weeks.data),
-                count=form.count.data if form.end_mode.data == "count" else None,
-                until=form.until.data if form.end_mode.data == "until" else None,
-                byday=",".join(form.weekdays.data) or None)
-            schedules.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
-                                                                                        form.start_time.data),
-                                   rule=rule, duration_minutes=form.duration_minutes.data)
-        except recurrence.ScheduleError as error:
-            db.session.rollback()
-            form.count.errors = [*form.count.errors, schedules.schedule_error_message(error)]
-        except rules.GroupError as error:
-            db.session.rollback()
-            target = {"nonexistent_local_time": form.start_time, "out_of_range": form.start_date}.get(error.code,
-                                                                                                   form.count)
-            target.errors = [*target.errors, error.message]
-        else:
-            flash(_("The schedule is saved."), "info")
-            return redirect(url_for("groups.show", group_id=group.id))
+        _fill_schedule_form(form, group.schedule, parts)
+    if form.validate_on_submit() and _save_schedule(form, group):
+        flash(_("The schedule is saved."), "info")
+        return redirect(url_for("groups.show", group_id=group.id))
     return render_template("groups/schedule.html", group=group, form=form, beyond_form=beyond_form,
                            extra_form=SessionTimeForm()), 422 if form.errors else 200
+
+
+def _rule_parts(group) -> dict[str, str]:
+    if not group.schedule:
+        return {}
+    return dict(p.split("=", 1) for p in group.schedule.rrule.upper().split(";") if "=" in p)
+
+
+def _fill_schedule_form(form: ScheduleForm, schedule, parts: dict[str, str]) -> None:
+    """The form as the saved series reads in it."""
+    start = datetime.fromisoformat(schedule.dtstart_local)
+    form.start_date.data, form.start_time.data = start.date(), start.time()
+    form.duration_minutes.data = schedule.duration_minutes
+    form.interval_weeks.data = parts.get("INTERVAL", "1")
+    form.weekdays.data = [day for day in parts.get("BYDAY", "").split(",") if day in WEEKDAYS]
+    if "COUNT" in parts:
+        form.end_mode.data, form.count.data = "count", int(parts["COUNT"])
+    elif "UNTIL" in parts:
+        form.end_mode.data, form.until.data = "until", datetime.strptime(parts["UNTIL"][:8], "%Y%m%d").date()
+
+
+def _save_schedule(form: ScheduleForm, group) -> bool:
+    """Save the series the form describes; a refusal goes next to the field it concerns, and nothing is kept."""
+    try:
+        rule = recurrence.build_rrule(
+            interval_weeks=int(form.interval_weeks.data),
+            count=form.count.data if form.end_mode.data == "count" else None,
+            until=form.until.data if form.end_mode.data == "until" else None,
+            byday=",".join(form.weekdays.data) or None)
+        schedules.save_schedule(current_user, group, dtstart_local=datetime.combine(form.start_date.data,
+                                                                                    form.start_time.data),
+                               rule=rule, duration_minutes=form.duration_minutes.data)
+    except recurrence.ScheduleError as error:
+        db.session.rollback()
+        form.count.errors = [*form.count.errors, schedules.schedule_error_message(error)]
+        return False
+    except rules.GroupError as error:
+        db.session.rollback()
+        target = {"nonexistent_local_time": form.start_time, "out_of_range": form.start_date}.get(error.code,
+                                                                                               form.count)
+        target.errors = [*target.errors, error.message]
+        return False
+    return True
 
 
 @bp.post("/groups/<int:group_id>/sessions")
