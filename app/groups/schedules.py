@@ -135,6 +135,24 @@ def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minu
     existing = {occ.recurrence_id: occ for occ in db.session.scalars(
         select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
                                         SessionOccurrence.recurrence_id.is_not(None)))}
+    unplaced = _move_leaving(existing, starts, old_starts, now)
+    _drop_unplaced(group, unplaced)
+    for start in starts:
+        occurrence = existing.get(start)
+        if occurrence is None:
+            if start > now:
+                db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=start, starts_at=start,
+                                                 duration_minutes=duration_minutes))
+        elif occurrence.starts_at > now and "duration" not in _overrides(occurrence) \
+                and occurrence.duration_minutes != duration_minutes:
+            occurrence.duration_minutes = duration_minutes
+            revise(occurrence)
+
+
+def _move_leaving(existing: dict[datetime, SessionOccurrence], starts: list[datetime], old_starts: list[datetime],
+                  now: datetime) -> list[SessionOccurrence]:
+    """Move each future session the new series no longer has to its new place (`existing` follows); return those
+    that found none."""
     wanted = set(starts)
     place = {start: index for index, start in enumerate(old_starts)}
     free = {start for start in starts if start > now and start not in existing}
@@ -143,13 +161,7 @@ def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minu
     unplaced = []
     for occurrence in leaving:
         key = occurrence.recurrence_id
-        index = place.get(key)
-        same_place = starts[index] if index is not None and index < len(starts) else None
-        if same_place in free and abs(same_place - key) < FOLLOW_WITHIN:
-            new_start = same_place
-        else:
-            near = [start for start in free if abs(start - key) < FOLLOW_WITHIN]
-            new_start = min(near, key=lambda start: (abs(start - key), start), default=None)
+        new_start = _new_place(key, place.get(key), starts, free)
         if new_start is None:
             unplaced.append(occurrence)
             continue
@@ -160,6 +172,20 @@ def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minu
         if "start" not in _overrides(occurrence):
             occurrence.starts_at = new_start
             revise(occurrence)
+    return unplaced
+
+
+def _new_place(key: datetime, index: int | None, starts: list[datetime], free: set[datetime]) -> datetime | None:
+    """The same place in the new series if it is free and near, else the nearest free start less than a week away."""
+    same_place = starts[index] if index is not None and index < len(starts) else None
+    if same_place in free and abs(same_place - key) < FOLLOW_WITHIN:
+        return same_place
+    near = [start for start in free if abs(start - key) < FOLLOW_WITHIN]
+    return min(near, key=lambda start: (abs(start - key), start), default=None)
+
+
+def _drop_unplaced(group: TherapyGroup, unplaced: list[SessionOccurrence]) -> None:
+    """Sessions with no place in the new series go, unless moved alone; one holding records refuses the change."""
     kept = _holding_records({occ.id for occ in unplaced})
     lost = [occ for occ in unplaced if occ.id in kept and "start" not in _overrides(occ)]
     if lost:
@@ -171,16 +197,6 @@ def _sync_occurrences(group: TherapyGroup, starts: list[datetime], duration_minu
     for occurrence in unplaced:
         if "start" not in _overrides(occurrence):
             db.session.delete(occurrence)
-    for start in starts:
-        occurrence = existing.get(start)
-        if occurrence is None:
-            if start > now:
-                db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=start, starts_at=start,
-                                                 duration_minutes=duration_minutes))
-        elif occurrence.starts_at > now and "duration" not in _overrides(occurrence) \
-                and occurrence.duration_minutes != duration_minutes:
-            occurrence.duration_minutes = duration_minutes
-            revise(occurrence)
 
 
 def _overrides(occurrence: SessionOccurrence) -> set[str]:
