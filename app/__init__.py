@@ -203,7 +203,7 @@ def register_blueprints(app: Flask) -> None:
     from app.groups.api import blp as groups_api
     from app.progress import bp as progress_bp
     from app.progress.api import blp as progress_api
-    from app.realtime import register_socket_handlers
+    from app.realtime.sockets import register_socket_handlers
     from app.rooms import bp as rooms_bp
     from app.rooms.api import blp as rooms_api
     from app.supporters import bp as supporters_bp

@@ -156,7 +156,7 @@ def end_login_session(login: LoginSession, reason: str) -> None:
         audit.record("logout", actor=login.user_id, subject=login.user_id, target=f"login_session:{login.id}",
                      organisation_id=login.organisation_id, details={"reason": reason})
     db.session.flush()
-    from app.realtime import disconnect_user
+    from app.realtime.sockets import disconnect_user
 
     # Listening sockets go too; the account's other devices reconnect at once and are let back in if still valid.
     disconnect_user(login.user_id)
@@ -174,7 +174,7 @@ def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) 
             update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
         )
     db.session.flush()
-    from app.realtime import disconnect_user  # sockets of this account go at once, not at their next event
+    from app.realtime.sockets import disconnect_user  # sockets of this account go at once, not at their next event
 
     disconnect_user(user.id)
     return ended

@@ -21,7 +21,7 @@ from app.groups.models import (
 )
 from app.groups.rules import GroupError, require_open
 from app.models_base import utcnow
-from app.push import notify_data_changed
+from app.realtime.push import notify_data_changed
 
 
 @dataclass

@@ -25,7 +25,7 @@ from app.groups.models import (
 )
 from app.groups.rules import GroupError, require_open
 from app.models_base import utcnow
-from app.push import notify_data_changed
+from app.realtime.push import notify_data_changed
 
 
 def schedule_error_message(error: recurrence.ScheduleError) -> str:

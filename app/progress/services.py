@@ -23,7 +23,7 @@ from app.progress.models import (
     GoalStatus,
     SmallWin,
 )
-from app.push import notify_data_changed
+from app.realtime.push import notify_data_changed
 from app.refusal import Refusal
 from app.supporters.models import ConsentState, DataClass
 from app.supporters.services import consents_between

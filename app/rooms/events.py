@@ -13,7 +13,7 @@ from app.extensions import db
 from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
 from app.models_base import utcnow
-from app.realtime import event, payload_id
+from app.realtime.sockets import event, payload_id
 from app.rooms import pushes, queries, services
 from app.rooms.models import SafetyAlert
 from app.rooms.services import CheckInError

@@ -1,5 +1,5 @@
-"""Who hears what of a live room: its Socket.IO rooms, and the pushes queued to them (they leave after the commit,
-app/push.py); the database row is the record, a push only a notification."""
+"""Who hears what of a live room: its Socket.IO rooms, and the pushes queued to them (they leave after the commit, see
+app/realtime/push.py); the database row is the record, a push only a notification."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.extensions import db
 from app.groups.models import GroupFacilitator, SessionOccurrence
-from app.push import queue_push
-from app.realtime import account_sids, user_room
+from app.realtime.push import queue_push
+from app.realtime.sockets import account_sids, user_room
 from app.rooms.models import CheckIn, LiveRoom
 from app.rooms.queries import checkin_payload, groups_for_alerts, presence_list, public_state, shown_name
 

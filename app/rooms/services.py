@@ -1,6 +1,6 @@
 """The live room's writes: opening and closing the room, presence, rounds and raised hands, check-ins, safety alerts
 and their acknowledgement, and the pushes that follow them. Writes flush and audit; the event or request boundary
-commits, and pushes leave only after that commit (app/push.py)."""
+commits, and pushes leave only after that commit (app/realtime/push.py)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ from app.groups.models import (
 )
 from app.input_checks import UNPAIRED_SURROGATE, is_one_line
 from app.models_base import utcnow
-from app.push import (
+from app.realtime.push import (
     notify_data_changed,
     queue_close_room,
     queue_disconnect,
     queue_enter_room,
     queue_leave_room,
 )
-from app.realtime import account_sids
+from app.realtime.sockets import account_sids
 from app.refusal import Refusal
 from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, RoomPresence, SafetyAlert
 from app.rooms.pushes import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_socketio import join_room, leave_room
 
 from app import policy
-from app.realtime import event, payload_id
+from app.realtime.sockets import event, payload_id
 from app.refusal import Refusal
 from app.supporters.services import shared_room
 

@@ -17,7 +17,7 @@ from app.accounts.models import Invitation, RoleName, User
 from app.extensions import db
 from app.models_base import utcnow
 from app.notifications.email import queue_email
-from app.push import queue_close_room, queue_push
+from app.realtime.push import queue_close_room, queue_push
 from app.refusal import Refusal
 from app.supporters import queries
 from app.supporters.models import (

@@ -24,6 +24,7 @@ from werkzeug.exceptions import Forbidden, NotFound, SecurityError
 from app import audit, signals
 from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
+from app.realtime.push import queue_disconnect, queue_disconnect_room
 from app.refusal import Refusal
 
 SOCKET_TOKEN_KEY = "socket_api_token"
@@ -181,8 +182,6 @@ def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
 def disconnect_user(user_id: int) -> None:
     """Drop every socket of an account, on every app process, once the transaction commits (before then a
     reconnecting client would still find the login valid, and a rollback must leave them be)."""
-    from app.push import queue_disconnect, queue_disconnect_room
-
     queue_disconnect(account_sids(user_id))
     queue_disconnect_room(user_room(user_id))  # and any socket of this process whose row went missing
 
