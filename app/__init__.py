@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, Response, g, has_request_context, request, session
+from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask_babel import format_datetime, get_locale, gettext
 from flask_login import current_user
 from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import cli, errors, health, policy
+from app.accounts import bp as accounts_bp
+from app.accounts import routes as _account_pages  # noqa: F401  (the pages of accounts.bp)
+from app.accounts import security_routes as _security_pages  # noqa: F401
+from app.accounts import session_loader, trail  # noqa: F401  (trail: the audit pages of accounts.bp)
+from app.accounts.api import blp as accounts_api
+from app.accounts.labels import invitation_state_label, role_label
+from app.api_base import init_api, register_api_blueprint
 from app.config import check_production, config_class, resolve_links
 from app.extensions import (
     babel,
@@ -23,7 +32,26 @@ from app.extensions import (
     socketio,
     talisman,
 )
-from app.timefmt import session_time
+from app.groups import bp as groups_bp
+from app.groups import queries as group_queries
+from app.groups import routes as group_routes
+from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
+from app.groups.api import blp as groups_api
+from app.progress import bp as progress_bp
+from app.progress import routes as progress_routes
+from app.progress.api import blp as progress_api
+from app.realtime.sockets import register_socket_handlers
+from app.rooms import bp as rooms_bp
+from app.rooms import events as _room_events  # noqa: F401  (declares its socket events)
+from app.rooms import queries as room_queries
+from app.rooms import routes as _room_pages  # noqa: F401
+from app.rooms.api import blp as rooms_api
+from app.supporters import bp as supporters_bp
+from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
+from app.supporters import routes as supporter_routes
+from app.supporters import sweep as consent_sweep
+from app.supporters.api import blp as supporters_api
+from app.web import register_panel, register_session_panel, session_time
 
 CSP = {
     "default-src": "'self'",
@@ -91,8 +119,6 @@ def register_database(app: Flask) -> None:
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).update({"timeout": 30, "check_same_thread": False})
         if uri in ("sqlite://", "sqlite:///:memory:"):
-            from sqlalchemy.pool import StaticPool
-
             options["poolclass"] = StaticPool
     db.init_app(app)
     with app.app_context():
@@ -120,8 +146,6 @@ def _configure_sqlite(engine) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.accounts import session_loader
-
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
@@ -156,8 +180,6 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=_socket_origins(app),
         manage_session=True,
     )
-    from app.api_base import init_api
-
     init_api(app)
 
 
@@ -175,8 +197,6 @@ def _socket_origins(app: Flask):
 
 
 def _select_locale() -> str:
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -194,22 +214,7 @@ def _select_timezone() -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Every domain's pages and API, in one place."""
-    from app import errors, health
-    from app.accounts import bp as accounts_bp
-    from app.accounts.api import blp as accounts_api
-    from app.api_base import register_api_blueprint
-    from app.groups import bp as groups_bp
-    from app.groups.api import blp as groups_api
-    from app.progress import bp as progress_bp
-    from app.progress.api import blp as progress_api
-    from app.realtime.sockets import register_socket_handlers
-    from app.rooms import bp as rooms_bp
-    from app.rooms.api import blp as rooms_api
-    from app.supporters import bp as supporters_bp
-    from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
-    from app.supporters.api import blp as supporters_api
-
+    """Every domain's pages, API, socket events and panels, in one place."""
     app.register_blueprint(health.bp)
     for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp):
         app.register_blueprint(blp)
@@ -217,6 +222,20 @@ def register_blueprints(app: Flask) -> None:
         register_api_blueprint(blp)
     errors.register(app)
     register_socket_handlers()
+    app.before_request(consent_sweep.start_once)
+    register_panels()
+
+
+def register_panels() -> None:
+    """What each domain adds to a role's home page and to a session's page, in the order shown."""
+    register_panel("facilitator", "rooms/_dashboard_alerts.html", room_queries.facilitator_alerts_panel, order=10)
+    register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
+    register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
+    register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
+    register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
+    register_panel("patient", "supporters/_dashboard_patient.html", supporter_routes.patient_panel, order=60)
+    register_panel("supporter", "supporters/_dashboard_supporter.html", supporter_routes.supporter_panel, order=10)
+    register_session_panel("rooms/_session_checkins.html", room_queries.session_checkins_panel, order=10)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -240,9 +259,6 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_policy():
-        from app import policy
-        from app.accounts.labels import invitation_state_label, role_label
-
         return {"policy": policy, "low_energy": g.get("low_energy", False), "role_label": role_label,
                 "invitation_state_label": invitation_state_label, "get_locale": get_locale,
                 "format_datetime": format_datetime, "session_time": session_time}
@@ -252,6 +268,4 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from app import cli
-
     cli.register(app)

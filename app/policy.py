@@ -7,12 +7,20 @@ alike to the client; the error handler records it as the denial it is.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import NoReturn
 
+from flask_babel import gettext as _
 from werkzeug.exceptions import Forbidden, NotFound
 
 from app.accounts.models import Invitation, Organisation, RoleName, User
+from app.extensions import db
+from app.groups import queries as group_queries
+from app.groups.models import MembershipStatus
+from app.models_base import utcnow
 from app.refusal import Refusal
+from app.supporters import queries as supporter_queries
+from app.supporters.models import ConsentState, DataClass
 
 
 class Denied(NotFound):
@@ -35,8 +43,6 @@ def hidden(model, object_id: int) -> NoReturn:
     """For a lookup scoped to what the caller holds (their organisation, their tokens) that found nothing: Denied
     when the object exists, so that reaching for someone else's shows in the audit trail; NotFound when it does not.
     """
-    from app.extensions import db
-
     found = db.session.get(model, object_id)
     if found is None:
         raise NotFound()
@@ -167,9 +173,7 @@ def _group_role(user, group) -> str | None:
     """'facilitator', 'member' (active or paused), 'waiting' (invited or waitlisted), or None."""
     if not _signed_in(user) or group is None or group.organisation_id != user.organisation_id:
         return None
-    from app.groups.queries import group_relation
-
-    return group_relation(user.id, group.id)
+    return group_queries.relation(user.id, group.id).kind
 
 
 def can_create_group(user) -> bool:
@@ -218,8 +222,6 @@ def require_view_sessions(user, group) -> None:
 
 
 def can_join_group(user, membership) -> bool:
-    from app.groups.models import MembershipStatus
-
     return (role_of(user) == RoleName.PATIENT and membership is not None and membership.user_id == user.id
             and membership.status == MembershipStatus.INVITED
             and membership.group.organisation_id == user.organisation_id)
@@ -231,8 +233,6 @@ def require_join_group(user, membership) -> None:
 
 
 def can_leave_group(user, membership) -> bool:
-    from app.groups.models import MembershipStatus
-
     return (_signed_in(user) and membership is not None and membership.user_id == user.id
             and membership.status in (MembershipStatus.ACTIVE, MembershipStatus.PAUSED,
                                       MembershipStatus.WAITLISTED, MembershipStatus.INVITED))
@@ -273,8 +273,6 @@ class RoomNotOpen(Refusal):
 
 
 def _room_opens_at(occurrence):
-    from datetime import timedelta
-
     return occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
 
 
@@ -289,8 +287,6 @@ def can_enter_room(user, occurrence, room, now) -> bool:
 
 def require_enter_room(user, occurrence, room, now) -> None:
     """Denied (a 404) for anyone who may never be in the room; RoomNotOpen for a member who is early."""
-    from flask_babel import gettext as _
-
     if can_enter_room(user, occurrence, room, now):
         return
     if not can_enter_live_room(user, occurrence.group):
@@ -309,10 +305,7 @@ def require_enter_live_room(user, group) -> None:
 
 
 def _membership_active(user, group) -> bool:
-    from app.groups.models import MembershipStatus
-    from app.groups.queries import membership_of
-
-    membership = membership_of(user, group)
+    membership = group_queries.relation(user.id, group.id).membership
     return membership is not None and membership.status == MembershipStatus.ACTIVE
 
 
@@ -321,10 +314,7 @@ def can_check_in_between_sessions(user) -> bool:
 
 
 def can_acknowledge_alert(user, alert) -> bool:
-    from app.extensions import db
-    from app.groups.models import TherapyGroup
-
-    return is_group_facilitator(user, db.session.get(TherapyGroup, alert.group_id))
+    return is_group_facilitator(user, alert.group)
 
 
 def require_acknowledge_alert(user, alert) -> None:
@@ -387,11 +377,8 @@ def grantee_sees_terms(user, consent) -> bool:
     ended, or while a clinical hold is in force, they are the patient's alone again."""
     if not is_consent_grantee(user, consent):
         return False
-    from app.models_base import utcnow
-    from app.supporters.models import ConsentState
-    from app.supporters.queries import open_hold
-
-    return consent.state_at(utcnow()) == ConsentState.ACTIVE and open_hold(consent.patient_id, user.id) is None
+    return (consent.state_at(utcnow()) == ConsentState.ACTIVE
+            and supporter_queries.open_hold(consent.patient_id, user.id) is None)
 
 
 def can_export_consent(user, consent) -> bool:
@@ -411,10 +398,7 @@ def allowed_data_classes(user, patient_id: int) -> dict:
     on this supporter is in force."""
     if role_of(user) != RoleName.SUPPORTER:
         return {}
-    from app.models_base import utcnow
-    from app.supporters.queries import permitting_consents
-
-    return permitting_consents(user, patient_id, utcnow())
+    return supporter_queries.permitting_consents(user, patient_id, utcnow())
 
 
 def can_read_patient_data(user, patient_id: int, data_class: str) -> bool:
@@ -444,8 +428,6 @@ def require_own_goal(user, goal) -> None:
 
 def goals_consent(user, patient_id: int):
     """The consent under which a supporter sees this patient's goals and small wins now, or None."""
-    from app.supporters.models import DataClass
-
     return allowed_data_classes(user, patient_id).get(DataClass.GOALS.value)
 
 
@@ -472,9 +454,7 @@ def require_comment_on_goal(user, goal):
 def _facilitates_patient(user, patient_id: int) -> bool:
     if role_of(user) != RoleName.FACILITATOR:
         return False
-    from app.groups.queries import facilitates_member
-
-    return facilitates_member(user.id, patient_id, user.organisation_id)
+    return group_queries.facilitates_member(user.id, patient_id, user.organisation_id)
 
 
 def can_hold_supporter(user, link) -> bool:

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
-
-from app.accounts import routes, security_routes, trail  # noqa: E402,F401

@@ -27,12 +27,10 @@ from app.accounts.forms import (
 )
 from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.accounts.security_routes import begin_second_step, login_limits
-from app.dashboard import panels_for
 from app.extensions import account_or_address, limiter
-from app.form_errors import flash_refusal, show_error
 from app.links import external_url
 from app.models_base import utcnow
-from app.safe_redirect import is_safe_next, redirect_next
+from app.web import flash_refusal, is_safe_next, panels_for, redirect_next, show_error
 
 NOTIFICATION_FIELDS = ("email_reminders", "email_messages", "in_app")
 

@@ -21,9 +21,8 @@ from app.accounts.forms import (
 from app.accounts.models import Passkey, SecondFactorMethod, User
 from app.errors import json_error
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import flash_refusal, show_error
 from app.models_base import utcnow
-from app.safe_redirect import is_safe_next, redirect_next
+from app.web import flash_refusal, is_safe_next, redirect_next, show_error
 
 #: The half-signed-in state in the Flask session: the account that gave the right password, and until when (epoch
 #: seconds) it may give its second factor. Nothing else: no login session exists before both factors.

@@ -6,7 +6,7 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
-from app.safe_redirect import is_safe_next
+from app.web import is_safe_next
 
 
 def load_user(token: str):

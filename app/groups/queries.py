@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import contains_eager, selectinload
+from flask import has_request_context, request
+from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from app.accounts.models import User
 from app.extensions import db
@@ -28,18 +29,73 @@ MEMBER_STATUSES = (MembershipStatus.ACTIVE, MembershipStatus.PAUSED)
 WAITING_STATUSES = (MembershipStatus.INVITED, MembershipStatus.WAITLISTED)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """How one account relates to one group: whether it facilitates it, and its membership (any status) if any."""
+
+    facilitates: bool
+    membership: Membership | None
+
+    @property
+    def kind(self) -> str | None:
+        """'facilitator', 'member' (active or paused), 'waiting' (invited or waitlisted), or None."""
+        if self.facilitates:
+            return "facilitator"
+        status = self.membership.status if self.membership is not None else None
+        if status in MEMBER_STATUSES:
+            return "member"
+        if status in WAITING_STATUSES:
+            return "waiting"
+        return None
+
+
+def relation(user_id: int, group_id: int) -> Relation:
+    """The account's relation to the group, read in one statement and kept for the rest of the request or socket
+    event (every rule asked about this group then judges the same row). A write to a membership or to the group's
+    facilitators, a commit or a rollback forgets what was kept."""
+    known = _relations()
+    key = (user_id, group_id)
+    if key not in known:
+        row = db.session.execute(
+            select(GroupFacilitator.id, Membership).select_from(TherapyGroup)
+            .outerjoin(GroupFacilitator, and_(GroupFacilitator.group_id == TherapyGroup.id,
+                                              GroupFacilitator.user_id == user_id))
+            .outerjoin(Membership, and_(Membership.group_id == TherapyGroup.id, Membership.user_id == user_id))
+            .where(TherapyGroup.id == group_id)
+        ).first()
+        known[key] = Relation(row is not None and row[0] is not None, row[1] if row is not None else None)
+    return known[key]
+
+
+def _relations() -> dict:
+    """What this request (or socket event: each has a request of its own) has read of relations; outside a request,
+    nothing is kept."""
+    if not has_request_context():
+        return {}
+    if not hasattr(request, "momentum_relations"):
+        request.momentum_relations = {}
+    return request.momentum_relations
+
+
+def _forget_relations(*_args) -> None:
+    if has_request_context() and hasattr(request, "momentum_relations"):
+        request.momentum_relations.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_relations_on_change(session, _flush_context) -> None:
+    if any(isinstance(obj, (Membership, GroupFacilitator))
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        _forget_relations()
+
+
+event.listen(Session, "after_commit", _forget_relations)
+event.listen(Session, "after_rollback", _forget_relations)
+
+
 def group_relation(user_id: int, group_id: int) -> str | None:
     """How an account relates to a group: 'facilitator', 'member', 'waiting' or None."""
-    if db.session.scalar(select(GroupFacilitator.id).where(GroupFacilitator.group_id == group_id,
-                                                           GroupFacilitator.user_id == user_id)):
-        return "facilitator"
-    status = db.session.scalar(select(Membership.status).where(Membership.group_id == group_id,
-                                                               Membership.user_id == user_id))
-    if status in MEMBER_STATUSES:
-        return "member"
-    if status in WAITING_STATUSES:
-        return "waiting"
-    return None
+    return relation(user_id, group_id).kind
 
 
 def group_in_organisation(group_id: int, organisation_id: int | None) -> TherapyGroup | None:
@@ -60,8 +116,7 @@ def membership_in_group(membership_id: int, group: TherapyGroup) -> Membership |
 
 
 def membership_of(user: User, group: TherapyGroup) -> Membership | None:
-    return db.session.scalar(select(Membership).where(Membership.group_id == group.id,
-                                                      Membership.user_id == user.id))
+    return relation(user.id, group.id).membership
 
 
 def groups_for_facilitator(user: User) -> list[TherapyGroup]:

@@ -12,7 +12,6 @@ from app import policy
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import flash_refusal, show_error
 from app.groups import bp, calendar, labels, queries, recurrence, rules, schedules, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
@@ -32,6 +31,7 @@ from app.groups.models import MembershipStatus, TherapyGroup
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
+from app.web import flash_refusal, show_error
 
 
 def _load_group(group_id: int):

@@ -12,8 +12,6 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.accounts.forms import EmptyForm
-from app.dashboard import session_panels_for
-from app.form_errors import flash_refusal, show_error
 from app.groups import bp, queries, recurrence, rules, schedules, services
 from app.groups.attendance import AttendanceEntry, record_attendance
 from app.groups.forms import (
@@ -25,6 +23,7 @@ from app.groups.forms import (
 )
 from app.groups.models import AttendanceStatus, SessionOccurrence
 from app.models_base import utcnow
+from app.web import flash_refusal, session_panels_for, show_error
 
 
 def _load_occurrence(occurrence_id: int):

@@ -10,11 +10,11 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import flash_refusal, show_error
 from app.progress import bp, queries, services
 from app.progress.forms import AskForm, CommentForm, GoalForm, WinForm
 from app.progress.labels import goal_status_label
 from app.progress.models import Goal, GoalComment, GoalStatus, SmallWin
+from app.web import flash_refusal, show_error
 
 STATUS_FLASHES = {GoalStatus.DONE: _l("Marked as done. That took something."),
                   GoalStatus.SET_ASIDE: _l("Set aside for now; it is here when you want it."),

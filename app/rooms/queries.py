@@ -40,8 +40,7 @@ def groups_for_alerts(user: User, occurrence: SessionOccurrence | None) -> list[
     return [m.group for m in group_queries.memberships_for_patient(user) if m.status in group_queries.MEMBER_STATUSES]
 
 def alert_payload(alert: SafetyAlert) -> dict:
-    membership = db.session.scalar(select(Membership).where(Membership.group_id == alert.group_id,
-                                                            Membership.user_id == alert.patient_id))
+    membership = group_queries.relation(alert.patient_id, alert.group_id).membership
     return {"id": alert.id, "kind": alert.kind.value, "group_id": alert.group_id, "session_id": alert.occurrence_id,
             "user_id": alert.patient_id,
             "name": membership.shown_name if membership else alert.patient.display_name,
@@ -67,8 +66,7 @@ def checkin_payload(checkin: CheckIn, name: str, full: bool) -> dict:
 
 
 def shown_name(user_id: int, group_id: int) -> str:
-    membership = db.session.scalar(select(Membership).where(Membership.group_id == group_id,
-                                                            Membership.user_id == user_id))
+    membership = group_queries.relation(user_id, group_id).membership
     return membership.shown_name if membership else db.session.get(User, user_id).display_name
 
 def presence_list(occurrence: SessionOccurrence, room: LiveRoom) -> list[dict]:

@@ -9,13 +9,12 @@ from flask_login import current_user, login_required
 from app import policy
 from app.accounts.forms import EmptyForm
 from app.extensions import account_or_address, limiter
-from app.form_errors import flash_refusal
 from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
 from app.rooms import bp, labels, queries, services
 from app.rooms.forms import CheckInForm
 from app.rooms.models import SafetyAlert
-from app.safe_redirect import redirect_next
+from app.web import flash_refusal, redirect_next
 
 
 def _load_occurrence(occurrence_id: int):

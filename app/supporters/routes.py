@@ -16,13 +16,13 @@ from app.accounts.models import User
 from app.api_base import MAX_ID
 from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
-from app.form_errors import flash_refusal, show_error
 from app.links import external_url
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
 from app.supporters.labels import data_class_label, state_label
 from app.supporters.models import DataClass, SupporterLink
+from app.web import flash_refusal, show_error
 
 
 @bp.app_context_processor
