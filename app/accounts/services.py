@@ -16,6 +16,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app import audit, signals
 from app.accounts.models import (
@@ -131,7 +132,8 @@ def load_login_session(raw: str | None, *, touch: bool = True) -> User | None:
     for what a client does by itself (a socket's heartbeat): it does not count as activity for the idle timeout."""
     if not raw:
         return None
-    login = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(raw)))
+    login = db.session.scalars(select(LoginSession).where(LoginSession.token_hash == hash_token(raw))
+                               .options(joinedload(LoginSession.user).joinedload(User.roles))).unique().first()
     if login is None:
         return None
     now = utcnow()
@@ -228,7 +230,8 @@ def revoke_api_token(user: User, token: ApiToken) -> None:
 def load_api_token(raw: str | None) -> User | None:
     if not raw:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))
+                               .options(joinedload(ApiToken.user).joinedload(User.roles))).unique().first()
     now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.active:
         return None

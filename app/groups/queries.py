@@ -89,8 +89,10 @@ def _forget_relations_on_change(session, _flush_context) -> None:
         _forget_relations()
 
 
-event.listen(Session, "after_commit", _forget_relations)
-event.listen(Session, "after_rollback", _forget_relations)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_relations_at_the_end(_session, transaction) -> None:
+    if transaction.parent is None:  # the whole transaction, committed or rolled back (not a savepoint within it)
+        _forget_relations()
 
 
 def group_relation(user_id: int, group_id: int) -> str | None:
@@ -107,6 +109,7 @@ def occurrence_in_organisation(occurrence_id: int, organisation_id: int | None) 
     return db.session.scalar(
         select(SessionOccurrence).join(TherapyGroup)
         .where(SessionOccurrence.id == occurrence_id, TherapyGroup.organisation_id == organisation_id)
+        .options(contains_eager(SessionOccurrence.group))
     )
 
 

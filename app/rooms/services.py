@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import NotFound
 
 from app import audit, policy, signals
 from app.accounts.models import User
@@ -332,24 +334,20 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
                    occurrence: SessionOccurrence | None = None) -> CheckInResult:
     """Store a check-in once per client_id (a retry returns the stored one), raise alerts, and queue the pushes."""
     mood, energy_value, note, passed = _validate(mood, energy, note, passed, client_id)
-    existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
-    if existing is not None:
-        return _stored(user, existing)
     if occurrence is not None:
-        # Shared lock: a close committing meanwhile is waited for, and then refuses this check-in.
-        room = room_of(occurrence, lock="share")
-        policy.require_enter_room(user, occurrence, room, utcnow())
-        if policy.can_manage_group(user, occurrence.group):
-            raise CheckInError("forbidden", _("Facilitators do not check in."))
-    checkin = CheckIn(user_id=user.id, occurrence_id=occurrence.id if occurrence else None, mood=mood,
-                      energy=energy_value, note=note, passed=passed, client_id=client_id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(checkin)
-    except IntegrityError:
-        # The same key arrived on another connection a moment ago: that one is the record.
-        existing = db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
-        return _stored(user, existing)
+        try:
+            _may_check_in(user, occurrence)
+        except (Refusal, NotFound):
+            # A retry of a check-in stored before the room closed (or before the member left) is answered with it.
+            stored = _checkin_by_key(user, client_id)
+            if stored is None:
+                raise
+            return _stored(user, stored)
+    checkin = _insert_once(user_id=user.id, occurrence_id=occurrence.id if occurrence else None, mood=mood,
+                           energy=energy_value, note=note, passed=passed, client_id=client_id)
+    if checkin is None:
+        # A retry, or the same key on another connection a moment ago: the stored one is the record.
+        return _stored(user, _checkin_by_key(user, client_id))
     audit.record("checkin", actor=user, subject=user, target=f"checkin:{checkin.id}")
     alerts = []
     groups = groups_for_alerts(user, occurrence)
@@ -359,6 +357,28 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     push_checkin(user, checkin, occurrence)
     notify_data_changed(user.id, "mood_summary")
     return CheckInResult(checkin, True, alerts, distress=_is_distress(checkin, groups))
+
+
+def _may_check_in(user: User, occurrence: SessionOccurrence) -> None:
+    # Shared lock: a close committing meanwhile is waited for, and then refuses this check-in.
+    room = room_of(occurrence, lock="share")
+    policy.require_enter_room(user, occurrence, room, utcnow())
+    if policy.can_manage_group(user, occurrence.group):
+        raise CheckInError("forbidden", _("Facilitators do not check in."))
+
+
+def _insert_once(**values) -> CheckIn | None:
+    """The new check-in, or None when its key is taken: one INSERT ... ON CONFLICT DO NOTHING, which neither a
+    lookup before it nor a savepoint around it has to guard."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (insert(CheckIn).values(**values)
+                 .on_conflict_do_nothing(index_elements=[CheckIn.user_id, CheckIn.client_id]).returning(CheckIn))
+    return db.session.scalars(statement).first()
+
+
+def _checkin_by_key(user: User, client_id: str) -> CheckIn | None:
+    return db.session.scalar(select(CheckIn).where(CheckIn.user_id == user.id, CheckIn.client_id == client_id))
 
 
 def _stored(user: User, checkin: CheckIn) -> CheckInResult:
