@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -96,10 +96,13 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_refusal(error: Refusal):
-    """A refusal nobody caught on the way: nothing of the change is kept. The API answers 422 when the input is at
-    fault (with the field) and 409 when the state of things forbids it; a page shows the message."""
+    """A refusal nobody caught on the way: nothing of the change is kept. The API answers with the refusal's status
+    (422 with the field when the input is at fault, 409 for the state of things, 403 or 404 for the person, which is
+    recorded as a denial); a page shows the message."""
     db.session.rollback()
-    status = 422 if error.input_at_fault else 409
+    status = error.status
+    if status in (401, 403, 404):
+        record_denial(status)
     if request.path.startswith("/api/"):
         return json_error(status, None, error.message or None, {error.field: [error.message]} if error.field else None)
     return render_template("errors/error.html", status=status, message=error.message or messages()[status]), status
@@ -107,8 +110,6 @@ def handle_refusal(error: Refusal):
 
 def handle_unexpected(error: Exception):
     db.session.rollback()
-    from flask import current_app
-
     current_app.logger.exception("unhandled error", exc_info=error)
     return handle_http_exception(InternalServerError())
 

@@ -267,6 +267,7 @@ class RoomNotOpen(Refusal):
     for people, and in `details` the seconds until the lobby opens (`opens_in`) when only the lobby time is missing."""
 
     code = "room_closed"
+    conflicts = Refusal.conflicts | {"room_closed"}
 
     def __init__(self, message: str, opens_in: int | None = None):
         super().__init__(message, details={"opens_in": opens_in} if opens_in is not None else None)

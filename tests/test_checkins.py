@@ -149,7 +149,10 @@ def test_who_may_check_in_to_a_session(client, room, facilitator_in_room, bearer
     assert post_checkin(client, bearer(outsider), url, mood=5).status_code == 404
     assert post_checkin(client, bearer(supporter), url, mood=5).status_code == 404
     assert post_checkin(client, bearer(other_facilitator), url, mood=5).status_code == 404
-    assert post_checkin(client, bearer(room.facilitator), url, mood=5).status_code == 403
+    refused = post_checkin(client, bearer(room.facilitator), url, mood=5)
+    assert refused.status_code == 403
+    assert refused.json["error"]["message"] == "Facilitators do not check in."
+    assert rows(AuditEvent, action="request_denied", actor_id=room.facilitator.id)  # a refusal of the person
     assert post_checkin(client, {}, url, mood=5).status_code == 401
     assert post_checkin(client, {"Authorization": "Bearer not-a-token"}, url, mood=5).status_code == 401
     assert rows(CheckIn) == []

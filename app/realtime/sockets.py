@@ -25,11 +25,9 @@ from app import audit, signals
 from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
 from app.realtime.push import queue_disconnect, queue_disconnect_room
-from app.refusal import Refusal
+from app.refusal import REFUSED_PEOPLE, Refusal
 
 SOCKET_TOKEN_KEY = "socket_api_token"
-#: Refusal codes that refuse the person (recorded as denials), as opposed to the state of a room or bad input.
-DENIAL_CODES = frozenset({"unauthorized", "forbidden", "not_found", "access_ended"})
 
 
 def payload_id(payload: dict, key: str) -> int:
@@ -161,7 +159,7 @@ def socket_event(handler: Callable, *, automatic: bool = False) -> Callable:
             # A refusal by a domain rule: its code for clients, its message (translated) for people.
             db.session.rollback()
             answer = {"ok": False, "error": error.code}
-            if error.code in DENIAL_CODES:
+            if error.code in REFUSED_PEOPLE:  # recorded as a denial
                 audit.record("socket_denied", actor=user, target=handler.__name__, outcome="denied",
                              details={"error": error.code})
                 db.session.commit()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import abort as flask_abort
 from flask_login import current_user, login_required
-from flask_smorest import abort
 
 from app import audit, policy
 from app.api_base import ApiBlueprint, document_errors
-from app.extensions import account_or_address, db, limiter
+from app.extensions import account_or_address, limiter
 from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
 from app.rooms import queries, services
@@ -24,15 +23,11 @@ def _occurrence(occurrence_id: int):
 
 
 def _record(data, occurrence=None):
-    try:
-        result = services.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
-                                         mood=data["mood"], energy=data["energy"], note=data["note"],
-                                         passed=data["passed"])
-    except (services.CheckInError, policy.RoomNotOpen) as error:
-        db.session.rollback()
-        status = 409 if error.code in ("room_closed", "cancelled") else 404 if error.code == "not_found" else \
-            403 if error.code == "forbidden" else 422
-        abort(status, message=error.message, errors={"json": {"mood": [error.message]}} if status == 422 else None)
+    """A refusal answers as every refusal does (app/errors.handle_refusal): 422 naming the field, 409 for a closed
+    room, 403 for a facilitator."""
+    result = services.record_checkin(current_user, occurrence=occurrence, client_id=data["client_id"],
+                                     mood=data["mood"], energy=data["energy"], note=data["note"],
+                                     passed=data["passed"])
     return services.own_checkin_answer(current_user, result)
 
 
@@ -96,8 +91,7 @@ def create_checkin(data):
 @document_errors(blp, 401, 403, 429)
 def list_alerts():
     """Open safety alerts of the groups you run (facilitators)."""
-    if not policy.can_create_group(current_user):
-        flask_abort(403)
+    policy.require_follow_alerts(current_user)
     group_ids = [g.id for g in group_queries.groups_for_facilitator(current_user)]
     return [queries.alert_payload(a) for a in queries.open_alerts(group_ids)]
 

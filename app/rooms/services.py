@@ -64,10 +64,14 @@ DEFAULT_DISTRESS_THRESHOLD = 2
 
 
 class CheckInError(Refusal):
-    """Refused: `code` is what a client sees in the acknowledgement, `message` what a person reads."""
+    """Refused: `code` is what a client sees in the acknowledgement, `message` what a person reads; an `invalid_x`
+    code names the field x."""
+
+    conflicts = Refusal.conflicts | {"room_closed", "cancelled", "no_round"}
 
     def __init__(self, code: str, message: str = ""):
-        super().__init__(message or code, code=code)
+        field = code.removeprefix("invalid_") if code.startswith("invalid_") else None
+        super().__init__(message or code, field=field, code=code)
 
 
 # Live rooms -----------------------------------------------------------------------------------------------------------
