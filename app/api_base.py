@@ -15,6 +15,8 @@ from marshmallow.validate import Regexp
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
+from app.accounts.session_loader import bearer_token
+from app.extensions import csrf
 from app.input_checks import (
     CONTROLS_IN_TEXT,
     EARLIEST_YEAR,
@@ -224,6 +226,10 @@ class MomentumApi(Api):
         """app/errors.py answers every error, in JSON under /api and as a page elsewhere."""
 
 
+#: The one API of the app: every domain registers its blueprint here (register_api_blueprint).
+api = MomentumApi()
+
+
 def numbers_up_to(limit: int) -> str:
     """A regular expression for the decimal numbers from 0 to `limit`: shorter numbers, then for each digit of the
     limit, the same prefix followed by a smaller digit and any digits, then the limit itself."""
@@ -285,9 +291,6 @@ _STATUS_TEXT = {
 
 def protect_browser_writes() -> None:
     """CSRF applies to calls that ride on a browser session; bearer-token calls carry no ambient credentials."""
-    from app.accounts.session_loader import bearer_token
-    from app.extensions import csrf
-
     if not request.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS") or bearer_token():
         return
     if current_user.is_authenticated:
@@ -304,15 +307,11 @@ def swagger_ui():
 
 def register_api_blueprint(blp: ApiBlueprint) -> None:
     """A domain's API: bearer tokens or a browser session with its CSRF token (protect_browser_writes), documented."""
-    from app.extensions import api, csrf
-
     csrf.exempt(blp)
     api.register_blueprint(blp)
 
 
 def init_api(app: Flask) -> None:
-    from app.extensions import api
-
     register_id_converter(app)
     api.init_app(app, spec_kwargs={"info": {"description": "Momentum's JSON API. Authenticate with a bearer token "
                                             "from POST /api/v1/auth/tokens, or a browser session with a CSRF token."}})

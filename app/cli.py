@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from app import audit
 from app.accounts import services
 from app.accounts.models import Organisation, RoleName
+from app.demo import DEMO_PASSWORD, load_demo
 from app.extensions import db
 
 
@@ -60,8 +61,6 @@ def demo(if_empty: bool) -> None:
     if if_empty and db.session.scalar(select(Organisation.id).limit(1)) is not None:
         click.echo("The database has an organisation already; the demo data is not loaded.")
         return
-    from app.demo import DEMO_PASSWORD, load_demo
-
     accounts = load_demo()
     db.session.commit()
     click.echo(f"Demo accounts ({DEMO_PASSWORD}): " + ", ".join(accounts))

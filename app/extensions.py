@@ -3,7 +3,7 @@
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
@@ -12,8 +12,6 @@ from flask_talisman import Talisman
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from app.api_base import MomentumApi
 
 # Stable constraint names so that migrations can drop and alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -38,13 +36,10 @@ limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
 mail = Mail()
 socketio = SocketIO()
-api = MomentumApi()
 
 
 def account_or_address() -> str:
     """Rate-limit key for signed-in actions: per account, so people behind one clinic address do not share a limit."""
-    from flask_login import current_user
-
     if current_user.is_authenticated:
         return f"account:{current_user.id}"
     return get_remote_address()

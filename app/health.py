@@ -1,5 +1,6 @@
 """Liveness and readiness probes for the proxy and the orchestrator."""
 
+import redis
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
@@ -14,8 +15,6 @@ def healthz():
 
 
 def _check_redis(url: str) -> str:
-    import redis
-
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
         return "ok"

@@ -36,6 +36,7 @@ from webauthn.helpers.structs import (
 )
 
 from app import audit
+from app.accounts import services  # which imports app.realtime, which imports this module: a module import
 from app.accounts.models import (
     Organisation,
     Passkey,
@@ -45,7 +46,6 @@ from app.accounts.models import (
     TotpAuthenticator,
     User,
 )
-from app.accounts.services import AccountError, end_all_sessions, hash_token
 from app.extensions import db
 from app.links import external_url
 from app.models_base import utcnow
@@ -118,7 +118,7 @@ def mark_login(user: User, method: SecondFactorMethod) -> None:
 def start_totp(user: User) -> TotpAuthenticator:
     """A new secret waiting for its first code; a secret set up before and never confirmed is replaced."""
     if confirmed_totp(user) is not None:
-        raise AccountError(_("You already use an authenticator app. Remove it first to set up another."))
+        raise services.AccountError(_("You already use an authenticator app. Remove it first to set up another."))
     db.session.execute(delete(TotpAuthenticator).where(TotpAuthenticator.user_id == user.id))
     totp = TotpAuthenticator(user_id=user.id, secret=pyotp.random_base32())
     db.session.add(totp)
@@ -165,18 +165,18 @@ def _use_totp(totp: TotpAuthenticator, step: int) -> None:
         last_step=step, last_used_at=utcnow())).rowcount
     db.session.refresh(totp)
     if claimed != 1:
-        raise AccountError(_("That code was used already. Wait for the next one."), "code")
+        raise services.AccountError(_("That code was used already. Wait for the next one."), "code")
 
 
 def confirm_totp(user: User, code: str) -> TotpAuthenticator:
     totp = pending_totp(user)
     if totp is None:
-        raise AccountError(_("Start setting up the authenticator app again."))
+        raise services.AccountError(_("Start setting up the authenticator app again."))
     step = _accepted_step(totp, code)
     if step is None:
         audit.record("second_factor_enrol", actor=user, subject=user, outcome="failure", target=f"totp:{totp.id}",
                      details={"method": SecondFactorMethod.TOTP.value})
-        raise AccountError(_("That code does not match. Check the time on your phone and try the newest code."), "code")
+        raise services.AccountError(_("That code does not match. Check the time on your phone and try the newest code."), "code")
     _use_totp(totp, step)
     totp.confirmed_at = utcnow()
     db.session.flush()
@@ -193,7 +193,7 @@ def verify_totp(user: User, code: str) -> bool:
     if step is not None:
         try:
             _use_totp(totp, step)
-        except AccountError:
+        except services.AccountError:
             step = None
     _record_use(user, SecondFactorMethod.TOTP, step is not None, f"totp:{totp.id}" if totp else "")
     return step is not None
@@ -212,7 +212,7 @@ def remove_totp(by: User, user: User) -> None:
 
 def _refuse_removing_the_last(user: User, keeping: int) -> None:
     if keeping == 0 and user.role in STAFF and staff_must_use_second_factor(user.organisation):
-        raise AccountError(_("Your organisation asks staff for a second factor: add another before removing "
+        raise services.AccountError(_("Your organisation asks staff for a second factor: add another before removing "
                              "this one."))
 
 
@@ -230,14 +230,14 @@ def new_recovery_codes(user: User) -> list[str]:
     for _n in range(RECOVERY_CODE_COUNT):
         raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
         codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
-        db.session.add(RecoveryCode(user_id=user.id, code_hash=hash_token(normalise_recovery_code(raw))))
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=services.hash_token(normalise_recovery_code(raw))))
     db.session.flush()
     audit.record("recovery_codes_create", actor=user, subject=user, details={"count": RECOVERY_CODE_COUNT})
     return codes
 
 
 def use_recovery_code(user: User, code: str) -> bool:
-    hashed = hash_token(normalise_recovery_code(code))
+    hashed = services.hash_token(normalise_recovery_code(code))
     # Claimed with a conditional update: a code works once, even for two requests at the same moment.
     used = db.session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.code_hash == hashed, RecoveryCode.used_at.is_(None)
@@ -310,9 +310,9 @@ def register_passkey(user: User, name: str, credential: str, challenge: str | No
     except (WebAuthnException, ValueError) as error:
         audit.record("second_factor_enrol", actor=user, subject=user, outcome="failure",
                      details={"method": SecondFactorMethod.PASSKEY.value, "reason": str(error)[:200]})
-        raise AccountError(_("The passkey could not be checked. Try again.")) from None
+        raise services.AccountError(_("The passkey could not be checked. Try again.")) from None
     if db.session.scalar(select(Passkey).where(Passkey.credential_id == verified.credential_id)):
-        raise AccountError(_("That passkey is registered already."))
+        raise services.AccountError(_("That passkey is registered already."))
     passkey = Passkey(user_id=user.id, name=name.strip() or _("Passkey"), credential_id=verified.credential_id,
                       public_key=verified.credential_public_key, sign_count=verified.sign_count,
                       transports=_transports_from(credential))
@@ -410,7 +410,7 @@ def reset_second_factors(by: User, account: User) -> None:
         "passkeys": db.session.execute(delete(Passkey).where(Passkey.user_id == account.id)).rowcount,
         "recovery_codes": db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == account.id)).rowcount,
     }
-    end_all_sessions(account, "second_factor_reset")
+    services.end_all_sessions(account, "second_factor_reset")
     link = external_url("accounts.login")
     with force_locale(account.locale):
         subject = _("Your Momentum sign-in was reset")

@@ -32,6 +32,7 @@ from app.extensions import db
 from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
+from app.realtime import sockets  # which imports this module: used at call time only
 from app.refusal import Refusal
 from app.zones import TIMEZONES
 
@@ -158,10 +159,8 @@ def end_login_session(login: LoginSession, reason: str) -> None:
         audit.record("logout", actor=login.user_id, subject=login.user_id, target=f"login_session:{login.id}",
                      organisation_id=login.organisation_id, details={"reason": reason})
     db.session.flush()
-    from app.realtime.sockets import disconnect_user
-
     # Listening sockets go too; the account's other devices reconnect at once and are let back in if still valid.
-    disconnect_user(login.user_id)
+    sockets.disconnect_user(login.user_id)
 
 
 def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) -> int:
@@ -176,9 +175,7 @@ def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) 
             update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
         )
     db.session.flush()
-    from app.realtime.sockets import disconnect_user  # sockets of this account go at once, not at their next event
-
-    disconnect_user(user.id)
+    sockets.disconnect_user(user.id)
     return ended
 
 

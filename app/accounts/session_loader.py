@@ -6,6 +6,7 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from app.accounts import services
+from app.errors import json_error, record_denial
 from app.web import is_safe_next
 
 
@@ -34,8 +35,6 @@ def is_api_request() -> bool:
 
 
 def unauthorized():
-    from app.errors import json_error, record_denial
-
     record_denial(401)
     if is_api_request():
         return json_error(401, "unauthorized", _("Sign in or send a valid bearer token."))

@@ -9,7 +9,7 @@ from flask import has_request_context, request
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from app.accounts.models import User
+from app.accounts.models import Invitation, Role, RoleName, User
 from app.extensions import db
 from app.groups.models import (
     JOINED,
@@ -146,8 +146,6 @@ ENDED = (GroupStatus.FINISHED, GroupStatus.CANCELLED)
 
 
 def facilitators_of_organisation(organisation_id: int) -> list[User]:
-    from app.accounts.models import Role, RoleName
-
     return list(db.session.scalars(
         select(User).join(Role).where(Role.organisation_id == organisation_id, Role.name == RoleName.FACILITATOR,
                                       User.active.is_(True)).order_by(User.display_name)
@@ -448,8 +446,6 @@ def membership_in_organisation(membership_id: int, organisation_id: int | None) 
 
 
 def group_invitations(group: TherapyGroup) -> list:
-    from app.accounts.models import Invitation
-
     return list(db.session.scalars(
         select(Invitation).where(Invitation.organisation_id == group.organisation_id,
                                  Invitation.context["group_id"].as_integer() == group.id)

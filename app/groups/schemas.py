@@ -13,6 +13,8 @@ from app.groups.models import (
     OccurrenceStatus,
     SpeakingComfort,
 )
+from app.groups.recurrence import to_local
+from app.markdown_text import render_markdown
 
 
 class GroupSchema(Schema):
@@ -199,8 +201,6 @@ class SessionSchema(Schema):
     is_extra = fields.Boolean()
 
     def _local_start(self, occurrence) -> str:
-        from app.groups.recurrence import to_local
-
         return to_local(occurrence.starts_at, occurrence.group.timezone).isoformat()
 
 
@@ -272,8 +272,6 @@ class AgendaItemSchema(Schema):
     rationale = Paragraph(load_default="", validate=validate.Length(max=2000))
 
     def _body_html(self, item) -> str:
-        from app.markdown_text import render_markdown
-
         return str(render_markdown(item.body))
 
 

@@ -7,9 +7,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app import policy
 from app.accounts.models import User
 from app.extensions import db
 from app.progress.models import Goal, GoalComment, GoalCommenter, GoalStatus, SmallWin
+from app.supporters import queries as supporter_queries
 
 STATUS_ORDER = {GoalStatus.ACTIVE: 0, GoalStatus.DONE: 1, GoalStatus.SET_ASIDE: 2}
 RECENT_WINS = 20
@@ -40,8 +42,6 @@ def goal_of(patient: User, goal_id: int) -> Goal | None:
 def own_goal(patient: User, goal_id: int) -> Goal:
     """One of the patient's own goals, for a page or the API: refused (and the refusal recorded) for anyone who keeps
     no goals, or for someone else's."""
-    from app import policy
-
     policy.require_keep_goals(patient)
     goal = goal_of(patient, goal_id)
     if goal is None:
@@ -98,10 +98,8 @@ def shared_goals(supporter: User, patient: User, since: datetime) -> dict:
 
 def askable_supporters(patient: User, goal: Goal) -> list[User]:
     """The patient's supporters who can see this goal now: the ones they may ask for their thoughts on it."""
-    from app import policy
-    from app.supporters.queries import links_for_patient
-
-    return [link.supporter for link in links_for_patient(patient) if policy.supporter_sees_goal(link.supporter, goal)]
+    return [link.supporter for link in supporter_queries.links_for_patient(patient)
+            if policy.supporter_sees_goal(link.supporter, goal)]
 
 
 def asked_supporters(goal: Goal) -> list[GoalCommenter]:

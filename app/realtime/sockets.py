@@ -22,6 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import Forbidden, NotFound, SecurityError
 
 from app import audit, signals
+from app.accounts import second_factor
+from app.accounts import services as account_services  # accounts.services imports this module: a module import
+from app.api_base import MAX_ID
 from app.extensions import db, socketio
 from app.models_base import UTCDateTime, utcnow
 from app.realtime.push import queue_disconnect, queue_disconnect_room
@@ -32,8 +35,6 @@ SOCKET_TOKEN_KEY = "socket_api_token"
 
 def payload_id(payload: dict, key: str) -> int:
     """A database id from an event's payload: a positive integer a database column can hold, or a refusal."""
-    from app.api_base import MAX_ID
-
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise Refusal(_("%(key)s must be a positive integer.", key=key), field=key)
@@ -71,15 +72,13 @@ def socket_user(*, activity: bool = True):
     `activity=False` for what a client sends by itself (a heartbeat, a periodic sync): it must not keep an idle login
     alive, or an open tab would never be logged off (SECURITY.md 7).
     """
-    from app.accounts.services import load_api_token, load_login_session
-
     raw = session.get(SOCKET_TOKEN_KEY)
     if raw:
-        return load_api_token(raw)
+        return account_services.load_api_token(raw)
     # Flask-Login caches the user in `g` for as long as the app context lives; look at the login as it is now.
     g.pop("_login_user", None)
     if not activity:
-        user = load_login_session(session.get("_user_id"), touch=False)
+        user = account_services.load_login_session(session.get("_user_id"), touch=False)
         if user is None or not user.is_active:
             return None
         g._login_user = user  # what current_user answers for the rest of the event, without touching the login
@@ -89,14 +88,11 @@ def socket_user(*, activity: bool = True):
 
 
 def on_connect(auth):
-    from app.accounts.second_factor import must_enrol  # accounts imports realtime: a cycle at import time
-    from app.accounts.services import load_api_token
-
     if isinstance(request.routing_exception, SecurityError):
         raise ConnectionRefusedError("untrusted_host")  # the Host header names a host not in TRUSTED_HOSTS
     token = auth.get("token") if isinstance(auth, dict) else None
     if token:
-        user = load_api_token(token) if isinstance(token, str) else None  # JSON can send a number or a list
+        user = account_services.load_api_token(token) if isinstance(token, str) else None  # JSON can send a number or a list
         if user is not None:
             session[SOCKET_TOKEN_KEY] = token
     else:
@@ -107,7 +103,7 @@ def on_connect(auth):
         audit.record("socket_denied", target="connect", outcome="denied")
         db.session.commit()
         raise ConnectionRefusedError("unauthorized")
-    if must_enrol(user):  # staff whose organisation asks for a second factor set one up first, as on every page
+    if second_factor.must_enrol(user):  # staff whose organisation asks for a second factor set one up first, as on every page
         raise ConnectionRefusedError("second_factor_required")
     # Rows of sockets that died with their process are never removed by a disconnect; past any credential's lifetime
     # they can only be dead.

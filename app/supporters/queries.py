@@ -13,7 +13,10 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Invitation, User
 from app.extensions import db
+from app.groups.models import Attendance, Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.progress import queries as progress_queries
+from app.rooms.models import CheckIn
 from app.supporters.models import (
     AccessLog,
     ClinicalHold,
@@ -181,8 +184,6 @@ def mood_summary(patient: User, since: datetime, now: datetime) -> dict:
     filling up would change with each check-in, and the change would give that check-in away), and only weeks with
     at least MOOD_MIN_CHECKINS check-ins; the window is the last MOOD_WEEKS whole weeks, so that it never slides
     through a week one check-in at a time."""
-    from app.rooms.models import CheckIn
-
     zone = ZoneInfo(patient.zone)
     today = now.astimezone(zone).date()
     this_monday = today - timedelta(days=today.weekday())
@@ -206,8 +207,6 @@ def mood_summary(patient: User, since: datetime, now: datetime) -> dict:
 
 def sessions_and_attendance(patient_id: int, since: datetime, now: datetime) -> dict:
     """The patient's upcoming session times and their own attendance since the data period began: no other member."""
-    from app.groups.models import Attendance, Membership, MembershipStatus, SessionOccurrence, TherapyGroup
-
     group_ids = list(db.session.scalars(select(Membership.group_id).where(
         Membership.user_id == patient_id, Membership.status == MembershipStatus.ACTIVE)))
     upcoming = list(db.session.scalars(
@@ -250,9 +249,7 @@ def shared_data(supporter: User, patient: User, allowed: dict[str, Consent], now
         elif data_class == DataClass.SESSIONS:
             data[data_class.value] = sessions_and_attendance(patient.id, since, now)
         elif data_class == DataClass.GOALS:
-            from app.progress.queries import shared_goals
-
-            data[data_class.value] = shared_goals(supporter, patient, since)
+            data[data_class.value] = progress_queries.shared_goals(supporter, patient, since)
         elif data_class == DataClass.ENCOURAGEMENT:
             data[data_class.value] = {"sent": encouragement_sent(supporter.id, patient.id, since)}
     return data
