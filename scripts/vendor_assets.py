@@ -21,7 +21,6 @@ MANIFEST_NAME = "manifest.json"
 # Paths are relative to the package root inside the npm tarball.
 PACKAGES = {
     "socket.io-client": {"version": "4.8.4", "files": ["dist/socket.io.min.js"]},
-    "htmx.org": {"version": "2.0.11", "files": ["dist/htmx.min.js"]},
     "chart.js": {"version": "4.6.1", "files": ["dist/chart.umd.js"]},
     "swagger-ui-dist": {"version": "5.35.0", "files": ["swagger-ui-bundle.js", "swagger-ui.css"]},
 }

@@ -20,7 +20,7 @@ def test_vendored_assets_match_manifest():
 
 def test_check_reports_altered_file(tmp_path):
     vendor_assets = load_script()
-    rel_path = "htmx.org/htmx.min.js"
+    rel_path = "socket.io-client/socket.io.min.js"
     shutil.copy(vendor_assets.VENDOR_DIR / vendor_assets.MANIFEST_NAME, tmp_path)
     copy = tmp_path / rel_path
     copy.parent.mkdir()

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.realtime.sockets import account_sids, disconnect_user
 from app.rooms import services as room_services
 from app.rooms.models import CheckIn, SafetyAlert
 
@@ -310,3 +311,40 @@ def test_the_facilitators_home_page_shows_alerts_and_checkins_between_sessions_l
     expect(facilitator.locator("#between-list")).not_to_contain_text("Sam ·")
     assert in_app(lambda: [a.acknowledged_by_id is not None for a in db.session.scalars(select(SafetyAlert))]) == [
         True]
+
+
+def test_the_facilitators_home_page_reconnects_after_the_server_closed_it_and_catches_up(signed_in, in_app):
+    """socket.io does not reconnect by itself after the server closed the connection (a restart, say): live.js does,
+    after a while, and the page then reads from the database what was pushed while it was away."""
+
+    def facilitators_sockets():
+        return account_sids(db.session.scalar(select(User.id).where(User.email == "facilitator@example.org")))
+
+    def until(condition, what):
+        for _wait in range(100):
+            if result := condition():
+                return result
+            facilitator.wait_for_timeout(50)
+        pytest.fail(f"never {what}")
+
+    facilitator = signed_in("facilitator@example.org")
+    facilitator.clock.install()  # the page's timers move only when the test moves them: no retry comes early
+    facilitator.reload()
+    before = until(lambda: in_app(facilitators_sockets), "connected")
+
+    in_app(lambda: disconnect_user(db.session.scalar(select(User.id).where(User.email == "facilitator@example.org"))))
+    until(lambda: not in_app(facilitators_sockets), "disconnected")
+
+    def sam_asks_for_support():
+        sam = db.session.scalar(select(User).where(User.email == "sam@example.org"))
+        room_services.need_support(sam, client_id="browser-support-while-away")
+
+    in_app(sam_asks_for_support)
+    alert = facilitator.locator("#alert-list li", has_text="Sam")
+    facilitator.wait_for_timeout(500)  # a push, had one reached the page, would show by now
+    expect(alert).to_have_count(0)
+
+    facilitator.clock.run_for(1500)  # past the first retry (1 s, give or take a quarter), far short of the minute sync
+    expect(alert).to_contain_text("needs support now")
+    after = in_app(facilitators_sockets)
+    assert len(after) == 1 and after != before

@@ -14,10 +14,16 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.extensions import db
+from app.accounts.models import User
+from app.extensions import db, socketio
 from app.groups import queries as group_queries
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import TherapyGroup
+from app.realtime.push import notify_data_changed
+from app.realtime.sockets import account_sids
+from app.supporters import services as supporter_services
+from app.supporters.models import DataClass, SupporterLink
+from app.supporters.services import shared_room
 
 from . import NARROW
 
@@ -136,3 +142,52 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
         expect(row.get_by_role("cell").nth(2)).to_have_text(f"{NOTES}; {SESSIONS}")
     assert_no_axe_violations(alex)
     assert_fits(alex)
+
+
+def test_sharing_that_ends_just_before_a_live_refresh_is_said_and_the_page_stops(signed_in, visit, in_app,
+                                                                               assert_no_axe_violations):
+    """The nudge to refresh arrives while sharing is on, and sharing ends before the refresh reaches the server: the
+    page shows the server's answer (access has ended, without saying why), says so, and closes its connection."""
+
+    def user_id(email):
+        return db.session.scalar(select(User.id).where(User.email == email))
+
+    alex_id, jordan_id = in_app(lambda: (user_id("alex@example.org"), user_id("jordan@example.org")))
+    jordan = signed_in("jordan@example.org", viewport=NARROW)
+    visit(jordan, f"/shared/{alex_id}")
+    content = jordan.locator("#shared-content")
+    expect(content.get_by_text("Next sessions")).to_be_visible()
+
+    def following():
+        return list(socketio.server.manager.get_participants("/", shared_room(alex_id, jordan_id)))
+
+    for _wait in range(100):
+        if in_app(following):
+            break
+        jordan.wait_for_timeout(50)
+    else:
+        pytest.fail("the page never joined the patient's updates")
+
+    def alex_stops_sharing():
+        link = db.session.scalar(select(SupporterLink).where(SupporterLink.patient_id == alex_id,
+                                                             SupporterLink.supporter_id == jordan_id))
+        supporter_services.stop_sharing_with(db.session.get(User, alex_id), link)
+
+    def sharing_ends_on_the_way(route):
+        if route.request.headers.get("x-momentum-fragment") == "1":
+            in_app(alex_stops_sharing)
+        route.continue_()
+
+    jordan.route(f"**/shared/{alex_id}", sharing_ends_on_the_way)
+    in_app(lambda: notify_data_changed(alex_id, DataClass.SESSIONS.value))  # a session moved, say
+
+    expect(jordan.locator("#shared-status")).to_have_text("Access has ended.")
+    expect(content.get_by_role("heading", name="Access has ended")).to_be_visible()
+    expect(content).not_to_contain_text("Next sessions")
+    assert_no_axe_violations(jordan)
+    for _wait in range(100):
+        if not in_app(lambda: account_sids(jordan_id)):
+            break
+        jordan.wait_for_timeout(50)
+    else:
+        pytest.fail("the page kept its connection open")

@@ -1,18 +1,17 @@
 // The facilitator's home page: safety alerts and check-ins between sessions arrive live (a visual cue, never a
 // sound) while the page is open. The database is the record: after a reconnect, and every minute in case a push was
-// lost (Redis down, say), the page asks the server what is open now.
+// lost (Redis down, say), the page asks the server what is open now (live.js keeps the connection).
 (function () {
   "use strict";
   var panel = document.getElementById("dashboard-alerts");
-  if (!panel || !window.io) return;
+  if (!panel || !window.MomentumLive) return;
   var list = document.getElementById("alert-list");
   var none = document.getElementById("no-alerts");
   var between = document.getElementById("dashboard-checkins");
   var betweenList = document.getElementById("between-list");
   var noBetween = document.getElementById("no-between");
-  var socket = window.io({ transports: ["websocket", "polling"] });
   var SYNC_EVERY = 60000;
-  var retries = 0;
+  var socket = window.MomentumLive.open({ onResync: sync, every: SYNC_EVERY });
 
   function el(tag, text, cls) {
     var node = document.createElement(tag);
@@ -104,23 +103,4 @@
 
   socket.on("alert", mergeAlert);
   socket.on("checkin", function (c) { mergeCheckin(c, true); });
-  var connectedOnce = false;
-  socket.on("connect", function () {
-    retries = 0;
-    if (connectedOnce) sync(); // what was pushed while the connection was down
-    connectedOnce = true;
-  });
-  // socket.io does not reconnect by itself after the server closed the connection (a sign-out elsewhere, say):
-  // try again, more and more slowly; a connection refused for want of a login stays closed.
-  socket.on("disconnect", function (reason) {
-    if (reason === "io server disconnect") reconnectLater();
-  });
-  socket.on("connect_error", function (error) {
-    if (!socket.active && error && error.message !== "unauthorized") reconnectLater();
-  });
-  function reconnectLater() {
-    var delay = Math.min(30000, 1000 * Math.pow(2, retries++)) * (0.75 + Math.random() / 2);
-    window.setTimeout(function () { if (!socket.connected) socket.connect(); }, delay);
-  }
-  window.setInterval(sync, SYNC_EVERY);
 })();

@@ -2,11 +2,11 @@
 // state from the server, and again every little while (cheaply: the server answers "unchanged" when nothing moved),
 // so a push lost on the way (Redis down, say) is caught up. Check-ins and calls for support not yet acknowledged are
 // kept in localStorage, under this account only, and re-sent with the same client_id until the server says it has
-// them (it stores each id once).
+// them (it stores each id once). The connection itself, and opening it again, is live.js's.
 (function () {
   "use strict";
   var root = document.getElementById("live-room");
-  if (!root || !window.io) return;
+  if (!root || !window.MomentumLive) return;
   var sessionId = parseInt(root.dataset.sessionId, 10);
   var isFacilitator = root.dataset.facilitator === "true";
   var texts = JSON.parse(document.getElementById("room-texts").textContent);
@@ -19,11 +19,12 @@
   var inRoom = false;
   var entering = false;
   var signedOut = false;
-  var retries = 0;
   var lobbyTimer = null;
   var lastSupport = null;
   var sending = {};
-  var socket = window.io({ transports: ["websocket", "polling"] });
+  // Every connect enters the room again (which re-reads it all); the regular sync is also the heartbeat that keeps
+  // this page present in the room.
+  var socket = window.MomentumLive.open({ onConnect: enter, onResync: sync, every: SYNC_EVERY, onSignedOut: signOut });
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) {
@@ -312,29 +313,14 @@
     showLobby(false);
     status(texts.signed_out);
     var box = $("signed-out"); if (box) box.hidden = false;
-    if (socket.connected) socket.disconnect();
+    socket.disconnect(); // for good: nothing opens it again
   }
-  // socket.io reconnects by itself after a lost connection, but not after the server closed it (a sign-out on another
-  // tab, a restart): try again, more and more slowly. A connection refused for want of a login means signed out.
-  function reconnectLater() {
-    var delay = Math.min(30000, 1000 * Math.pow(2, retries++)) * (0.75 + Math.random() / 2);
-    window.setTimeout(function () { if (!signedOut && !socket.connected) socket.connect(); }, delay);
-  }
-
-  socket.on("connect", function () { retries = 0; enter(); });
-  socket.on("disconnect", function (reason) {
+  socket.on("disconnect", function () {
     inRoom = false;
     window.clearTimeout(lobbyTimer);
-    if (signedOut) return;
-    status(texts.reconnecting);
-    if (reason === "io server disconnect") reconnectLater();
+    if (!signedOut) status(texts.reconnecting);
   });
-  socket.on("connect_error", function (error) {
-    if (signedOut) return;
-    status(texts.reconnecting);
-    if (socket.active) return; // socket.io tries again by itself
-    if (error && error.message === "unauthorized") signOut(); else reconnectLater();
-  });
+  socket.on("connect_error", function () { if (!signedOut) status(texts.reconnecting); });
   socket.on("room_state", function (s) {
     if (s.session_id !== sessionId) return;
     if (!inRoom) { if (s.open) enter(); return; } // waiting in the lobby: the room opened
@@ -357,8 +343,6 @@
     render();
   });
   socket.on("alert", function (a) { if (a.session_id === sessionId) mergeAlert(a); });
-
-  window.setInterval(sync, SYNC_EVERY); // also the heartbeat that keeps this page present in the room
 
   forgetOtherAccounts();
   var form = $("checkin-form");

@@ -1,12 +1,13 @@
 // The supporter's page: refreshed from the server when the patient's shared data changes, and only while a consent
 // allows it. When access ends the server takes this socket out of the room; the next refresh says access has ended.
+// live.js keeps the connection.
 (function () {
   "use strict";
   var content = document.getElementById("shared-content");
-  if (!content || !window.io) return;
+  if (!content || !window.MomentumLive) return;
   var patientId = parseInt(content.dataset.patientId, 10);
   var status = document.getElementById("shared-status");
-  var socket = window.io({ transports: ["websocket", "polling"] });
+  var socket = window.MomentumLive.open({ onConnect: join });
   var ended = false;
 
   function end() {
@@ -47,14 +48,13 @@
       if (selection && again.setSelectionRange) again.setSelectionRange(selection[0], selection[1]);
     }
   }
-  var connectedBefore = false;
-  socket.on("connect", function () {
+  // The room of this patient's updates is joined on every connect; only once the server has let this socket in
+  // again is the page re-read after a reconnect (a push missed meanwhile is not replayed).
+  function join(reconnected) {
     socket.emit("join_shared", { patient_id: patientId }, function (ack) {
       if (!ack || !ack.ok) { end(); return; }
-      // After a lost connection, re-read from the server: a push missed meanwhile is not replayed.
-      if (connectedBefore) refresh();
-      connectedBefore = true;
+      if (reconnected) refresh();
     });
-  });
+  }
   socket.on("shared_update", function (data) { if (data.patient_id === patientId) refresh(); });
 })();
