@@ -33,3 +33,9 @@ class UTCDateTime(TypeDecorator):
 def string_enum(cls, name: str, length: int = 30) -> Enum:
     """An enum stored as its values in a plain string column (no database enum type to migrate)."""
     return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=length)
+
+
+def ends_the_transaction(session) -> bool:
+    """For after_commit and after_rollback listeners: SQLAlchemy calls them for a savepoint (begin_nested) as well,
+    whose release commits nothing and whose rollback undoes only what was done inside it."""
+    return not session.in_nested_transaction()

@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 
 from app.accounts import services
 from app.accounts.models import ApiToken, RoleName
-from app.extensions import db, socketio
+from app.extensions import db, mail, socketio
 from app.models_base import utcnow
+from app.notifications.email import queue_email
+from app.realtime.push import queue_push
+from app.realtime.sockets import user_room
 
 UNAUTHORIZED = {"ok": False, "error": "unauthorized"}
 
@@ -335,3 +338,49 @@ def test_a_live_connect_without_credentials_is_refused(live_server):
     sio, _headers = _socket_client("websocket", live_server.url, "")
     with pytest.raises(socketio_client.exceptions.ConnectionError):
         sio.connect(live_server.url, headers={}, transports=["websocket"], wait_timeout=10)
+
+
+# After the commit, and only the whole transaction's ------------------------------------------------------------------
+
+
+def _pushed(sio) -> list:
+    return [packet["args"][0] for packet in sio.get_received() if packet["name"] == "note"]
+
+
+def test_a_push_waits_for_the_whole_transaction_not_for_a_savepoint_within_it(connect, client, login, patient):
+    login(client, patient)
+    sio = connect()
+    sio.get_received()
+    queue_push("note", {"n": 1}, user_room(patient.id))
+    with db.session.begin_nested():  # released: nothing is committed yet
+        db.session.execute(update(ApiToken).where(ApiToken.id == -1).values(name="x"))
+    assert _pushed(sio) == []
+    try:
+        with db.session.begin_nested():  # rolled back: only what was inside it is undone
+            queue_push("note", {"n": 2}, user_room(patient.id))
+            raise ValueError
+    except ValueError:
+        pass
+    assert _pushed(sio) == []
+    db.session.commit()
+    assert _pushed(sio) == [{"n": 1}, {"n": 2}]
+
+
+def test_a_rolled_back_transaction_sends_nothing(connect, client, login, patient):
+    login(client, patient)
+    sio = connect()
+    sio.get_received()
+    queue_push("note", {"n": 1}, user_room(patient.id))
+    db.session.rollback()
+    db.session.commit()
+    assert _pushed(sio) == []
+
+
+def test_an_email_waits_for_the_whole_transaction_not_for_a_savepoint_within_it(app):
+    with mail.record_messages() as outbox:
+        queue_email("someone@example.org", "Hello", "Body")
+        with db.session.begin_nested():
+            pass
+        assert outbox == []
+        db.session.commit()
+        assert [message.recipients for message in outbox] == [["someone@example.org"]]

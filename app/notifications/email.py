@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db, mail
 from app.input_checks import one_line
+from app.models_base import ends_the_transaction
 
 OUTBOX_KEY = "momentum_outbox"
 
@@ -31,6 +32,8 @@ def send_now(to: str, subject: str, body: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send_outbox(session: Session) -> None:
+    if not ends_the_transaction(session):
+        return
     outbox = session.info.pop(OUTBOX_KEY, [])
     if not outbox:
         return
@@ -53,4 +56,5 @@ def _send_all(app: Flask, outbox: list[tuple[str, str, str]]) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_outbox(session: Session) -> None:
-    session.info.pop(OUTBOX_KEY, None)
+    if ends_the_transaction(session):
+        session.info.pop(OUTBOX_KEY, None)

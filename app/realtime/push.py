@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import signals
 from app.extensions import db, socketio
+from app.models_base import ends_the_transaction
 
 PUSH_KEY = "momentum_pushes"
 
@@ -76,6 +77,8 @@ def _deliver(kind: str, event_name, data, room, skip_sid) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send_pushes(session: Session) -> None:
+    if not ends_the_transaction(session):
+        return
     for item in session.info.pop(PUSH_KEY, []):
         try:
             _deliver(*item)
@@ -85,4 +88,5 @@ def _send_pushes(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pushes(session: Session) -> None:
-    session.info.pop(PUSH_KEY, None)
+    if ends_the_transaction(session):
+        session.info.pop(PUSH_KEY, None)
