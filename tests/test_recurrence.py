@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.groups import recurrence
-from app.groups.recurrence import ScheduleError, build_rrule, expand, local_time_kind, to_utc, to_utc_strict
+from app import recurrence
+from app.recurrence import ScheduleError, build_rrule, expand, local_time_kind, to_utc, to_utc_strict
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"

@@ -120,3 +120,10 @@ def trail_actions(organisation_id: int) -> list[str]:
 def trail_end() -> int:
     """The position of the last row of the whole trail (0 when it is empty)."""
     return db.session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
+def facilitators_of_organisation(organisation_id: int) -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(Role).where(Role.organisation_id == organisation_id, Role.name == RoleName.FACILITATOR,
+                                      User.active.is_(True)).order_by(User.display_name)
+    ))

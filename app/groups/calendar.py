@@ -17,9 +17,9 @@ from app.accounts import services as account_services
 from app.accounts.models import User
 from app.extensions import db
 from app.groups.models import CalendarFeed, OccurrenceStatus, SessionOccurrence
-from app.groups.recurrence import to_local
 from app.input_checks import one_line
 from app.models_base import utcnow
+from app.recurrence import to_local
 
 
 def build_calendar(name: str, occurrences: list[SessionOccurrence]) -> bytes:

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app import recurrence
 from app.extensions import db
-from app.groups import recurrence, services
+from app.groups import services
 from app.groups.models import (
     Attendance,
     AttendanceStatus,

@@ -9,7 +9,7 @@ from flask import has_request_context, request
 from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from app.accounts.models import Invitation, Role, RoleName, User
+from app.accounts.models import Invitation, User
 from app.extensions import db
 from app.groups.models import (
     JOINED,
@@ -95,11 +95,6 @@ def _forget_relations_at_the_end(_session, transaction) -> None:
         _forget_relations()
 
 
-def group_relation(user_id: int, group_id: int) -> str | None:
-    """How an account relates to a group: 'facilitator', 'member', 'waiting' or None."""
-    return relation(user_id, group_id).kind
-
-
 def group_in_organisation(group_id: int, organisation_id: int | None) -> TherapyGroup | None:
     return db.session.scalar(select(TherapyGroup).where(TherapyGroup.id == group_id,
                                                         TherapyGroup.organisation_id == organisation_id))
@@ -143,13 +138,6 @@ def memberships_for_patient(user: User) -> list[Membership]:
 
 #: Groups whose sessions no longer take place.
 ENDED = (GroupStatus.FINISHED, GroupStatus.CANCELLED)
-
-
-def facilitators_of_organisation(organisation_id: int) -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(Role).where(Role.organisation_id == organisation_id, Role.name == RoleName.FACILITATOR,
-                                      User.active.is_(True)).order_by(User.display_name)
-    ))
 
 
 def occurrences(group: TherapyGroup, start: datetime | None = None, end: datetime | None = None,

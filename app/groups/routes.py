@@ -8,11 +8,12 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import policy
+from app import policy, recurrence
+from app.accounts import queries as account_queries
 from app.accounts.forms import EmptyForm
 from app.accounts.models import User
 from app.extensions import account_or_address, db, limiter
-from app.groups import bp, calendar, labels, queries, recurrence, rules, schedules, services
+from app.groups import bp, calendar, labels, queries, rules, schedules, services
 from app.groups.forms import (
     ACCOMMODATION_LABELS,
     WEEKDAYS,
@@ -76,7 +77,7 @@ def index():
 def create():
     policy.require_create_group(current_user)
     form = NewGroupForm(timezone=current_user.timezone,
-                        facilitators=[u for u in queries.facilitators_of_organisation(current_user.organisation_id)
+                        facilitators=[u for u in account_queries.facilitators_of_organisation(current_user.organisation_id)
                                       if u.id != current_user.id])
     if form.validate_on_submit():
         try:
@@ -135,7 +136,7 @@ def show(group_id: int):
 def edit(group_id: int):
     group = _load_group(group_id)
     policy.require_manage_group(current_user, group)
-    colleagues = [u for u in queries.facilitators_of_organisation(group.organisation_id) if u.id != current_user.id]
+    colleagues = [u for u in account_queries.facilitators_of_organisation(group.organisation_id) if u.id != current_user.id]
     form = GroupForm(obj=group, facilitators=colleagues)
     if request.method == "GET":
         form.co_facilitators.data = [f.user_id for f in group.facilitators if not f.lead]

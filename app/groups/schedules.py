@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app import audit, signals
+from app import audit, recurrence, signals
 from app.accounts.models import User
 from app.extensions import db
-from app.groups import recurrence
 from app.groups.models import (
     AgendaItem,
     Attendance,

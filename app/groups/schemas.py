@@ -13,8 +13,8 @@ from app.groups.models import (
     OccurrenceStatus,
     SpeakingComfort,
 )
-from app.groups.recurrence import to_local
 from app.markdown_text import render_markdown
+from app.recurrence import to_local
 
 
 class GroupSchema(Schema):

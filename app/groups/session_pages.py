@@ -10,9 +10,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import policy
+from app import policy, recurrence
 from app.accounts.forms import EmptyForm
-from app.groups import bp, queries, recurrence, rules, schedules, services
+from app.groups import bp, queries, rules, schedules, services
 from app.groups.attendance import AttendanceEntry, record_attendance
 from app.groups.forms import (
     AgendaItemForm,

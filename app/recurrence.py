@@ -1,4 +1,4 @@
-"""Recurring schedules: RFC 5545 RRULEs expanded in the group's time zone, with RFC 5545's rules for DST.
+"""Recurring times: RFC 5545 RRULEs expanded in a local time zone (a group's sessions), with RFC 5545's rules for DST.
 
 A session at 18:00 Berlin stays at 18:00 Berlin: the rule is expanded on local wall-clock times, then each is converted
 to UTC. RFC 5545 section 3.3.5: an ambiguous local time (clocks go back) means its first occurrence; a local time in
