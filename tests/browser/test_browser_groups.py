@@ -12,9 +12,10 @@ from babel.dates import format_datetime
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from app import recurrence
 from app.accounts.models import User
 from app.extensions import db, mail
-from app.groups import queries, recurrence, services
+from app.groups import queries, services
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import Attendance, AttendanceStatus, Membership, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
