@@ -91,3 +91,31 @@ def test_a_retry_costs_no_more_than_the_first_and_stores_nothing(room, facilitat
     assert len(again) <= len(first)
     assert db.session.scalar(select(func.count()).select_from(CheckIn).where(
         CheckIn.client_id == payload["client_id"])) == 1
+
+
+def _sync_costs(make_room, members, facilitator, connect_as, clock) -> int:
+    """What a facilitator's full re-sync costs with these members in the room, each checked in, one hand up."""
+    present = len(members)
+    room = make_room(facilitator, members)
+    host = connect_as(facilitator)
+    clock.move_to(IN_LOBBY)  # noqa: F405
+    assert ack(host, "open_room", {"session_id": room.sid})["ok"] is True
+    for member in members:
+        sio = connect_as(member)
+        assert ack(sio, "join_session", {"session_id": room.sid})["ok"] is True
+        assert ack(sio, "checkin", {"session_id": room.sid, "client_id": key(), "mood": 6})["ok"] is True
+    assert ack(sio, "raise_hand", {"session_id": room.sid, "raised": True})["ok"] is True
+    session_id = room.sid
+    db.session.expire_all()  # nothing loaded is trusted: each object read is read again
+    with statements() as seen:
+        answer = ack(host, "sync", {"session_id": session_id})
+    assert answer["ok"] is True and len(answer["state"]["present"]) == present + 1
+    return len(seen)
+
+
+def test_a_resync_costs_the_same_with_three_in_the_room_as_with_twelve(make_room, make_user, facilitator, connect_as,
+                                                                       clock):
+    few, many = _members(make_user, 3), _members(make_user, 12)
+    other = make_user(RoleName.FACILITATOR)
+    assert _sync_costs(make_room, few, facilitator, connect_as, clock) == _sync_costs(make_room, many, other,
+                                                                                     connect_as, clock)

@@ -176,7 +176,8 @@ def confirm_totp(user: User, code: str) -> TotpAuthenticator:
     if step is None:
         audit.record("second_factor_enrol", actor=user, subject=user, outcome="failure", target=f"totp:{totp.id}",
                      details={"method": SecondFactorMethod.TOTP.value})
-        raise services.AccountError(_("That code does not match. Check the time on your phone and try the newest code."), "code")
+        raise services.AccountError(
+            _("That code does not match. Check the time on your phone and try the newest code."), "code")
     _use_totp(totp, step)
     totp.confirmed_at = utcnow()
     db.session.flush()

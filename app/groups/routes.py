@@ -76,9 +76,8 @@ def index():
 @login_required
 def create():
     policy.require_create_group(current_user)
-    form = NewGroupForm(timezone=current_user.timezone,
-                        facilitators=[u for u in account_queries.facilitators_of_organisation(current_user.organisation_id)
-                                      if u.id != current_user.id])
+    colleagues = account_queries.facilitators_of_organisation(current_user.organisation_id)
+    form = NewGroupForm(timezone=current_user.timezone, facilitators=[u for u in colleagues if u.id != current_user.id])
     if form.validate_on_submit():
         try:
             group = services.create_group(current_user, {**_group_data(form), "agreement": form.agreement.data})
@@ -136,7 +135,8 @@ def show(group_id: int):
 def edit(group_id: int):
     group = _load_group(group_id)
     policy.require_manage_group(current_user, group)
-    colleagues = [u for u in account_queries.facilitators_of_organisation(group.organisation_id) if u.id != current_user.id]
+    colleagues = [u for u in account_queries.facilitators_of_organisation(group.organisation_id)
+                  if u.id != current_user.id]
     form = GroupForm(obj=group, facilitators=colleagues)
     if request.method == "GET":
         form.co_facilitators.data = [f.user_id for f in group.facilitators if not f.lead]

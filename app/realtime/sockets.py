@@ -92,7 +92,8 @@ def on_connect(auth):
         raise ConnectionRefusedError("untrusted_host")  # the Host header names a host not in TRUSTED_HOSTS
     token = auth.get("token") if isinstance(auth, dict) else None
     if token:
-        user = account_services.load_api_token(token) if isinstance(token, str) else None  # JSON can send a number or a list
+        # JSON can send a number or a list
+        user = account_services.load_api_token(token) if isinstance(token, str) else None
         if user is not None:
             session[SOCKET_TOKEN_KEY] = token
     else:
@@ -103,7 +104,8 @@ def on_connect(auth):
         audit.record("socket_denied", target="connect", outcome="denied")
         db.session.commit()
         raise ConnectionRefusedError("unauthorized")
-    if second_factor.must_enrol(user):  # staff whose organisation asks for a second factor set one up first, as on every page
+    # Staff whose organisation asks for a second factor set one up first, as on every page.
+    if second_factor.must_enrol(user):
         raise ConnectionRefusedError("second_factor_required")
     # Rows of sockets that died with their process are never removed by a disconnect; past any credential's lifetime
     # they can only be dead.

@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from flask import session
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app import policy, signals
 from app.accounts.models import User
@@ -69,20 +69,40 @@ def shown_name(user_id: int, group_id: int) -> str:
     membership = group_queries.relation(user_id, group_id).membership
     return membership.shown_name if membership else db.session.get(User, user_id).display_name
 
-def presence_list(occurrence: SessionOccurrence, room: LiveRoom) -> list[dict]:
-    present = present_user_ids(room)
+
+def shown_names(group_id: int, user_ids) -> dict[int, str]:
+    """The names these people go by in the group (a member's chosen name, else the account's), in one statement
+    however many they are."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        select(User.id, User.display_name, Membership.preferred_name)
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.group_id == group_id))
+        .where(User.id.in_(user_ids)))
+    return {user_id: preferred or display for user_id, display, preferred in rows}
+
+
+def presence_list(occurrence: SessionOccurrence, room: LiveRoom, present: set[int] | None = None,
+                  names: dict[int, str] | None = None) -> list[dict]:
+    present = present_user_ids(room) if present is None else present
+    names = shown_names(occurrence.group_id, present) if names is None else names
     facilitator_ids = {f.user_id for f in occurrence.group.facilitators}
-    people = []
-    for user_id in sorted(present):
-        people.append({"user_id": user_id, "name": shown_name(user_id, occurrence.group_id),
-                       "facilitator": user_id in facilitator_ids})
+    people = [{"user_id": user_id, "name": names[user_id], "facilitator": user_id in facilitator_ids}
+              for user_id in sorted(present)]
     return sorted(people, key=lambda p: (not p["facilitator"], p["name"].casefold()))
 
 
-def public_state(occurrence: SessionOccurrence, room: LiveRoom) -> dict:
-    group_id = occurrence.group_id
-    names = {uid: shown_name(uid, group_id) for uid in {*(room.speaker_order or []), *(room.hands or []),
-                                                        *(room.left_early or [])}}
+def _named_in(room: LiveRoom, present: set[int]) -> set[int]:
+    """Whom the room's state names: the speakers, raised hands, who left early and who is here."""
+    return {*(room.speaker_order or []), *(room.hands or []), *(room.left_early or []), *present}
+
+
+def public_state(occurrence: SessionOccurrence, room: LiveRoom, *, present: set[int] | None = None,
+                 names: dict[int, str] | None = None) -> dict:
+    """What everyone in the room sees; `present` and `names` when the caller has read them already."""
+    present = present_user_ids(room) if present is None else present
+    names = shown_names(occurrence.group_id, _named_in(room, present)) if names is None else names
     return {
         "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
         "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
@@ -92,7 +112,7 @@ def public_state(occurrence: SessionOccurrence, room: LiveRoom) -> dict:
                   for uid in dict.fromkeys(room.speaker_order or [])],
         "hands": [{"user_id": uid, "name": names[uid]} for uid in room.hands or []],
         "left_early": [{"user_id": uid, "name": names[uid]} for uid in room.left_early or []],
-        "present": presence_list(occurrence, room),
+        "present": presence_list(occurrence, room, present, names),
     }
 
 
@@ -119,11 +139,12 @@ def state_for(viewer: User, occurrence: SessionOccurrence, room: LiveRoom) -> di
     group = occurrence.group
     facilitator = policy.can_manage_group(viewer, group)
     full = facilitator or group.checkin_visibility == "all"
-    checkins = []
-    for checkin in latest_checkins(occurrence):
-        own = checkin.user_id == viewer.id
-        checkins.append(checkin_payload(checkin, shown_name(checkin.user_id, group.id), full or own))
-    state = {**public_state(occurrence, room), "checkins": checkins, "facilitator": facilitator,
+    latest = latest_checkins(occurrence)
+    present = present_user_ids(room)
+    names = shown_names(group.id, _named_in(room, present) | {c.user_id for c in latest})
+    checkins = [checkin_payload(c, names[c.user_id], full or c.user_id == viewer.id) for c in latest]
+    state = {**public_state(occurrence, room, present=present, names=names), "checkins": checkins,
+             "facilitator": facilitator,
              "visibility": group.checkin_visibility, "me": viewer.id}
     if facilitator:
         state["alerts"] = [alert_payload(a) for a in open_alerts([group.id], occurrence)]
