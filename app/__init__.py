@@ -37,6 +37,7 @@ from app.groups import queries as group_queries
 from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
+from app.notifications.email import print_suppressed_mail
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -172,6 +173,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     mail.init_app(app)
+    if app.config["MAIL_SUPPRESS_SEND"] and not app.testing:
+        print_suppressed_mail()  # `make run` shows each email, links and all
     socketio.init_app(
         app,
         async_mode="threading",

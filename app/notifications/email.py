@@ -1,8 +1,11 @@
 """Email that leaves only after the transaction that caused it commits, on a thread of its own (no answer waits on
-the mail relay); in development it goes to the log."""
+the mail relay). With MAIL_SUPPRESS_SEND (development) each email is printed instead, whole, on the server's
+output: a password reset or an invitation can be tried without a mail server."""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 
 from flask import Flask, current_app
@@ -23,10 +26,23 @@ def queue_email(to: str, subject: str, body: str) -> None:
     db.session.info.setdefault(OUTBOX_KEY, []).append((to, one_line(subject), body))
 
 
+#: Where a suppressed email is written: its own logger, so that it shows whatever level the app's log is at.
+mail_log = logging.getLogger("momentum.mail")
+
+
+def print_suppressed_mail() -> None:
+    """Send suppressed emails to standard error (once per process)."""
+    if not mail_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        mail_log.addHandler(handler)
+        mail_log.setLevel(logging.INFO)
+
+
 def send_now(to: str, subject: str, body: str) -> None:
     message = Message(subject=subject, recipients=[to], body=body)
     if current_app.config.get("MAIL_SUPPRESS_SEND"):
-        current_app.logger.info("Email to %s: %s\n%s", to, subject, body)
+        mail_log.info("---- email, not sent ----\nTo: %s\nSubject: %s\n\n%s\n----", to, subject, body)
     mail.send(message)
 
 
