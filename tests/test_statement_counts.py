@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 from app.accounts.models import RoleName
 from app.extensions import db
 from app.rooms.models import CheckIn
+from app.rooms.services import record_checkin
 
 
 @contextmanager
@@ -119,3 +120,25 @@ def test_a_resync_costs_the_same_with_three_in_the_room_as_with_twelve(make_room
     other = make_user(RoleName.FACILITATOR)
     assert _sync_costs(make_room, few, facilitator, connect_as, clock) == _sync_costs(make_room, many, other,
                                                                                      connect_as, clock)
+
+
+def _dashboard_costs(make_room, members, facilitator, connect_as) -> int:
+    """What the facilitator's home page costs to re-sync with each of these members' check-ins between sessions."""
+    make_room(facilitator, members)
+    for member in members:
+        record_checkin(member, client_id=key(), mood=6)
+    db.session.commit()
+    host = connect_as(facilitator)
+    db.session.expire_all()
+    with statements() as seen:
+        answer = ack(host, "sync_dashboard", {})
+    assert answer["ok"] is True and len(answer["checkins"]) == len(members)
+    return len(seen)
+
+
+def test_the_home_pages_resync_costs_the_same_with_two_checkins_as_with_eight(make_room, make_user, facilitator,
+                                                                               connect_as):
+    few, many = _members(make_user, 2), _members(make_user, 8)
+    other = make_user(RoleName.FACILITATOR)
+    assert _dashboard_costs(make_room, few, facilitator, connect_as) == _dashboard_costs(make_room, many, other,
+                                                                                         connect_as)

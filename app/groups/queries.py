@@ -77,7 +77,7 @@ def _relations() -> dict:
     return request.momentum_relations
 
 
-def _forget_relations(*_args) -> None:
+def _forget_relations() -> None:
     if has_request_context() and hasattr(request, "momentum_relations"):
         request.momentum_relations.clear()
 

@@ -70,23 +70,26 @@ def shown_name(user_id: int, group_id: int) -> str:
     return membership.shown_name if membership else db.session.get(User, user_id).display_name
 
 
-def shown_names(group_id: int, user_ids) -> dict[int, str]:
-    """The names these people go by in the group (a member's chosen name, else the account's), in one statement
-    however many they are."""
+def shown_names(group_ids, user_ids) -> dict[int, str]:
+    """The names these people go by, in one statement however many they are: the name a member chose in the first
+    of these groups they belong to (what the facilitator knows them by), else the account's."""
     user_ids = set(user_ids)
     if not user_ids:
         return {}
     rows = db.session.execute(
         select(User.id, User.display_name, Membership.preferred_name)
-        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.group_id == group_id))
-        .where(User.id.in_(user_ids)))
-    return {user_id: preferred or display for user_id, display, preferred in rows}
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.group_id.in_(list(group_ids))))
+        .where(User.id.in_(user_ids)).order_by(User.id, Membership.group_id))
+    names: dict[int, str] = {}
+    for user_id, display, preferred in rows:
+        names.setdefault(user_id, preferred or display)
+    return names
 
 
 def presence_list(occurrence: SessionOccurrence, room: LiveRoom, present: set[int] | None = None,
                   names: dict[int, str] | None = None) -> list[dict]:
     present = present_user_ids(room) if present is None else present
-    names = shown_names(occurrence.group_id, present) if names is None else names
+    names = shown_names([occurrence.group_id], present) if names is None else names
     facilitator_ids = {f.user_id for f in occurrence.group.facilitators}
     people = [{"user_id": user_id, "name": names[user_id], "facilitator": user_id in facilitator_ids}
               for user_id in sorted(present)]
@@ -102,7 +105,7 @@ def public_state(occurrence: SessionOccurrence, room: LiveRoom, *, present: set[
                  names: dict[int, str] | None = None) -> dict:
     """What everyone in the room sees; `present` and `names` when the caller has read them already."""
     present = present_user_ids(room) if present is None else present
-    names = shown_names(occurrence.group_id, _named_in(room, present)) if names is None else names
+    names = shown_names([occurrence.group_id], _named_in(room, present)) if names is None else names
     return {
         "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
         "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
@@ -141,7 +144,7 @@ def state_for(viewer: User, occurrence: SessionOccurrence, room: LiveRoom) -> di
     full = facilitator or group.checkin_visibility == "all"
     latest = latest_checkins(occurrence)
     present = present_user_ids(room)
-    names = shown_names(group.id, _named_in(room, present) | {c.user_id for c in latest})
+    names = shown_names([group.id], _named_in(room, present) | {c.user_id for c in latest})
     checkins = [checkin_payload(c, names[c.user_id], full or c.user_id == viewer.id) for c in latest]
     state = {**public_state(occurrence, room, present=present, names=names), "checkins": checkins,
              "facilitator": facilitator,
@@ -194,8 +197,9 @@ def facilitator_alerts_panel(user: User) -> dict:
     group_ids = [g.id for g in group_queries.groups_for_facilitator(user)]
     alerts = open_alerts(group_ids)
     recent = recent_between_session_checkins(group_ids, limit=10)
+    names = shown_names(group_ids, {c.user_id for c in recent})
     return {"alerts": alerts, "names": {a.id: shown_name(a.patient_id, a.group_id) for a in alerts},
-            "checkins": recent, "checkin_names": {c.id: _name_in_groups(c.user_id, group_ids) for c in recent}}
+            "checkins": recent, "checkin_names": {c.id: names[c.user_id] for c in recent}}
 
 
 def dashboard_state(user: User) -> dict:
@@ -205,14 +209,6 @@ def dashboard_state(user: User) -> dict:
     names = panel["checkin_names"]
     return {"alerts": [alert_payload(a) for a in panel["alerts"]],
             "checkins": [checkin_payload(c, names[c.id], True) for c in panel["checkins"]]}
-
-
-def _name_in_groups(user_id: int, group_ids: list[int]) -> str:
-    """The name a member chose in the first of these groups they belong to (what the facilitator knows them by)."""
-    membership = db.session.scalar(select(Membership).where(Membership.user_id == user_id,
-                                                            Membership.group_id.in_(group_ids))
-                                   .order_by(Membership.group_id))
-    return membership.shown_name if membership else db.session.get(User, user_id).display_name
 
 
 def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
