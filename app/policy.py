@@ -125,10 +125,11 @@ def require_revoke_invitation(user, invitation: Invitation) -> None:
 
 
 def can_manage_account(user, account: User) -> bool:
-    """Admins deactivate and reactivate staff of their own organisation, never themselves."""
+    """Admins deactivate and reactivate anyone with a role in their own organisation (staff, members, supporters),
+    never themselves."""
     if not is_admin_of(user, user.organisation_id if _signed_in(user) else None) or account.id == user.id:
         return False
-    return account.role_in(user.organisation_id) in {RoleName.FACILITATOR, RoleName.ADMIN}
+    return account.role_in(user.organisation_id) is not None
 
 
 def require_manage_account(user, account: User) -> None:
@@ -138,7 +139,8 @@ def require_manage_account(user, account: User) -> None:
 
 def can_reset_second_factor(user, account: User) -> bool:
     """The admins who manage a staff account may clear its second factors (a lost phone), never their own."""
-    return can_manage_account(user, account)
+    return can_manage_account(user, account) and account.role_in(user.organisation_id) in {RoleName.FACILITATOR,
+                                                                                            RoleName.ADMIN}
 
 
 def require_reset_second_factor(user, account: User) -> None:

@@ -8,6 +8,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SearchField,
     SelectChoice,
     SelectField,
     StringField,
@@ -238,6 +239,23 @@ class AuditTrailForm(MomentumForm):
     def validate_end(self, field):
         if field.data is not None and self.start.data is not None and field.data < self.start.data:
             raise ValidationError(_l("The end date is before the start date."))
+
+
+class PeopleFilterForm(MomentumForm):
+    """The search of the people page, read from the query string (a GET form: no CSRF token, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(_l("Name or email"), validators=[Optional(), Length(max=254)],
+                    description=_l("Part of a name, or a whole email address."))
+    role = SelectField(_l("Role"), choices=[SelectChoice("", _l("Everyone")),
+                                            SelectChoice("admin", _l("Admins")),
+                                            SelectChoice("facilitator", _l("Facilitators")),
+                                            SelectChoice("patient", _l("Members")),
+                                            SelectChoice("supporter", _l("Supporters"))], default="")
+    page = PageField()
+
 
 
 # Second factors ------------------------------------------------------------------------------------------------------

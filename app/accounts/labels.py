@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "account_create": _l("Account created"),
     "account_deactivate": _l("Account deactivated"),
     "account_reactivate": _l("Account reactivated"),
+    "people_viewed": _l("People list read"),
     "invitation_create": _l("Invitation created"),
     "invitation_email": _l("Invitation email sent"),
     "invitation_revoke": _l("Invitation withdrawn"),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from app.accounts.models import ApiToken, Invitation, Role, RoleName, User
 from app.audit import AuditEvent
@@ -17,12 +17,30 @@ def account_with_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def staff_of(organisation_id: int) -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(Role).where(Role.organisation_id == organisation_id,
-                                      Role.name.in_([RoleName.ADMIN, RoleName.FACILITATOR]))
-        .order_by(User.display_name)
-    ))
+#: Whose email an admin reads: staff addresses are no secret inside the organisation; a member's or a supporter's is
+#: theirs, so the people page finds them by their whole address but never shows or completes it.
+STAFF_ROLES = (RoleName.ADMIN, RoleName.FACILITATOR)
+
+
+def people_page(organisation_id: int, *, search: str = "", role: RoleName | None = None, page: int = 1,
+                per_page: int = 25) -> tuple[list[tuple[User, RoleName]], int]:
+    """One page of everyone with a role in the organisation, by name, and how many match in all.
+
+    `search` finds a part of a name, a part of a staff member's email, or anyone's whole email address."""
+    query = select(User, Role.name).join(Role).where(Role.organisation_id == organisation_id)
+    if role is not None:
+        query = query.where(Role.name == role)
+    words = search.strip().lower()
+    if words:
+        query = query.where(or_(
+            func.lower(User.display_name).contains(words, autoescape=True),
+            and_(Role.name.in_(STAFF_ROLES), User.email.contains(words, autoescape=True)),
+            User.email == words,
+        ))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.execute(query.order_by(func.lower(User.display_name), User.id)
+                              .offset((page - 1) * per_page).limit(per_page))
+    return [(user, role_name) for user, role_name in rows], total
 
 
 def staff_invitations(organisation_id: int) -> list[Invitation]:

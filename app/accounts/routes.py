@@ -22,6 +22,7 @@ from app.accounts.forms import (
     LanguageForm,
     LoginForm,
     OrganisationForm,
+    PeopleFilterForm,
     ProfileForm,
     ResetPasswordForm,
 )
@@ -316,16 +317,39 @@ def crisis():
 # Organisation admin --------------------------------------------------------------------------------------------------
 
 
+PEOPLE_PER_PAGE = 25
+
+
 @bp.get("/admin/people")
 @login_required
 def people():
+    policy.require_see_organisation_people(current_user, current_user.organisation)
+    return _render_people(InviteStaffForm())
+
+
+def _render_people(invite_form, status: int = 200):
+    """Everyone in the organisation, found by name or email and narrowed to a role, a page at a time."""
     organisation = current_user.organisation
-    policy.require_see_organisation_people(current_user, organisation)
-    return render_template("accounts/people.html", organisation=organisation,
-                           staff=queries.staff_of(organisation.id),
-                           invitations=queries.staff_invitations(organisation.id),
-                           form=InviteStaffForm(), empty_form=EmptyForm(), now=utcnow(),
-                           new_invitation=session.pop("new_invitation", None))
+    search = PeopleFilterForm(request.args)
+    valid = search.validate()
+    term = (search.q.data or "") if valid else ""
+    role = RoleName(search.role.data) if valid and search.role.data else None
+    page = search.page.number
+    people, total = queries.people_page(organisation.id, search=term, role=role, page=page,
+                                        per_page=PEOPLE_PER_PAGE)
+    # Who is a member of the clinic is itself health information: each look at the list is in the trail.
+    audit.record("people_viewed", actor=current_user, target=f"organisation:{organisation.id}",
+                 details={"role": role.value if role else "", "searched": bool(term), "page": page,
+                          "shown": len(people)})
+    pages = max(1, -(-total // PEOPLE_PER_PAGE))
+    args = {name: value for name, value in (("q", term), ("role", role.value if role else "")) if value}
+    return render_template(
+        "accounts/people.html", organisation=organisation, people=people, total=total, page=page, pages=pages,
+        search=search, filtered=bool(args), staff_roles=queries.STAFF_ROLES,
+        previous_url=url_for("accounts.people", **args, page=page - 1) if page > 1 else None,
+        next_url=url_for("accounts.people", **args, page=page + 1) if page < pages else None,
+        invitations=queries.staff_invitations(organisation.id), form=invite_form, empty_form=EmptyForm(),
+        now=utcnow(), new_invitation=session.pop("new_invitation", None) if status == 200 else None), status
 
 
 @bp.post("/admin/invitations")
@@ -336,10 +360,7 @@ def invite_staff():
     policy.require_see_organisation_people(current_user, organisation)
     form = InviteStaffForm()
     if not form.validate_on_submit():
-        return render_template("accounts/people.html", organisation=organisation,
-                               staff=queries.staff_of(organisation.id),
-                               invitations=queries.staff_invitations(organisation.id),
-                               form=form, empty_form=EmptyForm(), now=utcnow(), new_invitation=None), 422
+        return _render_people(form, 422)
     role = RoleName(form.role.data)
     policy.require_invite(current_user, organisation, role)
     _invitation, raw = services.create_invitation(current_user, organisation, role, email=form.email.data)
@@ -377,7 +398,7 @@ def _set_active(user_id: int, active: bool):
         flash(_("%(name)s can sign in again.", name=account.display_name), "info")
     else:
         flash(_("%(name)s is deactivated and signed out everywhere.", name=account.display_name), "info")
-    return redirect(url_for("accounts.people"))
+    return redirect_next(request.args.get("next"), "accounts.people")
 
 
 @bp.post("/admin/people/<int:user_id>/deactivate")
