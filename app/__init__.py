@@ -52,7 +52,7 @@ from app.supporters import events as _supporter_events  # noqa: F401  (declares 
 from app.supporters import routes as supporter_routes
 from app.supporters import sweep as consent_sweep
 from app.supporters.api import blp as supporters_api
-from app.web import register_panel, register_session_panel, session_time
+from app.web import TIME_FILTERS, register_panel, register_session_panel, session_time
 
 CSP = {
     "default-src": "'self'",
@@ -233,6 +233,7 @@ def register_panels() -> None:
     """What each domain adds to a role's home page and to a session's page, in the order shown."""
     register_panel("facilitator", "rooms/_dashboard_alerts.html", room_queries.facilitator_alerts_panel, order=10)
     register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
+    register_panel("patient", "groups/_finish_joining.html", group_queries.joining_to_finish, order=5)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
@@ -268,6 +269,7 @@ def register_request_hooks(app: Flask) -> None:
 
     # Macros imported with `{% from ... import %}` see globals, not the context above: `_macros.datetime` needs these.
     app.jinja_env.globals.update(format_datetime=format_datetime, get_locale=get_locale, session_time=session_time)
+    app.jinja_env.filters.update(TIME_FILTERS)
 
 
 def register_commands(app: Flask) -> None:

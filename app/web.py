@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
-from babel.dates import get_timezone_location
+from babel import Locale
+from babel.dates import get_timezone_location, match_skeleton
 from flask import flash, redirect, url_for
-from flask_babel import format_datetime, get_locale, get_timezone
+from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -109,10 +111,58 @@ def redirect_next(target: str | None, fallback_endpoint: str = "accounts.home"):
 
 
 # Times ----------------------------------------------------------------------------------------------------------------
+# One way to show a moment, in the viewer's zone and language, never with seconds: a date ("Thu 10 Dec 2026"), a time
+# ("07:00"), or both ("Thu 10 Dec 2026, 07:00"). Babel gives each language its order and words ("jue, 10 dic 2026,
+# 7:00"); English reads the day before the month, with a 24-hour clock, as the rest of Momentum's English does.
+
+#: The CLDR skeletons of the three forms: the fields shown, which each locale orders and punctuates its own way.
+DATE_SKELETON, TIME_SKELETON = "yMMMEd", "Hm"
+#: Where Momentum's own reading differs from the locale's (Babel's "en" is American: "Thu, Dec 10, 2026").
+HOUSE_PATTERNS = {("en", DATE_SKELETON): "EEE d MMM y"}
+
+
+@lru_cache(maxsize=64)
+def _pattern(language: str, skeleton: str) -> str:
+    if (language, skeleton) in HOUSE_PATTERNS:
+        return HOUSE_PATTERNS[(language, skeleton)]
+    locale = Locale.parse(language)
+    return str(locale.datetime_skeletons[match_skeleton(skeleton, locale.datetime_skeletons)].pattern)
+
+
+@lru_cache(maxsize=16)
+def _joined(language: str) -> str:
+    """How the locale joins a date and a time ("{1}, {0}"), as a Babel pattern."""
+    glue = Locale.parse(language).datetime_formats["medium"]
+    return glue.replace("{1}", _pattern(language, DATE_SKELETON)).replace("{0}", _pattern(language, TIME_SKELETON))
+
+
+def _language() -> str:
+    return get_locale().language if get_locale() else "en"
+
+
+def datetime_text(value: datetime | None) -> str:
+    """"Thu 10 Dec 2026, 07:00" in the viewer's zone."""
+    return format_datetime(value, _joined(_language())) if value is not None else ""
+
+
+def date_text(value: date | datetime | None) -> str:
+    """"Thu 10 Dec 2026": a moment's day in the viewer's zone, or a calendar day as it is."""
+    if value is None:
+        return ""
+    pattern = _pattern(_language(), DATE_SKELETON)
+    return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
+
+
+def time_text(value: datetime | None) -> str:
+    """"07:00" in the viewer's zone."""
+    return format_datetime(value, _pattern(_language(), TIME_SKELETON)) if value is not None else ""
+
+
+#: The Jinja filters of the three forms (the `datetime`, `date` and `time` macros of _macros.html wrap them in <time>).
+TIME_FILTERS = {"datetime": datetime_text, "date": date_text, "time": time_text}
 
 
 def session_time(value: datetime) -> str:
     """"Thu 26 Mar 2026, 18:00, Berlin time": the viewer's own zone, which an offset like +0100 does not say."""
-    when = format_datetime(value, "EEE d MMM y, HH:mm")
     city = get_timezone_location(get_timezone(), locale=get_locale(), return_city=True)
-    return _("%(when)s, %(city)s time", when=when, city=city)
+    return _("%(when)s, %(city)s time", when=datetime_text(value), city=city)

@@ -150,7 +150,7 @@ def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it
     consent = db.session.scalar(select(Consent))
     html = client.get("/sharing").get_data(as_text=True)
     assert "sam@example.org" in html and "(brother)" in html and "Waiting for them to accept" in html
-    assert "A weekly mood summary" in html and "until 19 April 2026" in html
+    assert "A weekly mood summary" in html and "until Sun 19 Apr 2026" in html
     assert f'action="/sharing/consents/{consent.id}/revoke"' in html
 
     assert post(client, f"/sharing/consents/{consent.id}/revoke").status_code == 302
@@ -188,7 +188,7 @@ def test_sharing_page_lists_each_supporter_what_they_see_until_when_and_every_lo
     assert "Sol Supporter" in html and "Robin Relative" in html and "(sister)" in html
     assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
     assert "They may send me short notes of encouragement" in html
-    assert "until 19 April 2026" in html and "until 30 March 2026" in html
+    assert "until Sun 19 Apr 2026" in html and "until Mon 30 Mar 2026" in html
     log = html[html.index('id="log-heading"'):]
     looks = re.findall(r'<time datetime="([^"]+)">([^<]+)</time></td><td>([^<]+)</td><td>([^<]+)</td>', log)
     # One look, with both things it showed.
@@ -374,7 +374,7 @@ def test_supporter_page_shows_only_granted_classes_inside_the_data_period_and_ne
         assert secret not in html, secret
     # The week of 9 March (moods 6, 1 and 5). Not the week of 2 March: of its three check-ins only one falls inside
     # the data period. Not this week: it is not over.
-    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("9 March", "4.0")]
+    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("Mon 9 Mar 2026", "4.0")]
     assert "only if Pat Patient checked in at least 3 times that week" in html
 
     body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter))
@@ -430,7 +430,7 @@ def test_mood_weeks_are_the_patients_weeks_and_show_their_monday_to_a_supporter_
     client = app.test_client()
     login(client, far_away)
     html = client.get(f"/shared/{patient.id}").get_data(as_text=True)
-    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("9 March", "4.0")]
+    assert re.findall(r"<td>([^<]+)</td><td>(\d+\.\d)</td>", html) == [("Mon 9 Mar 2026", "4.0")]
     body = client.get(f"/api/v1/patients/{patient.id}/shared").get_json()
     assert body["data"][MOOD.value]["weeks"] == [{"week_start": "2026-03-09", "average": 4.0}]
 
