@@ -83,6 +83,13 @@ class InputChecks:
 class MomentumForm(InputChecks, FlaskForm):
     """Every page form's base."""
 
+    class Meta:
+        def render_field(self, field, render_kw):
+            # A page may hold several forms, each with its token: an id on each would be the same id twice.
+            if field.type == "CSRFTokenField":
+                render_kw = {**render_kw, "id": False}
+            return super().render_field(field, render_kw)
+
 
 class MomentumSubForm(InputChecks, Form):
     """The base of a form repeated inside another (a row of the attendance sheet)."""

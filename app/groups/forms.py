@@ -194,8 +194,10 @@ class ScheduleForm(MomentumForm):
         default=12,
     )
     until = DateField(_l("Last date"), validators=[_NeededWhenEnding("until", _l("Choose the last date."))])
+    #: Its own id: the schedule page holds the extra session's form too, which has a length of its own.
     duration_minutes = IntegerField(
-        _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90
+        _l("Length in minutes"), validators=[InputRequired(), NumberRange(min=15, max=480)], default=90,
+        id="series_duration_minutes",
     )
 
     def __init__(self, *args, interval: str = "1", **kwargs):
