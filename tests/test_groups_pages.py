@@ -1012,24 +1012,34 @@ def test_the_group_page_counts_paused_members_in_the_places_taken(client, login,
     assert "3 of 8 places taken" in text_of(client.get(f"/groups/{group.id}"))
 
 
-def test_a_session_that_has_just_ended_is_among_the_recent_ones_not_the_upcoming(client, login, group_with_members,
-                                                                               facilitator, clock):
+def test_a_session_on_now_has_a_place_of_its_own_and_once_ended_is_among_the_recent_ones(
+        client, login, group_with_members, facilitator, clock):
     group = group_with_members
     thursday = occurrences_of(group)[3]  # Thursday 26 March, 18:00-19:30 Berlin
+    link = f"/sessions/{thursday.id}\""
 
-    def sections() -> tuple[str, str]:
+    def sections() -> dict[str, str]:
         login(client, facilitator)  # afresh each time: hours pass between the looks
         page = client.get(f"/groups/{group.id}").get_data(as_text=True)
-        upcoming = page[page.index('id="sessions-heading"'):page.index("Recent sessions")]
-        return upcoming, page[page.index("Recent sessions"):page.index('id="engagement-heading"')]
+        now = page[page.index('id="now-heading"'):page.index('id="sessions-heading"')] if "now-heading" in page else ""
+        return {"now": now,
+                "upcoming": page[page.index('id="sessions-heading"'):page.index("Recent sessions")],
+                "recent": page[page.index("Recent sessions"):page.index('id="engagement-heading"')],
+                "attendance": page[page.index('id="engagement-heading"'):page.index('id="members-heading"')]}
 
-    clock.move_to(thursday.starts_at + hours(1))  # under way: still to be joined
-    upcoming, recent = sections()
-    assert f"/sessions/{thursday.id}\"" in upcoming
+    clock.move_to(thursday.starts_at + hours(1))  # under way
+    during = sections()
+    assert link in during["now"] and f"/sessions/{thursday.id}/room" in during["now"]
+    assert link not in during["upcoming"] and link not in during["recent"]
+    # The figures count the three sessions that have ended, as the list of recent sessions shows them.
+    assert during["recent"].count("/attendance") == 3 and "Over the last 3 sessions" in during["attendance"]
+
     clock.move_to(thursday.ends_at + hours(1))  # over, the same evening
-    upcoming, recent = sections()
-    assert f"/sessions/{thursday.id}\"" not in upcoming
-    assert f"/sessions/{thursday.id}/attendance" in recent
+    after = sections()
+    assert after["now"] == ""
+    assert link not in after["upcoming"]
+    assert f"/sessions/{thursday.id}/attendance" in after["recent"]
+    assert "Over the last 4 sessions" in after["attendance"]
 
 
 # Notes about one member -----------------------------------------------------------------------------------------------

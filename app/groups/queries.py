@@ -256,29 +256,37 @@ def attendance_sheet(occurrence: SessionOccurrence) -> list[tuple[Membership, At
 
 
 def past_sessions(group: TherapyGroup, last: int = 8) -> list[SessionOccurrence]:
-    """The last `last` sessions that took place (not cancelled), oldest first."""
+    """The last `last` sessions that took place and have ended (not cancelled), oldest first."""
     return past_sessions_of([group.id], last)[group.id]
 
 
+#: How many sessions of one group may be under way at once, at most, as far as the lists of past sessions care: a
+#: session on now is not past (it has its own place on the group's page, and no attendance to count yet).
+AT_ONCE = 4
+
+
 def past_sessions_of(group_ids: list[int], last: int) -> dict[int, list[SessionOccurrence]]:
-    """The last `last` sessions of each group that took place (not cancelled), oldest first, in one query."""
+    """The last `last` sessions of each group that have ended (not cancelled), oldest first, in one query."""
     result: dict[int, list[SessionOccurrence]] = {group_id: [] for group_id in group_ids}
     if not group_ids:
         return result
+    now = utcnow()
     ranked = (
         select(SessionOccurrence.id,
                func.row_number().over(partition_by=SessionOccurrence.group_id,
                                       order_by=(SessionOccurrence.starts_at.desc(),
                                                 SessionOccurrence.id.desc())).label("rank"))
         .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
-               SessionOccurrence.starts_at <= utcnow())
+               SessionOccurrence.starts_at <= now)
         .subquery()
     )
+    # Ranked by start, the sessions still under way come first: a few more than `last` leaves room to drop them.
     for occurrence in db.session.scalars(
-            select(SessionOccurrence).join(ranked, ranked.c.id == SessionOccurrence.id).where(ranked.c.rank <= last)
-            .order_by(SessionOccurrence.starts_at, SessionOccurrence.id)):
-        result[occurrence.group_id].append(occurrence)
-    return result
+            select(SessionOccurrence).join(ranked, ranked.c.id == SessionOccurrence.id)
+            .where(ranked.c.rank <= last + AT_ONCE).order_by(SessionOccurrence.starts_at, SessionOccurrence.id)):
+        if occurrence.ends_at <= now:
+            result[occurrence.group_id].append(occurrence)
+    return {group_id: sessions[-last:] if last else [] for group_id, sessions in result.items()}
 
 
 @dataclass
@@ -426,6 +434,23 @@ def patient_dashboard(user: User) -> dict:
             "summary": summaries.get(group.id, (0, 0)) if member else (0, 0),
         })
     return {"entries": entries}
+
+
+def joining_to_finish(user: User) -> dict:
+    """What this member has still to do before a group can count on them, for the top of their home page: groups they
+    were invited to and have not joined (agreement and intake), and groups whose agreement changed since they
+    accepted it."""
+    invited, changed = [], []
+    for membership in memberships_for_patient(user):
+        group = membership.group
+        if group.is_closed_for_changes:
+            continue
+        if membership.status == MembershipStatus.INVITED:
+            invited.append(membership)
+        elif (membership.status in MEMBER_STATUSES and group.current_agreement is not None
+              and membership.agreement_id != group.current_agreement.id):
+            changed.append(membership)
+    return {"invited": invited, "agreement_changed": changed}
 
 
 def membership_in_organisation(membership_id: int, organisation_id: int | None) -> Membership | None:

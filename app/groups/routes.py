@@ -105,12 +105,14 @@ def show(group_id: int):
                                              member_ids=[m.user_id for m in memberships if m.speaking_comfort])
         services.record_facilitator_read(current_user, "engagement_read", target=f"group:{group.id}",
                                          member_ids=[m.membership.user_id for m in engagement.members])
+        now = utcnow()
+        coming = queries.occurrences(group, start=now - timedelta(hours=8))
         return render_template(
             "groups/show_facilitator.html", group=group, places_taken=services.places_taken(group),
             waitlist=queries.waitlist(group), engagement=engagement, show_intake=show_intake,
-            # Sessions under way or to come; one that has ended is under "Recent sessions", with its attendance.
-            upcoming=[o for o in queries.occurrences(group, start=utcnow() - timedelta(hours=8))
-                      if o.ends_at > utcnow()][:12],
+            # Each session in one place: on now, to come, or (once it has ended) recent, with its attendance.
+            on_now=(on_now := [o for o in coming if o.starts_at <= now < o.ends_at and o.status.value == "scheduled"]),
+            upcoming=[o for o in coming if o.ends_at > now and o not in on_now][:12],
             past=list(reversed(queries.past_sessions(group, 8))),
             all_memberships=memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
             new_invitation=session.pop("new_group_invitation", None), empty_form=EmptyForm(),
