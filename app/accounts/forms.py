@@ -1,6 +1,10 @@
 """Forms for signing in, passwords, the profile, invitations and organisation settings."""
 
+from flask import has_request_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,10 +19,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import TextInput
 
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.input_checks import MomentumForm
-from app.zones import TIMEZONES
+from app.zones import ALIASES, CHOOSABLE, TIMEZONES, equivalent, likely_zones, may_choose, zone_labels
 
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Español")]
 
@@ -77,23 +82,61 @@ class ChangePasswordForm(ResetPasswordForm):
     )
 
 
-def timezone_choices():
-    return [SelectChoice(name) for name in sorted(TIMEZONES)]
+class ZoneInput(TextInput):
+    """A text box that suggests zones as the person types (a native <datalist>, so it works without scripts): the
+    likely ones first, then every other, each named by its place in the reader's language. timezone.js puts the
+    browser's own zone at the top, and in an empty box."""
+
+    def __call__(self, field, **kwargs):
+        listed = f"{field.id}-zones"
+        kwargs.update({"list": listed, "autocomplete": "off", "spellcheck": "false", "data_zone_picker": True})
+        language = get_locale().language if get_locale() else "en"
+        labels = zone_labels(language)
+        likely = likely_zones(field.data, *_own_zones(), language=language)
+        rest = sorted(CHOOSABLE.difference(likely))
+        options = "".join(
+            f'<option value="{escape(name)}"'
+            + (f' data-also="{escape(" ".join(ALIASES[name]))}"' if name in ALIASES else "")
+            + f">{escape(labels[name])}</option>" for name in (*likely, *rest))
+        return Markup(f'{super().__call__(field, **kwargs)}<datalist id="{listed}">{options}</datalist>')
+
+
+def _own_zones() -> tuple[str | None, ...]:
+    """The zones of the person choosing, and of their organisation, when someone is signed in."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return ()
+    organisation = current_user.organisation
+    return current_user.timezone, organisation.timezone if organisation is not None else None
+
+
+class ZoneField(StringField):
+    """An IANA zone, typed or picked from the suggestions; one that is stored already may stay as it is."""
+
+    widget = ZoneInput()
+
+    def __init__(self, label, **kwargs):
+        kwargs.setdefault("description", _l("Type a city or a country, then pick your zone from the list."))
+        super().__init__(label, validators=[DataRequired(_l("Choose a time zone from the list."))],
+                         filters=[lambda value: value.strip() if isinstance(value, str) else value], **kwargs)
+
+    def process_data(self, value):
+        # A stored alias shows as the zone it stands for; one that no longer loads shows empty, to be chosen again.
+        self.data = (equivalent(value) or (value if value in TIMEZONES else "")) if value else value
+
+    def pre_validate(self, form):
+        if self.data and not may_choose(self.data, kept=self.object_data):
+            raise ValidationError(_l("Choose a time zone from the list."))
 
 
 class ProfileForm(MomentumForm):
     display_name = StringField(_l("Name shown to others"), validators=[DataRequired(), Length(max=100)])
     pronouns = StringField(_l("Pronouns (optional)"), validators=[Optional(), Length(max=40)])
-    timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
+    timezone = ZoneField(_l("Time zone"))
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[DataRequired()])
     low_energy = BooleanField(_l("Low-energy mode: fewer things on each page, larger buttons"))
     email_reminders = BooleanField(_l("Email me reminders of sessions and check-ins"))
     email_messages = BooleanField(_l("Email me when someone sends me a message"))
     in_app = BooleanField(_l("Show notifications inside Momentum"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
 
 
 class LanguageForm(MomentumForm):
@@ -116,11 +159,7 @@ class FinishJoiningForm(MomentumForm):
         description=_l("A first name or a nickname is enough."),
     )
     password = new_password_field(_l("Choose a password"))
-    timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
+    timezone = ZoneField(_l("Time zone"))
 
 
 class AcceptInvitationForm(FinishJoiningForm):
@@ -154,18 +193,14 @@ class OrganisationForm(MomentumForm):
                          validators=[DataRequired()],
                          description=_l("Someone who has no account yet gets their invitation in this language; "
                                         "everyone can choose their own language later."))
-    timezone = SelectField(_l("Time zone of the organisation"), validators=[DataRequired()],
-                           description=_l("Times are shown in it to anyone whose own time zone is no longer "
-                                          "available."))
+    timezone = ZoneField(_l("Time zone of the organisation"),
+                         description=_l("Times are shown in it to anyone whose own time zone is no longer "
+                                        "available."))
 
     staff_second_factor = BooleanField(
         _l("Admins and facilitators sign in with a second factor"),
         description=_l("A passkey or an authenticator app besides the password. Staff without one set it up at their "
                        "next sign-in."))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
 
 
 class CrisisResourcesForm(MomentumForm):
@@ -249,7 +284,8 @@ class PeopleFilterForm(MomentumForm):
 
     q = SearchField(_l("Name or email"), validators=[Optional(), Length(max=254)],
                     description=_l("Part of a name, or a whole email address."))
-    role = SelectField(_l("Role"), choices=[SelectChoice("", _l("Everyone")),
+    #: Its own id: the people page holds the invitation's choice of role too.
+    role = SelectField(_l("Role"), id="people_role", choices=[SelectChoice("", _l("Everyone")),
                                             SelectChoice("admin", _l("Admins")),
                                             SelectChoice("facilitator", _l("Facilitators")),
                                             SelectChoice("patient", _l("Members")),

@@ -126,7 +126,7 @@ def profile():
     if request.method == "GET":
         form = ProfileForm(obj=current_user, **{k: prefs.get(k, True) for k in NOTIFICATION_FIELDS})
     else:
-        form = ProfileForm()
+        form = ProfileForm(timezone=current_user.timezone)  # the stored zone, which may stay as it is
     if form.validate_on_submit():
         try:
             services.update_profile(

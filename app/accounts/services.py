@@ -34,7 +34,7 @@ from app.models_base import utcnow
 from app.notifications.email import queue_email
 from app.realtime import sockets  # which imports this module: used at call time only
 from app.refusal import Refusal
-from app.zones import TIMEZONES
+from app.zones import may_choose
 
 # argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile), above the ASVS floor.
 password_hasher = PasswordHasher()
@@ -184,7 +184,7 @@ def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) 
 
 def update_profile(user: User, *, display_name: str, pronouns: str, timezone: str, locale: str, low_energy: bool,
                    notification_prefs: dict) -> None:
-    if timezone not in TIMEZONES:
+    if not may_choose(timezone, kept=user.timezone):
         raise AccountError(_("Choose a time zone from the list."), "timezone")
     if locale not in current_app.config["LANGUAGES"]:
         raise AccountError(_("Choose English or Spanish."), "locale")
@@ -259,7 +259,7 @@ def create_account(email: str, password: str, display_name: str, organisation: O
         raise AccountError(_("An account with that email exists; sign in to accept."), "email")
     check_password_rules(password)
     user = User(email=email, password_hash=hash_password(password), display_name=display_name.strip(),
-                timezone=timezone if timezone in TIMEZONES else "UTC", locale=locale)
+                timezone=timezone if may_choose(timezone) else "UTC", locale=locale)
     user.roles.append(Role(organisation_id=organisation.id, name=role))
     db.session.add(user)
     db.session.flush()
@@ -293,7 +293,7 @@ def update_organisation(by: User, organisation: Organisation, *, name: str, loca
         raise AccountError(_("Give the organisation a name."), "name")
     if locale not in current_app.config["LANGUAGES"]:
         raise AccountError(_("Choose English or Spanish."), "locale")
-    if timezone not in TIMEZONES:
+    if not may_choose(timezone, kept=organisation.timezone):
         raise AccountError(_("Choose a time zone from the list."), "timezone")
     fields = (("name", name), ("locale", locale), ("timezone", timezone), ("staff_second_factor", staff_second_factor))
     changed = sorted(field for field, value in fields if value is not None and getattr(organisation, field) != value)

@@ -32,7 +32,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.accounts.forms import timezone_choices
+from app.accounts.forms import ZoneField
 from app.groups.models import AttendanceStatus
 from app.input_checks import MomentumForm, MomentumSubForm
 
@@ -109,7 +109,7 @@ class GroupForm(MomentumForm):
         ],
     )
     status = SelectField(_l("Status"), choices=status_choices, default="forming")
-    timezone = SelectField(_l("Time zone of the sessions"), validators=[DataRequired()])
+    timezone = ZoneField(_l("Time zone of the sessions"))
     checkin_visibility = SelectField(
         _l("In the live room, members see"),
         choices=[
@@ -131,7 +131,6 @@ class GroupForm(MomentumForm):
 
     def __init__(self, *args, facilitators=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
         self.co_facilitators.choices = [SelectChoice(u.id, u.display_name) for u in facilitators]
 
 

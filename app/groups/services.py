@@ -33,7 +33,7 @@ from app.groups.rules import GroupError, lock_group, require_open
 from app.links import external_url
 from app.models_base import utcnow
 from app.notifications.email import queue_email
-from app.zones import TIMEZONES
+from app.zones import equivalent, may_choose
 
 
 def default_agreement_text() -> str:
@@ -53,13 +53,14 @@ GROUP_FIELDS = ("name", "description", "focus", "format", "location", "video_lin
                 "timezone", "checkin_visibility", "distress_threshold", "lobby_minutes")
 
 
-def _apply_group_fields(group: TherapyGroup, data: dict) -> None:
+def _apply_group_fields(group: TherapyGroup, data: dict, kept_zone: str | None) -> None:
+    """`kept_zone` is the zone the group had: it may stay, even if it is no longer offered."""
     for field in GROUP_FIELDS:
         if field in data and data[field] is not None:
             value = data[field]
             # A str enum (format, status, from the API) is a str too: strip only plain text, or the enum is lost.
             setattr(group, field, value.strip() if type(value) is str else value)
-    if group.timezone not in TIMEZONES:
+    if not may_choose(group.timezone, kept=kept_zone):
         raise GroupError(_("Choose a time zone from the list."), "timezone")
     if group.capacity is None or group.capacity < 1 or group.capacity > 500:
         raise GroupError(_("Capacity must be between 1 and 500."), "capacity")
@@ -84,8 +85,8 @@ def create_group(facilitator: User, data: dict) -> TherapyGroup:
     defaults = {column.key: column.default.arg for column in TherapyGroup.__table__.columns
                 if column.default is not None and column.default.is_scalar}
     group = TherapyGroup(**{**defaults, "organisation_id": facilitator.organisation_id,
-                            "timezone": data.get("timezone") or facilitator.timezone})
-    _apply_group_fields(group, data)
+                            "timezone": data.get("timezone") or equivalent(facilitator.timezone) or "UTC"})
+    _apply_group_fields(group, data, kept_zone=None)
     group.facilitators.append(GroupFacilitator(user_id=facilitator.id, lead=True))
     group.agreements.append(GroupAgreement(version=1, text=(data.get("agreement") or "").strip()
                                            or default_agreement_text(), created_by_id=facilitator.id))
@@ -107,7 +108,7 @@ def update_group(by: User, group: TherapyGroup, data: dict) -> None:
         raise GroupError(_("%(n)d members hold a place (active or paused); capacity cannot go below that. "
                            "Change memberships first.", n=taken), "capacity", code="capacity_below_members")
     old_capacity, old_zone = group.capacity, group.timezone
-    _apply_group_fields(group, data)
+    _apply_group_fields(group, data, kept_zone=old_zone)
     db.session.flush()
     if group.timezone != old_zone:
         schedules.follow_new_timezone(group, old_zone)
