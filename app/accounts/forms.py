@@ -285,7 +285,7 @@ class PeopleFilterForm(MomentumForm):
     q = SearchField(_l("Name or email"), validators=[Optional(), Length(max=254)],
                     description=_l("Part of a name, or a whole email address."))
     #: Its own id: the people page holds the invitation's choice of role too.
-    role = SelectField(_l("Role"), id="people_role", choices=[SelectChoice("", _l("Everyone")),
+    role = SelectField(_l("Show"), id="people_role", choices=[SelectChoice("", _l("Everyone")),
                                             SelectChoice("admin", _l("Admins")),
                                             SelectChoice("facilitator", _l("Facilitators")),
                                             SelectChoice("patient", _l("Members")),
