@@ -110,7 +110,8 @@ def _week_over_at(monday: date) -> datetime:
 
 
 def _day_month(day: date) -> str:
-    return f"{day.day} {day.strftime('%B')}"
+    """A week's Monday as the supporter's page shows a day ("Mon 19 Jan 2026")."""
+    return f"{day.strftime('%a')} {day.day} {day.strftime('%b %Y')}"
 
 
 @pytest.fixture
@@ -482,7 +483,7 @@ def make_machine(app, client, world, post, stats: dict | None = None):
             self._check_look(new_log, expected, now)
             assert html.count("This part is not available in Momentum yet.") == len(set(expected) - READABLE)
             if DataClass.MOOD.value in expected:
-                shown = re.findall(r"<tr><td>(\d+ \w+)</td><td>(\d+\.\d)</td></tr>", html)
+                shown = re.findall(r"<tr><td>(\w+ \d+ \w+ \d+)</td><td>(\d+\.\d)</td></tr>", html)
                 assert shown == [(_day_month(week), f"{average:.1f}")
                                  for week, average in self._expected_weeks(expected[DataClass.MOOD.value], now)]
             if GOALS in expected:
