@@ -61,6 +61,8 @@ def test_an_admin_finds_a_member_and_deactivates_them_after_reading_what_it_does
 
     admin.get_by_role("button", name="Reactivate Alex").click()
     expect(flashes(admin)).to_contain_text("Alex can sign in again.")
+    visit(admin, "/admin/organisation")  # the organisation's zone, picked the same way
+    assert_fits(admin)
 
 
 def test_the_zone_picker_puts_the_browsers_zone_first_and_searches_as_one_types(
@@ -91,7 +93,7 @@ def test_a_session_on_now_has_its_own_place_on_the_group_page_at_320px(signed_in
 
     group_id = in_app(session_on_now)
     facilitator = signed_in("facilitator@example.org", viewport=NARROW)
-    for path in (f"/groups/{group_id}", f"/groups/{group_id}/schedule"):
+    for path in (f"/groups/{group_id}", f"/groups/{group_id}/schedule", f"/groups/{group_id}/edit"):
         visit(facilitator, path)
         assert_fits(facilitator)
     facilitator.goto(f"/groups/{group_id}")
