@@ -28,7 +28,7 @@ from app.groups.forms import (
     ScheduleForm,
     SessionTimeForm,
 )
-from app.groups.models import MembershipStatus, TherapyGroup
+from app.groups.models import MembershipStatus, OccurrenceStatus, TherapyGroup
 from app.links import external_url
 from app.markdown_text import render_markdown
 from app.models_base import utcnow
@@ -107,11 +107,12 @@ def show(group_id: int):
                                          member_ids=[m.membership.user_id for m in engagement.members])
         now = utcnow()
         coming = queries.occurrences(group, start=now - timedelta(hours=8))
+        # Each session in one place: on now, to come, or (once it has ended) recent, with its attendance.
+        on_now = [o for o in coming if o.starts_at <= now < o.ends_at and o.status == OccurrenceStatus.SCHEDULED]
         return render_template(
             "groups/show_facilitator.html", group=group, places_taken=services.places_taken(group),
             waitlist=queries.waitlist(group), engagement=engagement, show_intake=show_intake,
-            # Each session in one place: on now, to come, or (once it has ended) recent, with its attendance.
-            on_now=(on_now := [o for o in coming if o.starts_at <= now < o.ends_at and o.status.value == "scheduled"]),
+            on_now=on_now,
             upcoming=[o for o in coming if o.ends_at > now and o not in on_now][:12],
             past=list(reversed(queries.past_sessions(group, 8))),
             all_memberships=memberships, invite_form=InviteMemberForm(), status_form=MembershipStatusForm(),
