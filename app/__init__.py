@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 
 from flask import Flask, Response, current_app, g, has_request_context, request, session
@@ -66,6 +67,10 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+# The web app manifest (app/static/manifest.webmanifest) is served with the type browsers expect of it.
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
