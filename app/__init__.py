@@ -236,6 +236,7 @@ def register_panels() -> None:
     register_panel("facilitator", "rooms/_dashboard_attention.html", room_routes.facilitator_attention_panel,
                    order=30)
     register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
+    register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)

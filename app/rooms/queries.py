@@ -256,16 +256,27 @@ def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
 
 
 def patient_checkin_panel(user: User) -> dict:
+    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False)}
+
+
+def patient_next(user: User) -> dict:
+    """What comes next for a member: groups to finish joining, the sessions on now (under way, or with the lobby
+    time come, or with the room open to them) with their rooms, else the soonest next session. One statement per kind
+    of row, however many groups."""
     now = utcnow()
-    groups = [m.group for m in group_queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
-    upcoming = group_queries.next_occurrences(groups)  # one query for every group, not one per group
+    memberships = group_queries.memberships_for_patient(user)
+    groups = [m.group for m in memberships if m.status == MembershipStatus.ACTIVE]
+    upcoming = group_queries.next_occurrences(groups)  # one query for every group
     rooms = {room.occurrence_id: room for room in db.session.scalars(
         select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
-    live = []
-    for group in groups:
-        occurrence = upcoming.get(group.id)
-        room = rooms.get(occurrence.id) if occurrence else None
-        if room is not None and policy.can_enter_room(user, occurrence, room, now):
-            live.append(occurrence)
-    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
-            "live": live}
+    on_now = []
+    for occurrence in sorted(upcoming.values(), key=lambda o: o.starts_at):
+        room = rooms.get(occurrence.id)
+        lobby = now >= occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
+        open_to_me = room is not None and policy.can_enter_room(user, occurrence, room, now)
+        if lobby or open_to_me:
+            on_now.append((occurrence, open_to_me))
+    later = sorted((o for o in upcoming.values() if all(o is not n for n, _open in on_now)),
+                   key=lambda o: o.starts_at)
+    return {"to_join": [m for m in memberships if m.status == MembershipStatus.INVITED],
+            "on_now": on_now, "next": later[0] if later and not on_now else None, "now": now}
