@@ -210,7 +210,7 @@ LONGEST_LOBBY = timedelta(minutes=120)
 def facilitator_day(user: User, groups: list[TherapyGroup]) -> dict:
     """What is on now in these groups (under way, or with its lobby time come, or with its room open, each with its
     room if it has one) and the rest of today's sessions in the facilitator's own zone, in two statements; the next
-    session to come in a third when today holds none."""
+    session to come in a third when the rest of today holds none."""
     now = utcnow()
     running = [g.id for g in groups if g.status not in group_queries.ENDED]
     if not running:
@@ -233,8 +233,9 @@ def facilitator_day(user: User, groups: list[TherapyGroup]) -> dict:
               or (o.id in rooms and rooms[o.id].is_open)]
     later = [o for o in sessions if o not in on_now and day_start <= o.starts_at < day_end]
     upcoming = None
-    if not on_now and not later:
-        upcoming = next(iter(group_queries.upcoming_for_groups(running, limit=1)), None)
+    if not later:
+        upcoming = next((o for o in group_queries.upcoming_for_groups(running, limit=len(on_now) + 1)
+                         if o not in on_now), None)
     return {"on_now": [(o, rooms.get(o.id)) for o in on_now], "today": later, "next": upcoming, "now": now}
 
 
