@@ -70,8 +70,9 @@ def pages(ids: dict) -> dict[str, list[tuple[str, str]]]:
         "admin": [("home", "/"), ("people", "/admin/people"), ("organisation", "/admin/organisation"),
                   ("crisis-resources", "/admin/crisis-resources"), ("audit", "/admin/audit"), *own],
         "facilitator": [
-            ("home", "/"), ("groups", "/groups"), ("group", f"/groups/{group}"), ("group-edit", f"/groups/{group}/edit"),
-            ("group-new", "/groups/new"), ("schedule", f"/groups/{group}/schedule"),
+            ("home", "/"), ("groups", "/groups"), ("group", f"/groups/{group}"),
+            ("group-edit", f"/groups/{group}/edit"), ("group-new", "/groups/new"),
+            ("schedule", f"/groups/{group}/schedule"),
             ("session", f"/sessions/{on_now}"), ("room", f"/sessions/{on_now}/room"),
             ("attendance", f"/sessions/{before}/attendance"), ("session-notes", f"/sessions/{before}/notes"),
             ("member-notes", f"/groups/{group}/members/{ids['membership']}/notes"),
