@@ -46,7 +46,7 @@ from app.realtime.sockets import register_socket_handlers
 from app.rooms import bp as rooms_bp
 from app.rooms import events as _room_events  # noqa: F401  (declares its socket events)
 from app.rooms import queries as room_queries
-from app.rooms import routes as _room_pages  # noqa: F401
+from app.rooms import routes as room_routes
 from app.rooms.api import blp as rooms_api
 from app.supporters import bp as supporters_bp
 from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
@@ -236,8 +236,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_panels() -> None:
     """What each domain adds to a role's home page and to a session's page, in the order shown."""
+    register_panel("facilitator", "rooms/_dashboard_now.html", room_routes.facilitator_now_panel, order=5)
     register_panel("facilitator", "rooms/_dashboard_alerts.html", room_queries.facilitator_alerts_panel, order=10)
+    register_panel("facilitator", "rooms/_dashboard_attention.html", room_routes.facilitator_attention_panel,
+                   order=30)
     register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
+    register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)

@@ -391,7 +391,7 @@ def calendar_occurrences(user: User) -> list[SessionOccurrence]:
 
 
 def facilitator_dashboard(user: User) -> dict:
-    """My groups, next sessions (today first), attendance and engagement risk per group, and the waitlists.
+    """My groups, each with its next session, attendance and engagement risk and its waitlist; ended groups last.
 
     A fixed number of queries however many groups: one per kind of row, for every group at once.
     """
@@ -399,11 +399,13 @@ def facilitator_dashboard(user: User) -> dict:
     open_groups = [g for g in groups if not g.is_closed_for_changes]
     engagement_by_group = engagement_of(open_groups)
     waiting = waitlists(open_groups)
+    upcoming = next_occurrences(open_groups)
     return {
         "groups": groups,
-        "upcoming": upcoming_for_groups([g.id for g in open_groups], limit=8),
+        "cards": [{"group": g, "next_session": upcoming.get(g.id), "engagement": engagement_by_group[g.id],
+                   "waiting": len(waiting[g.id])} for g in open_groups],
+        "ended": [g for g in groups if g.is_closed_for_changes],
         "engagement": [(g, engagement_by_group[g.id]) for g in open_groups],
-        "waitlists": [(g, waiting[g.id]) for g in open_groups],
     }
 
 

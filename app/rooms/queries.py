@@ -6,16 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from flask import session
 from sqlalchemy import and_, select
+from sqlalchemy.orm import contains_eager
 
-from app import policy, signals
+from app import policy, recurrence, signals, zones
 from app.accounts.models import User
 from app.extensions import db
 from app.groups import queries as group_queries
-from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
+from app.groups.models import Membership, MembershipStatus, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
 from app.rooms.forms import CheckInForm
 from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
@@ -202,6 +203,42 @@ def facilitator_alerts_panel(user: User) -> dict:
             "checkins": recent, "checkin_names": {c.id: names[c.user_id] for c in recent}}
 
 
+#: The longest a group's lobby may open before its session (the group form's bound).
+LONGEST_LOBBY = timedelta(minutes=120)
+
+
+def facilitator_day(user: User, groups: list[TherapyGroup]) -> dict:
+    """What is on now in these groups (under way, or with its lobby time come, or with its room open, each with its
+    room if it has one) and the rest of today's sessions in the facilitator's own zone, in two statements; the next
+    session to come in a third when the rest of today holds none."""
+    now = utcnow()
+    running = [g.id for g in groups if g.status not in group_queries.ENDED]
+    if not running:
+        return {"on_now": [], "today": [], "next": None, "now": now}
+    zone = zones.usable_zone(user.timezone)
+    today = recurrence.to_local(now, zone).date()
+    day_start = recurrence.to_utc(datetime.combine(today, time()), zone)
+    day_end = recurrence.to_utc(datetime.combine(today + timedelta(days=1), time()), zone)
+    sessions = list(db.session.scalars(
+        select(SessionOccurrence).join(TherapyGroup)
+        .where(SessionOccurrence.group_id.in_(running),
+               SessionOccurrence.starts_at >= min(day_start, now - timedelta(hours=8)),
+               SessionOccurrence.starts_at < max(day_end, now + LONGEST_LOBBY))
+        .options(contains_eager(SessionOccurrence.group))
+        .order_by(SessionOccurrence.starts_at, SessionOccurrence.id)))
+    current = [o for o in sessions if o.status == OccurrenceStatus.SCHEDULED and o.ends_at > now]
+    rooms = {room.occurrence_id: room for room in db.session.scalars(
+        select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in current])))} if current else {}
+    on_now = [o for o in current if now >= o.starts_at - timedelta(minutes=o.group.lobby_minutes)
+              or (o.id in rooms and rooms[o.id].is_open)]
+    later = [o for o in sessions if o not in on_now and day_start <= o.starts_at < day_end]
+    upcoming = None
+    if not later:
+        upcoming = next((o for o in group_queries.upcoming_for_groups(running, limit=len(on_now) + 1)
+                         if o not in on_now), None)
+    return {"on_now": [(o, rooms.get(o.id)) for o in on_now], "today": later, "next": upcoming, "now": now}
+
+
 def dashboard_state(user: User) -> dict:
     """What the facilitator's home page shows live, from the database: for a page that reconnected, or that checks
     now and then in case a push was lost."""
@@ -220,16 +257,27 @@ def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
 
 
 def patient_checkin_panel(user: User) -> dict:
+    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False)}
+
+
+def patient_next(user: User) -> dict:
+    """What comes next for a member: groups to finish joining, the sessions on now (under way, or with the lobby
+    time come, or with the room open to them) with their rooms, else the soonest next session. One statement per kind
+    of row, however many groups."""
     now = utcnow()
-    groups = [m.group for m in group_queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
-    upcoming = group_queries.next_occurrences(groups)  # one query for every group, not one per group
+    memberships = group_queries.memberships_for_patient(user)
+    groups = [m.group for m in memberships if m.status == MembershipStatus.ACTIVE]
+    upcoming = group_queries.next_occurrences(groups)  # one query for every group
     rooms = {room.occurrence_id: room for room in db.session.scalars(
         select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
-    live = []
-    for group in groups:
-        occurrence = upcoming.get(group.id)
-        room = rooms.get(occurrence.id) if occurrence else None
-        if room is not None and policy.can_enter_room(user, occurrence, room, now):
-            live.append(occurrence)
-    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
-            "live": live}
+    on_now = []
+    for occurrence in sorted(upcoming.values(), key=lambda o: o.starts_at):
+        room = rooms.get(occurrence.id)
+        lobby = now >= occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
+        open_to_me = room is not None and policy.can_enter_room(user, occurrence, room, now)
+        if lobby or open_to_me:
+            on_now.append((occurrence, open_to_me))
+    later = sorted((o for o in upcoming.values() if all(o is not n for n, _open in on_now)),
+                   key=lambda o: o.starts_at)
+    return {"to_join": [m for m in memberships if m.status == MembershipStatus.INVITED],
+            "on_now": on_now, "next": later[0] if later and not on_now else None, "now": now}

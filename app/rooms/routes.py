@@ -10,8 +10,9 @@ from app import policy
 from app.accounts.forms import EmptyForm
 from app.extensions import account_or_address, limiter
 from app.groups import queries as group_queries
+from app.groups import services as group_services
 from app.groups.models import SessionOccurrence
-from app.rooms import bp, labels, queries, services
+from app.rooms import attention, bp, labels, queries, services
 from app.rooms.forms import CheckInForm
 from app.rooms.models import SafetyAlert
 from app.web import flash_refusal, redirect_next
@@ -25,6 +26,26 @@ def _load_occurrence(occurrence_id: int):
 @bp.app_context_processor
 def room_helpers():
     return {"room_label": labels.label}
+
+
+# The facilitator's home page ------------------------------------------------------------------------------------------
+
+
+def facilitator_now_panel(user) -> dict:
+    """What is on now, with its live room, and the rest of today's sessions."""
+    return queries.facilitator_day(user, group_queries.groups_for_facilitator(user))
+
+
+def facilitator_attention_panel(user) -> dict:
+    """Members who may need a word. Their moods are a read of their check-ins, so it is audited; the missed sessions
+    come from the attendance records the groups panel on the same page reads and audits (engagement_read)."""
+    groups = [g for g in group_queries.groups_for_facilitator(user) if not g.is_closed_for_changes]
+    concerns = attention.members_to_contact(groups)
+    group_services.record_facilitator_read(
+        user, "checkin_read", target="dashboard", member_ids=[c.user_id for c in concerns if c.low_moods],
+        details={"low_moods": {"at_most": attention.LOW_MOOD_AT_MOST, "days": attention.LOW_MOOD_DAYS}})
+    return {"concerns": concerns, "low_mood_at_most": attention.LOW_MOOD_AT_MOST,
+            "low_mood_days": attention.LOW_MOOD_DAYS}
 
 
 @bp.get("/sessions/<int:occurrence_id>/room")

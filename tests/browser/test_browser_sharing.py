@@ -19,6 +19,7 @@ from app.extensions import db, socketio
 from app.groups import queries as group_queries
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import TherapyGroup
+from app.models_base import utcnow
 from app.realtime.push import notify_data_changed
 from app.realtime.sockets import account_sids
 from app.supporters import services as supporter_services
@@ -53,8 +54,10 @@ def check_in(page, mood: int, note: str, assert_no_axe_violations) -> None:
 
 def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(signed_in, visit, assert_fits,
                                                                             assert_no_axe_violations, in_app):
-    next_session = in_app(lambda: group_queries.next_occurrence(
-        db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))).id)
+    # The next session to start (the demo's session on now has started: it is no longer among the upcoming ones).
+    next_session = in_app(lambda: group_queries.occurrences(
+        db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP)), start=utcnow(),
+        include_cancelled=False)[0].id)
     alex = signed_in("alex@example.org", viewport=NARROW)
 
     # The demo consent goes first (one tap), then Alex shares three things with Jordan, one of them not in Momentum
