@@ -212,8 +212,9 @@ def test_one_tap_stops_sharing_with_a_supporter_at_once(client, post, login, pat
     link = link_supporter(patient, supporter)
     response = post(client, f"/sharing/supporters/{link.id}/stop")
     assert response.status_code == 302
-    # Both consents end in one go: the page is closed, without a last nudge after the first of them.
-    assert sio.get_received() == []
+    # Both consents end in one go: the page is told once that nothing is shared, without a last nudge after the
+    # first of them, and closed.
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
     assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
@@ -865,7 +866,9 @@ def test_after_access_ends_no_http_read_no_socket_answer_and_no_push_reaches_the
                      "patient_headers": patient_headers, "patient_client": patient_client,
                      "facilitator_client": facilitator_client, "facilitator_headers": facilitator_headers,
                      "clock": clock, "occurrence": occurrence, "sio": sio})
-    # However access ended, whatever is emitted to the room from now on, the supporter's socket is no longer in it.
+    # However access ended, the open page is told so, with nothing of the data and no reason (it empties itself)...
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
+    # ...and whatever is emitted to the room from now on, the supporter's socket is no longer in it.
     assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     # After: 0 pushes, 0 socket answers, 0 HTTP reads.
