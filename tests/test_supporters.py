@@ -73,6 +73,11 @@ def shared_updates(sio) -> list:
     return [m for m in sio.get_received() if m["name"] == "shared_update"]
 
 
+def until(html: str) -> list[str]:
+    """The end dates the Sharing page shows, in the order it shows them."""
+    return re.findall(r'until <time datetime="[^"]+">([^<]+)</time>', html)
+
+
 def assert_access_ended_without_reason(response, *secrets: str) -> None:
     """404, "access has ended", and nothing that says why."""
     assert response.status_code == 404
@@ -138,7 +143,9 @@ def test_patient_invites_a_supporter_by_email_who_accepts_and_then_sees_what_was
     page = invitee.get(f"/shared/{patient.id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
+    # Said of the patient, in the third person: what they share, until when, then each kind under its heading.
+    assert "What Pat Patient shares with you" in html and "A weekly mood summary" in html
+    assert "Pat Patient&#39;s sessions and attendance" in html and "Pat Patient&#39;s weekly mood" in html
 
 
 def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it(app, client, post, login, patient):
@@ -150,7 +157,7 @@ def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it
     consent = db.session.scalar(select(Consent))
     html = client.get("/sharing").get_data(as_text=True)
     assert "sam@example.org" in html and "(brother)" in html and "Waiting for them to accept" in html
-    assert "A weekly mood summary" in html and "until 19 April 2026" in html
+    assert "A weekly mood summary" in html and until(html) == ["19 April 2026"]
     assert f'action="/sharing/consents/{consent.id}/revoke"' in html
 
     assert post(client, f"/sharing/consents/{consent.id}/revoke").status_code == 302
@@ -188,9 +195,10 @@ def test_sharing_page_lists_each_supporter_what_they_see_until_when_and_every_lo
     assert "Sol Supporter" in html and "Robin Relative" in html and "(sister)" in html
     assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
     assert "They may send me short notes of encouragement" in html
-    assert "until 19 April 2026" in html and "until 30 March 2026" in html
+    assert until(html) == ["19 April 2026", "30 March 2026"]
     log = html[html.index('id="log-heading"'):]
-    looks = re.findall(r'<time datetime="([^"]+)">([^<]+)</time></td><td>([^<]+)</td><td>([^<]+)</td>', log)
+    looks = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time>\s*<span class="who">([^<]+)</span>\s*'
+                       r'<span class="what">([^<]+)</span></li>', log)
     # One look, with both things it showed.
     assert looks == [("2026-03-20T12:00:00+00:00", "Fri 20 Mar 2026, 13:00", "Sol Supporter",
                       "A weekly mood summary (averages and trend, never what I write); "
@@ -568,7 +576,7 @@ def test_the_access_log_is_paged_with_a_link_to_older_looks(client, login, patie
     login(client, patient)
 
     def rows(html):
-        return re.findall(r'<tr><td><time datetime="([^"]+)">', html[html.index('id="log-heading"'):])
+        return re.findall(r'<li><time datetime="([^"]+)">', html[html.index('id="log-heading"'):])
 
     first = client.get("/sharing").get_data(as_text=True)
     assert len(rows(first)) == queries.ACCESS_LOG_PAGE

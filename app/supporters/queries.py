@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -234,14 +235,37 @@ DATA_CLASS_ORDER = [DataClass.SESSIONS, DataClass.GOALS, DataClass.MOOD, DataCla
 NOT_AVAILABLE = {"available": False}
 
 
-def shared_data(supporter: User, patient: User, allowed: dict[str, Consent], now: datetime) -> dict:
-    """The data for each allowed class, each limited to its consent's data period."""
+class SharedTerm(NamedTuple):
+    """One kind of data someone shares with a supporter: from when, until when."""
+
+    data_class: str
+    since: datetime
+    until: datetime
+
+
+def in_page_order(classes) -> list[str]:
+    order = [c.value for c in DATA_CLASS_ORDER]
+    return sorted(set(classes), key=order.index)
+
+
+def shared_terms(allowed: dict[str, Consent]) -> list[SharedTerm]:
+    """What a supporter may see of someone now, kind by kind, in the order of their page."""
+    return [SharedTerm(c, allowed[c].data_from, allowed[c].ends_at) for c in in_page_order(allowed)]
+
+
+def data_periods(allowed: dict[str, Consent]) -> dict[str, datetime]:
+    """For each class a supporter may see, where its data period starts (the consent that allows it says)."""
+    return {data_class: consent.data_from for data_class, consent in allowed.items()}
+
+
+def shared_data(supporter: User, patient: User, periods: dict[str, datetime], now: datetime) -> dict:
+    """The data for each class in `periods`, each from the start of its data period: what the supporter sees under
+    their consents (data_periods), or would see under terms the patient has not confirmed yet (the preview)."""
     data = {}
     for data_class in DATA_CLASS_ORDER:
-        consent = allowed.get(data_class.value)
-        if consent is None:
+        since = periods.get(data_class.value)
+        if since is None:
             continue
-        since = consent.data_from
         if data_class.value in UNAVAILABLE_CLASSES:
             data[data_class.value] = dict(NOT_AVAILABLE)
         elif data_class == DataClass.MOOD:

@@ -167,6 +167,15 @@ def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str]
     return consent
 
 
+def check_grant(patient: User, link: SupporterLink, *, data_classes: list[str], ends_at: datetime | None = None,
+                data_from: datetime | None = None, purpose: str = "") -> None:
+    """Refuse, as grant_consent would, terms that could not be granted, and change nothing: the patient is shown
+    what the supporter would see only for terms they can then confirm."""
+    _refuse_while_on_hold(patient.id, link.supporter_id)
+    now = utcnow()
+    _check_terms(data_classes, ends_at or now + timedelta(days=DEFAULT_DAYS), data_from or now, now)
+
+
 def _after_revocation(patient_id: int, supporter_id: int | None) -> None:
     _end_live_access(patient_id, supporter_id)
     if supporter_id is not None:
