@@ -1039,6 +1039,31 @@ def test_each_app_process_starts_its_sweep_once_on_its_first_request(app, client
     assert [(target.__name__, args) for target, args in started] == [("_run", (app, 30))]
 
 
+def test_the_sweep_wakes_when_the_next_consent_ends_so_an_expiry_reaches_the_open_page_as_it_happens(
+        app, patient, supporter, supporter_client, sockets, clock, make_user):
+    from app.supporters import sweep as consent_sweep
+
+    soon = grant(patient, supporter, [MOOD], ends_at=NOW + timedelta(seconds=7))
+    grant(patient, make_user(RoleName.SUPPORTER), [MOOD], days=3)
+    revoked = grant(patient, make_user(RoleName.SUPPORTER), [MOOD], ends_at=NOW + timedelta(seconds=2))
+    services.revoke_consent(revoked, patient)
+    db.session.commit()
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+
+    # The next end is in 7 seconds (the revoked one no longer ends anything): the sweep waits that long, not 30.
+    until = consent_sweep.sweep_once(app)
+    assert until == 7
+    assert consent_sweep.next_wait(30, until) == pytest.approx(7.05)
+    assert consent_sweep.next_wait(30, 3600) == 30 and consent_sweep.next_wait(30, None) == 30
+    assert consent_sweep.next_wait(30, 0.01) == consent_sweep.MIN_WAIT
+    clock.shift(timedelta(seconds=7))
+    assert consent_sweep.sweep_once(app) == timedelta(days=3).total_seconds() - 7
+    assert states(fresh(soon)) == ["active", "expired"]
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
+
+
 def test_one_pass_of_the_sweep_commits_what_it_writes_or_nothing(app, patient, supporter, clock, monkeypatch):
     from app.supporters import sweep as consent_sweep
 

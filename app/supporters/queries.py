@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Invitation, User
@@ -22,6 +22,7 @@ from app.supporters.models import (
     AccessLog,
     ClinicalHold,
     Consent,
+    ConsentEvent,
     ConsentState,
     DataClass,
     Encouragement,
@@ -29,6 +30,8 @@ from app.supporters.models import (
 )
 
 RENEW_PROMPT_DAYS = 14
+#: States after which a consent allows nothing again.
+ENDED_STATES = (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED)
 MOOD_WEEKS = 8
 #: A week with fewer check-ins than this is not shown: its average would come close to giving away single check-ins.
 MOOD_MIN_CHECKINS = 3
@@ -123,6 +126,14 @@ def permitting_consents(supporter: User | int, patient_id: int, now: datetime) -
                 if data_class not in allowed or consent.data_from < allowed[data_class].data_from:
                     allowed[data_class] = consent
     return allowed
+
+
+def next_consent_end(now: datetime) -> datetime | None:
+    """When the next consent still running ends (the sweep wakes then)."""
+    ended = (select(ConsentEvent.id).where(ConsentEvent.consent_id == Consent.id,
+                                           ConsentEvent.state.in_(ENDED_STATES)).exists())
+    return db.session.scalar(select(func.min(Consent.ends_at)).where(Consent.ends_at > now,
+                                                                     Consent.supporter_id.is_not(None), ~ended))
 
 
 def patients_sharing_with(supporter: User) -> list[tuple[User, dict[str, Consent]]]:

@@ -271,7 +271,7 @@ def renew_consent(consent: Consent, by: User, ends_at: datetime | None = None) -
     return renewal
 
 
-_TERMINAL = (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED)
+_TERMINAL = queries.ENDED_STATES
 
 
 def record_expiries(now: datetime | None = None) -> list[Consent]:
