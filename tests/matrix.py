@@ -531,6 +531,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("supporters.grant", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND), done="/sharing",
         path=lambda w: {"link_id": w.expired_link.id}, form={"data_classes": "mood_summary", "days": "30"}),
+    # The preview shows the patient their own data as the supporter would see it, and grants nothing.
+    ("supporters.preview", "POST"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=NOT_FOUND),
+        path=lambda w: {"link_id": w.expired_link.id}, form={"data_classes": "mood_summary", "days": "30"}),
     ("supporters.encouragement_read", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/"),
     ("supporters.stop", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND),
