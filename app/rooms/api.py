@@ -10,7 +10,7 @@ from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, limiter
 from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
-from app.rooms import queries, services
+from app.rooms import alerts, queries, services
 from app.rooms.models import SafetyAlert
 from app.rooms.schemas import AlertSchema, CheckInRequestSchema, CheckInSchema
 
@@ -105,5 +105,5 @@ def acknowledge_alert(alert_id: int):
     alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
              or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
-    services.acknowledge_alert(current_user, alert)
+    alerts.acknowledge_alert(current_user, alert)
     return queries.alert_payload(alert)
