@@ -149,6 +149,22 @@ def test_a_note_too_long_is_refused_and_changes_nothing(client, login, post, roo
     assert alert.note == "x" * ALERT_NOTE_MAX  # the full length is kept
 
 
+def test_the_api_acknowledges_with_a_note_of_limited_length(client, room, support_call, api_token):
+    _pat, alert = support_call
+    headers = api_token(room.facilitator)
+    url = f"/api/v1/alerts/{alert.id}/acknowledge"
+
+    too_long = client.post(url, json={"note": "x" * (ALERT_NOTE_MAX + 1)}, headers=headers)
+
+    assert too_long.status_code == 422
+    db.session.refresh(alert)
+    assert alert.acknowledged_at is None and audit("safety_alert_acknowledge") == []
+    done = client.post(url, json={"note": NOTE}, headers=headers)
+    assert done.status_code == 200 and done.json["acknowledged"] is True
+    db.session.refresh(alert)
+    assert alert.note == NOTE
+
+
 def test_a_note_can_be_added_afterwards_once(client, login, post, room, facilitator_in_room, support_call, patient):
     _pat, alert = support_call
     login(client, room.facilitator)
