@@ -12,6 +12,7 @@ from flask import session
 from flask_babel import format_datetime, format_time
 from flask_babel import gettext as _
 from sqlalchemy import and_, select
+from sqlalchemy.orm import selectinload
 
 from app import policy, signals
 from app.accounts.models import User
@@ -222,6 +223,8 @@ def alert_history(user: User, page: int = 1) -> tuple[list[SafetyAlert], dict[in
         return [], {}, False
     alerts = list(db.session.scalars(
         select(SafetyAlert).where(SafetyAlert.group_id.in_(group_ids))
+        .options(selectinload(SafetyAlert.group), selectinload(SafetyAlert.patient),
+                 selectinload(SafetyAlert.acknowledged_by))
         .order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
         .offset((page - 1) * ALERTS_PER_PAGE).limit(ALERTS_PER_PAGE + 1)))
     more = len(alerts) > ALERTS_PER_PAGE
@@ -229,8 +232,8 @@ def alert_history(user: User, page: int = 1) -> tuple[list[SafetyAlert], dict[in
     rows = db.session.execute(
         select(Membership.group_id, Membership.user_id, Membership.preferred_name, User.display_name)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.group_id.in_({a.group_id for a in alerts}),
-               Membership.user_id.in_({a.patient_id for a in alerts}))) if alerts else []
+        .where(Membership.group_id.in_(sorted({a.group_id for a in alerts})),
+               Membership.user_id.in_(sorted({a.patient_id for a in alerts})))) if alerts else []
     by_group = {(group_id, user_id): preferred or display for group_id, user_id, preferred, display in rows}
     names = {a.id: by_group.get((a.group_id, a.patient_id)) or a.patient.display_name for a in alerts}
     return alerts, names, more

@@ -25,7 +25,7 @@ def _load_occurrence(occurrence_id: int):
 
 @bp.app_context_processor
 def room_helpers():
-    return {"room_label": labels.label, "mood_word": labels.mood_word}
+    return {"room_label": labels.label}
 
 
 @bp.get("/sessions/<int:occurrence_id>/room")
