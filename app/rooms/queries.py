@@ -9,8 +9,10 @@ import uuid
 from datetime import datetime, time, timedelta
 
 from flask import session
+from flask_babel import format_datetime, format_time
+from flask_babel import gettext as _
 from sqlalchemy import and_, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app import policy, recurrence, signals, zones
 from app.accounts.models import User
@@ -19,9 +21,13 @@ from app.groups import queries as group_queries
 from app.groups.models import Membership, MembershipStatus, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
 from app.rooms.forms import CheckInForm
-from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
+from app.rooms.models import AlertKind, CheckIn, LiveRoom, RoomPresence, SafetyAlert
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
+#: How long the member's home page shows their last call for support, and whether it was seen.
+SUPPORT_SHOWN_FOR = timedelta(days=2)
+#: Past alerts on one page of the facilitator's list.
+ALERTS_PER_PAGE = 50
 
 
 def _presence(room: LiveRoom) -> list[RoomPresence]:
@@ -48,6 +54,24 @@ def alert_payload(alert: SafetyAlert) -> dict:
             "created_at": alert.created_at.isoformat(),
             "acknowledged": alert.acknowledged_at is not None,
             "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None}
+
+
+def support_seen_payload(alert: SafetyAlert) -> dict:
+    """What the member who called for support is told once a facilitator has seen it: who, and when (never the
+    facilitator's note)."""
+    return {"alert_id": alert.id, "session_id": alert.occurrence_id,
+            "seen_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None,
+            "seen_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None}
+
+
+def latest_support_call(user: User, *, occurrence: SessionOccurrence | None = None) -> SafetyAlert | None:
+    """The member's latest "I need support now": in this session's room, or (on the home page) of the last days."""
+    query = select(SafetyAlert).where(SafetyAlert.patient_id == user.id, SafetyAlert.kind == AlertKind.NEED_SUPPORT)
+    if occurrence is not None:
+        query = query.where(SafetyAlert.occurrence_id == occurrence.id)
+    else:
+        query = query.where(SafetyAlert.created_at >= utcnow() - SUPPORT_SHOWN_FOR)
+    return db.session.scalar(query.order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc()).limit(1))
 
 
 def crisis_resources(user: User) -> dict:
@@ -152,7 +176,24 @@ def state_for(viewer: User, occurrence: SessionOccurrence, room: LiveRoom) -> di
              "visibility": group.checkin_visibility, "me": viewer.id}
     if facilitator:
         state["alerts"] = [alert_payload(a) for a in open_alerts([group.id], occurrence)]
+        state["members"] = [{"user_id": m.user_id, "name": m.shown_name} for m in group_queries.active_members(group)]
+        state["members_from"] = members_from(occurrence, room)
+    else:
+        call = latest_support_call(viewer, occurrence=occurrence)
+        state["support"] = support_seen_payload(call) if call else None
     return state
+
+
+def members_from(occurrence: SessionOccurrence, room: LiveRoom) -> str | None:
+    """What the facilitator of a room open before the members' time is told: when members can come in."""
+    opens_at = policy.members_enter_at(occurrence)
+    now = utcnow()
+    if not room.is_open or now >= opens_at:
+        return None
+    same_day = format_datetime(opens_at, "yyyy-MM-dd") == format_datetime(now, "yyyy-MM-dd")
+    when = format_time(opens_at, "HH:mm") if same_day else format_datetime(opens_at, "EEE d MMM, HH:mm")
+    return _("The room is open for you. Members can come in from %(when)s, %(n)d minutes before the session.",
+             when=when, n=occurrence.group.lobby_minutes)
 
 
 def state_etag(state: dict) -> str:
@@ -172,6 +213,30 @@ def history(user: User, limit: int = 60) -> list[CheckIn]:
 def alert_in_organisation(alert_id: int, organisation_id: int | None) -> SafetyAlert | None:
     return db.session.scalar(select(SafetyAlert).where(SafetyAlert.id == alert_id,
                                                        SafetyAlert.organisation_id == organisation_id))
+
+
+def alert_history(user: User, page: int = 1) -> tuple[list[SafetyAlert], dict[int, str], bool]:
+    """Past and open alerts of the groups the facilitator runs, newest first, a page at a time: the alerts, the name
+    each member goes by in the alert's group, and whether older ones follow."""
+    group_ids = [g.id for g in group_queries.groups_for_facilitator(user)]
+    if not group_ids:
+        return [], {}, False
+    alerts = list(db.session.scalars(
+        select(SafetyAlert).where(SafetyAlert.group_id.in_(group_ids))
+        .options(selectinload(SafetyAlert.group), selectinload(SafetyAlert.patient),
+                 selectinload(SafetyAlert.acknowledged_by))
+        .order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
+        .offset((page - 1) * ALERTS_PER_PAGE).limit(ALERTS_PER_PAGE + 1)))
+    more = len(alerts) > ALERTS_PER_PAGE
+    alerts = alerts[:ALERTS_PER_PAGE]
+    rows = db.session.execute(
+        select(Membership.group_id, Membership.user_id, Membership.preferred_name, User.display_name)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.group_id.in_(sorted({a.group_id for a in alerts})),
+               Membership.user_id.in_(sorted({a.patient_id for a in alerts})))) if alerts else []
+    by_group = {(group_id, user_id): preferred or display for group_id, user_id, preferred, display in rows}
+    names = {a.id: by_group.get((a.group_id, a.patient_id)) or a.patient.display_name for a in alerts}
+    return alerts, names, more
 
 
 def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> list[CheckIn]:
@@ -257,7 +322,9 @@ def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
 
 
 def patient_checkin_panel(user: User) -> dict:
-    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False)}
+    call = latest_support_call(user)
+    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
+            "support_call": call, "support_call_text": _support_call_text(call) if call else ""}
 
 
 def patient_next(user: User) -> dict:
@@ -281,3 +348,12 @@ def patient_next(user: User) -> dict:
                    key=lambda o: o.starts_at)
     return {"to_join": [m for m in memberships if m.status == MembershipStatus.INVITED],
             "on_now": on_now, "next": later[0] if later and not on_now else None, "now": now}
+
+
+def _support_call_text(call: SafetyAlert) -> str:
+    """The member's own call for support while no one has seen it yet: when it went, in their zone."""
+    at = format_time(call.created_at, "HH:mm")
+    if format_datetime(call.created_at, "yyyy-MM-dd") == format_datetime(utcnow(), "yyyy-MM-dd"):
+        return _("You asked for support at %(time)s. Your facilitator has been told privately.", time=at)
+    return _("You asked for support on %(day)s at %(time)s. Your facilitator has been told privately.",
+             day=format_datetime(call.created_at, "EEEE"), time=at)

@@ -49,7 +49,8 @@ def flashes(page):
 def check_in(page, mood: int, note: str, assert_no_axe_violations) -> None:
     """A check-in between sessions, from the patient's home page."""
     page.get_by_role("link", name="Home", exact=True).click()
-    page.get_by_label("Mood today, from 0 (very low) to 10 (very good)").fill(str(mood))
+    page.get_by_role("group", name="Mood today, from 0 (very low) to 10 (very good)").get_by_role(
+        "radio", name=str(mood), exact=True).check()
     page.get_by_label("A line about today (optional)").fill(note)
     page.get_by_role("button", name="Check in", exact=True).click()
     expect(flashes(page)).to_contain_text("Thank you for checking in.")
