@@ -11,7 +11,7 @@ PG_ONLY_ARGS := --ignore=tests/test_rooms_scale.py --ignore=tests/test_recurrenc
 	--ignore=tests/test_translations.py --ignore=tests/test_vendor_assets.py \
 	--deselect=tests/test_security.py::test_the_eleventh_failed_login_gets_429_across_two_processes_sharing_redis
 
-.PHONY: run test install translations chromium vendor extract-messages bench clean
+.PHONY: run test install translations chromium vendor extract-messages bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,6 +46,9 @@ extract-messages: install
 
 vendor:
 	python3 scripts/vendor_assets.py
+
+screenshots: install translations chromium
+	$(PY) scripts/screenshots.py
 
 bench: install
 	for script in bench/*.py; do $(PY) $$script || exit 1; done

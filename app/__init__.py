@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 
 from flask import Flask, Response, current_app, g, has_request_context, request, session
@@ -45,7 +46,7 @@ from app.realtime.sockets import register_socket_handlers
 from app.rooms import bp as rooms_bp
 from app.rooms import events as _room_events  # noqa: F401  (declares its socket events)
 from app.rooms import queries as room_queries
-from app.rooms import routes as _room_pages  # noqa: F401
+from app.rooms import routes as room_routes
 from app.rooms.api import blp as rooms_api
 from app.supporters import bp as supporters_bp
 from app.supporters import events as _supporter_events  # noqa: F401  (declares its socket events)
@@ -66,6 +67,10 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+# The web app manifest (app/static/manifest.webmanifest) is served with the type browsers expect of it.
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -231,9 +236,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_panels() -> None:
     """What each domain adds to a role's home page and to a session's page, in the order shown."""
+    register_panel("facilitator", "rooms/_dashboard_now.html", room_routes.facilitator_now_panel, order=5)
     register_panel("facilitator", "rooms/_dashboard_alerts.html", room_queries.facilitator_alerts_panel, order=10)
+    register_panel("facilitator", "rooms/_dashboard_attention.html", room_routes.facilitator_attention_panel,
+                   order=30)
     register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
-    register_panel("patient", "groups/_finish_joining.html", group_queries.joining_to_finish, order=5)
+    register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
+    register_panel("patient", "groups/_agreement_changed.html", group_queries.agreements_to_read, order=6)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)

@@ -9,10 +9,20 @@ from app.accounts.models import Organisation, Role, RoleName, User
 from app.extensions import db
 from app.groups.demo import demo_group
 from app.progress.demo import demo_goals
+from app.rooms.demo import demo_checkins
 from app.supporters.demo import demo_consent
 
 DEMO_PASSWORD = "momentum-demo"
 DEMO_SLUG = "demo-clinic"
+#: The demo clinic's crisis resources: clearly an example, so that every page shows where they appear and nobody
+#: mistakes them for a real service.
+DEMO_CRISIS_RESOURCES = {
+    "crisis_name": "Example Crisis Line (demo only, not a real service)",
+    "crisis_phone": "01632 960 000",  # Ofcom keeps 01632 960xxx for drama: it rings no one
+    "crisis_url": "https://example.org/crisis-help",
+    "crisis_note": "Emergency services: 112 (Europe) / 911 (North America). The line above is an example: an admin "
+                   "replaces it with the clinic's own on the Crisis resources page.",
+}
 DEMO_ACCOUNTS = [
     ("admin@example.org", "Robin (admin)", RoleName.ADMIN, "Europe/London"),
     ("facilitator@example.org", "Dr. Morgan Lee", RoleName.FACILITATOR, "Europe/Berlin"),
@@ -27,6 +37,9 @@ def load_demo() -> dict[str, User]:
     organisation = db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG))
     if organisation is None:
         organisation = services.create_organisation("Momentum Demo Clinic", DEMO_SLUG)
+    if not organisation.has_crisis_resources():
+        for name, value in DEMO_CRISIS_RESOURCES.items():
+            setattr(organisation, name, value)
     accounts = {}
     for email, name, role, timezone in DEMO_ACCOUNTS:
         user = db.session.scalar(select(User).where(User.email == email))
@@ -36,9 +49,10 @@ def load_demo() -> dict[str, User]:
             user.roles.append(Role(organisation_id=organisation.id, name=role))
         accounts[email] = user
     db.session.flush()
-    # Each domain's part, in the order they build on each other: the group, then the sharing, then goals a
-    # supporter is asked about.
+    # Each domain's part, in the order they build on each other: the group (with a session on now), check-ins, then
+    # the sharing, then goals a supporter is asked about.
     demo_group(organisation, accounts)
+    demo_checkins(organisation, accounts)
     demo_consent(organisation, accounts)
     demo_goals(organisation, accounts)
     return accounts

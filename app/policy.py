@@ -275,8 +275,10 @@ class RoomNotOpen(Refusal):
         super().__init__(message, details={"opens_in": opens_in} if opens_in is not None else None)
 
 
-def _room_opens_at(occurrence):
+def members_enter_at(occurrence):
+    """When the members of the session's group may enter its live room (once a facilitator has opened it)."""
     return occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
+
 
 
 def can_enter_room(user, occurrence, room, now) -> bool:
@@ -285,7 +287,7 @@ def can_enter_room(user, occurrence, room, now) -> bool:
     group = occurrence.group
     if can_manage_group(user, group):
         return True
-    return can_enter_live_room(user, group) and room.is_open and now >= _room_opens_at(occurrence)
+    return can_enter_live_room(user, group) and room.is_open and now >= members_enter_at(occurrence)
 
 
 def require_enter_room(user, occurrence, room, now) -> None:
@@ -299,7 +301,7 @@ def require_enter_room(user, occurrence, room, now) -> None:
     if not room.is_open:
         raise RoomNotOpen(_("The room is not open yet. Your facilitator opens it shortly before the session."))
     raise RoomNotOpen(_("The room opens %(n)d minutes before the session.", n=occurrence.group.lobby_minutes),
-                      opens_in=max(1, int((_room_opens_at(occurrence) - now).total_seconds())))
+                      opens_in=max(1, int((members_enter_at(occurrence) - now).total_seconds())))
 
 
 def require_enter_live_room(user, group) -> None:

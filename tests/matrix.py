@@ -452,7 +452,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/",
         form={"client_id": "matrix-form-checkin", "mood": "6", "energy": "medium", "note": "", "passed": "0"}),
     ("rooms.acknowledge_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/",
-                                                path=lambda w: {"alert_id": w.alert.id}),
+                                                path=lambda w: {"alert_id": w.alert.id},
+                                                form={"note": "Called them; safe with family tonight."}),
+    # Past alerts of the groups one runs (each facilitator their own), and a note afterwards of what was done: the
+    # group's facilitator only (the world's alert is open, so the note is refused and nothing is written).
+    ("rooms.alerts_history", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, facilitator=OK, other_facilitator=OK)),
+    ("rooms.note_alert", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, facilitator=DONE), done="/alerts",
+                                        path=lambda w: {"alert_id": w.alert.id}, form={"note": "Called them."}),
 
     # Groups API -------------------------------------------------------------------------------------------------------
     ("groups_api.list_groups", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK,
@@ -530,6 +536,10 @@ ROUTES: dict[tuple[str, str], Route] = {
               "days": "30"}),
     ("supporters.grant", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND), done="/sharing",
+        path=lambda w: {"link_id": w.expired_link.id}, form={"data_classes": "mood_summary", "days": "30"}),
+    # The preview shows the patient their own data as the supporter would see it, and grants nothing.
+    ("supporters.preview", "POST"): Route(
+        expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=NOT_FOUND),
         path=lambda w: {"link_id": w.expired_link.id}, form={"data_classes": "mood_summary", "days": "30"}),
     ("supporters.encouragement_read", "POST"): Route(
         expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/"),

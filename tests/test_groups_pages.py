@@ -864,10 +864,14 @@ def test_the_facilitators_home_shows_attendance_engagement_risk_and_the_waitlist
 
     page = text_of(client.get("/"))
 
-    assert "Missed two or more sessions in a row: Zoe Zimmer (3)" in page
+    # The group's card: its figures, not a table per group; the names are under "Members who may need a word".
     assert "Over the last 3 sessions: 50% of recorded places were taken." in page
+    assert "1 missed two or more in a row" in page
     assert "1 person waiting" in page
-    assert "Thu 26 Mar 2026, 18:00, Berlin time" in page
+    assert "Next session: Thu 26 Mar 2026, 18:00, Berlin time" in page
+    needing_a_word = page[page.index("Members who may need a word"):page.index("Your groups")]
+    assert "Zoe Zimmer" in needing_a_word and "Missed the last two sessions (19 Mar and 12 Mar)" in needing_a_word
+    assert "Pat" not in needing_a_word and "Ben Berg" not in needing_a_word  # excused is not missed
 
 
 # A group that has ended -----------------------------------------------------------------------------------------------

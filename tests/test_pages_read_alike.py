@@ -147,16 +147,15 @@ def test_an_invited_member_finds_finishing_joining_first_on_their_home_page(clie
 
     page = client.get("/").text
 
-    finish = page.index(f'href="/groups/{group.id}/join"')
-    assert finish < page.index('id="checkin-heading"')
-    assert page.index('id="finish-joining-heading"') < page.index('id="checkin-heading"')
+    assert page.index(f'href="/groups/{group.id}/join"') < page.index('id="checkin-heading"')
     assert "Finish joining Thursday group" in page
 
 
-def test_a_member_who_has_joined_sees_no_finishing_panel(client, login, group_with_members, patient):
+def test_a_member_who_accepted_the_current_agreement_is_not_asked_to_read_it(client, login, group_with_members,
+                                                                            patient):
     login(client, patient)
 
-    assert "finish-joining-heading" not in client.get("/").text
+    assert "agreement-changed-heading" not in client.get("/").text
 
 
 def test_a_changed_agreement_comes_first_on_the_group_page_and_home(app, client, login, group_with_members,
@@ -171,7 +170,7 @@ def test_a_changed_agreement_comes_first_on_the_group_page_and_home(app, client,
 
     assert group_page.index('id="agreement-heading"') < group_page.index('id="next-heading"')
     assert f"/groups/{group_with_members.id}/agreement/accept" in group_page
-    assert home.index('id="finish-joining-heading"') < home.index('id="checkin-heading"')
+    assert home.index('id="agreement-changed-heading"') < home.index('id="checkin-heading"')
     assert "Read the new agreement of" in home
 
 

@@ -19,6 +19,7 @@ from app.audit import AuditEvent
 from app.extensions import db
 from app.groups import services
 from app.groups.models import Attendance, AttendanceStatus, Membership, MembershipStatus, OccurrenceStatus
+from app.rooms import alerts as room_alerts
 from app.rooms import services as room_services
 from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
 
@@ -1075,7 +1076,7 @@ def test_two_facilitators_acknowledging_at_once_record_one_acknowledgement(app, 
     assert alert.acknowledged_at is None  # what this request still believes
 
     with app.test_request_context():
-        room_services.acknowledge_alert(room.facilitator, alert)
+        room_alerts.acknowledge_alert(room.facilitator, alert)
         db.session.commit()
 
     db.session.refresh(alert)

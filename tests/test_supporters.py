@@ -73,6 +73,11 @@ def shared_updates(sio) -> list:
     return [m for m in sio.get_received() if m["name"] == "shared_update"]
 
 
+def until(html: str) -> list[str]:
+    """The end dates the Sharing page shows, in the order it shows them."""
+    return re.findall(r'until <time datetime="[^"]+">([^<]+)</time>', html)
+
+
 def assert_access_ended_without_reason(response, *secrets: str) -> None:
     """404, "access has ended", and nothing that says why."""
     assert response.status_code == 404
@@ -138,7 +143,9 @@ def test_patient_invites_a_supporter_by_email_who_accepts_and_then_sees_what_was
     page = invitee.get(f"/shared/{patient.id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
+    # Said of the patient, in the third person: what they share, until when, then each kind under its heading.
+    assert "What Pat Patient shares with you" in html and "A weekly mood summary" in html
+    assert "Pat Patient&#39;s sessions and attendance" in html and "Pat Patient&#39;s weekly mood" in html
 
 
 def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it(app, client, post, login, patient):
@@ -150,7 +157,7 @@ def test_a_pending_invitation_shows_on_the_sharing_page_and_one_tap_withdraws_it
     consent = db.session.scalar(select(Consent))
     html = client.get("/sharing").get_data(as_text=True)
     assert "sam@example.org" in html and "(brother)" in html and "Waiting for them to accept" in html
-    assert "A weekly mood summary" in html and "until Sun 19 Apr 2026" in html
+    assert "A weekly mood summary" in html and until(html) == ["Sun 19 Apr 2026"]
     assert f'action="/sharing/consents/{consent.id}/revoke"' in html
 
     assert post(client, f"/sharing/consents/{consent.id}/revoke").status_code == 302
@@ -188,9 +195,10 @@ def test_sharing_page_lists_each_supporter_what_they_see_until_when_and_every_lo
     assert "Sol Supporter" in html and "Robin Relative" in html and "(sister)" in html
     assert "A weekly mood summary" in html and "Upcoming sessions and my attendance" in html
     assert "They may send me short notes of encouragement" in html
-    assert "until Sun 19 Apr 2026" in html and "until Mon 30 Mar 2026" in html
+    assert until(html) == ["Sun 19 Apr 2026", "Mon 30 Mar 2026"]
     log = html[html.index('id="log-heading"'):]
-    looks = re.findall(r'<time datetime="([^"]+)">([^<]+)</time></td><td>([^<]+)</td><td>([^<]+)</td>', log)
+    looks = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time>\s*<span class="who">([^<]+)</span>\s*'
+                       r'<span class="what">([^<]+)</span></li>', log)
     # One look, with both things it showed.
     assert looks == [("2026-03-20T12:00:00+00:00", "Fri 20 Mar 2026, 13:00", "Sol Supporter",
                       "A weekly mood summary (averages and trend, never what I write); "
@@ -212,8 +220,9 @@ def test_one_tap_stops_sharing_with_a_supporter_at_once(client, post, login, pat
     link = link_supporter(patient, supporter)
     response = post(client, f"/sharing/supporters/{link.id}/stop")
     assert response.status_code == 302
-    # Both consents end in one go: the page is closed, without a last nudge after the first of them.
-    assert sio.get_received() == []
+    # Both consents end in one go: the page is told once that nothing is shared, without a last nudge after the
+    # first of them, and closed.
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
     assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     assert_access_ended_without_reason(supporter_client.get(f"/shared/{patient.id}"))
@@ -567,7 +576,7 @@ def test_the_access_log_is_paged_with_a_link_to_older_looks(client, login, patie
     login(client, patient)
 
     def rows(html):
-        return re.findall(r'<tr><td><time datetime="([^"]+)">', html[html.index('id="log-heading"'):])
+        return re.findall(r'<li><time datetime="([^"]+)">', html[html.index('id="log-heading"'):])
 
     first = client.get("/sharing").get_data(as_text=True)
     assert len(rows(first)) == queries.ACCESS_LOG_PAGE
@@ -865,7 +874,9 @@ def test_after_access_ends_no_http_read_no_socket_answer_and_no_push_reaches_the
                      "patient_headers": patient_headers, "patient_client": patient_client,
                      "facilitator_client": facilitator_client, "facilitator_headers": facilitator_headers,
                      "clock": clock, "occurrence": occurrence, "sio": sio})
-    # However access ended, whatever is emitted to the room from now on, the supporter's socket is no longer in it.
+    # However access ended, the open page is told so, with nothing of the data and no reason (it empties itself)...
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
+    # ...and whatever is emitted to the room from now on, the supporter's socket is no longer in it.
     assert list(socketio.server.manager.get_participants("/", shared_room(patient.id, supporter.id))) == []
 
     # After: 0 pushes, 0 socket answers, 0 HTTP reads.
@@ -1026,6 +1037,31 @@ def test_each_app_process_starts_its_sweep_once_on_its_first_request(app, client
     client.get("/healthz")
     client.get("/login")
     assert [(target.__name__, args) for target, args in started] == [("_run", (app, 30))]
+
+
+def test_the_sweep_wakes_when_the_next_consent_ends_so_an_expiry_reaches_the_open_page_as_it_happens(
+        app, patient, supporter, supporter_client, sockets, clock, make_user):
+    from app.supporters import sweep as consent_sweep
+
+    soon = grant(patient, supporter, [MOOD], ends_at=NOW + timedelta(seconds=7))
+    grant(patient, make_user(RoleName.SUPPORTER), [MOOD], days=3)
+    revoked = grant(patient, make_user(RoleName.SUPPORTER), [MOOD], ends_at=NOW + timedelta(seconds=2))
+    services.revoke_consent(revoked, patient)
+    db.session.commit()
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+
+    # The next end is in 7 seconds (the revoked one no longer ends anything): the sweep waits that long, not 30.
+    until = consent_sweep.sweep_once(app)
+    assert until == 7
+    assert consent_sweep.next_wait(30, until) == pytest.approx(7.05)
+    assert consent_sweep.next_wait(30, 3600) == 30 and consent_sweep.next_wait(30, None) == 30
+    assert consent_sweep.next_wait(30, 0.01) == consent_sweep.MIN_WAIT
+    clock.shift(timedelta(seconds=7))
+    assert consent_sweep.sweep_once(app) == timedelta(days=3).total_seconds() - 7
+    assert states(fresh(soon)) == ["active", "expired"]
+    assert sio.get_received() == [{"name": "shared_ended", "args": [{"patient_id": patient.id}], "namespace": "/"}]
 
 
 def test_one_pass_of_the_sweep_commits_what_it_writes_or_nothing(app, patient, supporter, clock, monkeypatch):

@@ -99,6 +99,7 @@ ACTION_LABELS = {
     "checkin_read": _l("Check-in read"),
     "safety_alert": _l("Call for support"),
     "safety_alert_acknowledge": _l("Call for support acknowledged"),
+    "safety_alert_note": _l("Note added to a call for support"),
     # Sharing with supporters
     "consent_proposed": _l("Sharing offered"),
     "consent_active": _l("Sharing started"),

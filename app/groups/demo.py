@@ -1,4 +1,5 @@
-"""Demo data for groups: one weekly group run by the demo facilitator, with Alex and Sam as members."""
+"""Demo data for groups: one weekly group run by the demo facilitator, with Alex and Sam as members, and a session on
+now whenever the demo is loaded, so that a newcomer can try the live room at once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.groups.models import (
     AttendanceStatus,
     Membership,
     MembershipStatus,
+    OccurrenceStatus,
     Schedule,
     SessionOccurrence,
     SpeakingComfort,
@@ -23,12 +25,37 @@ from app.groups.models import (
 from app.models_base import utcnow
 
 DEMO_GROUP = "Tuesday evening group"
+#: The session put on now when the demo is loaded: it started a few minutes ago and lasts an hour.
+ON_NOW_STARTED = timedelta(minutes=5)
+ON_NOW_MINUTES = 60
 
 
 def demo_group(organisation, accounts) -> None:
-    if db.session.scalar(select(TherapyGroup).where(TherapyGroup.organisation_id == organisation.id,
-                                                    TherapyGroup.name == DEMO_GROUP)):
-        return
+    group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.organisation_id == organisation.id,
+                                                         TherapyGroup.name == DEMO_GROUP))
+    if group is None:
+        group = _create_demo_group(accounts)
+    session_on_now(group)
+
+
+def session_on_now(group: TherapyGroup) -> SessionOccurrence:
+    """The group's session under way, or else a one-off extra session that started a few minutes ago: loading the
+    demo again while one is on changes nothing. Written directly, as add_extra_session takes only future starts."""
+    now = utcnow()
+    for occurrence in db.session.scalars(select(SessionOccurrence).where(
+            SessionOccurrence.group_id == group.id, SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
+            SessionOccurrence.starts_at <= now, SessionOccurrence.starts_at >= now - timedelta(hours=8))):
+        if occurrence.ends_at > now:
+            return occurrence
+    occurrence = SessionOccurrence(group_id=group.id, recurrence_id=None,
+                                   starts_at=(now - ON_NOW_STARTED).replace(second=0, microsecond=0),
+                                   duration_minutes=ON_NOW_MINUTES, is_exception=True)
+    db.session.add(occurrence)
+    db.session.flush()
+    return occurrence
+
+
+def _create_demo_group(accounts) -> TherapyGroup:
     facilitator = accounts["facilitator@example.org"]
     group = services.create_group(facilitator, {
         "name": DEMO_GROUP, "description": "A weekly group for people living with low mood: small steps, together.",
@@ -67,3 +94,4 @@ def demo_group(organisation, accounts) -> None:
                                   status=AttendanceStatus.ABSENT if missed else AttendanceStatus.PRESENT_ONLINE,
                                   recorded_by_id=facilitator.id))
     db.session.flush()
+    return group

@@ -399,7 +399,7 @@ def calendar_occurrences(user: User) -> list[SessionOccurrence]:
 
 
 def facilitator_dashboard(user: User) -> dict:
-    """My groups, next sessions (today first), attendance and engagement risk per group, and the waitlists.
+    """My groups, each with its next session, attendance and engagement risk and its waitlist; ended groups last.
 
     A fixed number of queries however many groups: one per kind of row, for every group at once.
     """
@@ -407,11 +407,13 @@ def facilitator_dashboard(user: User) -> dict:
     open_groups = [g for g in groups if not g.is_closed_for_changes]
     engagement_by_group = engagement_of(open_groups)
     waiting = waitlists(open_groups)
+    upcoming = next_occurrences(open_groups)
     return {
         "groups": groups,
-        "upcoming": upcoming_for_groups([g.id for g in open_groups], limit=8),
+        "cards": [{"group": g, "next_session": upcoming.get(g.id), "engagement": engagement_by_group[g.id],
+                   "waiting": len(waiting[g.id])} for g in open_groups],
+        "ended": [g for g in groups if g.is_closed_for_changes],
         "engagement": [(g, engagement_by_group[g.id]) for g in open_groups],
-        "waitlists": [(g, waiting[g.id]) for g in open_groups],
     }
 
 
@@ -436,21 +438,13 @@ def patient_dashboard(user: User) -> dict:
     return {"entries": entries}
 
 
-def joining_to_finish(user: User) -> dict:
-    """What this member has still to do before a group can count on them, for the top of their home page: groups they
-    were invited to and have not joined (agreement and intake), and groups whose agreement changed since they
-    accepted it."""
-    invited, changed = [], []
-    for membership in memberships_for_patient(user):
-        group = membership.group
-        if group.is_closed_for_changes:
-            continue
-        if membership.status == MembershipStatus.INVITED:
-            invited.append(membership)
-        elif (membership.status in MEMBER_STATUSES and group.current_agreement is not None
-              and membership.agreement_id != group.current_agreement.id):
-            changed.append(membership)
-    return {"invited": invited, "agreement_changed": changed}
+def agreements_to_read(user: User) -> dict:
+    """The groups whose agreement changed since this member accepted it, for the top of their home page."""
+    return {"agreement_changed": [
+        membership for membership in memberships_for_patient(user)
+        if membership.status in MEMBER_STATUSES and not membership.group.is_closed_for_changes
+        and membership.group.current_agreement is not None
+        and membership.agreement_id != membership.group.current_agreement.id]}
 
 
 def membership_in_organisation(membership_id: int, organisation_id: int | None) -> Membership | None:

@@ -10,9 +10,9 @@ from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, limiter
 from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
-from app.rooms import queries, services
+from app.rooms import alerts, queries, services
 from app.rooms.models import SafetyAlert
-from app.rooms.schemas import AlertSchema, CheckInRequestSchema, CheckInSchema
+from app.rooms.schemas import AlertAcknowledgeSchema, AlertSchema, CheckInRequestSchema, CheckInSchema
 
 blp = ApiBlueprint("rooms_api", __name__, url_prefix="/api/v1", description="Check-ins and safety alerts")
 
@@ -98,12 +98,14 @@ def list_alerts():
 
 @blp.post("/alerts/<int:alert_id>/acknowledge")
 @login_required
+@blp.arguments(AlertAcknowledgeSchema)
 @blp.response(200, AlertSchema)
-@document_errors(blp, 400, 401, 404, 429)
-def acknowledge_alert(alert_id: int):
-    """Acknowledge a safety alert; the acknowledgement goes to the audit trail."""
+@document_errors(blp, 400, 401, 404, 422, 429)
+def acknowledge_alert(data, alert_id: int):
+    """Acknowledge a safety alert, with an optional note of what was done (seen by the group's facilitators only);
+    the acknowledgement goes to the audit trail."""
     alert = (queries.alert_in_organisation(alert_id, current_user.organisation_id)
              or policy.hidden(SafetyAlert, alert_id))
     policy.require_acknowledge_alert(current_user, alert)
-    services.acknowledge_alert(current_user, alert)
+    alerts.acknowledge_alert(current_user, alert, data["note"])
     return queries.alert_payload(alert)

@@ -14,7 +14,7 @@ from app.groups import queries as group_queries
 from app.groups.models import SessionOccurrence
 from app.models_base import utcnow
 from app.realtime.sockets import event, payload_id
-from app.rooms import pushes, queries, services
+from app.rooms import alerts, pushes, queries, services
 from app.rooms.models import SafetyAlert
 from app.rooms.services import CheckInError
 
@@ -181,7 +181,7 @@ def acknowledge_alert(user, payload):
     alert = db.session.get(SafetyAlert, payload_id(payload, "alert_id"))
     if alert is None or alert.organisation_id != user.organisation_id or not policy.can_acknowledge_alert(user, alert):
         raise CheckInError("not_found")
-    services.acknowledge_alert(user, alert)
+    alerts.acknowledge_alert(user, alert, payload.get("note"))
     return {"alert": queries.alert_payload(alert)}
 
 

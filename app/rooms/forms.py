@@ -1,4 +1,4 @@
-"""The check-in form of the home page (between sessions)."""
+"""The check-in form of the home page (between sessions), and the note on a safety alert."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.input_checks import MomentumForm
+from app.rooms.models import ALERT_NOTE_MAX
 
 
 class CheckInForm(MomentumForm):
@@ -32,3 +33,10 @@ class CheckInForm(MomentumForm):
     def validate_mood(self, field):
         if self.passed.data != "1" and field.data is None:
             raise ValidationError(_l("Choose a mood from 0 to 10, or pass."))
+
+
+class AlertNoteForm(MomentumForm):
+    """Acknowledging a safety alert, or noting afterwards what was done: a few words for the group's facilitators."""
+
+    note = StringField(_l("What was done (optional, only facilitators of the group see it)"),
+                       validators=[Optional(), Length(max=ALERT_NOTE_MAX)])

@@ -14,6 +14,9 @@ from app.extensions import db
 from app.groups.models import SessionOccurrence, TherapyGroup
 from app.models_base import UTCDateTime, string_enum, utcnow
 
+#: A few words of what a facilitator did about a safety alert ("Called Alex, who is safe with family tonight").
+ALERT_NOTE_MAX = 280
+
 
 class Energy(enum.StrEnum):
     LOW = "low"
@@ -120,6 +123,8 @@ class SafetyAlert(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: What the facilitator did, in a few words: for the group's facilitators only, never the member or supporters.
+    note: Mapped[str] = mapped_column(String(ALERT_NOTE_MAX), default="", server_default="")
     #: The client's idempotency key of an "I need support now" press: a retried press raises no second alert.
     client_id: Mapped[str | None] = mapped_column(String(64))
 

@@ -6,21 +6,28 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from flask import session
+from flask_babel import format_datetime, format_time
+from flask_babel import gettext as _
 from sqlalchemy import and_, select
+from sqlalchemy.orm import contains_eager, selectinload
 
-from app import policy, signals
+from app import policy, recurrence, signals, zones
 from app.accounts.models import User
 from app.extensions import db
 from app.groups import queries as group_queries
-from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
+from app.groups.models import Membership, MembershipStatus, OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
 from app.rooms.forms import CheckInForm
-from app.rooms.models import CheckIn, LiveRoom, RoomPresence, SafetyAlert
+from app.rooms.models import AlertKind, CheckIn, LiveRoom, RoomPresence, SafetyAlert
 
 PRESENCE_TIMEOUT = timedelta(seconds=75)
+#: How long the member's home page shows their last call for support, and whether it was seen.
+SUPPORT_SHOWN_FOR = timedelta(days=2)
+#: Past alerts on one page of the facilitator's list.
+ALERTS_PER_PAGE = 50
 
 
 def _presence(room: LiveRoom) -> list[RoomPresence]:
@@ -47,6 +54,24 @@ def alert_payload(alert: SafetyAlert) -> dict:
             "created_at": alert.created_at.isoformat(),
             "acknowledged": alert.acknowledged_at is not None,
             "acknowledged_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None}
+
+
+def support_seen_payload(alert: SafetyAlert) -> dict:
+    """What the member who called for support is told once a facilitator has seen it: who, and when (never the
+    facilitator's note)."""
+    return {"alert_id": alert.id, "session_id": alert.occurrence_id,
+            "seen_by": alert.acknowledged_by.display_name if alert.acknowledged_by else None,
+            "seen_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None}
+
+
+def latest_support_call(user: User, *, occurrence: SessionOccurrence | None = None) -> SafetyAlert | None:
+    """The member's latest "I need support now": in this session's room, or (on the home page) of the last days."""
+    query = select(SafetyAlert).where(SafetyAlert.patient_id == user.id, SafetyAlert.kind == AlertKind.NEED_SUPPORT)
+    if occurrence is not None:
+        query = query.where(SafetyAlert.occurrence_id == occurrence.id)
+    else:
+        query = query.where(SafetyAlert.created_at >= utcnow() - SUPPORT_SHOWN_FOR)
+    return db.session.scalar(query.order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc()).limit(1))
 
 
 def crisis_resources(user: User) -> dict:
@@ -151,7 +176,24 @@ def state_for(viewer: User, occurrence: SessionOccurrence, room: LiveRoom) -> di
              "visibility": group.checkin_visibility, "me": viewer.id}
     if facilitator:
         state["alerts"] = [alert_payload(a) for a in open_alerts([group.id], occurrence)]
+        state["members"] = [{"user_id": m.user_id, "name": m.shown_name} for m in group_queries.active_members(group)]
+        state["members_from"] = members_from(occurrence, room)
+    else:
+        call = latest_support_call(viewer, occurrence=occurrence)
+        state["support"] = support_seen_payload(call) if call else None
     return state
+
+
+def members_from(occurrence: SessionOccurrence, room: LiveRoom) -> str | None:
+    """What the facilitator of a room open before the members' time is told: when members can come in."""
+    opens_at = policy.members_enter_at(occurrence)
+    now = utcnow()
+    if not room.is_open or now >= opens_at:
+        return None
+    same_day = format_datetime(opens_at, "yyyy-MM-dd") == format_datetime(now, "yyyy-MM-dd")
+    when = format_time(opens_at, "HH:mm") if same_day else format_datetime(opens_at, "EEE d MMM, HH:mm")
+    return _("The room is open for you. Members can come in from %(when)s, %(n)d minutes before the session.",
+             when=when, n=occurrence.group.lobby_minutes)
 
 
 def state_etag(state: dict) -> str:
@@ -171,6 +213,30 @@ def history(user: User, limit: int = 60) -> list[CheckIn]:
 def alert_in_organisation(alert_id: int, organisation_id: int | None) -> SafetyAlert | None:
     return db.session.scalar(select(SafetyAlert).where(SafetyAlert.id == alert_id,
                                                        SafetyAlert.organisation_id == organisation_id))
+
+
+def alert_history(user: User, page: int = 1) -> tuple[list[SafetyAlert], dict[int, str], bool]:
+    """Past and open alerts of the groups the facilitator runs, newest first, a page at a time: the alerts, the name
+    each member goes by in the alert's group, and whether older ones follow."""
+    group_ids = [g.id for g in group_queries.groups_for_facilitator(user)]
+    if not group_ids:
+        return [], {}, False
+    alerts = list(db.session.scalars(
+        select(SafetyAlert).where(SafetyAlert.group_id.in_(group_ids))
+        .options(selectinload(SafetyAlert.group), selectinload(SafetyAlert.patient),
+                 selectinload(SafetyAlert.acknowledged_by))
+        .order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc())
+        .offset((page - 1) * ALERTS_PER_PAGE).limit(ALERTS_PER_PAGE + 1)))
+    more = len(alerts) > ALERTS_PER_PAGE
+    alerts = alerts[:ALERTS_PER_PAGE]
+    rows = db.session.execute(
+        select(Membership.group_id, Membership.user_id, Membership.preferred_name, User.display_name)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.group_id.in_(sorted({a.group_id for a in alerts})),
+               Membership.user_id.in_(sorted({a.patient_id for a in alerts})))) if alerts else []
+    by_group = {(group_id, user_id): preferred or display for group_id, user_id, preferred, display in rows}
+    names = {a.id: by_group.get((a.group_id, a.patient_id)) or a.patient.display_name for a in alerts}
+    return alerts, names, more
 
 
 def recent_between_session_checkins(group_ids: list[int], limit: int = 20) -> list[CheckIn]:
@@ -202,6 +268,42 @@ def facilitator_alerts_panel(user: User) -> dict:
             "checkins": recent, "checkin_names": {c.id: names[c.user_id] for c in recent}}
 
 
+#: The longest a group's lobby may open before its session (the group form's bound).
+LONGEST_LOBBY = timedelta(minutes=120)
+
+
+def facilitator_day(user: User, groups: list[TherapyGroup]) -> dict:
+    """What is on now in these groups (under way, or with its lobby time come, or with its room open, each with its
+    room if it has one) and the rest of today's sessions in the facilitator's own zone, in two statements; the next
+    session to come in a third when the rest of today holds none."""
+    now = utcnow()
+    running = [g.id for g in groups if g.status not in group_queries.ENDED]
+    if not running:
+        return {"on_now": [], "today": [], "next": None, "now": now}
+    zone = zones.usable_zone(user.timezone)
+    today = recurrence.to_local(now, zone).date()
+    day_start = recurrence.to_utc(datetime.combine(today, time()), zone)
+    day_end = recurrence.to_utc(datetime.combine(today + timedelta(days=1), time()), zone)
+    sessions = list(db.session.scalars(
+        select(SessionOccurrence).join(TherapyGroup)
+        .where(SessionOccurrence.group_id.in_(running),
+               SessionOccurrence.starts_at >= min(day_start, now - timedelta(hours=8)),
+               SessionOccurrence.starts_at < max(day_end, now + LONGEST_LOBBY))
+        .options(contains_eager(SessionOccurrence.group))
+        .order_by(SessionOccurrence.starts_at, SessionOccurrence.id)))
+    current = [o for o in sessions if o.status == OccurrenceStatus.SCHEDULED and o.ends_at > now]
+    rooms = {room.occurrence_id: room for room in db.session.scalars(
+        select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in current])))} if current else {}
+    on_now = [o for o in current if now >= o.starts_at - timedelta(minutes=o.group.lobby_minutes)
+              or (o.id in rooms and rooms[o.id].is_open)]
+    later = [o for o in sessions if o not in on_now and day_start <= o.starts_at < day_end]
+    upcoming = None
+    if not later:
+        upcoming = next((o for o in group_queries.upcoming_for_groups(running, limit=len(on_now) + 1)
+                         if o not in on_now), None)
+    return {"on_now": [(o, rooms.get(o.id)) for o in on_now], "today": later, "next": upcoming, "now": now}
+
+
 def dashboard_state(user: User) -> dict:
     """What the facilitator's home page shows live, from the database: for a page that reconnected, or that checks
     now and then in case a push was lost."""
@@ -220,16 +322,38 @@ def session_checkins_panel(user: User, occurrence: SessionOccurrence) -> dict:
 
 
 def patient_checkin_panel(user: User) -> dict:
+    call = latest_support_call(user)
+    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
+            "support_call": call, "support_call_text": _support_call_text(call) if call else ""}
+
+
+def patient_next(user: User) -> dict:
+    """What comes next for a member: groups to finish joining, the sessions on now (under way, or with the lobby
+    time come, or with the room open to them) with their rooms, else the soonest next session. One statement per kind
+    of row, however many groups."""
     now = utcnow()
-    groups = [m.group for m in group_queries.memberships_for_patient(user) if m.status == MembershipStatus.ACTIVE]
-    upcoming = group_queries.next_occurrences(groups)  # one query for every group, not one per group
+    memberships = group_queries.memberships_for_patient(user)
+    groups = [m.group for m in memberships if m.status == MembershipStatus.ACTIVE]
+    upcoming = group_queries.next_occurrences(groups)  # one query for every group
     rooms = {room.occurrence_id: room for room in db.session.scalars(
         select(LiveRoom).where(LiveRoom.occurrence_id.in_([o.id for o in upcoming.values()])))} if upcoming else {}
-    live = []
-    for group in groups:
-        occurrence = upcoming.get(group.id)
-        room = rooms.get(occurrence.id) if occurrence else None
-        if room is not None and policy.can_enter_room(user, occurrence, room, now):
-            live.append(occurrence)
-    return {"client_id": uuid.uuid4().hex, "form": CheckInForm(), "show_support": session.pop("show_support", False),
-            "live": live}
+    on_now = []
+    for occurrence in sorted(upcoming.values(), key=lambda o: o.starts_at):
+        room = rooms.get(occurrence.id)
+        lobby = now >= occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
+        open_to_me = room is not None and policy.can_enter_room(user, occurrence, room, now)
+        if lobby or open_to_me:
+            on_now.append((occurrence, open_to_me))
+    later = sorted((o for o in upcoming.values() if all(o is not n for n, _open in on_now)),
+                   key=lambda o: o.starts_at)
+    return {"to_join": [m for m in memberships if m.status == MembershipStatus.INVITED],
+            "on_now": on_now, "next": later[0] if later and not on_now else None, "now": now}
+
+
+def _support_call_text(call: SafetyAlert) -> str:
+    """The member's own call for support while no one has seen it yet: when it went, in their zone."""
+    at = format_time(call.created_at, "HH:mm")
+    if format_datetime(call.created_at, "yyyy-MM-dd") == format_datetime(utcnow(), "yyyy-MM-dd"):
+        return _("You asked for support at %(time)s. Your facilitator has been told privately.", time=at)
+    return _("You asked for support on %(day)s at %(time)s. Your facilitator has been told privately.",
+             day=format_datetime(call.created_at, "EEEE"), time=at)

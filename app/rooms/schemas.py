@@ -3,7 +3,7 @@
 from marshmallow import fields, validate
 
 from app.api_base import Line, Schema, Text
-from app.rooms.models import Energy
+from app.rooms.models import ALERT_NOTE_MAX, Energy
 
 
 class CheckInRequestSchema(Schema):
@@ -44,3 +44,8 @@ class AlertSchema(Schema):
     created_at = fields.String(required=True)
     acknowledged = fields.Boolean(required=True)
     acknowledged_by = fields.String(allow_none=True)
+
+
+class AlertAcknowledgeSchema(Schema):
+    note = Line(load_default="", validate=validate.Length(max=ALERT_NOTE_MAX), metadata={
+        "description": "What was done, in a few words: for the group's facilitators only, never the member."})

@@ -1,6 +1,7 @@
-"""The live room's writes: opening and closing the room, presence, rounds and raised hands, check-ins, safety alerts
-and their acknowledgement, and the pushes that follow them. Writes flush and audit; the event or request boundary
-commits, and pushes leave only after that commit (app/realtime/push.py)."""
+"""The live room's writes: opening and closing the room, presence, rounds and raised hands, check-ins and the calls
+for support they raise (app/rooms/alerts.py raises and acknowledges the alerts), and the pushes that follow them.
+Writes flush and audit; the event or request boundary commits, and pushes leave only after that commit
+(app/realtime/push.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import NotFound
@@ -36,6 +37,7 @@ from app.realtime.push import (
 )
 from app.realtime.sockets import account_sids
 from app.refusal import Refusal
+from app.rooms.alerts import announce_alert, new_alert, raise_alert
 from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, RoomPresence, SafetyAlert
 from app.rooms.pushes import (
     facilitators_room,
@@ -44,12 +46,10 @@ from app.rooms.pushes import (
     push_checkin,
     push_presence,
     push_room_state,
-    push_to_facilitators,
     session_room,
 )
 from app.rooms.queries import (
     PRESENCE_TIMEOUT,
-    alert_payload,
     checkin_payload,
     crisis_resources,
     groups_for_alerts,
@@ -357,7 +357,7 @@ def record_checkin(user: User, *, client_id, mood=None, energy=None, note="", pa
     groups = groups_for_alerts(user, occurrence)
     for group in groups:
         if checkin.mood is not None and checkin.mood <= group.distress_threshold:
-            alerts.append(_raise_alert(user, group, AlertKind.LOW_MOOD, occurrence, checkin))
+            alerts.append(raise_alert(user, group, AlertKind.LOW_MOOD, occurrence, checkin))
     push_checkin(user, checkin, occurrence)
     notify_data_changed(user.id, "mood_summary")
     return CheckInResult(checkin, True, alerts, distress=_is_distress(checkin, groups))
@@ -418,13 +418,13 @@ def need_support(user: User, occurrence: SessionOccurrence | None = None, *,
     groups = groups_for_alerts(user, occurrence)
     try:
         with db.session.begin_nested():
-            alerts = [_new_alert(user, group, AlertKind.NEED_SUPPORT, occurrence, None, client_id=client_id)
+            alerts = [new_alert(user, group, AlertKind.NEED_SUPPORT, occurrence, None, client_id=client_id)
                       for group in groups]
     except IntegrityError:
         # The same key arrived on another connection a moment ago: that call is the record.
         return SupportResult(_support_alerts(user, client_id), created=False)
     for alert in alerts:
-        _announce_alert(user, alert)
+        announce_alert(user, alert)
     return SupportResult(alerts)
 
 
@@ -433,41 +433,6 @@ def _support_alerts(user: User, client_id: str | None) -> list[SafetyAlert]:
         return []
     return list(db.session.scalars(select(SafetyAlert).where(SafetyAlert.patient_id == user.id,
                                                              SafetyAlert.client_id == client_id)))
-
-
-def _raise_alert(user: User, group: TherapyGroup, kind: AlertKind, occurrence: SessionOccurrence | None,
-                 checkin: CheckIn | None) -> SafetyAlert:
-    alert = _new_alert(user, group, kind, occurrence, checkin)
-    _announce_alert(user, alert)
-    return alert
-
-
-def _new_alert(user: User, group: TherapyGroup, kind: AlertKind, occurrence: SessionOccurrence | None,
-               checkin: CheckIn | None, *, client_id: str | None = None) -> SafetyAlert:
-    alert = SafetyAlert(organisation_id=group.organisation_id, group_id=group.id, patient_id=user.id, kind=kind,
-                        occurrence_id=occurrence.id if occurrence else None,
-                        checkin_id=checkin.id if checkin else None, client_id=client_id)
-    db.session.add(alert)
-    db.session.flush()
-    return alert
-
-
-def _announce_alert(user: User, alert: SafetyAlert) -> None:
-    audit.record("safety_alert", actor=user, subject=user, target=f"alert:{alert.id}",
-                 organisation_id=alert.organisation_id, details={"kind": alert.kind.value})
-    push_to_facilitators("alert", alert_payload(alert), alert.group_id)
-
-
-def acknowledge_alert(by: User, alert: SafetyAlert) -> None:
-    """The first acknowledgement stands: two facilitators acknowledging at once record (and announce) one."""
-    claimed = db.session.execute(
-        update(SafetyAlert).where(SafetyAlert.id == alert.id, SafetyAlert.acknowledged_at.is_(None))
-        .values(acknowledged_at=utcnow(), acknowledged_by_id=by.id)
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.refresh(alert)
-    if claimed == 1:
-        audit.record("safety_alert_acknowledge", actor=by, subject=alert.patient_id, target=f"alert:{alert.id}")
-        push_to_facilitators("alert", alert_payload(alert), alert.group_id)
 
 
 def own_checkin_answer(user: User, result: CheckInResult) -> dict:

@@ -141,7 +141,7 @@ def shared(patient_id: int):
         # Revoked, expired, on hold or never granted: the same answer, without saying why.
         raise policy.Denied(subject_id=patient_id, message=_("Access has ended."))
     patient = db.session.get(User, patient_id)
-    data = queries.shared_data(current_user, patient, allowed, utcnow())
+    data = queries.shared_data(current_user, patient, queries.data_periods(allowed), utcnow())
     services.record_access(current_user, patient_id, allowed)
     return {"patient_id": patient_id, "classes": sorted(allowed), "data": _jsonable(data)}
 

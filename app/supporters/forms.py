@@ -1,7 +1,7 @@
 """Forms for sharing with supporters."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, EmailField, IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, EmailField, IntegerField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -24,6 +24,12 @@ class ConsentTermsForm(MomentumForm):
     data_from = DateField(_l("Share data from (optional)"), validators=[Optional()],
                           description=_l("Nothing from before this date is shown. Empty: from today."))
     purpose = TextAreaField(_l("Why you are sharing (optional)"), validators=[Optional(), Length(max=1000)])
+
+
+class SharePreviewForm(ConsentTermsForm):
+    """The terms on their way to a grant: shown as the supporter would see them, or (change) back in the form."""
+
+    change = SubmitField(_l("Change"))
 
 
 class InviteSupporterForm(ConsentTermsForm):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Invitation, User
@@ -21,6 +22,7 @@ from app.supporters.models import (
     AccessLog,
     ClinicalHold,
     Consent,
+    ConsentEvent,
     ConsentState,
     DataClass,
     Encouragement,
@@ -28,6 +30,8 @@ from app.supporters.models import (
 )
 
 RENEW_PROMPT_DAYS = 14
+#: States after which a consent allows nothing again.
+ENDED_STATES = (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED)
 MOOD_WEEKS = 8
 #: A week with fewer check-ins than this is not shown: its average would come close to giving away single check-ins.
 MOOD_MIN_CHECKINS = 3
@@ -122,6 +126,14 @@ def permitting_consents(supporter: User | int, patient_id: int, now: datetime) -
                 if data_class not in allowed or consent.data_from < allowed[data_class].data_from:
                     allowed[data_class] = consent
     return allowed
+
+
+def next_consent_end(now: datetime) -> datetime | None:
+    """When the next consent still running ends (the sweep wakes then)."""
+    ended = (select(ConsentEvent.id).where(ConsentEvent.consent_id == Consent.id,
+                                           ConsentEvent.state.in_(ENDED_STATES)).exists())
+    return db.session.scalar(select(func.min(Consent.ends_at)).where(Consent.ends_at > now,
+                                                                     Consent.supporter_id.is_not(None), ~ended))
 
 
 def patients_sharing_with(supporter: User) -> list[tuple[User, dict[str, Consent]]]:
@@ -234,14 +246,37 @@ DATA_CLASS_ORDER = [DataClass.SESSIONS, DataClass.GOALS, DataClass.MOOD, DataCla
 NOT_AVAILABLE = {"available": False}
 
 
-def shared_data(supporter: User, patient: User, allowed: dict[str, Consent], now: datetime) -> dict:
-    """The data for each allowed class, each limited to its consent's data period."""
+class SharedTerm(NamedTuple):
+    """One kind of data someone shares with a supporter: from when, until when."""
+
+    data_class: str
+    since: datetime
+    until: datetime
+
+
+def in_page_order(classes) -> list[str]:
+    order = [c.value for c in DATA_CLASS_ORDER]
+    return sorted(set(classes), key=order.index)
+
+
+def shared_terms(allowed: dict[str, Consent]) -> list[SharedTerm]:
+    """What a supporter may see of someone now, kind by kind, in the order of their page."""
+    return [SharedTerm(c, allowed[c].data_from, allowed[c].ends_at) for c in in_page_order(allowed)]
+
+
+def data_periods(allowed: dict[str, Consent]) -> dict[str, datetime]:
+    """For each class a supporter may see, where its data period starts (the consent that allows it says)."""
+    return {data_class: consent.data_from for data_class, consent in allowed.items()}
+
+
+def shared_data(supporter: User, patient: User, periods: dict[str, datetime], now: datetime) -> dict:
+    """The data for each class in `periods`, each from the start of its data period: what the supporter sees under
+    their consents (data_periods), or would see under terms the patient has not confirmed yet (the preview)."""
     data = {}
     for data_class in DATA_CLASS_ORDER:
-        consent = allowed.get(data_class.value)
-        if consent is None:
+        since = periods.get(data_class.value)
+        if since is None:
             continue
-        since = consent.data_from
         if data_class.value in UNAVAILABLE_CLASSES:
             data[data_class.value] = dict(NOT_AVAILABLE)
         elif data_class == DataClass.MOOD:

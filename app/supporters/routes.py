@@ -19,15 +19,23 @@ from app.extensions import account_or_address, db, limiter
 from app.links import external_url
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
-from app.supporters.forms import ConsentTermsForm, EncouragementForm, HoldForm, InviteSupporterForm, RenewForm
-from app.supporters.labels import data_class_label, state_label
+from app.supporters.forms import (
+    ConsentTermsForm,
+    EncouragementForm,
+    HoldForm,
+    InviteSupporterForm,
+    RenewForm,
+    SharePreviewForm,
+)
+from app.supporters.labels import data_class_label, shared_heading, shared_kind, state_label
 from app.supporters.models import DataClass, SupporterLink
 from app.web import flash_refusal, show_error
 
 
 @bp.app_context_processor
 def sharing_helpers():
-    return {"data_class_label": data_class_label, "consent_state_label": state_label, "format_date": format_date}
+    return {"data_class_label": data_class_label, "consent_state_label": state_label, "format_date": format_date,
+            "shared_heading": shared_heading, "shared_kind": shared_kind}
 
 
 def _terms(form: ConsentTermsForm) -> dict:
@@ -97,6 +105,39 @@ def invite():
                   "info")
             return redirect(url_for("supporters.sharing"))
     return _sharing_page(invite_form=form, status=422)
+
+
+@bp.post("/sharing/supporters/<int:link_id>/preview")
+@login_required
+def preview(link_id: int):
+    """Before anything is shared: the page the supporter would see under these terms, with Confirm and Change.
+    Nothing is granted here, and the patient's look is not a supporter's look (no access-log row)."""
+    policy.require_manage_sharing(current_user)
+    link = queries.link_of_patient(current_user, link_id) or policy.hidden(SupporterLink, link_id)
+    form = SharePreviewForm()
+    if form.change.data:
+        return _share_page(link, form)
+    if not form.validate_on_submit():
+        return _share_page(link, form, status=422)
+    terms = _terms(form)
+    try:
+        services.check_grant(current_user, link, **terms)
+    except services.ConsentError as error:
+        show_error(form, error)
+        return _share_page(link, form, status=422)
+    now = utcnow()
+    since = terms["data_from"] or now
+    data = queries.shared_data(link.supporter, current_user, {c: since for c in terms["data_classes"]}, now)
+    shared = [queries.SharedTerm(c, since, terms["ends_at"]) for c in queries.in_page_order(terms["data_classes"])]
+    return _share_page(link, form, preview=data, terms=shared, since=since, now=now)
+
+
+def _share_page(link: SupporterLink, form: SharePreviewForm, status: int = 200, preview: dict | None = None,
+                **shown):
+    return render_template("supporters/share.html", link=link, form=form, preview=preview, data=preview or {},
+                           patient=current_user, supporter=link.supporter, unavailable=queries.UNAVAILABLE_CLASSES,
+                           encouragement_form=EncouragementForm(), DataClass=DataClass,
+                           mood_min_checkins=queries.MOOD_MIN_CHECKINS, **shown), status
 
 
 @bp.post("/sharing/supporters/<int:link_id>/consents")
@@ -173,7 +214,8 @@ def patient_panel(user) -> dict:
 
 
 def supporter_panel(user) -> dict:
-    return {"patients": queries.patients_sharing_with(user)}
+    return {"patients": [(patient, queries.shared_terms(allowed))
+                         for patient, allowed in queries.patients_sharing_with(user)]}
 
 
 @bp.get("/shared/<int:patient_id>")
@@ -188,11 +230,11 @@ def shared(patient_id: int):
         return render_template("supporters/access_ended.html", fragment=fragment), 404
     patient = db.session.get(User, patient_id)
     now = utcnow()
-    data = queries.shared_data(current_user, patient, allowed, now)
+    data = queries.shared_data(current_user, patient, queries.data_periods(allowed), now)
     # One look per page load or live refresh, whatever it showed; the access log is the patient's record of it.
     services.record_access(current_user, patient_id, allowed)
     template = "supporters/_shared_content.html" if fragment else "supporters/shared.html"
-    return render_template(template, patient=patient, data=data, allowed=allowed, now=now,
+    return render_template(template, patient=patient, data=data, terms=queries.shared_terms(allowed), now=now,
                            encouragement_form=EncouragementForm(), DataClass=DataClass,
                            mood_min_checkins=queries.MOOD_MIN_CHECKINS)
 

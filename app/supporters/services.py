@@ -167,6 +167,15 @@ def grant_consent(patient: User, link: SupporterLink, *, data_classes: list[str]
     return consent
 
 
+def check_grant(patient: User, link: SupporterLink, *, data_classes: list[str], ends_at: datetime | None = None,
+                data_from: datetime | None = None, purpose: str = "") -> None:
+    """Refuse, as grant_consent would, terms that could not be granted, and change nothing: the patient is shown
+    what the supporter would see only for terms they can then confirm."""
+    _refuse_while_on_hold(patient.id, link.supporter_id)
+    now = utcnow()
+    _check_terms(data_classes, ends_at or now + timedelta(days=DEFAULT_DAYS), data_from or now, now)
+
+
 def _after_revocation(patient_id: int, supporter_id: int | None) -> None:
     _end_live_access(patient_id, supporter_id)
     if supporter_id is not None:
@@ -222,7 +231,7 @@ def hold_supporter(link: SupporterLink, by: User, reason: str) -> ClinicalHold:
     for consent in consents_between(link.patient_id, link.supporter_id):
         if consent.state_at(now) == ConsentState.ACTIVE:
             _event(consent, ConsentState.ON_HOLD, by, hold.reason)
-    queue_close_room(shared_room(link.patient_id, link.supporter_id))
+    _close_live_page(link.patient_id, link.supporter_id)
     return hold
 
 
@@ -262,7 +271,7 @@ def renew_consent(consent: Consent, by: User, ends_at: datetime | None = None) -
     return renewal
 
 
-_TERMINAL = (ConsentState.REVOKED, ConsentState.EXPIRED, ConsentState.RENEWED)
+_TERMINAL = queries.ENDED_STATES
 
 
 def record_expiries(now: datetime | None = None) -> list[Consent]:
@@ -327,7 +336,16 @@ def _end_live_access(patient_id: int, supporter_id: int | None, now: datetime | 
     if queries.permitting_consents(supporter_id, patient_id, now or utcnow()):
         queue_push("shared_update", {"patient_id": patient_id}, shared_room(patient_id, supporter_id))
     else:
-        queue_close_room(shared_room(patient_id, supporter_id))
+        _close_live_page(patient_id, supporter_id)
+
+
+def _close_live_page(patient_id: int, supporter_id: int) -> None:
+    """The open page is told that nothing is shared any more (it empties itself at once, rather than at its next
+    refresh), then its sockets leave the room. Both leave after the commit, in this order, through the message queue
+    when there is one, so a page on another process hears it too; the notice carries no data and no reason."""
+    room = shared_room(patient_id, supporter_id)
+    queue_push("shared_ended", {"patient_id": patient_id}, room)
+    queue_close_room(room)
 
 
 def notify_supporter(consent: Consent) -> None:

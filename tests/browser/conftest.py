@@ -27,6 +27,8 @@ from app import create_app
 from app.demo import DEMO_PASSWORD, load_demo
 from app.extensions import db
 
+from . import main_navigation
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -176,10 +178,13 @@ def format_violations(url: str, violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# Pages already checked in this run, by their markup without per-request values: axe costs about half a second a
-# page (mostly parsing axe itself), and sign-in pages and the like come round many times.
+# Pages already checked in this run, by their markup without per-request values, the colour scheme and whether the
+# phone layout applies: axe costs about half a second a page (mostly parsing axe itself), and sign-in pages and the
+# like come round many times.
 _checked_pages: set[str] = set()
-_SIGNATURE = """() => document.documentElement.outerHTML
+_SIGNATURE = """() => (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark ' : 'light ')
+    + (matchMedia('(max-width: 47.99rem)').matches ? 'phone ' : 'wide ')
+    + document.documentElement.outerHTML
     .replace(/(value|nonce|datetime)="[^"]*"/g, '')
     .replace(/<code class="token">[^<]*<\\/code>/g, '')"""
 
@@ -254,7 +259,7 @@ def sign_in(assert_no_axe_violations):
 def sign_out():
     def do_sign_out(page) -> None:
         with page.expect_navigation():
-            page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
+            main_navigation(page).get_by_role("button", name="Sign out").click()
 
     return do_sign_out
 

@@ -13,7 +13,7 @@ from app.accounts import services
 from app.accounts.models import RoleName, User
 from app.extensions import db, mail
 
-from . import NARROW
+from . import NARROW, main_navigation
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def flashes(page):
 
 
 def nav_names(page) -> list[str]:
-    nav = page.get_by_role("navigation", name="Main")
+    nav = main_navigation(page)
     return [item.inner_text().strip() for item in nav.locator("a, button").all()]
 
 
@@ -51,7 +51,7 @@ def test_each_demo_role_sees_its_home_page_and_only_its_navigation_at_320px(new_
     assert (ADMIN_ONLY <= names) if admin else not (ADMIN_ONLY & names), names
 
     # Every page the navigation offers opens for this role, fits 320 px and passes axe.
-    links = page.get_by_role("navigation", name="Main").get_by_role("link").all()
+    links = main_navigation(page).get_by_role("link").all()
     for path in [link.get_attribute("href") for link in links]:
         visit(page, path)
         assert_fits(page)

@@ -15,7 +15,7 @@ from . import NARROW
 
 pytestmark = pytest.mark.browser
 
-GOALS = "My goals and small wins"
+GOALS = "Alex's goals and small wins"
 GOAL = "Read a page a day"
 THOUGHTS = "Maybe before bed? I could read with you."
 

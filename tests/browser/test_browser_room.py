@@ -8,6 +8,7 @@ one account and goes when it signs out. The facilitator's home page shows alerts
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,19 +20,20 @@ from app.accounts import services as account_services
 from app.accounts.models import Organisation, RoleName, User
 from app.demo import DEMO_PASSWORD, DEMO_SLUG
 from app.extensions import db
+from app.groups import queries as group_queries
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import Membership, MembershipStatus, SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
 from app.realtime.sockets import account_sids, disconnect_user
 from app.rooms import services as room_services
-from app.rooms.models import CheckIn, SafetyAlert
+from app.rooms.models import CheckIn, RoomPresence, SafetyAlert
 
 from . import NARROW
 
 pytestmark = pytest.mark.browser
 
 CRISIS_LINE = "Riverside Crisis Line"
-ALEX_CHECKIN = "Mood 7/10 · Energy: medium · “Slept better”"
+ALEX_CHECKIN = "Mood 7/10, good · Energy: medium · “Slept better”"
 
 
 @dataclass
@@ -68,6 +70,11 @@ def live_session(in_app) -> LiveSession:
 #: What the room page keeps for the account signed in: "momentum:pending:<user id>".
 PENDING = ("() => JSON.parse(localStorage.getItem('momentum:pending:' + "
            "document.getElementById('live-room').dataset.userId) || '[]')")
+
+
+def tile(page, name: str):
+    """The facilitator's tile of one member."""
+    return page.locator("#tiles > li").filter(has=page.get_by_role("heading", name=name, exact=True))
 
 
 def pending_checkins(page, session_id: int) -> list:
@@ -117,24 +124,24 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
         member.goto(live_session.url)
     for member in members:
         expect(member.locator("#room-status")).to_have_text("The room is open.")
-    presence = facilitator.locator("#presence li")
-    expect(presence).to_have_count(4)
-    expect(presence.first).to_contain_text("Dr. Morgan Lee (facilitator) (you)")
+    expect(alex.locator("#presence li").first).to_have_text("Dr. Morgan Lee (facilitator)")
     for name in ("Alex", "Sam", "Tay"):
-        expect(presence.filter(has_text=name).get_by_role("button", name="Mark as left early")).to_be_visible()
+        expect(tile(facilitator, name).locator(".badge").first).to_have_text("Here")
+        expect(tile(facilitator, name).get_by_role("button", name="Mark as left early")).to_be_visible()
     assert_no_axe_violations(alex)
     assert_fits(alex)
 
     # Alex checks in in full; everyone sees it (the group shows members each other's check-ins).
-    alex.get_by_label("Mood").fill("7")
-    expect(alex.locator("#mood-value")).to_have_text("7")
+    alex.get_by_role("radio", name="7", exact=True).check()
     alex.get_by_label("Medium").check()
     alex.get_by_label("A line to share (optional)").fill("Slept better")
     alex.get_by_role("button", name="Check in").click()
     expect(alex.locator("#own-checkin")).to_have_text(f"Your check-in is saved. {ALEX_CHECKIN}")
-    for page in (facilitator, *members):
+    for page in members:
         expect(page.locator("#checkins li").filter(has_text="Alex")).to_have_text(
             f"Alex: {ALEX_CHECKIN}")
+    expect(tile(facilitator, "Alex").locator(".tile-checkin")).to_have_text("Mood 7/10, good · Energy: medium")
+    expect(tile(facilitator, "Alex").locator(".tile-note")).to_have_text("“Slept better”")
 
     assert sam.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('momentum:'))") == []
 
@@ -168,8 +175,9 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
     acknowledge.focus()
     sam.get_by_role("button", name="Pass").click()
     expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Passed")
-    for page in (facilitator, *members):
+    for page in members:
         expect(page.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Passed")
+    expect(tile(facilitator, "Sam").locator(".tile-checkin")).to_have_text("Passed")
     assert_no_axe_violations(sam)
     expect(acknowledge).to_be_focused()
 
@@ -206,33 +214,35 @@ def test_facilitator_and_three_members_check_in_live(signed_in, in_app, live_ses
     # once the connection is back.
     sam.context.set_offline(True)
     expect(sam.locator("#room-status")).to_have_text("Reconnecting… your check-in is kept and will be sent.")
-    sam.get_by_label("Mood").fill("6")
+    sam.get_by_role("radio", name="6", exact=True).check()
     sam.get_by_label("A line to share (optional)").fill("Back again")
     sam.get_by_role("button", name="Check in").click()
     expect(sam.locator("#own-checkin")).to_have_text("Sending your check-in…")
     kept = pending_checkins(sam, live_session.id)
     assert [(item["mood"], item["note"], item["passed"]) for item in kept] == [(6, "Back again", False)]
-    expect(facilitator.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Passed")
+    expect(tile(facilitator, "Sam").locator(".tile-checkin")).to_have_text("Passed")
 
     sam.context.set_offline(False)
-    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 6/10 · “Back again”",
+    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 6/10, okay · “Back again”",
                                                      timeout=20_000)
     nothing_pending(sam, live_session.id)
-    for page in (facilitator, alex, tay):
-        expect(page.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Mood 6/10 · “Back again”")
+    for page in (alex, tay):
+        expect(page.locator("#checkins li").filter(has_text="Sam")).to_have_text(
+            "Sam: Mood 6/10, okay · “Back again”")
+    expect(tile(facilitator, "Sam").locator(".tile-checkin")).to_have_text("Mood 6/10, okay")
 
     # Once more, and this time Sam reloads as soon as the connection is back, before the page has reconnected: the
     # check-in kept in storage goes out from the reloaded page, once.
     sam.context.set_offline(True)
     expect(sam.locator("#room-status")).to_have_text("Reconnecting… your check-in is kept and will be sent.")
-    sam.get_by_label("Mood").fill("5")
+    sam.get_by_role("radio", name="5", exact=True).check()
     sam.get_by_label("A line to share (optional)").fill("Still here")
     sam.get_by_role("button", name="Check in").click()
     expect(sam.locator("#own-checkin")).to_have_text("Sending your check-in…")
     sam.context.set_offline(False)
     sam.reload()
-    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 5/10 · “Still here”")
-    expect(facilitator.locator("#checkins li").filter(has_text="Sam")).to_have_text("Sam: Mood 5/10 · “Still here”")
+    expect(sam.locator("#own-checkin")).to_have_text("Your check-in is saved. Mood 5/10, okay · “Still here”")
+    expect(tile(facilitator, "Sam").locator(".tile-note")).to_have_text("“Still here”")
     nothing_pending(sam, live_session.id)
 
     def sams_checkins():
@@ -263,7 +273,7 @@ def test_a_member_whose_room_closes_waits_and_enters_again_when_it_reopens(signe
     facilitator.get_by_role("button", name="Open the room").click()
     expect(alex.locator("#room-status")).to_have_text("The room is open.")
     alex.get_by_role("button", name="Pass").click()
-    expect(facilitator.locator("#checkins li").filter(has_text="Alex")).to_have_text("Alex: Passed")
+    expect(tile(facilitator, "Alex").locator(".tile-checkin")).to_have_text("Passed")
 
 
 def test_a_member_signed_out_elsewhere_is_told_so_in_the_room(signed_in, live_session, sign_out):
@@ -348,3 +358,213 @@ def test_the_facilitators_home_page_reconnects_after_the_server_closed_it_and_ca
     expect(alert).to_contain_text("needs support now")
     after = in_app(facilitators_sockets)
     assert len(after) == 1 and after != before
+
+
+# The pages people live in (issue 11) ----------------------------------------------------------------------------------
+
+PHONE = {"width": 375, "height": 740}
+LAPTOP = {"width": 1280, "height": 800}
+#: Nine more members, so that the demo group (Alex, Sam and Tay) has twelve; some with long names.
+MORE_MEMBERS = ("Robin", "Kim", "Maximiliana", "Jo", "Fran", "Bartholomew", "Lee", "Noor", "Ana Sofía")
+
+
+def bottom_of(locator) -> float:
+    box = locator.bounding_box()
+    assert box is not None, f"{locator} is not shown"
+    return box["y"] + box["height"]
+
+
+def test_a_member_on_a_phone_has_the_checkin_and_support_on_the_first_screen(signed_in, live_session,
+                                                                             assert_no_axe_violations):
+    facilitator = signed_in("facilitator@example.org")
+    facilitator.goto(live_session.url)
+    facilitator.get_by_role("button", name="Open the room").click()
+    alex = signed_in("alex@example.org", viewport=PHONE)
+    alex.goto(live_session.url)
+    expect(alex.locator("#room-status")).to_have_text("The room is open.")
+
+    first_screen = [alex.get_by_role("group", name="Mood", exact=True),
+                    alex.get_by_role("radio", name="0", exact=True), alex.get_by_role("radio", name="10", exact=True),
+                    alex.get_by_role("group", name="Energy"), alex.get_by_label("A line to share (optional)"),
+                    alex.get_by_role("button", name="Check in"), alex.get_by_role("button", name="Pass"),
+                    alex.get_by_role("button", name="I need support now")]
+    assert alex.evaluate("() => window.scrollY") == 0
+    for control in first_screen:
+        expect(control).to_be_visible()
+        assert bottom_of(control) <= PHONE["height"], f"{control} is below the first screen"
+    # The call for support has a colour of its own (calm, not the alarm red of an error), and "Raise my hand" is the
+    # quieter, secondary control.
+    colours = alex.evaluate("""() => ['#support-button', '#checkin-form button[type=submit]', '#hand-button']
+        .map(s => getComputedStyle(document.querySelector(s)).backgroundColor)""")
+    support, primary, hand = colours
+    assert support not in (primary, hand) and support != "rgb(164, 38, 44)"
+    assert alex.get_by_role("button", name="Raise my hand").get_attribute("class") == "secondary"
+    assert_no_axe_violations(alex)
+
+    # Without a mood nothing is sent; the member is told what is missing.
+    alex.get_by_role("button", name="Check in").click()
+    expect(alex.get_by_text("Choose a mood from 0 to 10, or pass.")).to_be_visible()
+    expect(alex.get_by_role("radio", name="0", exact=True)).to_be_focused()
+    alex.keyboard.press("ArrowRight")  # the keyboard walks the scale
+    expect(alex.get_by_role("radio", name="1", exact=True)).to_be_checked()
+    expect(alex.get_by_text("Choose a mood from 0 to 10, or pass.")).to_be_hidden()
+
+
+def test_the_same_mood_scale_is_on_the_home_page(signed_in, in_app, assert_no_axe_violations):
+    alex = signed_in("alex@example.org", viewport=PHONE)
+    form = alex.locator("#home-checkin")
+    scale = form.get_by_role("group", name="Mood today, from 0 (very low) to 10 (very good)")
+    expect(scale.get_by_role("radio")).to_have_count(11)
+    scale.get_by_role("radio", name="4", exact=True).check()
+    form.get_by_label("Low").check()
+    form.get_by_role("button", name="Check in").click()
+    expect(alex.get_by_text("Thank you for checking in.")).to_be_visible()
+
+    def alexs_last_mood():
+        alex_id = db.session.scalar(select(User.id).where(User.email == "alex@example.org"))
+        last = db.session.scalar(select(CheckIn).where(CheckIn.user_id == alex_id).order_by(CheckIn.id.desc()))
+        return last.mood, last.energy.value
+
+    assert in_app(alexs_last_mood) == (4, "low")
+
+
+def test_the_facilitator_sees_the_group_as_tiles_that_update_live(signed_in, in_app, live_session,
+                                                                   assert_no_axe_violations, assert_fits):
+    def nine_more_members():
+        organisation = db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG))
+        group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))
+        for name in MORE_MEMBERS:
+            person = account_services.create_account(f"{name.split()[0].lower()}@example.org", DEMO_PASSWORD, name,
+                                                     organisation, RoleName.PATIENT, timezone="Europe/London")
+            db.session.add(Membership(group_id=group.id, user_id=person.id, status=MembershipStatus.ACTIVE,
+                                      joined_at=utcnow(), agreement_id=group.current_agreement.id,
+                                      agreement_accepted_at=utcnow()))
+
+    in_app(nine_more_members)
+    facilitator = signed_in("facilitator@example.org", viewport=LAPTOP)
+    facilitator.goto(live_session.url)
+    controls = facilitator.get_by_role("button", name=re.compile(
+        "^(Open the room|Close the room|Start a check-in round|Next speaker|Skip)$"))
+    expect(controls).to_have_text(["Open the room"])  # a closed room: only opening it
+    facilitator.get_by_role("button", name="Open the room").click()
+    expect(facilitator.locator("#room-status")).to_have_text("The room is open.")
+    expect(controls).to_have_text(["Start a check-in round", "Close the room"])  # no "Open the room" while open
+
+    tiles = facilitator.locator("#tiles > li")
+    expect(tiles).to_have_count(12)
+    expect(facilitator.locator("#group-count")).to_have_text("(0 of 12 here)")
+    for index in range(12):
+        assert bottom_of(tiles.nth(index)) <= LAPTOP["height"], f"tile {index + 1} is below the first screen"
+    assert facilitator.evaluate("() => window.scrollY") == 0
+    expect(tile(facilitator, "Alex").locator(".badge").first).to_have_text("Not here")
+    expect(tile(facilitator, "Alex").locator(".tile-checkin")).to_have_text("Not checked in yet")
+    assert_no_axe_violations(facilitator)
+    assert_fits(facilitator)
+
+    # Alex comes in, on a phone in another browser, checks in, raises a hand and asks for support: the tile follows.
+    alex = signed_in("alex@example.org", viewport=PHONE)
+    alex.goto(live_session.url)
+    expect(tile(facilitator, "Alex").locator(".badge").first).to_have_text("Here")
+    expect(facilitator.locator("#group-count")).to_have_text("(1 of 12 here)")
+    alex.get_by_role("radio", name="3", exact=True).check()
+    alex.get_by_label("Low").check()
+    alex.get_by_label("A line to share (optional)").fill("Tired but here")
+    alex.get_by_role("button", name="Check in").click()
+    alex_tile = tile(facilitator, "Alex")
+    expect(alex_tile.locator(".tile-checkin")).to_have_text("Mood 3/10, low · Energy: low")
+    expect(alex_tile.locator(".tile-note")).to_have_text("“Tired but here”")
+    alex.get_by_role("button", name="Raise my hand").click()
+    expect(alex_tile.locator(".tile-flags")).to_have_text("Hand raised")
+    alex.get_by_role("button", name="I need support now").click()
+    expect(alex_tile.locator(".tile-flags .badge")).to_have_text(["Needs support now", "Hand raised"])
+
+    # A round: the order is shown, and the tile says who speaks now; the controls are the round's.
+    facilitator.get_by_role("button", name="Start a check-in round").click()
+    expect(facilitator.locator("#speaker-order li")).to_have_text(["Alex"])
+    expect(alex_tile.locator(".tile-flags .badge")).to_have_text(["Needs support now", "Speaking now", "Hand raised"])
+    expect(controls).to_have_text(["Next speaker", "Skip", "Close the room"])
+    assert_no_axe_violations(facilitator)
+
+    # The facilitator acknowledges the call; Alex is told, in calm words, who has seen it, and a reload says so too.
+    facilitator.locator("#room-alerts").get_by_role("button", name="Acknowledge").click()
+    expect(alex_tile.locator(".tile-flags .badge")).to_have_text(["Speaking now", "Hand raised"])
+    seen = "Dr. Morgan Lee has seen your message and will be in touch."
+    expect(alex.locator("#support-status")).to_have_text(seen)
+    alex.reload()
+    expect(alex.locator("#support-status")).to_have_text(seen)
+    assert_no_axe_violations(alex)
+
+    # Lowering Alex's hand from the tile: the tile is drawn anew, and the keyboard focus stays in it.
+    alex_tile.get_by_role("button", name="Lower hand").click()
+    expect(alex.locator("#hand-button")).to_have_text("Raise my hand")
+    expect(alex_tile.get_by_role("button", name="Mark as left early")).to_be_focused()
+
+    # Everyone comes in and checks in, with something to say: the twelve tiles still fit the laptop's screen.
+    def everyone_checks_in():
+        group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))
+        occurrence = db.session.get(SessionOccurrence, live_session.id)
+        room = room_services.room_of(occurrence)
+        for index, membership in enumerate(group_queries.active_members(group)):
+            db.session.add(RoomPresence(room_id=room.id, user_id=membership.user_id, sid=f"browser-test-{index}"))
+            room_services.record_checkin(membership.user, occurrence=occurrence, client_id=f"browser-tiles-{index}",
+                                         mood=index % 11, energy="medium",
+                                         note="A long week, but I went for a walk every day and it helped a bit.")
+        room_services.set_hand(db.session.scalar(select(User).where(User.email == "sam@example.org")), occurrence,
+                               True)
+
+    in_app(everyone_checks_in)
+    facilitator.reload()
+    expect(facilitator.locator("#group-count")).to_have_text("(12 of 12 here)")
+    expect(tile(facilitator, "Sam").locator(".tile-flags")).to_have_text("Hand raised")
+    for index in range(12):
+        assert bottom_of(tiles.nth(index)) <= LAPTOP["height"], f"tile {index + 1} is below the first screen"
+    assert_no_axe_violations(facilitator)
+
+
+def test_a_facilitator_opening_days_early_is_told_what_members_see(signed_in, in_app):
+    def a_session_in_three_days():
+        group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))
+        starts = utcnow().replace(microsecond=0) + timedelta(days=3)
+        occurrence = SessionOccurrence(group_id=group.id, starts_at=starts, duration_minutes=60, is_exception=True)
+        db.session.add(occurrence)
+        db.session.flush()
+        return occurrence.id
+
+    session_id = in_app(a_session_in_three_days)
+    facilitator = signed_in("facilitator@example.org")
+    facilitator.goto(f"/sessions/{session_id}/room")
+    facilitator.get_by_role("button", name="Open the room").click()
+    expect(facilitator.locator("#room-status")).to_have_text(re.compile(
+        r"^The room is open for you\. Members can come in from \w{3} \d{1,2} \w{3}, \d\d:\d\d, 15 minutes before "
+        r"the session\.$"))
+
+
+def test_the_facilitator_notes_what_was_done_on_the_list_of_past_alerts(signed_in, in_app, visit, assert_fits):
+    def sam_asks_for_support():
+        sam = db.session.scalar(select(User).where(User.email == "sam@example.org"))
+        room_services.need_support(sam, client_id="browser-support-history")
+
+    in_app(sam_asks_for_support)
+    sam = signed_in("sam@example.org", viewport=NARROW)  # Sam's home page stays open meanwhile
+    expect(sam.locator("#support-call")).to_contain_text("Your facilitator has been told privately.")
+    facilitator = signed_in("facilitator@example.org", viewport=NARROW)
+    facilitator.get_by_role("link", name="Past alerts and what was done").click()
+    expect(facilitator.get_by_role("heading", level=1)).to_have_text("Safety alerts")
+    visit(facilitator, "/alerts")
+    assert_fits(facilitator)
+    item = facilitator.locator(".alert-history > li").first
+    expect(item.get_by_role("heading")).to_have_text("Sam asked for support")
+    item.get_by_label("What was done (optional, only facilitators of the group see it)").fill("Called Sam: safe.")
+    item.get_by_role("button", name="Acknowledge").click()
+    expect(facilitator.get_by_text("The alert is acknowledged.")).to_be_visible()
+    item = facilitator.locator(".alert-history > li").first
+    expect(item).to_contain_text("Acknowledged by Dr. Morgan Lee")
+    expect(item).to_contain_text("What was done: Called Sam: safe.")
+    visit(facilitator, "/alerts")
+
+    # Sam's open page is told at once, and a reload says the same; what was done stays with the facilitators.
+    seen = "Dr. Morgan Lee has seen your message and will be in touch."
+    expect(sam.locator("#support-call")).to_have_text(seen)
+    sam.reload()
+    expect(sam.locator("#support-call")).to_have_text(seen)
+    expect(sam.get_by_text("Called Sam")).to_have_count(0)

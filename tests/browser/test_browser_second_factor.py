@@ -15,7 +15,7 @@ from app.accounts.models import LoginSession, Organisation, User
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 
-from . import NARROW
+from . import NARROW, main_navigation
 
 pytestmark = pytest.mark.browser
 
@@ -99,7 +99,7 @@ def test_a_member_adds_a_passkey_and_signs_in_with_it(localhost_page, demo_serve
     assert_no_axe_violations(page)
 
     with page.expect_navigation():
-        page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
+        main_navigation(page).get_by_role("button", name="Sign out").click()
     give_password(page, "alex@example.org")
     assert path_of(page) == "/login/second-step"
     expect(page.get_by_role("heading", level=1)).to_have_text("One more step")
@@ -152,7 +152,7 @@ def test_a_facilitator_is_led_to_set_up_an_authenticator_app_and_signs_in_with_i
     assert path_of(page) == "/groups"
 
     with page.expect_navigation():
-        page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
+        main_navigation(page).get_by_role("button", name="Sign out").click()
     give_password(page, "facilitator@example.org")
     assert path_of(page) == "/login/second-step"
     assert_no_axe_violations(page)

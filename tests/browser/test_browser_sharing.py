@@ -19,6 +19,7 @@ from app.extensions import db, socketio
 from app.groups import queries as group_queries
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import TherapyGroup
+from app.models_base import utcnow
 from app.realtime.push import notify_data_changed
 from app.realtime.sockets import account_sids
 from app.supporters import services as supporter_services
@@ -35,6 +36,10 @@ MEASURES = "Questionnaire results as bands over time (never my answers)"
 NOTES = "They may send me short notes of encouragement"
 NOT_YET = "(not available in Momentum yet: you can allow it now, and they will see it once it is)"
 DRAFT = "Proud of you for going out"
+ENDED = "This is no longer shared with you. Access has ended."
+# What Jordan reads: of Alex, in the third person.
+A_SESSIONS, A_MEASURES, A_NOTES = "Alex's sessions and attendance", "Alex's questionnaire results", "Your notes to Alex"
+KINDS = ["Sessions and attendance", "Questionnaire results", "Notes of encouragement from you"]
 
 
 def flashes(page):
@@ -44,7 +49,8 @@ def flashes(page):
 def check_in(page, mood: int, note: str, assert_no_axe_violations) -> None:
     """A check-in between sessions, from the patient's home page."""
     page.get_by_role("link", name="Home", exact=True).click()
-    page.get_by_label("Mood today, from 0 (very low) to 10 (very good)").fill(str(mood))
+    page.get_by_role("group", name="Mood today, from 0 (very low) to 10 (very good)").get_by_role(
+        "radio", name=str(mood), exact=True).check()
     page.get_by_label("A line about today (optional)").fill(note)
     page.get_by_role("button", name="Check in", exact=True).click()
     expect(flashes(page)).to_contain_text("Thank you for checking in.")
@@ -53,8 +59,10 @@ def check_in(page, mood: int, note: str, assert_no_axe_violations) -> None:
 
 def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(signed_in, visit, assert_fits,
                                                                             assert_no_axe_violations, in_app):
-    next_session = in_app(lambda: group_queries.next_occurrence(
-        db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))).id)
+    # The next session to start (the demo's session on now has started: it is no longer among the upcoming ones).
+    next_session = in_app(lambda: group_queries.occurrences(
+        db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP)), start=utcnow(),
+        include_cancelled=False)[0].id)
     alex = signed_in("alex@example.org", viewport=NARROW)
 
     # The demo consent goes first (one tap), then Alex shares three things with Jordan, one of them not in Momentum
@@ -64,13 +72,32 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     jordan_card = alex.get_by_role("article", name=re.compile("^Jordan"))
     jordan_card.get_by_role("button", name="Stop sharing with Jordan").click()
     expect(flashes(alex)).to_contain_text("You stopped sharing with Jordan. They no longer see anything.")
-    expect(jordan_card.locator(".consent").first).to_contain_text("Stopped")
+    # Current sharing first (none now); what was shared before is folded into a dated history.
+    expect(jordan_card).to_contain_text("Nothing is shared with Jordan now.")
+    history = jordan_card.locator("details.fold").filter(has_text="Earlier sharing with Jordan (1)")
+    expect(history.locator("li")).not_to_be_visible()
+    history.get_by_text("Earlier sharing with Jordan (1)").click()
+    expect(history.locator("li")).to_contain_text(re.compile(r"Stopped\s+on \d+ \w+ \d{4}"))
+    assert_no_axe_violations(alex)
+    assert_fits(alex)
     jordan_card.get_by_text("Share something else with Jordan").click()
     for label in (SESSIONS, NOTES):
         jordan_card.get_by_label(label).check()
     jordan_card.get_by_label(f"{MEASURES} {NOT_YET}").check()
+    expect(jordan_card.get_by_label("Share data from (optional)")).to_be_visible()
     assert_no_axe_violations(alex)
-    jordan_card.get_by_role("button", name="Share", exact=True).click()
+    assert_fits(alex)
+
+    # Before anything is shared, Alex sees Jordan's page as Jordan will, then confirms.
+    jordan_card.get_by_role("button", name="See what Jordan will see").click()
+    expect(alex.get_by_role("heading", level=1)).to_have_text("What Jordan will see")
+    preview = alex.locator("#shared-preview")
+    expect(preview.get_by_role("heading", level=2)).to_have_text(
+        ["What Alex shares with you", A_SESSIONS, A_MEASURES, A_NOTES])
+    expect(preview.get_by_label("A short note of encouragement")).to_be_disabled()
+    assert_no_axe_violations(alex)
+    assert_fits(alex)
+    alex.get_by_role("button", name="Confirm: share this with Jordan").click()
     expect(flashes(alex)).to_contain_text("You are now sharing with Jordan.")
     active = jordan_card.locator(".consent").filter(has_text="Sharing")
     expect(active.get_by_role("listitem")).to_have_count(3)
@@ -83,13 +110,22 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
 
     # Jordan sees exactly those three, the one without data said plainly, and never what Alex writes.
     jordan = signed_in("jordan@example.org", viewport=NARROW)
-    jordan.get_by_role("region", name="People who share with you").get_by_role("link", name="Alex").click()
+    # Jordan's home says whose data, which kinds, and until when.
+    people = jordan.get_by_role("region", name="People who share with you")
+    expect(people.get_by_role("heading", level=3)).to_have_text(["Alex"])
+    expect(people.locator(".shared-terms li")).to_have_text([re.compile(rf"^{kind} until \d+ \w+ \d{{4}}$")
+                                                             for kind in KINDS])
+    assert_no_axe_violations(jordan)
+    assert_fits(jordan)
+    people.get_by_role("link", name="See what Alex shares").click()
     expect(jordan.get_by_role("heading", level=1)).to_have_text("Shared by Alex")
     content = jordan.locator("#shared-content")
-    expect(content.get_by_role("heading", level=2)).to_have_text([SESSIONS, MEASURES, NOTES])
-    expect(content.get_by_role("region", name=MEASURES)).to_contain_text("This part is not available in Momentum yet.")
+    expect(content.get_by_role("heading", level=2)).to_have_text(
+        ["What Alex shares with you", A_SESSIONS, A_MEASURES, A_NOTES])
+    expect(content.get_by_role("region", name=A_MEASURES)).to_contain_text(
+        "This part is not available in Momentum yet.")
     expect(content.get_by_text("Average mood per week")).to_have_count(0)  # no longer shared
-    sessions = content.get_by_role("region", name=SESSIONS)
+    sessions = content.get_by_role("region", name=A_SESSIONS)
     expect(sessions.get_by_text("Next sessions")).to_be_visible()
     expect(sessions.get_by_text("Cancelled")).to_have_count(0)
     assert_no_axe_violations(jordan)
@@ -114,14 +150,19 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     assert_no_axe_violations(jordan)
     assert_fits(jordan)
 
-    # Alex stops sharing while Jordan's page is open: the page stops updating at once.
+    # Alex stops sharing while Jordan's page is open: at once the page holds nothing of it, says so, and stops
+    # updating.
     alex.goto("/sharing")
     jordan_card.get_by_role("button", name="Stop sharing with Jordan").click()
     expect(flashes(alex)).to_contain_text("You stopped sharing with Jordan. They no longer see anything.")
+    expect(jordan.locator("#shared-status")).to_have_text(ENDED)
+    expect(content).to_be_empty()
     morgan.get_by_role("button", name="Restore this session").click()
     jordan.wait_for_timeout(1500)  # a push would have arrived and been fetched by now
     assert len(refreshes) == 1
-    expect(sessions.get_by_text("Cancelled").first).to_be_visible()
+    expect(content).to_be_empty()
+    assert_no_axe_violations(jordan)
+    assert_fits(jordan)
 
     # A reload says access has ended, without saying why.
     response = jordan.reload()
@@ -134,12 +175,12 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     # Alex reads both looks (the first load, and the live refresh), each with what it showed (measures, with nothing
     # behind them, were not looked at), and nothing after the end.
     alex.goto("/sharing")
-    log = alex.get_by_role("table", name="Access log")
-    rows = log.locator("tbody tr")
+    log = alex.get_by_role("list", name="Access log")
+    rows = log.get_by_role("listitem")
     expect(rows).to_have_count(2)
     for row in rows.all():
-        expect(row.get_by_role("cell").nth(1)).to_have_text("Jordan")
-        expect(row.get_by_role("cell").nth(2)).to_have_text(f"{NOTES}; {SESSIONS}")
+        expect(row.locator(".who")).to_have_text("Jordan")
+        expect(row.locator(".what")).to_have_text(f"{NOTES}; {SESSIONS}")
     assert_no_axe_violations(alex)
     assert_fits(alex)
 
@@ -181,7 +222,7 @@ def test_sharing_that_ends_just_before_a_live_refresh_is_said_and_the_page_stops
     jordan.route(f"**/shared/{alex_id}", sharing_ends_on_the_way)
     in_app(lambda: notify_data_changed(alex_id, DataClass.SESSIONS.value))  # a session moved, say
 
-    expect(jordan.locator("#shared-status")).to_have_text("Access has ended.")
+    expect(jordan.locator("#shared-status")).to_have_text(ENDED)
     expect(content.get_by_role("heading", name="Access has ended")).to_be_visible()
     expect(content).not_to_contain_text("Next sessions")
     assert_no_axe_violations(jordan)

@@ -1,3 +1,21 @@
+// A member's home page while their call for support is open: the moment a facilitator has seen it, the page says so
+// (the push is a notification; a reload reads the same from the database).
+(function () {
+  "use strict";
+  var call = document.getElementById("support-call");
+  if (!call || call.dataset.open !== "true" || !window.MomentumLive) return;
+  var socket = window.MomentumLive.open({});
+  socket.on("support_seen", function (seen) {
+    if (String(seen.alert_id) !== call.dataset.alertId || !seen.seen_by) return;
+    var line = document.createElement("p");
+    line.textContent = call.dataset.seen.replace("{name}", seen.seen_by);
+    call.replaceChildren(line);
+    call.className = "notice notice-ok";
+    call.dataset.open = "false";
+    socket.disconnect();
+  });
+})();
+
 // The facilitator's home page: safety alerts and check-ins between sessions arrive live (a visual cue, never a
 // sound) while the page is open. The database is the record: after a reconnect, and every minute in case a push was
 // lost (Redis down, say), the page asks the server what is open now (live.js keeps the connection).

@@ -82,6 +82,7 @@
         forget(item.client_id);
         if (item.kind === "support") {
           lastSupport = { client_id: item.client_id, at: Date.now() };
+          if (state) state.support = { seen_by: null }; // this call, not one seen before it
           showSupport(true);
         } else {
           showOwn(ack.checkin);
@@ -119,21 +120,32 @@
     send(item);
   }
 
+  function moodLine(mood) {
+    return texts.mood_line.replace("{mood}", String(mood)).replace("{word}", texts.mood_words[mood] || "");
+  }
   function describe(c) {
     if (!c.checked_in) return "";
     if (c.passed) return texts.passed;
-    if (c.mood === undefined) return texts.checked_in;
-    var parts = [texts.mood + " " + c.mood + "/10"];
+    if (c.mood === undefined || c.mood === null) return texts.checked_in;
+    var parts = [moodLine(c.mood)];
     if (c.energy) parts.push(texts.energy + ": " + (texts[c.energy] || c.energy));
     if (c.note) parts.push("“" + c.note + "”");
     return parts.join(" · ");
   }
   function showOwn(c) { setText($("own-checkin"), texts.saved + " " + describe(c)); }
-  function showSupport(told) {
+  // seenBy: the facilitator who has seen the call; focus: false when the page only shows again what it knew.
+  function showSupport(told, seenBy, focus) {
     var box = $("support-confirmation");
     if (!box) return;
-    setText($("support-status"), told ? texts.support_sent : texts.support_sending);
-    if (box.hidden) { box.hidden = false; box.focus(); }
+    var text = seenBy ? texts.support_seen.replace("{name}", seenBy) : (told ? texts.support_sent : texts.support_sending);
+    setText($("support-status"), text);
+    box.classList.toggle("support-seen", !!seenBy);
+    if (box.hidden) { box.hidden = false; if (focus !== false) box.focus(); }
+  }
+  function renderSupport(support) {
+    if (isFacilitator || !support) return;
+    if (pending().some(function (i) { return i.kind === "support" && i.session_id === sessionId; })) return;
+    showSupport(true, support.seen_by, false);
   }
 
   // Lists are updated in place, item by item (keyed): an unchanged item keeps its node, so a button keeps the
@@ -141,6 +153,8 @@
   function renderList(id, items, render, keyOf) {
     var list = $(id); if (!list) return;
     var focused = list.contains(document.activeElement) ? document.activeElement : null;
+    var focusedItem = focused && focused.closest("[data-key]");
+    var focusedKey = focusedItem ? focusedItem.dataset.key : undefined;
     var old = {};
     Array.prototype.forEach.call(list.children, function (child) { old[child.dataset.key] = child; });
     var kept = [];
@@ -160,12 +174,24 @@
       if (node === cursor) { cursor = cursor.nextElementSibling; return; }
       list.insertBefore(node, cursor);
     });
-    if (focused && document.activeElement !== focused) keepFocus(list, focused);
+    if (focused && document.activeElement !== focused) keepFocus(list, focused, focusedKey);
   }
   // The focused item moved or went (an alert acknowledged, a hand lowered): focus stays in the list, or goes to the
   // heading of its section, never back to the top of the page.
-  function keepFocus(list, focused) {
+  function keepFocus(list, focused, key) {
     if (list.contains(focused)) { focused.focus(); return; }
+    // The item was drawn anew (a tile whose hand went down): the same button in it, else its first, else its heading.
+    var again = key !== undefined && list.querySelector('[data-key="' + key + '"]');
+    if (again) {
+      var same = Array.prototype.filter.call(again.querySelectorAll("button"), function (b) {
+        return b.textContent === focused.textContent;
+      })[0] || again.querySelector("button") || again.querySelector("h3");
+      if (same) {
+        if (same.tagName === "H3") same.setAttribute("tabindex", "-1");
+        same.focus();
+        return;
+      }
+    }
     var target = list.querySelector("button");
     if (!target) {
       target = list.previousElementSibling;
@@ -186,7 +212,7 @@
   }
   function render() {
     if (!state) return;
-    if (inRoom) status(state.open ? texts.open : texts.closed);
+    if (inRoom) status(state.open ? (isFacilitator && state.members_from) || texts.open : texts.closed);
     var speaker = $("current-speaker");
     setText(speaker, state.speaker ? state.speaker.name : texts.nobody);
     renderList("speaker-order", state.order || [], function (p) {
@@ -218,7 +244,75 @@
       hand.dataset.raised = raised ? "true" : "false";
       setText(hand, raised ? texts.hand_down : texts.hand_up);
     }
-    if (isFacilitator) renderAlerts();
+    if (isFacilitator) { renderAlerts(); renderControls(); renderTiles(); }
+    else renderSupport(state.support);
+  }
+  // The controls that fit the room's state: open it while it is closed; while it is open, a round to start, or the
+  // turns of the round under way, and closing it.
+  function renderControls() {
+    var open = !!state.open, speaking = !!state.speaker;
+    var shown = { open_room: !open, close_room: open, start_round: open && !speaking,
+                  next_speaker: open && speaking, skip_speaker: open && speaking };
+    var focused = document.activeElement;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-action]"), function (button) {
+      button.hidden = !shown[button.dataset.action];
+    });
+    if (focused && focused.dataset && focused.dataset.action && focused.hidden) {
+      var next = document.querySelector("[data-action]:not([hidden])");
+      if (next) next.focus();
+    }
+  }
+  // One tile per member of the group, present or not: what they said, whether their hand is up, whether they speak
+  // now, whether an alert of theirs is open.
+  function renderTiles() {
+    var here = {}, hands = {}, left = {}, checkins = {}, alerts = {}, turns = {};
+    (state.present || []).forEach(function (p) { here[p.user_id] = true; });
+    (state.hands || []).forEach(function (p) { hands[p.user_id] = true; });
+    (state.left_early || []).forEach(function (p) { left[p.user_id] = true; });
+    (state.checkins || []).forEach(function (c) { checkins[c.user_id] = c; });
+    (state.order || []).forEach(function (p, i) { turns[p.user_id] = i + 1; });
+    (state.alerts || []).forEach(function (a) { if (!a.acknowledged) alerts[a.user_id] = a; });
+    var members = state.members || [];
+    setText($("group-count"), "(" + texts.members_here.replace("{here}", String(members.filter(function (m) {
+      return here[m.user_id] && !left[m.user_id];
+    }).length)).replace("{all}", String(members.length)) + ")");
+    renderList("tiles", members, function (m) {
+      var present = here[m.user_id] && !left[m.user_id];
+      var speaking = state.speaker && state.speaker.user_id === m.user_id;
+      var li = el("li", null, "tile" + (present ? "" : " tile-away") + (speaking ? " tile-speaking" : "") +
+                              (alerts[m.user_id] ? " tile-alert" : ""));
+      var head = el("div", null, "tile-head");
+      var name = el("h3", m.name, "tile-name");
+      name.id = "tile-" + m.user_id + "-name";
+      head.appendChild(name);
+      head.appendChild(el("span", left[m.user_id] ? texts.left_early_badge : (present ? texts.here : texts.away),
+                          "badge " + (present ? "badge-ok" : "badge-muted")));
+      li.appendChild(head);
+      var c = checkins[m.user_id];
+      var line = el("p", c ? null : texts.not_checked_in, "tile-checkin" + (c ? "" : " muted"));
+      if (c) {
+        line.textContent = c.passed ? texts.passed : moodLine(c.mood);
+        if (!c.passed && c.energy) line.textContent += " · " + texts.energy + ": " + (texts[c.energy] || c.energy);
+      }
+      li.appendChild(line);
+      if (c && c.note) li.appendChild(el("p", "“" + c.note + "”", "tile-note"));
+      // The tile's state and what can be done about it, in one wrapping row: badges first, then the buttons.
+      var foot = el("div", null, "tile-foot");
+      var flags = el("span", null, "tile-flags");
+      if (alerts[m.user_id]) {
+        flags.appendChild(el("span", alerts[m.user_id].kind === "need_support" ? texts.alert_need_support
+                                                                                 : texts.alert_low_mood,
+                             "badge badge-danger"));
+      }
+      if (speaking) flags.appendChild(el("span", texts.speaker, "badge badge-info"));
+      else if (turns[m.user_id]) flags.appendChild(el("span", texts.turn.replace("{n}", turns[m.user_id]), "badge badge-muted"));
+      if (hands[m.user_id]) flags.appendChild(el("span", texts.hand_raised, "badge badge-warn"));
+      if (flags.childNodes.length) foot.appendChild(flags);
+      if (hands[m.user_id]) foot.appendChild(control(texts.lower_hand, "lower_hand", { user_id: m.user_id }, name));
+      if (present) foot.appendChild(control(texts.left_early, "mark_left_early", { user_id: m.user_id }, name));
+      if (foot.childNodes.length) li.appendChild(foot);
+      return li;
+    }, byUser);
   }
   function renderAlerts() {
     var open = (state.alerts || []).filter(function (a) { return !a.acknowledged; });
@@ -260,6 +354,7 @@
     state.alerts = (state.alerts || []).filter(function (a) { return a.id !== alert.id; });
     if (!alert.acknowledged) state.alerts.push(alert);
     renderAlerts();
+    if (state.members) renderTiles();
   }
 
   // Entering, the lobby, and keeping up ------------------------------------------------------------------------------
@@ -325,7 +420,8 @@
     if (s.session_id !== sessionId) return;
     if (!inRoom) { if (s.open) enter(); return; } // waiting in the lobby: the room opened
     var keep = { checkins: state.checkins, alerts: state.alerts, me: state.me, facilitator: state.facilitator,
-                 visibility: state.visibility };
+                 visibility: state.visibility, members: state.members, members_from: state.members_from,
+                 support: state.support };
     var wasOpen = state.open;
     state = Object.assign({}, s, keep);
     if (!s.open && !isFacilitator) { leaveRoom(); return; } // the room closed: members wait in the lobby
@@ -343,16 +439,28 @@
     render();
   });
   socket.on("alert", function (a) { if (a.session_id === sessionId) mergeAlert(a); });
+  // A facilitator has seen this member's call for support: said at once, in calm words (a sync reads it again).
+  socket.on("support_seen", function (seen) {
+    if (isFacilitator || seen.session_id !== sessionId) return;
+    if (state) state.support = seen;
+    renderSupport(seen); // in the lobby too, where the call may have gone from
+  });
 
   forgetOtherAccounts();
   var form = $("checkin-form");
   if (form) {
-    var range = $("mood"), output = $("mood-value");
-    range.addEventListener("input", function () { output.textContent = range.value; });
+    var missing = $("mood-missing");
+    form.addEventListener("change", function () { missing.hidden = true; });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var mood = form.querySelector("input[name=mood]:checked");
+      if (!mood) { // a mood, or a pass: nothing is sent without one
+        missing.hidden = false;
+        form.querySelector("input[name=mood]").focus();
+        return;
+      }
       var energy = form.querySelector("input[name=energy]:checked");
-      submit({ mood: parseInt(range.value, 10), energy: energy ? energy.value : null, note: $("note").value.trim() });
+      submit({ mood: parseInt(mood.value, 10), energy: energy ? energy.value : null, note: $("note").value.trim() });
     });
   }
   Array.prototype.forEach.call(document.querySelectorAll(".mood-tap"), function (button) {

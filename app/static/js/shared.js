@@ -1,6 +1,7 @@
 // The supporter's page: refreshed from the server when the patient's shared data changes, and only while a consent
-// allows it. When access ends the server takes this socket out of the room; the next refresh says access has ended.
-// live.js keeps the connection.
+// allows it. When access ends (stopped, on hold, expired) the server says so before it takes this socket out of the
+// room: the page drops everything it was showing at once and says it is no longer shared. live.js keeps the
+// connection.
 (function () {
   "use strict";
   var content = document.getElementById("shared-content");
@@ -13,7 +14,14 @@
   function end() {
     ended = true;
     status.textContent = content.dataset.ended;
+    status.classList.add("notice", "notice-info");
     socket.disconnect();
+  }
+  // Nothing of what was shared stays in the page, not even hidden: the content is removed, not covered.
+  function drop() {
+    if (ended) return;
+    content.replaceChildren();
+    end();
   }
   function refresh() {
     if (ended) return;
@@ -22,8 +30,9 @@
         return response.text().then(function (html) { return { ok: response.ok, html: html }; });
       })
       .then(function (result) {
-        // The server renders and escapes the fragment; it is this site's own markup.
-        if (result.ok) replaceKeepingDrafts(result.html);
+        // The server renders and escapes the fragment; it is this site's own markup. A refresh that set out before
+        // access ended must not bring the data back.
+        if (result.ok) { if (!ended) replaceKeepingDrafts(result.html); }
         else { content.innerHTML = result.html; end(); }
       })
       .catch(function () { /* offline: the next reconnect refreshes */ });
@@ -52,9 +61,11 @@
   // again is the page re-read after a reconnect (a push missed meanwhile is not replayed).
   function join(reconnected) {
     socket.emit("join_shared", { patient_id: patientId }, function (ack) {
+      if (ack && ack.error === "access_ended") { drop(); return; }
       if (!ack || !ack.ok) { end(); return; }
       if (reconnected) refresh();
     });
   }
   socket.on("shared_update", function (data) { if (data.patient_id === patientId) refresh(); });
+  socket.on("shared_ended", function (data) { if (data.patient_id === patientId) drop(); });
 })();
