@@ -90,7 +90,7 @@ def test_without_a_data_period_the_preview_says_plainly_that_no_goal_will_show(c
     html = post(client, f"/sharing/supporters/{link.id}/preview",
                 {"data_classes": [GOALS], "days": "30"}).get_data(as_text=True)
     assert "No goals to show yet." in html and GOAL not in html
-    assert "Nothing from before" in html and "30 March 2026" in html[html.index("Nothing from before"):]
+    assert "Nothing from before" in html and "Mon 30 Mar 2026" in html[html.index("Nothing from before"):]
 
 
 def test_change_brings_the_chosen_terms_back_into_the_form(client, login, post, patient, supporter):
