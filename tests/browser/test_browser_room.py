@@ -368,6 +368,17 @@ LAPTOP = {"width": 1280, "height": 800}
 MORE_MEMBERS = ("Robin", "Kim", "Maximiliana", "Jo", "Fran", "Bartholomew", "Lee", "Noor", "Ana Sofía")
 
 
+# Whether what the browser draws at an element's bottom corners is the element itself (or its label): nothing, such
+# as a bar pinned to the bottom of the screen, covers it.
+UNCOVERED = """el => {
+  const r = el.getBoundingClientRect();
+  return [[r.left + 2, r.bottom - 2], [r.right - 2, r.bottom - 2]].every(([x, y]) => {
+    const hit = document.elementFromPoint(x, y);
+    return hit !== null && (el.contains(hit) || hit.contains(el) || [...(el.labels || [])].some(l => l.contains(hit)));
+  });
+}"""
+
+
 def bottom_of(locator) -> float:
     box = locator.bounding_box()
     assert box is not None, f"{locator} is not shown"
@@ -392,6 +403,7 @@ def test_a_member_on_a_phone_has_the_checkin_and_support_on_the_first_screen(sig
     for control in first_screen:
         expect(control).to_be_visible()
         assert bottom_of(control) <= PHONE["height"], f"{control} is below the first screen"
+        assert control.evaluate(UNCOVERED), f"{control} is covered by something drawn over it"
     # The call for support has a colour of its own (calm, not the alarm red of an error), and "Raise my hand" is the
     # quieter, secondary control.
     colours = alex.evaluate("""() => ['#support-button', '#checkin-form button[type=submit]', '#hand-button']
