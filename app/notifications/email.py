@@ -30,10 +30,17 @@ def queue_email(to: str, subject: str, body: str) -> None:
 mail_log = logging.getLogger("momentum.mail")
 
 
+class _StandardError(logging.Handler):
+    """Writes to whatever standard error is when the record comes, not when the handler was made."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
 def print_suppressed_mail() -> None:
     """Send suppressed emails to standard error (once per process)."""
     if not mail_log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StandardError()
         handler.setFormatter(logging.Formatter("%(message)s"))
         mail_log.addHandler(handler)
         mail_log.setLevel(logging.INFO)
