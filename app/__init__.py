@@ -39,6 +39,8 @@ from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
 from app.notifications.email import print_suppressed_mail
+from app.peers import bp as peers_bp
+from app.peers import models as _peer_models  # noqa: F401  (peer pairs' tables, until their pages are wired)
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -224,7 +226,7 @@ def _select_timezone() -> str | None:
 def register_blueprints(app: Flask) -> None:
     """Every domain's pages, API, socket events and panels, in one place."""
     app.register_blueprint(health.bp)
-    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp):
+    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp):
         app.register_blueprint(blp)
     for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
         register_api_blueprint(blp)
