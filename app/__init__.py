@@ -40,7 +40,11 @@ from app.groups import session_pages as _session_pages  # noqa: F401  (the sessi
 from app.groups.api import blp as groups_api
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
+from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
+from app.peers import chat_routes as _pair_chat_pages  # noqa: F401  (the pair chat's page, on peers.bp)
 from app.peers import models as _peer_models  # noqa: F401  (peer pairs' tables, until their pages are wired)
+from app.peers import purge as peer_purge
+from app.peers.chat_api import blp as pair_chat_api
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -230,9 +234,11 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blp)
     for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
         register_api_blueprint(blp)
+    register_api_blueprint(pair_chat_api)
     errors.register(app)
     register_socket_handlers()
     app.before_request(consent_sweep.start_once)
+    app.before_request(peer_purge.start_once)
     register_panels()
 
 
@@ -283,3 +289,4 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     cli.register(app)
+    app.cli.add_command(peer_purge.peers_cli)

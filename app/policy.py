@@ -18,6 +18,7 @@ from app.extensions import db
 from app.groups import queries as group_queries
 from app.groups.models import MembershipStatus
 from app.models_base import utcnow
+from app.peers.models import MemberResponse, PairStatus
 from app.refusal import Refusal
 from app.supporters import queries as supporter_queries
 from app.supporters.models import ConsentState, DataClass
@@ -478,3 +479,15 @@ def can_view_patient_supporters(user, patient_id: int) -> bool:
 def require_view_patient_supporters(user, patient_id: int) -> None:
     if not can_view_patient_supporters(user, patient_id):
         raise Denied(subject_id=patient_id)
+
+
+
+def is_pair_member(user, pair) -> bool:
+    """One of the pair's two members, who accepted it and has not left it (its facilitators never read its words)."""
+    member = pair.member(user.id) if pair is not None and _signed_in(user) else None
+    return member is not None and member.response == MemberResponse.ACCEPTED and member.left_at is None
+
+
+def can_chat_in_pair(user, pair) -> bool:
+    """While the pair is active (not paused, not ended: a block ends it) and the member is still in its group."""
+    return is_pair_member(user, pair) and pair.status == PairStatus.ACTIVE and _membership_active(user, pair.group)
