@@ -58,7 +58,7 @@ def hidden(model, object_id: int) -> NoReturn:
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation", "audit"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
-    RoleName.PATIENT: {"home", "profile", "groups", "goals", "sharing"},
+    RoleName.PATIENT: {"home", "profile", "groups", "peers", "goals", "sharing"},
     RoleName.SUPPORTER: {"home", "profile", "shared"},
 }
 
@@ -334,6 +334,17 @@ def can_follow_alerts(user) -> bool:
 def require_follow_alerts(user) -> None:
     if not can_follow_alerts(user):
         raise Forbidden()
+
+
+def is_pair_member(user, pair) -> bool:
+    """A pair's space is its two members' alone: its facilitators see how it goes, never what is written in it."""
+    return (role_of(user) == RoleName.PATIENT and pair is not None and pair.organisation_id == user.organisation_id
+            and pair.member(user.id) is not None)
+
+
+def require_pair_member(user, pair) -> None:
+    if not is_pair_member(user, pair):
+        raise Denied()
 
 
 # Supporters and consent ----------------------------------------------------------------------------------------------
