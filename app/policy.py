@@ -493,12 +493,8 @@ def require_view_patient_supporters(user, patient_id: int) -> None:
 
 
 
-def is_pair_member(user, pair) -> bool:
-    """One of the pair's two members, who accepted it and has not left it (its facilitators never read its words)."""
-    member = pair.member(user.id) if pair is not None and _signed_in(user) else None
-    return member is not None and member.response == MemberResponse.ACCEPTED and member.left_at is None
-
-
 def can_chat_in_pair(user, pair) -> bool:
-    """While the pair is active (not paused, not ended: a block ends it) and the member is still in its group."""
-    return is_pair_member(user, pair) and pair.status == PairStatus.ACTIVE and _membership_active(user, pair.group)
+    """A member who accepted, still in the pair and its group, while it is active (not paused, not ended)."""
+    member = pair.member(user.id) if is_pair_member(user, pair) else None
+    return (member is not None and member.response == MemberResponse.ACCEPTED and member.left_at is None
+            and pair.status == PairStatus.ACTIVE and _membership_active(user, pair.group))

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from room_fixtures import *  # noqa: F403
-from room_fixtures import ack, add_member, received
+from room_fixtures import CRISIS, ack, add_member, received
 from sqlalchemy import func, select
 
 from app.accounts.models import RoleName
@@ -19,8 +19,18 @@ from app.audit import AuditEvent
 from app.extensions import db
 from app.models_base import utcnow
 from app.peers import purge
-from app.peers.chat import close_chat, pair_chat_room
-from app.peers.models import MESSAGE_MAX, MemberResponse, PairStatus, PeerMessage, PeerPair, PeerPairMember
+from app.peers import services as peer_services
+from app.peers.chat import pair_chat_room
+from app.peers.models import (
+    MESSAGE_MAX,
+    ConcernKind,
+    MemberResponse,
+    PairStatus,
+    PeerConcern,
+    PeerMessage,
+    PeerPair,
+    PeerPairMember,
+)
 from app.realtime.push import queue_push
 
 
@@ -171,24 +181,24 @@ def test_a_pair_that_is_not_active_refuses_its_chat(chat, connect_as, status, ap
     assert stored_messages(pair.id) == []
 
 
-def test_a_member_who_left_the_pair_finds_nothing(chat, connect_as, joined):
+def test_a_member_who_left_the_pair_is_refused(chat, connect_as):
     chat["pair"].member(chat["olly"].id).left_at = utcnow()
     db.session.commit()
     olly = connect_as(chat["olly"])
-    assert ack(olly, "join_pair_chat", {"pair_id": chat["pair"].id}) == {"ok": False, "error": "not_found"}
+    assert ack(olly, "join_pair_chat", {"pair_id": chat["pair"].id})["error"] == "pair_not_active"
 
 
-def test_a_pair_that_ends_takes_every_socket_out_of_its_chat(chat, joined):
-    """Ending a pair (a block ends it) closes its chat: sockets already in it hear nothing more of it."""
+def test_a_block_takes_both_members_out_of_the_chat_at_once(chat, joined):
+    """Blocking ends the pair and closes its live room: sockets already in the chat hear nothing more of it."""
     pat, olly = joined(chat["pat"]), joined(chat["olly"])
     pair = chat["pair"]
-    pair.status = PairStatus.ENDED
-    close_chat(pair)
+    peer_services.block(chat["olly"], pair)
     db.session.commit()
-    queue_push("pair_message", {"pair_id": pair.id, "body": "after the end"}, pair_chat_room(pair.id))
+    queue_push("pair_typing", {"pair_id": pair.id, "user_id": chat["olly"].id, "typing": True},
+               pair_chat_room(pair.id))
     db.session.commit()
 
-    assert received(olly, "pair_message") == [] and received(pat, "pair_message") == []
+    assert received(pat, "pair_typing") == [] and received(olly, "pair_typing") == []
     assert send(pat, pair.id, "wait")["error"] == "pair_not_active"
     assert ack(olly, "join_pair_chat", {"pair_id": pair.id})["error"] == "pair_not_active"
 
@@ -378,3 +388,33 @@ def test_the_api_lists_sends_once_and_deletes(chat, client, api_token, joined):
     assert client.delete(f"{url}/{message_id}", headers=headers).status_code == 204
     assert received(olly, "pair_message_deleted") == [{"pair_id": chat["pair"].id, "id": message_id}]
     assert client.get(url, headers=headers).json["messages"] == []
+
+
+# Risk phrases ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("words", ["Honestly I want to die some days", "A veces pienso que no puedo más"])
+def test_a_message_with_a_risk_phrase_is_sent_and_alerts_the_facilitators_with_it_alone(chat, joined, connect_as,
+                                                                                        words):
+    pat, olly = joined(chat["pat"]), joined(chat["olly"])
+    facilitator = connect_as(chat["facilitator"])
+    send(pat, chat["pair"].id, "An ordinary first message", "plain-key-0001")
+    assert db.session.scalar(select(func.count(PeerConcern.id))) == 0
+
+    answer = send(pat, chat["pair"].id, words, "risk-key-00001")
+
+    assert answer["ok"] is True and answer["support"]["phone"] == CRISIS["crisis_phone"]
+    assert [m["body"] for m in received(olly, "pair_message")] == ["An ordinary first message", words]
+    concern = db.session.scalar(select(PeerConcern))
+    assert concern.kind == ConcernKind.RISK_PHRASE and concern.subject_id == chat["pat"].id
+    assert concern.message_ids == [answer["message"]["id"]] and concern.reporter_id is None
+    alerts = received(facilitator, "alert")
+    assert len(alerts) == 1 and words not in repr(alerts)
+    assert received(olly, "alert") == []
+
+
+def test_a_retried_message_with_a_risk_phrase_alerts_once_and_shows_help_again(chat, joined):
+    pat = joined(chat["pat"])
+    send(pat, chat["pair"].id, "I want to die", "risk-key-00002")
+    assert send(pat, chat["pair"].id, "I want to die", "risk-key-00002")["support"]
+    assert db.session.scalar(select(func.count(PeerConcern.id))) == 1

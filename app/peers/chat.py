@@ -17,7 +17,9 @@ from app.groups.models import Membership
 from app.input_checks import CONTROLS_IN_TEXT, UNPAIRED_SURROGATE
 from app.models_base import utcnow
 from app.peers.models import MESSAGE_MAX, PeerMessage, PeerPair
-from app.realtime.push import queue_close_room, queue_enter_room, queue_push
+from app.peers.risk import check_risk
+from app.peers.services import peer_pair_room, raise_risk_alert
+from app.realtime.push import queue_enter_room, queue_push
 from app.refusal import Refusal
 
 #: What a client may use as a message's idempotency key.
@@ -33,8 +35,9 @@ class ChatRefusal(Refusal):
 
 
 def pair_chat_room(pair_id: int) -> str:
-    """Every socket of the pair's two members that has joined its chat."""
-    return f"pair:{pair_id}"
+    """The pair's live room, shared with its space (closed, on every process, when the pair ends or a member blocks
+    the other: nothing more of the chat reaches either member)."""
+    return peer_pair_room(pair_id)
 
 
 def load_chat_pair(user: User, pair_id: int) -> PeerPair:
@@ -52,12 +55,6 @@ def load_chat_pair(user: User, pair_id: int) -> PeerPair:
 def enter_chat(pair: PeerPair, sid: str) -> None:
     """Put a socket in the pair's chat room once the transaction commits (a refused join enters nothing)."""
     queue_enter_room(sid, pair_chat_room(pair.id))
-
-
-def close_chat(pair: PeerPair) -> None:
-    """Take every socket out of the pair's chat, on every process, after the commit (the pair ended or a member
-    blocked the other): nothing more of it reaches either member."""
-    queue_close_room(pair_chat_room(pair.id))
 
 
 # Reading ------------------------------------------------------------------------------------------------------------
@@ -149,7 +146,9 @@ def send_message(user: User, pair: PeerPair, body, client_id) -> tuple[PeerMessa
         if stored is None or stored.pair_id != pair.id:
             raise ChatRefusal(_("This message could not be read. Please try again."), field="client_id",
                               code="invalid_client_id")
-        return stored, False, False
+        # A retry may answer a client whose first acknowledgement was lost: it learns again where help is (the
+        # facilitators were alerted the first time).
+        return stored, False, check_risk(user.organisation, stored.body)
     audit.record("peer_message", actor=user, subject=user, target=f"pair:{pair.id}",
                  details={"message_id": message.id})
     pair.member(user.id).last_read_message_id = message.id  # one's own message is read
@@ -159,10 +158,12 @@ def send_message(user: User, pair: PeerPair, body, client_id) -> tuple[PeerMessa
 
 
 def _after_message(user: User, pair: PeerPair, message: PeerMessage) -> bool:
-    """What follows a new message besides its push: the risk-phrase check, which alerts the group's facilitators
-    and answers whether the writer is shown the crisis resources. The risk phrases live with the pair's safety
-    (app/peers/risk.py); until they are wired in, nothing follows."""
-    return False
+    """What follows a new message besides its push: words matching the organisation's risk phrases alert the group's
+    facilitators (with this message only) and answer that the writer is shown the crisis resources."""
+    risky = check_risk(user.organisation, message.body)
+    if risky:
+        raise_risk_alert(user, pair, message_ids=[message.id])
+    return risky
 
 
 def delete_message(user: User, pair: PeerPair, message_id: int) -> PeerMessage:
