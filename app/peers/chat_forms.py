@@ -12,5 +12,5 @@ from app.peers.models import MESSAGE_MAX
 
 class PairMessageForm(MomentumForm):
     client_id = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
-    body = TextAreaField(_l("Message"), validators=[DataRequired(message=_l("Write a message first.")),
+    body = TextAreaField(_l("Your message"), validators=[DataRequired(message=_l("Write a message first.")),
                                                     Length(max=MESSAGE_MAX)])
