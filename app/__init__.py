@@ -40,7 +40,7 @@ from app.groups import session_pages as _session_pages  # noqa: F401  (the sessi
 from app.groups.api import blp as groups_api
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
-from app.peers import models as _peer_models  # noqa: F401  (peer pairs' tables, until their pages are wired)
+from app.peers import routes as peer_routes
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -247,6 +247,7 @@ def register_panels() -> None:
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
+    register_panel("patient", "peers/_dashboard_patient.html", peer_routes.patient_panel, order=45)
     register_panel("patient", "supporters/_dashboard_patient.html", supporter_routes.patient_panel, order=60)
     register_panel("supporter", "supporters/_dashboard_supporter.html", supporter_routes.supporter_panel, order=10)
     register_session_panel("rooms/_session_checkins.html", room_queries.session_checkins_panel, order=10)
