@@ -41,6 +41,7 @@ from app.groups.api import blp as groups_api
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import routes as peer_routes
+from app.peers.api import blp as peers_api
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -228,7 +229,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp):
         app.register_blueprint(blp)
-    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
         register_api_blueprint(blp)
     errors.register(app)
     register_socket_handlers()

@@ -664,6 +664,28 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("peers.end", "POST"): Route(FACILITATOR_DOES, path=_pair, done=lambda w: f"/groups/{w.group.id}/peers"),
     # Reading what was reported goes to the audit trail.
     ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
+    ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),
+    ("peers_api.create_pair", "POST"): Route(API_FACILITATOR_DOES, json=lambda w: {
+        "group_id": w.group.id, "first_id": w.peer.id, "second_id": w.quiet_member.id}),
+    # The group's facilitators see how the pair goes (never a word of it); its members see it as they are told it.
+    ("peers_api.get_pair", "GET"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK),
+                                         path=_pair),
+    # The pair is active already: answering is a conflict.
+    ("peers_api.answer_pair", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=CONFLICT),
+                                             path=_pair, json={"accept": True}),
+    ("peers_api.pause_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.resume_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.leave_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.block_peer", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.end_pair", "POST"): Route(API_FACILITATOR_SEES, path=_pair, ok_writes=True),
+    ("peers_api.list_checkins", "GET"): Route(API_PAIR_MEMBER_SEES, path=_pair),
+    ("peers_api.create_checkin", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE), path=_pair,
+                                                json={"tried": "A cup of tea outside"}),
+    ("peers_api.react", "POST"): Route(API_PAIR_MEMBER_SEES, ok_writes=True, json={"kind": "celebrate"},
+                                       path=lambda w: {"pair_id": w.pair.id, "checkin_id": w.peer_checkin.id}),
+    ("peers_api.report_concern", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
+                                                path=_pair, json={"kind": "worried"}),
+    ("peers_api.get_concern", "GET"): Route(API_FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
 
     # Consents API -----------------------------------------------------------------------------------------------------
     # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).
