@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -195,10 +195,12 @@ def checkin(pair_id: int):
     return _space(pair, checkin_form=form, status=422)
 
 
-@bp.post("/peers/<int:pair_id>/checkins/<int:checkin_id>/reactions/<any(celebrate, thinking_of_you):kind>")
+@bp.post("/peers/<int:pair_id>/checkins/<int:checkin_id>/reactions/<kind>")
 @login_required
 def react(pair_id: int, checkin_id: int, kind: str):
     pair = _my_pair(pair_id)
+    if kind not in {k.value for k in ReactionKind}:
+        abort(404)
     found = queries.checkin_in_pair(pair, checkin_id)
     if found is None:
         flash(_("This check-in is no longer here."), "error")
