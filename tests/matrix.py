@@ -256,13 +256,21 @@ GROUPS_AREA_DONE = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patien
 GOAL_CHANGES = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND)
 API_GOAL_READ = expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=NOT_FOUND)
 CONSENT_SEEN = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK, supporter_active=OK)
-
-#: The pair chat's API: the patient's pair (with a member who is no identity here) is the patient's alone.
-API_PAIR_CHAT = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
+#: A peer pair's space: the patient's pair (with a member who is no identity here) is the patient's alone.
+PAIR_MEMBER_SEES = expect(NOT_FOUND, anonymous=LOGIN, patient=OK)
+PAIR_MEMBER_DOES = expect(NOT_FOUND, anonymous=LOGIN, patient=DONE)
+API_PAIR_MEMBER_SEES = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
 
 
 def _pair(world: World) -> dict[str, int]:
     return {"pair_id": world.pair.id}
+
+
+def _pair_page(world: World) -> str:
+    return f"/peers/{world.pair.id}"
+
+#: The pair chat's API: the patient's pair (with a member who is no identity here) is the patient's alone.
+API_PAIR_CHAT = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
 
 
 def _pair_chat_page(world: World) -> str:
@@ -635,6 +643,58 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("progress_api.create_win", "POST"): Route(
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=NOT_FOUND),
         json=lambda w: {"text": "Made tea", "goal_id": w.goal.id}),
+
+    # Peer pairs: the space is its two members' alone (a member of another pair, of another group, a supporter or a
+    # facilitator finds nothing); the group's facilitators see engagement and propose and end pairs, and read only
+    # what a member reported -------------------------------------------------------------------------------------
+    ("peers.index", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("peers.pair", "GET"): Route(PAIR_MEMBER_SEES, path=_pair),
+    # The pair is active already: the answer is refused (said on the next page), and nothing changes.
+    ("peers.answer", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"accept": "yes"}, done=_pair_page),
+    ("peers.pause", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done=_pair_page),
+    ("peers.resume", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done=_pair_page),
+    ("peers.leave", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done="/peers"),
+    ("peers.block", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done="/peers"),
+    ("peers.rhythm", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"weekday": "2", "time": "19:00"},
+                                    done=_pair_page),
+    ("peers.checkin", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"tried": "A cup of tea outside"},
+                                     done=_pair_page),
+    ("peers.react", "POST"): Route(PAIR_MEMBER_DOES, done=_pair_page, path=lambda w: {
+        "pair_id": w.pair.id, "checkin_id": w.peer_checkin.id, "kind": "celebrate"}),
+    ("peers.share_goal", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form=lambda w: {"goal_id": w.goal.id},
+                                        done=_pair_page),
+    ("peers.stop_sharing", "POST"): Route(PAIR_MEMBER_DOES, path=lambda w: {"pair_id": w.pair.id,
+                                                                            "share_id": w.shared_goal.id},
+                                          done=_pair_page),
+    ("peers.report", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"kind": "worried"}, done=_pair_page),
+    ("peers.group_pairs", "GET"): Route(FACILITATOR_SEES, path=_group),
+    ("peers.propose", "POST"): Route(FACILITATOR_DOES, path=_group, done=lambda w: f"/groups/{w.group.id}/peers",
+                                     form=lambda w: {"first_id": w.peer.id, "second_id": w.quiet_member.id}),
+    ("peers.end", "POST"): Route(FACILITATOR_DOES, path=_pair, done=lambda w: f"/groups/{w.group.id}/peers"),
+    # Reading what was reported goes to the audit trail.
+    ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
+    ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),
+    ("peers_api.create_pair", "POST"): Route(API_FACILITATOR_DOES, json=lambda w: {
+        "group_id": w.group.id, "first_id": w.peer.id, "second_id": w.quiet_member.id}),
+    # The group's facilitators see how the pair goes (never a word of it); its members see it as they are told it.
+    ("peers_api.get_pair", "GET"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK),
+                                         path=_pair),
+    # The pair is active already: answering is a conflict.
+    ("peers_api.answer_pair", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=CONFLICT),
+                                             path=_pair, json={"accept": True}),
+    ("peers_api.pause_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.resume_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.leave_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.block_peer", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.end_pair", "POST"): Route(API_FACILITATOR_SEES, path=_pair, ok_writes=True),
+    ("peers_api.list_checkins", "GET"): Route(API_PAIR_MEMBER_SEES, path=_pair),
+    ("peers_api.create_checkin", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE), path=_pair,
+                                                json={"tried": "A cup of tea outside"}),
+    ("peers_api.react", "POST"): Route(API_PAIR_MEMBER_SEES, ok_writes=True, json={"kind": "celebrate"},
+                                       path=lambda w: {"pair_id": w.pair.id, "checkin_id": w.peer_checkin.id}),
+    ("peers_api.report_concern", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
+                                                path=_pair, json={"kind": "worried"}),
+    ("peers_api.get_concern", "GET"): Route(API_FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
 
     # Consents API -----------------------------------------------------------------------------------------------------
     # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).

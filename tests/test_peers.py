@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.accounts.models import RoleName
 from app.audit import AuditEvent
+from app.demo import load_demo
 from app.extensions import db
 from app.groups import services as group_services
 from app.groups.models import MembershipStatus
@@ -238,3 +239,15 @@ def test_the_nudge_comes_after_a_missed_planned_checkin_only(facilitator, peers,
     services.add_checkin(alex, pair, tried="Tea with a neighbour")
     assert not queries.needs_nudge(pair, alex)
     assert queries.needs_nudge(pair, sam)
+
+
+def test_the_demo_has_alex_and_sam_as_an_active_pair_with_checkins_and_messages(app):
+    accounts = load_demo()
+    db.session.commit()
+    alex = accounts["alex@example.org"]
+    pairs = queries.pairs_of(alex)
+    assert [p.status for p in pairs] == [PairStatus.ACTIVE]
+    assert {m.user.display_name for m in pairs[0].members} == {"Alex", "Sam"}
+    assert len(queries.checkins(pairs[0])) == 3 and queries.shared_goals(pairs[0])
+    load_demo()
+    assert len(queries.pairs_of(alex)) == 1  # loading it again adds nothing
