@@ -81,7 +81,7 @@ def send_message(data, pair_id: int):
 @blp.delete("/pairs/<int:pair_id>/messages/<int:message_id>")
 @login_required
 @blp.response(204)
-@document_errors(blp, 401, 404, 409, 429)
+@document_errors(blp, 400, 401, 404, 409, 429)
 def delete_message(pair_id: int, message_id: int):
     """Delete your own message: it disappears for both of you, and its words are removed."""
     pair = chat.load_chat_pair(current_user, pair_id)
