@@ -418,3 +418,20 @@ def test_a_retried_message_with_a_risk_phrase_alerts_once_and_shows_help_again(c
     send(pat, chat["pair"].id, "I want to die", "risk-key-00002")
     assert send(pat, chat["pair"].id, "I want to die", "risk-key-00002")["support"]
     assert db.session.scalar(select(func.count(PeerConcern.id))) == 1
+
+
+def test_an_admin_sets_how_long_pair_chats_are_kept_and_members_read_it(app, admin, chat, login, post):
+    client = app.test_client()
+    login(client, admin)
+    form = {"name": "Riverside Clinic", "locale": "en", "timezone": "UTC", "peer_message_retention_days": "30"}
+
+    assert post(client, "/admin/organisation", form).status_code == 302
+    assert chat["pair"].group.organisation.peer_message_retention_days == 30
+    refused = post(client, "/admin/organisation", {**form, "peer_message_retention_days": "0"})
+    assert refused.status_code == 200 and "Keep messages between 1 and 3650 days." in refused.text
+    db.session.expire_all()
+    assert chat["pair"].group.organisation.peer_message_retention_days == 30
+
+    member = app.test_client()
+    login(member, chat["pat"])
+    assert "Messages are kept for 30 days." in member.get(f"/pairs/{chat['pair'].id}/chat").text
