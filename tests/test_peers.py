@@ -154,6 +154,9 @@ def test_checkins_reactions_and_shared_goals(facilitator, peers):
         services.share_goal(sam, pair, goal)  # not Sam's goal
     services.stop_sharing(alex, share)
     assert queries.shared_goals(pair) == []
+    services.leave(alex, pair)
+    with pytest.raises(services.PeerRefusal):
+        services.react(sam, checkin, ReactionKind.THINKING_OF_YOU)
 
 
 def test_facilitators_see_engagement_not_content(facilitator, peers):

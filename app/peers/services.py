@@ -233,6 +233,8 @@ def react(user: User, checkin: PeerCheckIn, kind: ReactionKind) -> bool:
     """Adds the reaction, or takes it back when it is there already; True when it is there now."""
     if checkin.author_id == user.id:
         raise PeerRefusal(_("React to your peer's check-ins."), code="own_checkin")
+    if not db.session.get(PeerPair, checkin.pair_id).is_open:
+        raise PeerRefusal(_("This pair is not active."), code="not_open")
     found = db.session.scalar(select(PeerReaction).where(PeerReaction.checkin_id == checkin.id,
                                                          PeerReaction.user_id == user.id, PeerReaction.kind == kind))
     if found is not None:
