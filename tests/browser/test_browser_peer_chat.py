@@ -15,6 +15,7 @@ from app.extensions import db
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import TherapyGroup
 from app.models_base import utcnow
+from app.peers import services as peer_services
 from app.peers.models import MemberResponse, PairStatus, PeerPair, PeerPairMember
 from app.realtime.sockets import disconnect_user
 
@@ -107,6 +108,13 @@ def test_alex_and_sam_chat_live_and_the_page_passes_axe_on_a_phone_and_a_laptop(
     alex.reload()
     expect(alex.get_by_label("Your message", exact=True)).to_have_value("A draft I am still writing")
     expect(_messages(alex)).to_contain_text("Around the block twice.")
+    expect(alex.locator("#chat-status")).to_have_text(LIVE)
+
+    # Sam blocks Alex: the pair ends, and Alex's open chat closes at once.
+    in_app(lambda: peer_services.block(db.session.get(User, _user_id("sam@example.org")),
+                                       db.session.get(PeerPair, pair_id)))
+    expect(alex.locator("#chat-status")).to_have_text("The chat is closed while the pair is paused or has ended.")
+    expect(alex.locator("#chat-form")).to_be_hidden()
 
 
 def test_the_chat_works_without_its_script(new_page, in_app):

@@ -251,6 +251,10 @@
     read.peer = state.last_read_message_id;
     render();
   });
+  // The pair ended (a member left or blocked, or the facilitator ended it): the chat closes at once.
+  socket.on("peer_pair_ended", function (ended) {
+    if (ended.pair_id === pairId) refused({ error: "pair_not_active" });
+  });
   socket.on("pair_typing", function (state) {
     if (state.pair_id !== pairId || state.user_id === me) return;
     var line = document.getElementById("chat-typing");
