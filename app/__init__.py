@@ -39,6 +39,13 @@ from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
 from app.notifications.email import print_suppressed_mail
+from app.peers import bp as peers_bp
+from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
+from app.peers import chat_routes as _pair_chat_pages  # noqa: F401  (the pair chat's page, on peers.bp)
+from app.peers import purge as peer_purge
+from app.peers import routes as peer_routes
+from app.peers.api import blp as peers_api
+from app.peers.chat_api import blp as pair_chat_api
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -224,13 +231,15 @@ def _select_timezone() -> str | None:
 def register_blueprints(app: Flask) -> None:
     """Every domain's pages, API, socket events and panels, in one place."""
     app.register_blueprint(health.bp)
-    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp):
+    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp):
         app.register_blueprint(blp)
-    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api):
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
         register_api_blueprint(blp)
+    register_api_blueprint(pair_chat_api)
     errors.register(app)
     register_socket_handlers()
     app.before_request(consent_sweep.start_once)
+    app.before_request(peer_purge.start_once)
     register_panels()
 
 
@@ -246,6 +255,7 @@ def register_panels() -> None:
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
+    register_panel("patient", "peers/_dashboard_patient.html", peer_routes.patient_panel, order=45)
     register_panel("patient", "supporters/_dashboard_patient.html", supporter_routes.patient_panel, order=60)
     register_panel("supporter", "supporters/_dashboard_supporter.html", supporter_routes.supporter_panel, order=10)
     register_session_panel("rooms/_session_checkins.html", room_queries.session_checkins_panel, order=10)
@@ -283,3 +293,4 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     cli.register(app)
+    app.cli.add_command(peer_purge.peers_cli)

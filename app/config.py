@@ -87,6 +87,8 @@ class Config:
 
     #: How often each app process writes down ended consents and sends renewal reminders (0: never).
     CONSENT_SWEEP_SECONDS = _env_int("CONSENT_SWEEP_SECONDS", 30)
+    #: How often each app process removes peer messages past their organisation's retention period (0: never).
+    PEER_PURGE_SECONDS = _env_int("PEER_PURGE_SECONDS", 3600)
 
     API_TITLE = "Momentum API"
     API_VERSION = "v1"
@@ -115,6 +117,7 @@ class TestConfig(Config):
     SERVER_NAME = None
     BASE_URL = "http://localhost"
     CONSENT_SWEEP_SECONDS = 0  # tests run the sweep themselves
+    PEER_PURGE_SECONDS = 0  # and the purge
     RATELIMIT_ENABLED = True
 
 

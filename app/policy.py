@@ -18,6 +18,7 @@ from app.extensions import db
 from app.groups import queries as group_queries
 from app.groups.models import MembershipStatus
 from app.models_base import utcnow
+from app.peers.models import MemberResponse, PairStatus
 from app.refusal import Refusal
 from app.supporters import queries as supporter_queries
 from app.supporters.models import ConsentState, DataClass
@@ -57,7 +58,7 @@ def hidden(model, object_id: int) -> NoReturn:
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation", "audit"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
-    RoleName.PATIENT: {"home", "profile", "groups", "goals", "sharing"},
+    RoleName.PATIENT: {"home", "profile", "groups", "peers", "goals", "sharing"},
     RoleName.SUPPORTER: {"home", "profile", "shared"},
 }
 
@@ -280,7 +281,6 @@ def members_enter_at(occurrence):
     return occurrence.starts_at - timedelta(minutes=occurrence.group.lobby_minutes)
 
 
-
 def can_enter_room(user, occurrence, room, now) -> bool:
     """Into the live room of a session now: its group's facilitators at any time (to open it); its active members
     once a facilitator has opened it and the group's lobby time has come."""
@@ -335,6 +335,24 @@ def can_follow_alerts(user) -> bool:
 def require_follow_alerts(user) -> None:
     if not can_follow_alerts(user):
         raise Forbidden()
+
+
+def is_pair_member(user, pair) -> bool:
+    """A pair's space is its two members' alone: its facilitators see how it goes, never what is written in it."""
+    return (role_of(user) == RoleName.PATIENT and pair is not None and pair.organisation_id == user.organisation_id
+            and pair.member(user.id) is not None)
+
+
+def require_pair_member(user, pair) -> None:
+    if not is_pair_member(user, pair):
+        raise Denied()
+
+
+def can_chat_in_pair(user, pair) -> bool:
+    """A member who accepted, still in the pair and its group, while it is active (not paused, not ended)."""
+    member = pair.member(user.id) if is_pair_member(user, pair) else None
+    return (member is not None and member.response == MemberResponse.ACCEPTED and member.left_at is None
+            and pair.status == PairStatus.ACTIVE and _membership_active(user, pair.group))
 
 
 # Supporters and consent ----------------------------------------------------------------------------------------------

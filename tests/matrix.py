@@ -57,6 +57,17 @@ from app.groups.models import (
     SpeakingComfort,
 )
 from app.models_base import utcnow
+from app.peers.models import (
+    ConcernKind,
+    MemberResponse,
+    PairStatus,
+    PeerCheckIn,
+    PeerConcern,
+    PeerMessage,
+    PeerPair,
+    PeerPairMember,
+    PeerSharedGoal,
+)
 from app.progress import services as progress_services
 from app.progress.models import GoalCommenter
 from app.rooms.models import AlertKind, CheckIn, Energy, LiveRoom, SafetyAlert
@@ -164,6 +175,9 @@ GOAL_TITLE = "matrix goal: get outside most days"
 WIN_TEXT = "matrix small win: walked to the corner"
 GOAL_COMMENT = "matrix thoughts from the active supporter"
 VIDEO_LINK = "https://video.matrix.example/room"
+PEER_CHECKIN_TEXT = "matrix peer check-in: tried a short walk"
+REPORTED_TEXT = "matrix reported peer check-in words"
+PAIR_MESSAGE_TEXT = "matrix pair chat: the walk felt good"
 
 NEW_PASSWORD = "a brand new matrix passphrase"
 #: The address the world's joining link was sent to (an address without an account).
@@ -242,6 +256,25 @@ GROUPS_AREA_DONE = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patien
 GOAL_CHANGES = expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=NOT_FOUND)
 API_GOAL_READ = expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=NOT_FOUND)
 CONSENT_SEEN = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK, supporter_active=OK)
+#: A peer pair's space: the patient's pair (with a member who is no identity here) is the patient's alone.
+PAIR_MEMBER_SEES = expect(NOT_FOUND, anonymous=LOGIN, patient=OK)
+PAIR_MEMBER_DOES = expect(NOT_FOUND, anonymous=LOGIN, patient=DONE)
+API_PAIR_MEMBER_SEES = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
+
+
+def _pair(world: World) -> dict[str, int]:
+    return {"pair_id": world.pair.id}
+
+
+def _pair_page(world: World) -> str:
+    return f"/peers/{world.pair.id}"
+
+#: The pair chat's API: the patient's pair (with a member who is no identity here) is the patient's alone.
+API_PAIR_CHAT = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
+
+
+def _pair_chat_page(world: World) -> str:
+    return f"/pairs/{world.pair.id}/chat"
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -611,6 +644,58 @@ ROUTES: dict[tuple[str, str], Route] = {
         expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=DONE, other_patient=NOT_FOUND),
         json=lambda w: {"text": "Made tea", "goal_id": w.goal.id}),
 
+    # Peer pairs: the space is its two members' alone (a member of another pair, of another group, a supporter or a
+    # facilitator finds nothing); the group's facilitators see engagement and propose and end pairs, and read only
+    # what a member reported -------------------------------------------------------------------------------------
+    ("peers.index", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    ("peers.pair", "GET"): Route(PAIR_MEMBER_SEES, path=_pair),
+    # The pair is active already: the answer is refused (said on the next page), and nothing changes.
+    ("peers.answer", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"accept": "yes"}, done=_pair_page),
+    ("peers.pause", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done=_pair_page),
+    ("peers.resume", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done=_pair_page),
+    ("peers.leave", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done="/peers"),
+    ("peers.block", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, done="/peers"),
+    ("peers.rhythm", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"weekday": "2", "time": "19:00"},
+                                    done=_pair_page),
+    ("peers.checkin", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"tried": "A cup of tea outside"},
+                                     done=_pair_page),
+    ("peers.react", "POST"): Route(PAIR_MEMBER_DOES, done=_pair_page, path=lambda w: {
+        "pair_id": w.pair.id, "checkin_id": w.peer_checkin.id, "kind": "celebrate"}),
+    ("peers.share_goal", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form=lambda w: {"goal_id": w.goal.id},
+                                        done=_pair_page),
+    ("peers.stop_sharing", "POST"): Route(PAIR_MEMBER_DOES, path=lambda w: {"pair_id": w.pair.id,
+                                                                            "share_id": w.shared_goal.id},
+                                          done=_pair_page),
+    ("peers.report", "POST"): Route(PAIR_MEMBER_DOES, path=_pair, form={"kind": "worried"}, done=_pair_page),
+    ("peers.group_pairs", "GET"): Route(FACILITATOR_SEES, path=_group),
+    ("peers.propose", "POST"): Route(FACILITATOR_DOES, path=_group, done=lambda w: f"/groups/{w.group.id}/peers",
+                                     form=lambda w: {"first_id": w.peer.id, "second_id": w.quiet_member.id}),
+    ("peers.end", "POST"): Route(FACILITATOR_DOES, path=_pair, done=lambda w: f"/groups/{w.group.id}/peers"),
+    # Reading what was reported goes to the audit trail.
+    ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
+    ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),
+    ("peers_api.create_pair", "POST"): Route(API_FACILITATOR_DOES, json=lambda w: {
+        "group_id": w.group.id, "first_id": w.peer.id, "second_id": w.quiet_member.id}),
+    # The group's facilitators see how the pair goes (never a word of it); its members see it as they are told it.
+    ("peers_api.get_pair", "GET"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK),
+                                         path=_pair),
+    # The pair is active already: answering is a conflict.
+    ("peers_api.answer_pair", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=CONFLICT),
+                                             path=_pair, json={"accept": True}),
+    ("peers_api.pause_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.resume_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.leave_pair", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.block_peer", "POST"): Route(API_PAIR_MEMBER_SEES, path=_pair, ok_writes=True),
+    ("peers_api.end_pair", "POST"): Route(API_FACILITATOR_SEES, path=_pair, ok_writes=True),
+    ("peers_api.list_checkins", "GET"): Route(API_PAIR_MEMBER_SEES, path=_pair),
+    ("peers_api.create_checkin", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE), path=_pair,
+                                                json={"tried": "A cup of tea outside"}),
+    ("peers_api.react", "POST"): Route(API_PAIR_MEMBER_SEES, ok_writes=True, json={"kind": "celebrate"},
+                                       path=lambda w: {"pair_id": w.pair.id, "checkin_id": w.peer_checkin.id}),
+    ("peers_api.report_concern", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
+                                                path=_pair, json={"kind": "worried"}),
+    ("peers_api.get_concern", "GET"): Route(API_FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
+
     # Consents API -----------------------------------------------------------------------------------------------------
     # A supporter lists the consents given to them, ended ones too (as "ended", without why and without history).
     ("supporters_api.list_consents", "GET"): Route(
@@ -624,6 +709,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("supporters_api.consent_fhir", "GET"): Route(CONSENT_SEEN, path=_active_consent),
     ("supporters_api.revoke_consent", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK),
                                                      path=_active_consent, ok_writes=True),
+    # The pair chat: its two members' alone (members of other pairs and other groups, facilitators, supporters and
+    # other organisations find nothing); opening the page reads the messages it shows ------------------------------
+    ("peers.chat_page", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=OK), path=_pair, ok_writes=True),
+    ("peers.chat_send", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), path=_pair,
+                                       form={"body": "Sent from the matrix", "client_id": "matrix-chat-form-1"},
+                                       done=_pair_chat_page),
+    ("peers.chat_delete", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), done=_pair_chat_page,
+                                         path=lambda w: {"pair_id": w.pair.id, "message_id": w.pair_message.id}),
+    ("peers_chat_api.list_messages", "GET"): Route(API_PAIR_CHAT, path=_pair),
+    ("peers_chat_api.send_message", "POST"): Route(
+        expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE), path=_pair,
+        json={"body": "Sent from the matrix", "client_id": "matrix-chat-api-1"}),
+    ("peers_chat_api.delete_message", "DELETE"): Route(
+        expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
+        path=lambda w: {"pair_id": w.pair.id, "message_id": w.pair_message.id}),
+
     ("supporters_api.shared", "GET"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK, supporter_expired=NOT_FOUND,
                supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient, ok_writes=True),
@@ -643,6 +744,18 @@ ROOM_MEMBERS = expect(NOT_FOUND, anonymous=REFUSED, patient=OK, facilitator=OK)
 ROOM_FACILITATORS = expect(NOT_FOUND, anonymous=REFUSED, patient=FORBIDDEN, facilitator=OK)
 #: What only a member does in the room: facilitators do not check in or call for support.
 ROOM_MEMBER_ONLY = expect(NOT_FOUND, anonymous=REFUSED, patient=OK, facilitator=FORBIDDEN)
+
+#: The pair chat's events.
+PAIR_CHAT = expect(NOT_FOUND, anonymous=REFUSED, patient=OK)
+
+
+def _pair_arg(world: World) -> tuple[dict]:
+    return ({"pair_id": world.pair.id},)
+
+
+def _pair_message_arg(world: World) -> tuple[dict]:
+    return ({"pair_id": world.pair.id, "message_id": world.pair_message.id},)
+
 
 SOCKET_EVENTS: dict[str, SocketEvent] = {
     "connect": SocketEvent(expect(OK, anonymous=REFUSED)),
@@ -679,6 +792,15 @@ SOCKET_EVENTS: dict[str, SocketEvent] = {
                                       supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND),
                                args=lambda w: ({"patient_id": w.patient.id},)),
     "leave_shared": SocketEvent(expect(OK, anonymous=REFUSED), args=lambda w: ({"patient_id": w.patient.id},)),
+
+    # The pair chat: only the patient, one of the pair's two members, gets in; a member of another pair (the other
+    # patient), the group's facilitator (who never reads it), supporters and other organisations find nothing -------
+    "join_pair_chat": SocketEvent(PAIR_CHAT, args=_pair_arg),
+    "send_pair_message": SocketEvent(PAIR_CHAT, args=lambda w: (
+        {"pair_id": w.pair.id, "body": "Sent from the matrix", "client_id": "matrix-chat-socket-1"},)),
+    "delete_pair_message": SocketEvent(PAIR_CHAT, args=_pair_message_arg),
+    "mark_pair_read": SocketEvent(PAIR_CHAT, args=_pair_message_arg),
+    "pair_typing": SocketEvent(PAIR_CHAT, args=lambda w: ({"pair_id": w.pair.id, "typing": True},)),
 }
 
 
@@ -720,6 +842,11 @@ PRIVATE: dict[str, frozenset[str]] = {
     GOAL_TITLE: frozenset({"patient", "supporter_active"}),
     WIN_TEXT: frozenset({"patient", "supporter_active"}),
     GOAL_COMMENT: frozenset({"patient", "supporter_active"}),
+    # A peer check-in is for the pair; the facilitators read only the one reported to them.
+    PEER_CHECKIN_TEXT: frozenset({"patient"}),
+    REPORTED_TEXT: frozenset({"patient", "facilitator"}),
+    # The pair chat is its two members' alone: facilitators never read it unless a member reports a message.
+    PAIR_MESSAGE_TEXT: frozenset({"patient"}),
 }
 
 #: Clients' names (patients and supporters; staff names are no secret inside the organisation) -> who may see them.
@@ -851,6 +978,8 @@ def build_world(app, password: str) -> World:
         _build_groups(world)
         _build_sharing(world)
         _build_goals(world)
+        _build_peers(world)
+        _build_pair_chat(world)
         # Every identity's browser login and bearer token, made once with the world rather than once per cell.
         world.add("passkey", _add(Passkey(user_id=world.other_patient.id, name="matrix passkey",
                                           credential_id=b"matrix-credential", public_key=b"matrix-public-key")))
@@ -962,6 +1091,49 @@ def _build_goals(world: World) -> None:
         _add(GoalCommenter(goal_id=goal.id, supporter_id=getattr(world, name).id))
     db.session.expire(goal, ["commenters"])
     world.add("goal_comment", progress_services.add_comment(world.supporter_active, goal, GOAL_COMMENT))
+
+
+def _build_peers(world: World) -> None:
+    """The patient's active pair with a member of their group (no identity here), a check-in of each kind, the
+    patient's goal shared, and a concern the patient reported about one check-in; the other patient's pair in their
+    group; a third member of the patient's group, free to pair."""
+    now = utcnow()
+    members = {}
+    for name, group, display_name in (("peer", world.group, "Piper Peerson"),
+                                      ("quiet_member", world.group, "Quinn Quietly"),
+                                      ("other_peer", world.other_group, "Otto Otherpeer")):
+        user = User(email=name + "@matrix.example", display_name=display_name,
+                    password_hash=_password_hash(world.password))
+        user.roles.append(Role(organisation_id=group.organisation_id, name=RoleName.PATIENT))
+        db.session.add(user)
+        db.session.flush()
+        _add(Membership(group_id=group.id, user_id=user.id, status=MembershipStatus.ACTIVE,
+                        joined_at=now - timedelta(days=20)))
+        members[name] = world.add(name, user)
+    pairs = {}
+    for name, group, first, second in (("pair", world.group, world.patient, members["peer"]),
+                                       ("other_pair", world.other_group, world.other_patient, members["other_peer"])):
+        pair = PeerPair(organisation_id=group.organisation_id, group_id=group.id, proposed_by_id=None,
+                        status=PairStatus.ACTIVE, activated_at=now - timedelta(days=10), rhythm_weekday=1,
+                        rhythm_time="18:30", rhythm_zone="UTC",
+                        members=[PeerPairMember(user_id=first.id, response=MemberResponse.ACCEPTED),
+                                 PeerPairMember(user_id=second.id, response=MemberResponse.ACCEPTED)])
+        pairs[name] = world.add(name, _add(pair))
+    peer = members["peer"]
+    world.add("peer_checkin", _add(PeerCheckIn(pair_id=pairs["pair"].id, author_id=peer.id,
+                                               tried=PEER_CHECKIN_TEXT)))
+    reported = _add(PeerCheckIn(pair_id=pairs["pair"].id, author_id=peer.id, how_it_went=REPORTED_TEXT))
+    world.add("shared_goal", _add(PeerSharedGoal(pair_id=pairs["pair"].id, goal_id=world.goal.id,
+                                                 shared_by_id=world.patient.id)))
+    world.add("concern", _add(PeerConcern(pair_id=pairs["pair"].id, reporter_id=world.patient.id,
+                                          subject_id=peer.id, kind=ConcernKind.CONCERN,
+                                          checkin_ids=[reported.id], message_ids=[])))
+
+
+def _build_pair_chat(world: World) -> None:
+    """A message of the patient in their pair's chat (the other patient's pair is a pair of another group)."""
+    world.add("pair_message", _add(PeerMessage(pair_id=world.pair.id, author_id=world.patient.id,
+                                               body=PAIR_MESSAGE_TEXT, client_id="matrix-pair-message-1")))
 
 
 def _add(obj):

@@ -18,7 +18,17 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Email,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
 
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -201,6 +211,10 @@ class OrganisationForm(MomentumForm):
         _l("Admins and facilitators sign in with a second factor"),
         description=_l("A passkey or an authenticator app besides the password. Staff without one set it up at their "
                        "next sign-in."))
+    peer_message_retention_days = IntegerField(
+        _l("Days a peer pair's chat messages are kept"),
+        validators=[Optional(), NumberRange(min=1, max=3650, message=_l("Keep messages between 1 and 3650 days."))],
+        description=_l("Older messages are deleted for good. Members read this period above their chat."))
 
 
 class CrisisResourcesForm(MomentumForm):

@@ -122,6 +122,14 @@ ACTION_LABELS = {
     "goal_comment_delete": _l("Thoughts on a goal removed"),
     "small_win_create": _l("Small win noted"),
     "small_win_delete": _l("Small win removed"),
+    # Peer pairs
+    "peer_pair_propose": _l("Peer pair proposed"),
+    "peer_pair_answer": _l("Peer pair proposal answered"),
+    "peer_pair_end": _l("Peer pair ended by a facilitator"),
+    "peer_block": _l("Peer blocked"),
+    "peer_concern_report": _l("Concern about a peer reported"),
+    "peer_concern_read": _l("Reported peer content read"),
+    "peer_risk_phrase": _l("Risk phrase written to a peer"),
 }
 
 OUTCOME_LABELS = {

@@ -42,6 +42,10 @@ class Organisation(db.Model):
     #: Whether admins and facilitators must sign in with a second factor; None follows the deployment's
     #: SECOND_FACTOR_FOR_STAFF (on in production).
     staff_second_factor: Mapped[bool | None] = mapped_column(Boolean)
+    #: How long peer pairs' messages are kept before the purge removes them.
+    peer_message_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    #: Risk phrases, one a line, that alert the facilitators when a peer writes them; None uses the default list.
+    risk_phrases: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def has_crisis_resources(self) -> bool:

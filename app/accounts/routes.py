@@ -427,7 +427,8 @@ def organisation_settings():
         try:
             services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data,
                                          timezone=form.timezone.data,
-                                         staff_second_factor=chosen if chosen != required else None)
+                                         staff_second_factor=chosen if chosen != required else None,
+                                         peer_message_retention_days=form.peer_message_retention_days.data)
         except services.AccountError as error:
             show_error(form, error)
         else:

@@ -286,8 +286,10 @@ def set_account_active(by: User, account: User, active: bool) -> None:
 
 
 def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str, timezone: str,
-                        staff_second_factor: bool | None = None) -> None:
-    """`staff_second_factor` None leaves the organisation following the deployment's default."""
+                        staff_second_factor: bool | None = None,
+                        peer_message_retention_days: int | None = None) -> None:
+    """`staff_second_factor` None leaves the organisation following the deployment's default; a retention period of
+    None leaves it as it is."""
     name = name.strip()
     if not name:
         raise AccountError(_("Give the organisation a name."), "name")
@@ -295,7 +297,10 @@ def update_organisation(by: User, organisation: Organisation, *, name: str, loca
         raise AccountError(_("Choose English or Spanish."), "locale")
     if not may_choose(timezone, kept=organisation.timezone):
         raise AccountError(_("Choose a time zone from the list."), "timezone")
-    fields = (("name", name), ("locale", locale), ("timezone", timezone), ("staff_second_factor", staff_second_factor))
+    if peer_message_retention_days is not None and not 1 <= peer_message_retention_days <= 3650:
+        raise AccountError(_("Keep messages between 1 and 3650 days."), "peer_message_retention_days")
+    fields = (("name", name), ("locale", locale), ("timezone", timezone), ("staff_second_factor", staff_second_factor),
+              ("peer_message_retention_days", peer_message_retention_days))
     changed = sorted(field for field, value in fields if value is not None and getattr(organisation, field) != value)
     for field, value in fields:
         if value is not None:

@@ -28,6 +28,9 @@ class AlertKind(enum.StrEnum):
     NEED_SUPPORT = "need_support"  # the member pressed "I need support now"
     LOW_MOOD = "low_mood"  # a check-in mood at or below the group's threshold
     PHQ9_ITEM9 = "phq9_item9"  # any answer other than 0 on PHQ-9 item 9
+    PEER_WORRY = "peer_worry"  # a member is worried about their peer (the patient is the peer)
+    PEER_CONCERN = "peer_concern"  # a member reported something their peer wrote (the patient is the peer)
+    PEER_RISK = "peer_risk"  # a peer check-in or message matched the risk phrases (the patient is the writer)
 
 
 class LiveRoom(db.Model):

@@ -45,7 +45,9 @@
     var name = el("strong", alert.name);
     name.id = "dashboard-alert-" + alert.id + "-name";
     li.appendChild(name);
-    li.appendChild(document.createTextNode(" " + (alert.kind === "need_support" ? panel.dataset.needSupport : panel.dataset.lowMood) + " "));
+    var words = {need_support: panel.dataset.needSupport, peer_worry: panel.dataset.peerWorry,
+                 peer_concern: panel.dataset.peerConcern, peer_risk: panel.dataset.peerRisk};
+    li.appendChild(document.createTextNode(" " + (words[alert.kind] || panel.dataset.lowMood) + " "));
     var button = el("button", panel.dataset.acknowledge);
     button.type = "button";
     button.setAttribute("aria-describedby", name.id);
