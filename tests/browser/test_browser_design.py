@@ -3,13 +3,18 @@ phone gets a bottom bar whose "More" menu works from the keyboard."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+from babel.dates import format_datetime
 from playwright.sync_api import expect
 
 from . import NARROW, main_navigation
 
 pytestmark = pytest.mark.browser
 
+BERLIN = ZoneInfo("Europe/Berlin")
 PHONE = {"width": 375, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 
@@ -94,3 +99,16 @@ def test_a_phone_gets_a_bottom_bar_and_its_more_menu_works_from_the_keyboard(new
     page.set_viewport_size(LAPTOP)
     expect(page.get_by_role("navigation", name="Main")).to_contain_class("site-nav")
     expect(page.locator(".tabbar")).to_be_hidden()
+
+
+def test_times_drawn_in_the_browser_read_as_the_server_writes_them(signed_in):
+    """The chat draws its messages' times in the page: in the reader's zone (Berlin, not the browser's UTC) and in the
+    one way every page writes a moment."""
+    page = signed_in("alex@example.org", timezone_id="UTC")
+    page.goto("/pairs/1/chat")
+    times = page.locator("main .chat-message time")
+    expect(times.first).to_be_visible()
+    assert times.count() >= 2
+    for time in times.all():
+        moment = datetime.fromisoformat(time.get_attribute("datetime"))
+        assert time.inner_text() == format_datetime(moment, "EEE d MMM y, HH:mm", tzinfo=BERLIN, locale="en")

@@ -83,10 +83,7 @@
   // Check-ins between sessions -------------------------------------------------------------------------------------
   function when(iso, live) {
     if (live) return between.dataset.justNow;
-    try {
-      return new Date(iso).toLocaleString(document.documentElement.lang || undefined,
-        { weekday: "short", hour: "2-digit", minute: "2-digit" });
-    } catch (e) { return iso; }
+    return window.MomentumLive.timeText(iso);
   }
   function checkinItem(c, live) {
     var li = el("li");

@@ -63,5 +63,21 @@
     return live;
   }
 
-  window.MomentumLive = { open: open };
+  // A moment pushed live, written as the server writes it on the page ("Thu 10 Dec 2026, 07:00", "jue, 10 dic 2026,
+  // 7:00"): in the reader's own zone (the page's data-zone) and language, not the browser's.
+  function timeText(iso) {
+    var lang = document.documentElement.lang || "en";
+    var spanish = lang.indexOf("es") === 0;
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat(lang, {
+        timeZone: document.documentElement.dataset.zone || undefined, weekday: "short", day: "numeric", month: "short",
+        year: "numeric", hour: spanish ? "numeric" : "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(new Date(iso)).forEach(function (part) { parts[part.type] = part.value; });
+      var day = [parts.day, parts.month.replace(".", ""), parts.year].join(" ");
+      return (spanish ? parts.weekday + ", " : parts.weekday + " ") + day + ", " + parts.hour + ":" + parts.minute;
+    } catch (e) { return iso; }
+  }
+
+  window.MomentumLive = { open: open, timeText: timeText };
 })();

@@ -59,10 +59,8 @@
   }
 
   // Drawing ----------------------------------------------------------------------------------------------------------
-  var timeFormat = window.Intl ? new Intl.DateTimeFormat(document.documentElement.lang || undefined,
-                                                        { dateStyle: "short", timeStyle: "short" }) : null;
   function when(iso) {
-    var time = el("time", timeFormat ? timeFormat.format(new Date(iso)) : iso);
+    var time = el("time", window.MomentumLive.timeText(iso));
     time.setAttribute("datetime", iso);
     return time;
   }
