@@ -122,6 +122,7 @@ def pause(user: User, pair: PeerPair) -> None:
         raise PeerRefusal(_("This pair is not active."), code="not_open")
     pair.member(user.id).paused_at = pair.member(user.id).paused_at or utcnow()
     pair.status = PairStatus.PAUSED
+    _close_chat(pair)
 
 
 def resume(user: User, pair: PeerPair) -> None:
@@ -167,6 +168,11 @@ def block(user: User, pair: PeerPair) -> PeerBlock:
 def _end(pair: PeerPair, reason: EndReason, by: User | None) -> None:
     pair.status, pair.ended_at, pair.ended_reason = PairStatus.ENDED, utcnow(), reason
     pair.ended_by_id = by.id if by is not None else None
+    _close_chat(pair)
+
+
+def _close_chat(pair: PeerPair) -> None:
+    """Paused or ended: the sockets in the pair's live room leave it and both members' open chats show it closed."""
     queue_close_room(peer_pair_room(pair.id))
     for member in pair.members:
         queue_push("peer_pair_ended", {"pair_id": pair.id}, user_room(member.user_id))
