@@ -126,3 +126,19 @@ def test_the_facilitator_reads_exactly_the_reported_item_and_the_read_is_audited
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "peer_concern_read")).actor_id \
         == facilitator.id
     assert strip_csrf(sam_client.get(f"/peers/{pair.id}").text) == before  # Sam is told nothing of the report
+
+
+def test_a_peer_alert_on_the_home_and_alerts_pages_links_straight_to_its_concern(app, login, post, facilitator,
+                                                                                  trio):
+    group, alex, sam, _kim = trio
+    pair = services.propose_pair(facilitator, group, alex.id, sam.id)
+    services.respond(alex, pair, True)
+    services.respond(sam, pair, True)
+    reported, _ = services.add_checkin(sam, pair, tried=REPORTED_WORDS)
+    db.session.commit()
+    post(_client(app, login, alex), f"/peers/{pair.id}/concerns", {"kind": "concern", "checkin_id": reported.id})
+    concern = db.session.scalar(select(PeerConcern))
+    staff = _client(app, login, facilitator)
+    for path in ("/", "/alerts"):
+        page = staff.get(path).text
+        assert f'href="/peers/concerns/{concern.id}"' in page, path
