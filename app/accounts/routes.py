@@ -31,6 +31,7 @@ from app.accounts.security_routes import begin_second_step, login_limits
 from app.extensions import account_or_address, limiter
 from app.links import external_url
 from app.models_base import utcnow
+from app.peers.risk import DEFAULT_RISK_PHRASES
 from app.web import flash_refusal, is_safe_next, panels_for, redirect_next, show_error
 
 NOTIFICATION_FIELDS = ("email_reminders", "email_messages", "in_app")
@@ -428,13 +429,15 @@ def organisation_settings():
             services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data,
                                          timezone=form.timezone.data,
                                          staff_second_factor=chosen if chosen != required else None,
-                                         peer_message_retention_days=form.peer_message_retention_days.data)
+                                         peer_message_retention_days=form.peer_message_retention_days.data,
+                                         risk_phrases=form.risk_phrases.data or "")
         except services.AccountError as error:
             show_error(form, error)
         else:
             flash(_("The organisation is saved."), "info")
             return redirect(url_for("accounts.organisation_settings"))
-    return render_template("accounts/organisation.html", form=form, organisation=organisation)
+    return render_template("accounts/organisation.html", form=form, organisation=organisation,
+                           default_risk_phrases=DEFAULT_RISK_PHRASES)
 
 
 @bp.route("/admin/crisis-resources", methods=["GET", "POST"])
