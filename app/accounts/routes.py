@@ -31,7 +31,6 @@ from app.accounts.security_routes import begin_second_step, login_limits
 from app.extensions import account_or_address, limiter
 from app.links import external_url
 from app.models_base import utcnow
-from app.peers.risk import DEFAULT_RISK_PHRASES
 from app.web import flash_refusal, is_safe_next, panels_for, redirect_next, show_error
 
 NOTIFICATION_FIELDS = ("email_reminders", "email_messages", "in_app")
@@ -436,8 +435,7 @@ def organisation_settings():
         else:
             flash(_("The organisation is saved."), "info")
             return redirect(url_for("accounts.organisation_settings"))
-    return render_template("accounts/organisation.html", form=form, organisation=organisation,
-                           default_risk_phrases=DEFAULT_RISK_PHRASES)
+    return render_template("accounts/organisation.html", form=form, organisation=organisation)
 
 
 @bp.route("/admin/crisis-resources", methods=["GET", "POST"])
