@@ -280,9 +280,11 @@ def _concern(pair: PeerPair, kind: ConcernKind, reporter: User | None, subject_i
     group = db.session.get(TherapyGroup, pair.group_id)
     subject = db.session.get(User, subject_id)
     alert = new_alert(subject, group, CONCERN_ALERTS[kind], None, None)
+    words = {str(m.id): {"author_id": m.author_id, "created_at": m.created_at.isoformat(), "body": m.body}
+             for m in queries.messages_in_pair(pair, list(message_ids))}
     concern = PeerConcern(pair_id=pair.id, reporter_id=reporter.id if reporter else None, subject_id=subject_id,
                           kind=kind, checkin_ids=sorted(set(checkin_ids)), message_ids=sorted(set(message_ids)),
-                          alert_id=alert.id)
+                          reported_words=words, alert_id=alert.id)
     db.session.add(concern)
     db.session.flush()
     push_to_facilitators("alert", alert_payload(alert), group.id)
@@ -325,5 +327,5 @@ def read_concern(by: User, concern: PeerConcern):
     checkins, messages = queries.reported_items(concern)
     audit.record("peer_concern_read", actor=by, subject=concern.subject_id, target=f"peer_concern:{concern.id}",
                  organisation_id=concern.pair.organisation_id,
-                 details={"checkin_ids": [c.id for c in checkins], "message_ids": [m.id for m in messages]})
+                 details={"checkin_ids": [c.id for c in checkins], "message_ids": [m["id"] for m in messages]})
     return checkins, messages
