@@ -1,8 +1,7 @@
 """The pair chat in Chromium (issue 12): Alex and Sam, a pair in the demo group, each in a browser context of their
 own. Messages reach the other at once, the peer's typing and "seen" show, a message its author deletes goes from both
 pages, a pause closes both open chats until it resumes, a page the server disconnected catches up from the database
-and keeps its draft, and the page has 0 axe
-violations on a phone (375 px) and a laptop (1280 px)."""
+and keeps its draft, and the page has 0 axe violations on a phone (375 px) and a laptop (1280 px)."""
 
 from __future__ import annotations
 
