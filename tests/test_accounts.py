@@ -24,6 +24,7 @@ from app.audit import AuditEvent
 from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from app.extensions import db, mail
 from app.models_base import utcnow
+from app.peers.risk import check_risk
 
 NEW_PASSWORD = "a brand new and long passphrase"
 
@@ -468,6 +469,42 @@ def test_an_admin_names_the_organisation_and_chooses_the_language_of_invitations
     assert (organisation.name, organisation.locale) == ("Hillside Clinic", "es")
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation_update"))
     assert (row.actor_id, json.loads(row.details)) == (admin.id, {"changed": ["locale", "name"]})
+
+
+def test_an_admin_keeps_the_organisations_own_risk_phrases_or_the_default_list(client, login, admin, organisation):
+    login(client, admin)
+    page = client.get("/admin/organisation").text
+    assert "Risk phrases" in page and "no puedo mas" in page and "want to die" in page  # the default list, folded
+
+    response = submit(client, "/admin/organisation", {"name": "Riverside Clinic", "locale": "en",
+                                                      "risk_phrases": "  Give   up \n\nrendirme\ngive up\n  "})
+
+    assert response.status_code == 302
+    assert organisation.risk_phrases == "Give up\nrendirme"
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "organisation_update"))
+    assert (row.actor_id, json.loads(row.details)) == (admin.id, {"changed": ["risk_phrases"]})
+    assert check_risk(organisation, "Some days I just GIVE UP") and check_risk(organisation, "Quiero rendirme")
+    assert not check_risk(organisation, "I want to die") and not check_risk(organisation, "No puedo más")
+
+    submit(client, "/admin/organisation", {"name": "Riverside Clinic", "locale": "en", "risk_phrases": " \n "})
+
+    assert organisation.risk_phrases is None
+    assert check_risk(organisation, "I want to die") and check_risk(organisation, "No puedo más")
+    assert not check_risk(organisation, "Some days I just give up")
+
+
+@pytest.mark.parametrize(("phrases", "message"), [
+    ("x" * 101, "Keep each risk phrase to 100 characters or fewer."),
+    ("\n".join(f"phrase {n}" for n in range(301)), "Keep at most 300 risk phrases."),
+])
+def test_risk_phrases_beyond_the_limits_are_refused(client, login, admin, organisation, phrases, message):
+    login(client, admin)
+
+    response = submit(client, "/admin/organisation", {"name": "Riverside Clinic", "locale": "en",
+                                                      "risk_phrases": phrases})
+
+    assert response.status_code == 200 and message in response.text
+    assert organisation.risk_phrases is None
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

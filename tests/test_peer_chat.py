@@ -203,6 +203,30 @@ def test_a_block_takes_both_members_out_of_the_chat_at_once(chat, joined):
     assert ack(olly, "join_pair_chat", {"pair_id": pair.id})["error"] == "pair_not_active"
 
 
+def test_a_pause_takes_both_members_out_of_the_chat_until_it_resumes(chat, joined):
+    """Pausing closes the pair's live room like an end: sockets already in the chat hear nothing more of it, both are
+    told the chat closed, and after resuming they join again."""
+    pat, olly = joined(chat["pat"]), joined(chat["olly"])
+    pair = chat["pair"]
+    peer_services.pause(chat["olly"], pair)
+    db.session.commit()
+    queue_push("pair_typing", {"pair_id": pair.id, "user_id": chat["olly"].id, "typing": True},
+               pair_chat_room(pair.id))
+    db.session.commit()
+
+    assert received(pat, "peer_pair_ended") == [{"pair_id": pair.id}]
+    assert received(olly, "peer_pair_ended") == [{"pair_id": pair.id}]
+    assert received(pat, "pair_typing") == [] and received(olly, "pair_typing") == []
+    assert send(pat, pair.id, "wait")["error"] == "pair_not_active"
+
+    peer_services.resume(chat["olly"], pair)
+    db.session.commit()
+    assert ack(olly, "join_pair_chat", {"pair_id": pair.id})["ok"] is True
+    assert ack(pat, "join_pair_chat", {"pair_id": pair.id})["ok"] is True
+    assert send(pat, pair.id, "Back again", "back-key-0001")["ok"] is True
+    assert [m["body"] for m in received(olly, "pair_message")] == ["Back again"]
+
+
 # Deleting, reading, typing --------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.audit import AuditEvent
 from app.extensions import db
-from app.peers import services
+from app.peers import chat, services
 from app.peers.models import ConcernKind, PairStatus, PeerConcern, PeerPair
 
 PRIVATE_WORDS = "Walked to the river at dawn"
@@ -126,3 +126,48 @@ def test_the_facilitator_reads_exactly_the_reported_item_and_the_read_is_audited
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "peer_concern_read")).actor_id \
         == facilitator.id
     assert strip_csrf(sam_client.get(f"/peers/{pair.id}").text) == before  # Sam is told nothing of the report
+
+
+def test_a_peer_alert_on_the_home_and_alerts_pages_links_straight_to_its_concern(app, login, post, facilitator,
+                                                                                  trio):
+    group, alex, sam, _kim = trio
+    pair = services.propose_pair(facilitator, group, alex.id, sam.id)
+    services.respond(alex, pair, True)
+    services.respond(sam, pair, True)
+    reported, _ = services.add_checkin(sam, pair, tried=REPORTED_WORDS)
+    db.session.commit()
+    post(_client(app, login, alex), f"/peers/{pair.id}/concerns", {"kind": "concern", "checkin_id": reported.id})
+    concern = db.session.scalar(select(PeerConcern))
+    staff = _client(app, login, facilitator)
+    for path in ("/", "/alerts"):
+        page = staff.get(path).text
+        assert f'href="/peers/concerns/{concern.id}"' in page, path
+
+
+@pytest.mark.parametrize(("words", "kind"), [("Sam said something cruel to me", "concern"),
+                                             ("Some nights I want to die", None)])
+def test_reported_words_stay_for_the_facilitators_after_their_author_deletes_them(app, login, post, facilitator,
+                                                                                  trio, words, kind):
+    group, alex, sam, _kim = trio
+    pair = services.propose_pair(facilitator, group, alex.id, sam.id)
+    services.respond(alex, pair, True)
+    services.respond(sam, pair, True)
+    message, _new, _risky = chat.send_message(sam, pair, words, "words-key-0001")
+    chat.send_message(sam, pair, PRIVATE_WORDS, "words-key-0002")
+    db.session.commit()
+    if kind:  # Alex reports it; a risk phrase raises the concern itself
+        post(_client(app, login, alex), f"/peers/{pair.id}/concerns", {"kind": kind, "message_id": message.id})
+    concern = db.session.scalar(select(PeerConcern))
+    assert concern.message_ids == [message.id]
+    assert words in _client(app, login, alex).get(f"/pairs/{pair.id}/chat").text
+
+    chat.delete_message(sam, pair, message.id)
+    db.session.commit()
+
+    page = _client(app, login, facilitator).get(f"/peers/concerns/{concern.id}").text
+    assert words in page and "deleted by its author since" in page and PRIVATE_WORDS not in page
+    read = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "peer_concern_read"))
+    assert read.actor_id == facilitator.id and str(message.id) in read.details
+    for member in (alex, sam):  # gone from the pair for both
+        assert words not in _client(app, login, member).get(f"/pairs/{pair.id}/chat").text
+        assert words not in repr(chat.history(pair, member))

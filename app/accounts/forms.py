@@ -215,6 +215,11 @@ class OrganisationForm(MomentumForm):
         _l("Days a peer pair's chat messages are kept"),
         validators=[Optional(), NumberRange(min=1, max=3650, message=_l("Keep messages between 1 and 3650 days."))],
         description=_l("Older messages are deleted for good. Members read this period above their chat."))
+    risk_phrases = TextAreaField(
+        _l("Risk phrases"), validators=[Optional(), Length(max=40000)], render_kw={"rows": 8},
+        description=_l("One phrase a line. Words in a peer check-in or message that match one (without case or "
+                       "accents) show the writer the crisis resources and alert the group's facilitators. Leave it "
+                       "empty to use the default list."))
 
 
 class CrisisResourcesForm(MomentumForm):

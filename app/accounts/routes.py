@@ -428,7 +428,8 @@ def organisation_settings():
             services.update_organisation(current_user, organisation, name=form.name.data, locale=form.locale.data,
                                          timezone=form.timezone.data,
                                          staff_second_factor=chosen if chosen != required else None,
-                                         peer_message_retention_days=form.peer_message_retention_days.data)
+                                         peer_message_retention_days=form.peer_message_retention_days.data,
+                                         risk_phrases=form.risk_phrases.data or "")
         except services.AccountError as error:
             show_error(form, error)
         else:

@@ -42,6 +42,7 @@ password_hasher = PasswordHasher()
 DUMMY_HASH = password_hasher.hash("momentum-dummy-password")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+MAX_RISK_PHRASES, MAX_RISK_PHRASE_LENGTH = 300, 100
 
 
 class AccountError(Refusal):
@@ -287,9 +288,9 @@ def set_account_active(by: User, account: User, active: bool) -> None:
 
 def update_organisation(by: User, organisation: Organisation, *, name: str, locale: str, timezone: str,
                         staff_second_factor: bool | None = None,
-                        peer_message_retention_days: int | None = None) -> None:
-    """`staff_second_factor` None leaves the organisation following the deployment's default; a retention period of
-    None leaves it as it is."""
+                        peer_message_retention_days: int | None = None, risk_phrases: str | None = None) -> None:
+    """`staff_second_factor` None leaves the organisation following the deployment's default; a retention period or
+    risk phrases of None leave them as they are, and empty risk phrases mean the default list."""
     name = name.strip()
     if not name:
         raise AccountError(_("Give the organisation a name."), "name")
@@ -305,9 +306,27 @@ def update_organisation(by: User, organisation: Organisation, *, name: str, loca
     for field, value in fields:
         if value is not None:
             setattr(organisation, field, value)
+    if risk_phrases is not None and (own := _risk_phrases(risk_phrases)) != organisation.risk_phrases:
+        organisation.risk_phrases = own
+        changed = sorted([*changed, "risk_phrases"])
     db.session.flush()
     audit.record("organisation_update", actor=by, target=f"organisation:{organisation.id}",
                  details={"changed": changed})
+
+
+def _risk_phrases(text: str) -> str | None:
+    """One phrase a line, spaces tidied, blank lines and repeats dropped; nothing left means the default list."""
+    phrases: list[str] = []
+    for line in text.splitlines():
+        phrase = " ".join(line.split())
+        if phrase and phrase.casefold() not in {p.casefold() for p in phrases}:
+            phrases.append(phrase)
+    if len(phrases) > MAX_RISK_PHRASES:
+        raise AccountError(_("Keep at most %(count)d risk phrases.", count=MAX_RISK_PHRASES), "risk_phrases")
+    if any(len(phrase) > MAX_RISK_PHRASE_LENGTH for phrase in phrases):
+        raise AccountError(_("Keep each risk phrase to %(count)d characters or fewer.", count=MAX_RISK_PHRASE_LENGTH),
+                           "risk_phrases")
+    return "\n".join(phrases) or None
 
 
 def update_crisis_resources(by: User, organisation: Organisation, **fields: str) -> None:

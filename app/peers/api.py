@@ -229,5 +229,4 @@ def get_concern(concern_id: int):
     return {"id": concern.id, "pair_id": concern.pair_id, "kind": concern.kind.value,
             "created_at": concern.created_at, "subject_id": concern.subject_id, "reporter_id": concern.reporter_id,
             "checkins": [_checkin_row(c) for c in checkins],
-            "messages": [{"id": m.id, "author_id": m.author_id, "created_at": m.created_at.isoformat(),
-                          "body": "" if m.deleted_at else m.body} for m in messages]}
+            "messages": [{**m, "created_at": m["created_at"].isoformat()} for m in messages]}

@@ -204,6 +204,9 @@ class PeerConcern(db.Model):
     #: The reported items, and only they are shown to the facilitators.
     message_ids: Mapped[list] = mapped_column(JSON, default=list)
     checkin_ids: Mapped[list] = mapped_column(JSON, default=list)
+    #: The reported messages as they were when reported, by id ({"author_id", "created_at", "body"}): kept for the
+    #: facilitators when the author deletes one (it still leaves the pair) or the chat's retention period ends.
+    reported_words: Mapped[dict | None] = mapped_column(JSON)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("safety_alert.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -288,15 +288,26 @@ def concern_of_alert(alert_id: int) -> PeerConcern | None:
     return db.session.scalar(select(PeerConcern).where(PeerConcern.alert_id == alert_id))
 
 
-def reported_items(concern: PeerConcern) -> tuple[list[PeerCheckIn], list[PeerMessage]]:
-    """Exactly the items the concern names, and only those of its pair."""
+def reported_items(concern: PeerConcern) -> tuple[list[PeerCheckIn], list[dict]]:
+    """Exactly the items the concern names, and only those of its pair. A message reads as it was reported (its
+    words kept on the concern), with `deleted` when its author has deleted it since."""
     checkin_rows = list(db.session.scalars(select(PeerCheckIn).where(
         PeerCheckIn.pair_id == concern.pair_id, PeerCheckIn.id.in_(concern.checkin_ids or []))
         .order_by(PeerCheckIn.created_at)))
-    message_rows = list(db.session.scalars(select(PeerMessage).where(
-        PeerMessage.pair_id == concern.pair_id, PeerMessage.id.in_(concern.message_ids or []))
-        .order_by(PeerMessage.created_at)))
-    return checkin_rows, message_rows
+    live = {m.id: m for m in db.session.scalars(select(PeerMessage).where(
+        PeerMessage.pair_id == concern.pair_id, PeerMessage.id.in_(concern.message_ids or [])))}
+    kept = concern.reported_words or {}
+    messages = []
+    for message_id in concern.message_ids or []:
+        row, words = live.get(message_id), kept.get(str(message_id))
+        if words is not None:
+            messages.append({"id": message_id, "author_id": words["author_id"], "body": words["body"],
+                             "created_at": datetime.fromisoformat(words["created_at"]),
+                             "deleted": row is not None and row.deleted_at is not None})
+        elif row is not None:  # reported before the words were kept on the concern
+            messages.append({"id": row.id, "author_id": row.author_id, "created_at": row.created_at,
+                             "body": "" if row.deleted_at else row.body, "deleted": row.deleted_at is not None})
+    return checkin_rows, sorted(messages, key=lambda m: m["created_at"])
 
 
 def messages_in_pair(pair: PeerPair, message_ids: list[int]) -> list[PeerMessage]:

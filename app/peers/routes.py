@@ -24,6 +24,7 @@ from app.peers.labels import (
     reaction_label,
 )
 from app.peers.models import ConcernKind, PeerConcern, PeerPair, ReactionKind
+from app.peers.risk import DEFAULT_RISK_PHRASES
 from app.progress import queries as progress_queries
 from app.progress.models import Goal
 from app.refusal import Refusal
@@ -34,7 +35,16 @@ from app.web import flash_refusal, show_error
 def peer_helpers():
     return {"peer_status_label": member_status_label, "pair_status_label": facilitator_status_label,
             "end_reason_label": end_reason_label, "reaction_label": reaction_label,
-            "concern_kind_label": concern_kind_label, "weekday_label": lambda i: str(WEEKDAYS[i])}
+            "concern_kind_label": concern_kind_label, "weekday_label": lambda i: str(WEEKDAYS[i]),
+            "peer_alert_url": peer_alert_url, "default_risk_phrases": DEFAULT_RISK_PHRASES}
+
+
+def peer_alert_url(alert) -> str:
+    """Where a peer alert leads a facilitator: straight to its concern (the group's pairs if it has none)."""
+    found = queries.concern_of_alert(alert.id)
+    if found is None:
+        return url_for("peers.group_pairs", group_id=alert.group_id)
+    return url_for("peers.concern", concern_id=found.id)
 
 
 def patient_panel(user) -> dict:

@@ -122,6 +122,7 @@ def pause(user: User, pair: PeerPair) -> None:
         raise PeerRefusal(_("This pair is not active."), code="not_open")
     pair.member(user.id).paused_at = pair.member(user.id).paused_at or utcnow()
     pair.status = PairStatus.PAUSED
+    _close_chat(pair)
 
 
 def resume(user: User, pair: PeerPair) -> None:
@@ -167,6 +168,11 @@ def block(user: User, pair: PeerPair) -> PeerBlock:
 def _end(pair: PeerPair, reason: EndReason, by: User | None) -> None:
     pair.status, pair.ended_at, pair.ended_reason = PairStatus.ENDED, utcnow(), reason
     pair.ended_by_id = by.id if by is not None else None
+    _close_chat(pair)
+
+
+def _close_chat(pair: PeerPair) -> None:
+    """Paused or ended: the sockets in the pair's live room leave it and both members' open chats show it closed."""
     queue_close_room(peer_pair_room(pair.id))
     for member in pair.members:
         queue_push("peer_pair_ended", {"pair_id": pair.id}, user_room(member.user_id))
@@ -274,9 +280,11 @@ def _concern(pair: PeerPair, kind: ConcernKind, reporter: User | None, subject_i
     group = db.session.get(TherapyGroup, pair.group_id)
     subject = db.session.get(User, subject_id)
     alert = new_alert(subject, group, CONCERN_ALERTS[kind], None, None)
+    words = {str(m.id): {"author_id": m.author_id, "created_at": m.created_at.isoformat(), "body": m.body}
+             for m in queries.messages_in_pair(pair, list(message_ids))}
     concern = PeerConcern(pair_id=pair.id, reporter_id=reporter.id if reporter else None, subject_id=subject_id,
                           kind=kind, checkin_ids=sorted(set(checkin_ids)), message_ids=sorted(set(message_ids)),
-                          alert_id=alert.id)
+                          reported_words=words, alert_id=alert.id)
     db.session.add(concern)
     db.session.flush()
     push_to_facilitators("alert", alert_payload(alert), group.id)
@@ -319,5 +327,5 @@ def read_concern(by: User, concern: PeerConcern):
     checkins, messages = queries.reported_items(concern)
     audit.record("peer_concern_read", actor=by, subject=concern.subject_id, target=f"peer_concern:{concern.id}",
                  organisation_id=concern.pair.organisation_id,
-                 details={"checkin_ids": [c.id for c in checkins], "message_ids": [m.id for m in messages]})
+                 details={"checkin_ids": [c.id for c in checkins], "message_ids": [m["id"] for m in messages]})
     return checkins, messages

@@ -68,6 +68,25 @@ def test_each_demo_role_sees_its_home_page_and_only_its_navigation_at_320px(new_
         assert_fits(page)
 
 
+def test_an_admin_reads_the_default_risk_phrases_and_saves_their_own_at_320px(new_page, sign_in, visit, assert_fits,
+                                                                               assert_no_axe_violations):
+    page = new_page(viewport=NARROW)
+    sign_in(page, "admin@example.org")
+    visit(page, "/admin/organisation")
+    page.locator("summary", has_text="The default risk phrases").click()
+    expect(page.get_by_role("main")).to_contain_text("no puedo mas")
+    assert_no_axe_violations(page)
+    assert_fits(page)
+
+    page.get_by_label("Risk phrases").fill("give up\nrendirme")
+    page.get_by_role("button", name="Save").click()
+    expect(flashes(page)).to_contain_text("The organisation is saved.")
+    expect(page.get_by_label("Risk phrases")).to_have_value("give up\nrendirme")
+    page.get_by_label("Risk phrases").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Risk phrases")).to_have_value("")
+
+
 def test_signing_out_ends_the_session_for_back_and_reload(page, sign_in, sign_out, assert_no_axe_violations):
     sign_in(page, "alex@example.org")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Alex")

@@ -1,7 +1,7 @@
 """The pair chat in Chromium (issue 12): Alex and Sam, a pair in the demo group, each in a browser context of their
 own. Messages reach the other at once, the peer's typing and "seen" show, a message its author deletes goes from both
-pages, a page the server disconnected catches up from the database and keeps its draft, and the page has 0 axe
-violations on a phone (375 px) and a laptop (1280 px)."""
+pages, a pause closes both open chats until it resumes, a page the server disconnected catches up from the database
+and keeps its draft, and the page has 0 axe violations on a phone (375 px) and a laptop (1280 px)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,34 @@ def test_alex_and_sam_chat_live_and_the_page_passes_axe_on_a_phone_and_a_laptop(
                                        db.session.get(PeerPair, pair_id)))
     expect(alex.locator("#chat-status")).to_have_text("The chat is closed while the pair is paused or has ended.")
     expect(alex.locator("#chat-form")).to_be_hidden()
+
+
+def _set_paused(pair_id: int, paused: bool) -> None:
+    alex, pair = db.session.get(User, _user_id("alex@example.org")), db.session.get(PeerPair, pair_id)
+    (peer_services.pause if paused else peer_services.resume)(alex, pair)
+
+
+def test_a_pause_closes_both_open_chats_and_a_resume_opens_them_again(signed_in, visit, in_app):
+    pair_id = in_app(_alex_and_sams_pair)
+    chat = f"/pairs/{pair_id}/chat"
+    alex = signed_in("alex@example.org", viewport=PHONE)
+    sam = signed_in("sam@example.org", viewport=LAPTOP)
+    visit(alex, chat)
+    visit(sam, chat)
+    expect(sam.locator("#chat-status")).to_have_text(LIVE)
+
+    in_app(lambda: _set_paused(pair_id, True))
+    for page in (alex, sam):
+        expect(page.locator("#chat-status")).to_have_text("The chat is closed while the pair is paused or has ended.")
+        expect(page.locator("#chat-form")).to_be_hidden()
+
+    in_app(lambda: _set_paused(pair_id, False))
+    sam.reload()
+    expect(sam.locator("#chat-status")).to_have_text(LIVE)
+    sam.get_by_label("Your message", exact=True).fill("Back after the pause")
+    sam.get_by_role("button", name="Send").click()
+    alex.reload()
+    expect(_messages(alex)).to_contain_text("Back after the pause")
 
 
 def test_the_chat_works_without_its_script(new_page, in_app):
