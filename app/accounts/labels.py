@@ -130,6 +130,9 @@ ACTION_LABELS = {
     "peer_concern_report": _l("Concern about a peer reported"),
     "peer_concern_read": _l("Reported peer content read"),
     "peer_risk_phrase": _l("Risk phrase written to a peer"),
+    "peer_message": _l("Message sent to a peer"),
+    "peer_message_delete": _l("Message to a peer deleted by its author"),
+    "peer_messages_purged": _l("Old peer messages deleted after the retention period"),
 }
 
 OUTCOME_LABELS = {
