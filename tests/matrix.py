@@ -680,6 +680,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("peers.cancel_circle", "POST"): Route(FACILITATOR_DOES, path=lambda w: {"circle_id": w.circle.id},
                                            done=lambda w: f"/groups/{w.group.id}/circles"),
     ("peers.circle", "GET"): Route(MEMBERS_SEE, path=lambda w: {"circle_id": w.circle.id}),
+    ("peers.members_start", "POST"): Route(FACILITATOR_DOES, path=_group, form={"allowed": "y"},
+                                           done=lambda w: f"/groups/{w.group.id}/circles"),
+    # Only where the facilitators allow it (not in the matrix's group): refused to everyone there.
+    ("peers.start_circle", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN), path=_group),
     # Reading what was reported goes to the audit trail.
     ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
     ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),

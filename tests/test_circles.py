@@ -209,3 +209,35 @@ def test_the_home_page_offers_the_circle_on_now_to_its_active_members(app, room,
     page = home.get("/").text
     assert "A check-in circle is on now" in page and f"/circles/{circle.id}" in page
     assert "A check-in circle is on now" not in _signed_in(app, login, outsider).get("/").text
+
+
+# Members starting a circle --------------------------------------------------------------------------------------------
+
+
+def test_members_start_a_circle_only_when_the_facilitator_allows_it(app, room, login, post, make_user, make_room,
+                                                                    patient, other_patient):
+    member, facilitator = _signed_in(app, login, patient), _signed_in(app, login, room.facilitator)
+    start = f"/groups/{room.group.id}/circles/start"
+    assert post(member, start).status_code == 404
+    assert "Start a circle now" not in member.get(f"/groups/{room.group.id}/circles").text
+
+    assert post(facilitator, f"/groups/{room.group.id}/circles/members-start", {"allowed": "y"}).status_code == 302
+    assert "Start a circle now" in member.get(f"/groups/{room.group.id}/circles").text
+    answer = post(member, start)
+
+    [circle] = _circles(room.group)
+    assert answer.headers["Location"].endswith(f"/circles/{circle.id}")
+    assert (circle.starts_at, circle.duration_minutes) == (NOW, circles.STARTED_MINUTES)
+    # A second press, by anyone in the group, joins the circle on now rather than starting another.
+    assert post(_signed_in(app, login, other_patient), start).headers["Location"].endswith(f"/circles/{circle.id}")
+    assert len(_circles(room.group)) == 1
+    # Facilitators schedule circles; members of other groups start none here.
+    elsewhere = make_user(RoleName.PATIENT, display_name="Other Group Member")
+    make_room(make_user(RoleName.FACILITATOR), [elsewhere])
+    for person in (facilitator, _signed_in(app, login, elsewhere)):
+        assert post(person, start).status_code == 404
+    assert len(_circles(room.group)) == 1
+
+    assert post(facilitator, f"/groups/{room.group.id}/circles/members-start", {}).status_code == 302
+    db.session.refresh(room.group)
+    assert room.group.members_start_circles is False

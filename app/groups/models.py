@@ -93,6 +93,8 @@ class TherapyGroup(db.Model):
     distress_threshold: Mapped[int] = mapped_column(Integer, default=2)
     #: How many minutes before the start members may enter an opened room.
     lobby_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    #: Active members may start a check-in circle themselves (app/peers/circles.py), not only join scheduled ones.
+    members_start_circles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

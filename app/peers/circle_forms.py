@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, TimeField
+from wtforms import BooleanField, DateField, IntegerField, TimeField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from app.input_checks import MomentumForm
@@ -16,3 +16,7 @@ class CircleForm(MomentumForm):
     duration_minutes = IntegerField(_l("Length in minutes"),
                                     validators=[InputRequired(), NumberRange(min=SHORTEST, max=LONGEST)], default=20,
                                     description=_l("Between 10 and 60 minutes."))
+
+
+class MembersStartForm(MomentumForm):
+    allowed = BooleanField(_l("Members may start a check-in circle themselves, at any time"))

@@ -17,7 +17,7 @@ from app.groups.models import SessionOccurrence, TherapyGroup
 from app.groups.rules import GroupError
 from app.models_base import utcnow
 from app.peers import bp, circles
-from app.peers.circle_forms import CircleForm
+from app.peers.circle_forms import CircleForm, MembersStartForm
 from app.rooms.routes import room_texts
 from app.web import flash_refusal, show_error
 
@@ -45,6 +45,8 @@ def _circle(circle_id: int) -> SessionOccurrence:
 def _circles_page(group: TherapyGroup, form: CircleForm, status: int = 200):
     return render_template("peers/circles.html", group=group, form=form, empty_form=EmptyForm(),
                            circles=circles.circles_to_come(group), is_on=circles.is_on,
+                           may_start=circles.may_start_circle(current_user, group),
+                           switch_form=MembersStartForm(allowed=group.members_start_circles),
                            facilitator=policy.can_manage_group(current_user, group)), status
 
 
@@ -71,6 +73,37 @@ def schedule_circle(group_id: int):
             flash(_("The check-in circle is scheduled."), "info")
             return redirect(url_for("peers.group_circles", group_id=group.id))
     return _circles_page(group, form, 422)
+
+
+@bp.post("/groups/<int:group_id>/circles/members-start")
+@login_required
+def members_start(group_id: int):
+    """The facilitator's switch: members may start a circle now, or only join the scheduled ones."""
+    group = _group(group_id)
+    policy.require_manage_group(current_user, group)
+    form = MembersStartForm()
+    if form.validate_on_submit():
+        try:
+            circles.set_members_start(current_user, group, form.allowed.data)
+        except GroupError as error:
+            flash_refusal(error)
+        else:
+            flash(_("Members can now start a check-in circle.") if form.allowed.data
+                  else _("Members join the scheduled check-in circles only."), "info")
+    return redirect(url_for("peers.group_circles", group_id=group.id))
+
+
+@bp.post("/groups/<int:group_id>/circles/start")
+@login_required
+@limiter.limit("20 per hour", key_func=account_or_address)
+def start_circle(group_id: int):
+    group = _group(group_id)
+    if not circles.may_start_circle(current_user, group):
+        raise policy.Denied()
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("peers.group_circles", group_id=group.id))
+    circle = circles.start_circle(current_user, group)
+    return redirect(url_for("peers.circle", circle_id=circle.id))
 
 
 @bp.post("/circles/<int:circle_id>/cancel")

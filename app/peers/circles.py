@@ -56,6 +56,39 @@ def schedule_circle(by: User, group: TherapyGroup, *, start_local: datetime,
     return circle
 
 
+#: How long a circle a member starts lasts.
+STARTED_MINUTES = 20
+
+
+def may_start_circle(user: User, group: TherapyGroup) -> bool:
+    """An active member of a group whose facilitators let members start circles (facilitators schedule them)."""
+    return (group.members_start_circles and not group.is_closed_for_changes and policy.is_group_member(user, group)
+            and policy.can_enter_live_room(user, group))
+
+
+def set_members_start(by: User, group: TherapyGroup, allowed: bool) -> None:
+    policy.require_manage_group(by, group)
+    require_open(group)
+    group.members_start_circles = bool(allowed)
+    db.session.flush()
+    audit.record("group_update", actor=by, target=f"group:{group.id}", details={"members_start_circles": allowed})
+
+
+def start_circle(by: User, group: TherapyGroup) -> SessionOccurrence:
+    """A circle starting now, by a member the group allows; the one on now, if there is one already."""
+    if not may_start_circle(by, group):
+        raise GroupError(_("Members of this group cannot start a check-in circle."), code="forbidden")
+    on_now = next((c for c in circles_on_now(by) if c.group_id == group.id), None)
+    if on_now is not None:
+        return on_now
+    circle = SessionOccurrence(group_id=group.id, recurrence_id=None, starts_at=utcnow(),
+                               duration_minutes=STARTED_MINUTES, is_circle=True)
+    db.session.add(circle)
+    db.session.flush()
+    audit.record("session_add", actor=by, target=f"session:{circle.id}", details={"circle": True, "started": True})
+    return circle
+
+
 def cancel_circle(by: User, circle: SessionOccurrence) -> None:
     policy.require_manage_group(by, circle.group)
     circle.status = OccurrenceStatus.CANCELLED
