@@ -241,3 +241,14 @@ def test_members_start_a_circle_only_when_the_facilitator_allows_it(app, room, l
     assert post(facilitator, f"/groups/{room.group.id}/circles/members-start", {}).status_code == 302
     db.session.refresh(room.group)
     assert room.group.members_start_circles is False
+
+
+def test_the_sessions_api_does_not_treat_a_circle_as_a_session(app, room, api_token):
+    circle = _circle(room.group)
+    headers = api_token(room.facilitator)
+    with app.test_client() as http:
+        assert http.get(f"/api/v1/sessions/{circle.id}", headers=headers).status_code == 404
+        assert http.patch(f"/api/v1/sessions/{circle.id}", json={"duration_minutes": 480},
+                          headers=headers).status_code == 404
+    db.session.refresh(circle)
+    assert circle.duration_minutes == 30
