@@ -42,6 +42,8 @@ from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
 from app.peers import chat_routes as _pair_chat_pages  # noqa: F401  (the pair chat's page, on peers.bp)
+from app.peers import circle_routes as _circle_pages  # noqa: F401  (the check-in circles' pages, on peers.bp)
+from app.peers import circles as peer_circles
 from app.peers import purge as peer_purge
 from app.peers import routes as peer_routes
 from app.peers.api import blp as peers_api
@@ -250,6 +252,7 @@ def register_panels() -> None:
     register_panel("facilitator", "rooms/_dashboard_attention.html", room_routes.facilitator_attention_panel,
                    order=30)
     register_panel("facilitator", "groups/_dashboard_facilitator.html", group_routes.facilitator_panel, order=50)
+    register_panel("patient", "peers/_circle_now.html", peer_circles.patient_panel, order=4)
     register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
     register_panel("patient", "groups/_agreement_changed.html", group_queries.agreements_to_read, order=6)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)

@@ -16,7 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from app.accounts.models import Invitation, Organisation, RoleName, User
 from app.extensions import db
 from app.groups import queries as group_queries
-from app.groups.models import MembershipStatus
+from app.groups.models import MembershipStatus, OccurrenceStatus
 from app.models_base import utcnow
 from app.peers.models import MemberResponse, PairStatus
 from app.refusal import Refusal
@@ -192,8 +192,7 @@ def is_group_facilitator(user, group) -> bool:
     return role_of(user) == RoleName.FACILITATOR and _group_role(user, group) == "facilitator"
 
 
-def can_manage_group(user, group) -> bool:
-    return is_group_facilitator(user, group)
+can_manage_group = can_see_intake = is_group_facilitator
 
 
 def require_manage_group(user, group) -> None:
@@ -256,10 +255,6 @@ def require_read_facilitator_notes(user, group) -> None:
         raise Denied()
 
 
-def can_see_intake(user, group) -> bool:
-    return is_group_facilitator(user, group)
-
-
 def can_enter_live_room(user, group) -> bool:
     """Members of the group (active) and its facilitators; supporters and everyone else never."""
     return is_group_facilitator(user, group) or (is_group_member(user, group) and _membership_active(user, group))
@@ -283,8 +278,11 @@ def members_enter_at(occurrence):
 
 def can_enter_room(user, occurrence, room, now) -> bool:
     """Into the live room of a session now: its group's facilitators at any time (to open it); its active members
-    once a facilitator has opened it and the group's lobby time has come."""
+    once a facilitator has opened it and the group's lobby time has come. A check-in circle: both, from start to end."""
     group = occurrence.group
+    if occurrence.is_circle:
+        on = occurrence.status == OccurrenceStatus.SCHEDULED and occurrence.starts_at <= now < occurrence.ends_at
+        return on and can_enter_live_room(user, group)
     if can_manage_group(user, group):
         return True
     return can_enter_live_room(user, group) and room.is_open and now >= members_enter_at(occurrence)
@@ -296,6 +294,8 @@ def require_enter_room(user, occurrence, room, now) -> None:
         return
     if not can_enter_live_room(user, occurrence.group):
         raise Denied()
+    if occurrence.is_circle:
+        raise RoomNotOpen(_("This check-in circle is open only from its start to its end."))
     if room.closed_at is not None:
         raise RoomNotOpen(_("The room is closed."))
     if not room.is_open:

@@ -671,6 +671,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("peers.propose", "POST"): Route(FACILITATOR_DOES, path=_group, done=lambda w: f"/groups/{w.group.id}/peers",
                                      form=lambda w: {"first_id": w.peer.id, "second_id": w.quiet_member.id}),
     ("peers.end", "POST"): Route(FACILITATOR_DOES, path=_pair, done=lambda w: f"/groups/{w.group.id}/peers"),
+    # Check-in circles: the group's active members and its facilitators (who look in, and alone schedule them).
+    ("peers.group_circles", "GET"): Route(MEMBERS_SEE, path=_group),
+    ("peers.schedule_circle", "POST"): Route(FACILITATOR_DOES, path=_group,
+                                             done=lambda w: f"/groups/{w.group.id}/circles",
+                                             form=lambda w: {"date": _tomorrow(), "time": "18:00",
+                                                             "duration_minutes": "20"}),
+    ("peers.cancel_circle", "POST"): Route(FACILITATOR_DOES, path=lambda w: {"circle_id": w.circle.id},
+                                           done=lambda w: f"/groups/{w.group.id}/circles"),
+    ("peers.circle", "GET"): Route(MEMBERS_SEE, path=lambda w: {"circle_id": w.circle.id}),
+    ("peers.members_start", "POST"): Route(FACILITATOR_DOES, path=_group, form={"allowed": "y"},
+                                           done=lambda w: f"/groups/{w.group.id}/circles"),
+    # Only where the facilitators allow it (not in the matrix's group): refused to everyone there.
+    ("peers.start_circle", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN), path=_group),
     # Reading what was reported goes to the audit trail.
     ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
     ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),
@@ -1027,6 +1040,9 @@ def _build_groups(world: World) -> None:
     world.add("cancelled", later)
     past = world.add("past_session", _add(SessionOccurrence(group_id=group.id, starts_at=now - timedelta(days=7),
                                                             duration_minutes=90, is_exception=True)))
+    # A check-in circle of the group, on now.
+    world.add("circle", _add(SessionOccurrence(group_id=group.id, starts_at=now - timedelta(minutes=5),
+                                               duration_minutes=30, is_circle=True)))
     _add(Attendance(occurrence_id=past.id, user_id=patient.id, status=AttendanceStatus.PRESENT_ONLINE,
                     comment=ATTENDANCE_COMMENT, recorded_by_id=facilitator.id))
     _add(LiveRoom(occurrence_id=upcoming.id, opened_at=now, opened_by_id=facilitator.id, round_number=1,

@@ -52,8 +52,9 @@ def _group(group_id: int):
 
 
 def _occurrence(occurrence_id: int):
-    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
-            or policy.hidden(SessionOccurrence, occurrence_id))
+    """A session (a check-in circle is not one: app/peers/circles.py)."""
+    occurrence = queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+    return occurrence if occurrence and not occurrence.is_circle else policy.hidden(SessionOccurrence, occurrence_id)
 
 
 # Groups ---------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Organisation, User
@@ -92,6 +93,8 @@ class TherapyGroup(db.Model):
     distress_threshold: Mapped[int] = mapped_column(Integer, default=2)
     #: How many minutes before the start members may enter an opened room.
     lobby_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    #: Active members may start a check-in circle themselves (app/peers/circles.py), not only join scheduled ones.
+    members_start_circles: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -230,6 +233,9 @@ class SessionOccurrence(db.Model):
     #: RFC 5545 SEQUENCE: one more each time the start, length, place, link or status changes, so that calendars
     #: that imported the session replace it.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    #: A member-led check-in circle between sessions (app/peers/circles.py), not a session: it is open to the group's
+    #: active members from its start to its end, with no facilitator controls, and no session list shows it.
+    is_circle: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

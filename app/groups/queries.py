@@ -142,7 +142,8 @@ ENDED = (GroupStatus.FINISHED, GroupStatus.CANCELLED)
 
 def occurrences(group: TherapyGroup, start: datetime | None = None, end: datetime | None = None,
                 include_cancelled: bool = True) -> list[SessionOccurrence]:
-    query = select(SessionOccurrence).where(SessionOccurrence.group_id == group.id)
+    query = select(SessionOccurrence).where(SessionOccurrence.group_id == group.id,
+                                            SessionOccurrence.is_circle.is_(False))
     if start is not None:
         query = query.where(SessionOccurrence.starts_at >= start)
     if end is not None:
@@ -160,7 +161,7 @@ def upcoming_for_groups(group_ids: list[int], limit: int = 10) -> list[SessionOc
     candidates = db.session.scalars(
         select(SessionOccurrence).join(TherapyGroup)
         .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.starts_at >= now - timedelta(hours=8),
-               TherapyGroup.status.not_in(ENDED))
+               TherapyGroup.status.not_in(ENDED), SessionOccurrence.is_circle.is_(False))
         .options(contains_eager(SessionOccurrence.group))
         .order_by(SessionOccurrence.starts_at).limit(limit * 2)
     )
@@ -183,7 +184,7 @@ def next_occurrences(groups: list[TherapyGroup], with_agenda: bool = False) -> d
                func.row_number().over(partition_by=SessionOccurrence.group_id,
                                       order_by=(SessionOccurrence.starts_at, SessionOccurrence.id)).label("rank"))
         .where(SessionOccurrence.group_id.in_(ids), SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
-               SessionOccurrence.starts_at >= now - timedelta(hours=8))
+               SessionOccurrence.starts_at >= now - timedelta(hours=8), SessionOccurrence.is_circle.is_(False))
         .subquery()
     )
     query = (select(SessionOccurrence).join(ranked, ranked.c.id == SessionOccurrence.id).where(ranked.c.rank <= 3)
@@ -277,7 +278,7 @@ def past_sessions_of(group_ids: list[int], last: int) -> dict[int, list[SessionO
                                       order_by=(SessionOccurrence.starts_at.desc(),
                                                 SessionOccurrence.id.desc())).label("rank"))
         .where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.status == OccurrenceStatus.SCHEDULED,
-               SessionOccurrence.starts_at <= now)
+               SessionOccurrence.starts_at <= now, SessionOccurrence.is_circle.is_(False))
         .subquery()
     )
     # Ranked by start, the sessions still under way come first: a few more than `last` leaves room to drop them.
@@ -392,7 +393,7 @@ def calendar_occurrences(user: User) -> list[SessionOccurrence]:
     return list(db.session.scalars(
         select(SessionOccurrence)
         .where(or_(SessionOccurrence.group_id.in_(facilitated), SessionOccurrence.group_id.in_(attended)))
-        .where(SessionOccurrence.starts_at >= utcnow() - timedelta(days=90))
+        .where(SessionOccurrence.starts_at >= utcnow() - timedelta(days=90), SessionOccurrence.is_circle.is_(False))
         .options(selectinload(SessionOccurrence.group))
         .order_by(SessionOccurrence.starts_at)
     ))

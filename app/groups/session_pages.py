@@ -27,8 +27,9 @@ from app.web import flash_refusal, session_panels_for, show_error
 
 
 def _load_occurrence(occurrence_id: int):
-    return (queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
-            or policy.hidden(SessionOccurrence, occurrence_id))
+    """A session of the group (a check-in circle is not one: it has its own page, app/peers/circles.py)."""
+    occurrence = queries.occurrence_in_organisation(occurrence_id, current_user.organisation_id)
+    return occurrence if occurrence and not occurrence.is_circle else policy.hidden(SessionOccurrence, occurrence_id)
 
 
 @bp.get("/sessions/<int:occurrence_id>")

@@ -28,8 +28,8 @@ def _occurrence(user: User, payload) -> SessionOccurrence:
 
 def _managed_occurrence(user: User, payload) -> SessionOccurrence:
     occurrence = _occurrence(user, payload)
-    if not policy.can_manage_group(user, occurrence.group):
-        raise CheckInError("forbidden")
+    if occurrence.is_circle or not policy.can_manage_group(user, occurrence.group):
+        raise CheckInError("forbidden")  # a check-in circle has no facilitator controls
     return occurrence
 
 

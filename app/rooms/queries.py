@@ -132,7 +132,9 @@ def public_state(occurrence: SessionOccurrence, room: LiveRoom, *, present: set[
     present = present_user_ids(room) if present is None else present
     names = shown_names([occurrence.group_id], _named_in(room, present)) if names is None else names
     return {
-        "session_id": occurrence.id, "open": room.is_open, "version": room.version, "round": room.round_number,
+        "session_id": occurrence.id, "version": room.version, "round": room.round_number,
+        # A check-in circle is open from its start to its end, with nobody to open it.
+        "open": room.is_open or (occurrence.is_circle and occurrence.starts_at <= utcnow() < occurrence.ends_at),
         "speaker": ({"user_id": room.current_speaker_id, "name": names[room.current_speaker_id]}
                     if room.current_speaker_id else None),
         # Each person once, in the order of their first turn (a skipped speaker offered again keeps their place).
@@ -288,7 +290,7 @@ def facilitator_day(user: User, groups: list[TherapyGroup]) -> dict:
         select(SessionOccurrence).join(TherapyGroup)
         .where(SessionOccurrence.group_id.in_(running),
                SessionOccurrence.starts_at >= min(day_start, now - timedelta(hours=8)),
-               SessionOccurrence.starts_at < max(day_end, now + LONGEST_LOBBY))
+               SessionOccurrence.starts_at < max(day_end, now + LONGEST_LOBBY), SessionOccurrence.is_circle.is_(False))
         .options(contains_eager(SessionOccurrence.group))
         .order_by(SessionOccurrence.starts_at, SessionOccurrence.id)))
     current = [o for o in sessions if o.status == OccurrenceStatus.SCHEDULED and o.ends_at > now]

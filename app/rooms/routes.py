@@ -53,6 +53,8 @@ def facilitator_attention_panel(user) -> dict:
 @login_required
 def live_room(occurrence_id: int):
     occurrence = _load_occurrence(occurrence_id)
+    if occurrence.is_circle:
+        return redirect(url_for("peers.circle", circle_id=occurrence.id))
     group = occurrence.group
     policy.require_enter_live_room(current_user, group)
     facilitator = policy.can_manage_group(current_user, group)

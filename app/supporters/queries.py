@@ -222,7 +222,8 @@ def sessions_and_attendance(patient_id: int, since: datetime, now: datetime) -> 
     group_ids = list(db.session.scalars(select(Membership.group_id).where(
         Membership.user_id == patient_id, Membership.status == MembershipStatus.ACTIVE)))
     upcoming = list(db.session.scalars(
-        select(SessionOccurrence).where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.starts_at >= now)
+        select(SessionOccurrence).where(SessionOccurrence.group_id.in_(group_ids), SessionOccurrence.starts_at >= now,
+                                        SessionOccurrence.is_circle.is_(False))
         .order_by(SessionOccurrence.starts_at).limit(5))) if group_ids else []
     attended = list(db.session.execute(
         select(Attendance.status, SessionOccurrence.starts_at, TherapyGroup.name)
