@@ -23,7 +23,7 @@ def test_every_page_names_the_icon_and_the_manifest(client, login, patient, sign
         login(client, patient)
     html = client.get("/" if signed_in else "/login").get_data(as_text=True)
     assert f'<link rel="manifest" href="{MANIFEST}">' in html
-    assert '<link rel="icon" href="data:image/svg+xml,<svg%20xmlns=' in html
+    assert '<link rel="icon" href="data:image/svg+xml,<svg%20xmlns=%22http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg%22' in html
     assert 'rel="apple-touch-icon" href="/static/icons/apple-touch-icon.png"' in html
 
 
