@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -66,96 +66,63 @@ class Change:
 
     instrument: Instrument
     count: int
-    baseline: int | None
-    baseline_at: datetime | None
-    latest: int | None
-    latest_at: datetime | None
+    baseline: int | None = None
+    baseline_at: datetime | None = None
+    latest: int | None = None
+    latest_at: datetime | None = None
     #: latest - baseline: negative is fewer symptoms.
-    change: int | None
-    rci: float | None
+    change: int | None = None
+    rci: float | None = None
     #: |RCI| > 1.96, in either direction.
-    reliable_change: bool
-    reliable_improvement: bool
-    reliable_deterioration: bool
-    baseline_caseness: bool | None
-    latest_caseness: bool | None
-    recovery: bool
-    reliable_recovery: bool
-    response: bool
-    remission: bool | None
+    reliable_change: bool = False
+    reliable_improvement: bool = False
+    reliable_deterioration: bool = False
+    baseline_caseness: bool | None = None
+    latest_caseness: bool | None = None
+    recovery: bool = False
+    reliable_recovery: bool = False
+    response: bool = False
+    remission: bool | None = None
 
 
 def change_over_time(instrument: Instrument | str, scores: Iterable[tuple[datetime, int]]) -> Change:
     """`scores`: (when, total) pairs of one member on one instrument, in any order."""
     instrument = Instrument(instrument)
     ordered = sorted(scores, key=lambda pair: pair[0])
-    applies_remission = instrument in REMISSION_BELOW
+    # Remission is False until there is a change to judge, and None where it does not apply (the GAD-7).
+    no_remission = False if instrument in REMISSION_BELOW else None
     if not ordered:
-        return Change(
-            instrument,
-            0,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            False,
-            False,
-            False,
-            None,
-            None,
-            False,
-            False,
-            False,
-            None if not applies_remission else False,
-        )
+        return Change(instrument, 0, remission=no_remission)
     (baseline_at, baseline), (latest_at, latest) = ordered[0], ordered[-1]
-    baseline_caseness = at_caseness(instrument, baseline)
-    latest_caseness = at_caseness(instrument, latest)
-    if len(ordered) < 2:
-        return Change(
-            instrument,
-            1,
-            baseline,
-            baseline_at,
-            latest,
-            latest_at,
-            None,
-            None,
-            False,
-            False,
-            False,
-            baseline_caseness,
-            latest_caseness,
-            False,
-            False,
-            False,
-            False if applies_remission else None,
-        )
-    difference = latest - baseline
-    rci = reliable_change_index(instrument, baseline, latest)
-    threshold = RELIABLE_CHANGE_POINTS[instrument]
-    improvement = -difference >= threshold
-    recovery = baseline_caseness and not latest_caseness
-    return Change(
-        instrument=instrument,
-        count=len(ordered),
+    first = Change(
+        instrument,
+        len(ordered),
         baseline=baseline,
         baseline_at=baseline_at,
         latest=latest,
         latest_at=latest_at,
+        baseline_caseness=at_caseness(instrument, baseline),
+        latest_caseness=at_caseness(instrument, latest),
+        remission=no_remission,
+    )
+    if len(ordered) < 2:
+        return first
+    difference = latest - baseline
+    rci = reliable_change_index(instrument, baseline, latest)
+    threshold = RELIABLE_CHANGE_POINTS[instrument]
+    improvement = -difference >= threshold
+    recovery = first.baseline_caseness and not first.latest_caseness
+    return replace(
+        first,
         change=difference,
         rci=rci,
         reliable_change=abs(rci) > RCI_CRITICAL,
         reliable_improvement=improvement,
         reliable_deterioration=difference >= threshold,
-        baseline_caseness=baseline_caseness,
-        latest_caseness=latest_caseness,
         recovery=recovery,
         reliable_recovery=recovery and improvement,
         response=baseline > 0 and -difference >= baseline * RESPONSE_FRACTION,
-        remission=latest < REMISSION_BELOW[instrument] if applies_remission else None,
+        remission=latest < REMISSION_BELOW[instrument] if instrument in REMISSION_BELOW else None,
     )
 
 

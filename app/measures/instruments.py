@@ -121,8 +121,9 @@ DIFFICULTY_ANSWERS = (
     Answer(2, _l("Very difficult"), "LA6575-0", "Very difficult"),
     Answer(3, _l("Extremely difficult"), "LA6574-3", "Extremely difficult"),
 )
-# Both forms end with the same question. LOINC codes it 69722-7 (answer list LL359-1); the GAD-7 panel uses the same
-# term in the PHQ-SADS panel 69729-2. (69726-8, sometimes given for it, is "Discharge instructions Narrative".)
+# Both forms end with the same question, which LOINC codes 69722-7 (answer list LL359-1) in the PHQ-9 panel 44249-1 and
+# the PHQ-SADS panel 69729-2. LOINC's GAD-7 panel 69737-5 lists no difficulty question, so the GAD-7 uses 69722-7 too
+# (69726-8, sometimes given for it, is "Discharge instructions Narrative").
 DIFFICULTY = DifficultyQuestion(
     _l(
         "If you checked off any problems, how difficult have these problems made it for you to do your work, take "
