@@ -1,7 +1,7 @@
-"""The consent sweep: every CONSENT_SWEEP_SECONDS, and as soon as a consent ends if that is sooner, each app process
-writes down the expiries that have happened (and ends the supporters' live access) and sends the renewal reminders
-that are due. Reads never write: until the sweep
-has run, an ended consent is simply read as ended."""
+"""The periodic sweep: every CONSENT_SWEEP_SECONDS, and as soon as a consent ends if that is sooner, each app process
+writes down the expiries that have happened (and ends the supporters' live access), sends the renewal reminders
+that are due, and opens the measures whose windows have begun (recording the missed ones). Reads never write: until
+the sweep has run, an ended consent is simply read as ended, and an ended measure as missed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from flask import Flask, current_app
 
 from app.extensions import db, socketio
+from app.measures import services as measure_services
 from app.models_base import utcnow
 from app.supporters import queries, services
 
@@ -27,6 +28,7 @@ def sweep_once(app: Flask) -> float | None:
         try:
             services.record_expiries()
             services.remind_renewals()
+            measure_services.sweep()
             db.session.commit()
             next_end = queries.next_consent_end(utcnow())
             return None if next_end is None else (next_end - utcnow()).total_seconds()
