@@ -38,6 +38,7 @@ from app.groups import queries as group_queries
 from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
+from app.measures import bp as measures_bp
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
@@ -233,7 +234,7 @@ def _select_timezone() -> str | None:
 def register_blueprints(app: Flask) -> None:
     """Every domain's pages, API, socket events and panels, in one place."""
     app.register_blueprint(health.bp)
-    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp):
+    for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp, measures_bp):
         app.register_blueprint(blp)
     for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
         register_api_blueprint(blp)

@@ -133,6 +133,14 @@ ACTION_LABELS = {
     "peer_message": _l("Message sent to a peer"),
     "peer_message_delete": _l("Message to a peer deleted by its author"),
     "peer_messages_purged": _l("Old peer messages deleted after the retention period"),
+    # Measures
+    "measure_scheduled": _l("Questionnaire scheduled"),
+    "measure_schedule_stopped": _l("Questionnaire schedule stopped"),
+    "measure_completed": _l("Questionnaire completed"),
+    "measures_paused": _l("Questionnaires paused by the member"),
+    "measures_resumed": _l("Questionnaires resumed by the member"),
+    "measure_link_used": _l("Questionnaire opened from its emailed link"),
+    "measure_link_revoked": _l("Questionnaire link stopped"),
 }
 
 OUTCOME_LABELS = {

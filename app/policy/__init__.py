@@ -8,4 +8,5 @@ the product and read as one namespace: ``from app import policy; policy.can_view
 
 from app.policy.core import *  # noqa: F403
 from app.policy.groups import *  # noqa: F403
+from app.policy.measures import *  # noqa: F403
 from app.policy.sharing import *  # noqa: F403
