@@ -18,6 +18,7 @@ from app.demo import DEMO_CRISIS_RESOURCES, DEMO_SLUG
 from app.extensions import db
 from app.groups.demo import DEMO_GROUP
 from app.groups.models import SessionOccurrence, TherapyGroup
+from app.measures import queries as measure_queries
 
 #: A Thursday afternoon: the demo's weekly session is on Tuesday evenings, so only the extra session is on.
 LOADED = datetime(2026, 12, 3, 14, 2, 30, tzinfo=timezone.utc)
@@ -130,3 +131,16 @@ def test_in_the_demo_the_facilitator_can_open_the_live_room_and_alex_can_wait_in
         alex_home = client.get("/")
         assert f"{room}>Go to the live room</a>" in alex_home.get_data(as_text=True)
         assert client.get(f"/sessions/{on_now.id}/room").status_code == 200
+
+
+def test_the_demo_has_twelve_weeks_of_questionnaires_and_this_fortnights_open_once(demo):
+    with time_machine.travel(LOADED, tick=False):
+        demo()
+        demo()  # loading again adds nothing
+        alex = db.session.scalar(select(User).where(User.email == "alex@example.org"))
+        due = measure_queries.due_for(alex.id)
+        assert sorted(m.instrument.value for m in due) == ["gad7", "phq9"]
+        change = measure_queries.change_for(alex.id, "phq9")
+        assert (change.count, change.baseline, change.latest) == (6, 16, 9)
+        assert change.reliable_improvement and change.recovery and change.reliable_recovery
+        assert all(m.answers[8] == 0 for m in measure_queries.scores(alex.id, "phq9"))
