@@ -150,6 +150,11 @@ ACTION_LABELS = {
     "peer_message": _l("Message sent to a peer"),
     "peer_message_delete": _l("Message to a peer deleted by its author"),
     "peer_messages_purged": _l("Old peer messages deleted after the retention period"),
+    # Check-in circles
+    "circle_scheduled": _l("Check-in circle scheduled"),
+    "circle_started": _l("Check-in circle started by a member"),
+    "circle_cancelled": _l("Check-in circle cancelled"),
+    "circles_allowed": _l("Members' own check-in circles allowed or stopped"),
 }
 
 OUTCOME_LABELS = {
