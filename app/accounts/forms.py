@@ -32,7 +32,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from app.accounts.availability import SLOTS
+from app.accounts.availability import PART_HOURS, SLOTS
 from app.accounts.labels import PART_LABELS
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.input_checks import MomentumForm
@@ -157,8 +157,9 @@ class ProfileForm(MomentumForm):
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
-        description=_l("In your own time zone. Your group's facilitators may use it to suggest a peer coach who is "
-                       "free at the same times."),
+        description=_l("In your own time zone: mornings %(morning)s, afternoons %(afternoon)s, evenings %(evening)s. "
+                       "Your group's facilitators may use it to suggest a peer coach who is free at the same times.",
+                       **{str(part): "%d:00–%d:00" % hours for part, hours in PART_HOURS.items()}),
     )
 
 
