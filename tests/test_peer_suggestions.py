@@ -122,6 +122,7 @@ def test_the_profile_form_saves_and_shows_the_free_times(client, login, patient)
     checked = set(re.findall(r'<input checked id="[^"]+" name="availability" type="checkbox" value="([^"]+)"', page))
     assert checked == {"tue-evening", "sat-morning"}
     assert "<legend>When you are usually free (optional)</legend>" in page and "<legend>Tuesday</legend>" in page
+    assert client.get("/api/v1/me").get_json()["availability"] == ["tue-evening", "sat-morning"]
     # Unticking everything clears them.
     assert submit(client, "/profile", profile).status_code == 302
     assert db.session.get(User, patient.id).availability == []
