@@ -49,6 +49,7 @@ from app.peers import purge as peer_purge
 from app.peers import routes as peer_routes
 from app.peers.api import blp as peers_api
 from app.peers.chat_api import blp as pair_chat_api
+from app.peers.circle_api import blp as circles_api
 from app.progress import bp as progress_bp
 from app.progress import routes as progress_routes
 from app.progress.api import blp as progress_api
@@ -239,6 +240,7 @@ def register_blueprints(app: Flask) -> None:
     for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
         register_api_blueprint(blp)
     register_api_blueprint(pair_chat_api)
+    register_api_blueprint(circles_api)
     errors.register(app)
     register_socket_handlers()
     app.before_request(consent_sweep.start_once)

@@ -9,7 +9,7 @@ from app.accounts.models import Organisation, Role, RoleName, User
 from app.extensions import db
 from app.groups.demo import demo_group
 from app.measures.demo import demo_measures
-from app.peers.demo import demo_pair
+from app.peers.demo import demo_circle, demo_pair
 from app.progress.demo import demo_goals
 from app.rooms.demo import demo_checkins
 from app.supporters.demo import demo_consent
@@ -53,11 +53,12 @@ def load_demo() -> dict[str, User]:
     db.session.flush()
     # Each domain's part, in the order they build on each other: the group (with a session on now), check-ins, then
     # the sharing, then goals a supporter is asked about, then Alex and Sam's peer pair (sharing one of those goals),
-    # then twelve weeks of questionnaires.
+    # then twelve weeks of questionnaires and a check-in circle to come.
     demo_group(organisation, accounts)
     demo_checkins(organisation, accounts)
     demo_consent(organisation, accounts)
     demo_goals(organisation, accounts)
     demo_pair(organisation, accounts)
     demo_measures(organisation, accounts)
+    demo_circle(organisation)
     return accounts

@@ -684,6 +684,11 @@ ROUTES: dict[tuple[str, str], Route] = {
                                            done=lambda w: f"/groups/{w.group.id}/circles"),
     # Only where the facilitators allow it (not in the matrix's group): refused to everyone there.
     ("peers.start_circle", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN), path=_group),
+    ("circles_api.list_circles", "GET"): Route(API_MEMBERS_SEE, path=_group),
+    ("circles_api.schedule_circle", "POST"): Route(API_FACILITATOR_DOES, path=_group, json=lambda w: {
+        "start_local": f"{_tomorrow()}T18:00:00", "duration_minutes": 20}),
+    ("circles_api.cancel_circle", "POST"): Route(API_FACILITATOR_SEES, path=lambda w: {"circle_id": w.circle.id},
+                                                 ok_writes=True),
     # Reading what was reported goes to the audit trail.
     ("peers.concern", "GET"): Route(FACILITATOR_SEES, path=lambda w: {"concern_id": w.concern.id}),
     ("peers_api.list_pairs", "GET"): Route(expect(FORBIDDEN, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)),

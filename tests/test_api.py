@@ -266,7 +266,7 @@ def test_me_with_a_bearer_token(client, api_token, facilitator, organisation):
     assert response.status_code == 200
     assert response.get_json() == {
         "id": facilitator.id, "email": facilitator.email, "display_name": "Dr. Fran Facilitator", "pronouns": "",
-        "timezone": "Europe/Berlin", "locale": "en", "low_energy": False, "role": "facilitator",
+        "timezone": "Europe/Berlin", "locale": "en", "low_energy": False, "availability": [], "role": "facilitator",
         "organisation": {"id": organisation.id, "name": "Riverside Clinic"},
     }
 

@@ -59,7 +59,7 @@ def test_a_facilitator_schedules_a_circle_that_no_session_list_shows(app, room, 
     assert circle not in group_queries.occurrences(room.group)
     assert circle.id not in {o.id for o in group_queries.upcoming_for_groups([room.group.id])}
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.target == f"session:{circle.id}"))
-    assert (event.action, event.actor_id) == ("session_add", room.facilitator.id)
+    assert (event.action, event.actor_id) == ("circle_scheduled", room.facilitator.id)
     assert f'datetime="{circle.starts_at.isoformat()}"' in http.get(f"/groups/{room.group.id}/circles").text
 
 
@@ -252,3 +252,69 @@ def test_the_sessions_api_does_not_treat_a_circle_as_a_session(app, room, api_to
                           headers=headers).status_code == 404
     db.session.refresh(circle)
     assert circle.duration_minutes == 30
+
+
+def _actions(target: str) -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.target == target)
+                                   .order_by(AuditEvent.id)))
+
+
+def test_circle_actions_have_their_own_audit_actions(app, room, login, post, patient):
+    facilitator, member = _signed_in(app, login, room.facilitator), _signed_in(app, login, patient)
+    post(facilitator, f"/groups/{room.group.id}/circles", _form())
+    [scheduled] = _circles(room.group)
+    post(facilitator, f"/circles/{scheduled.id}/cancel")
+    assert _actions(f"session:{scheduled.id}") == ["circle_scheduled", "circle_cancelled"]
+    post(facilitator, f"/groups/{room.group.id}/circles/members-start", {"allowed": "y"})
+    assert _actions(f"group:{room.group.id}")[-1] == "circles_allowed"
+    assert post(member, f"/groups/{room.group.id}/circles/start").status_code == 302
+    started = next(c for c in _circles(room.group) if c.id != scheduled.id)
+    assert _actions(f"session:{started.id}") == ["circle_started"]
+
+
+# The API --------------------------------------------------------------------------------------------------------------
+
+
+def test_members_list_the_circles_to_come_through_the_api(app, room, api_token, patient):
+    on_now = _circle(room.group)
+    later = _circle(room.group, starts_in=timedelta(days=2), minutes=20)
+    _circle(room.group, starts_in=timedelta(hours=-3))  # over
+    with app.test_client() as http:
+        answer = http.get(f"/api/v1/groups/{room.group.id}/circles", headers=api_token(patient))
+    assert answer.status_code == 200
+    assert [(c["id"], c["on_now"]) for c in answer.json] == [(on_now.id, True), (later.id, False)]
+    assert answer.json[1]["duration_minutes"] == 20 and answer.json[1]["timezone"] == room.group.timezone
+
+
+def test_facilitators_schedule_and_cancel_circles_through_the_api(app, room, api_token, patient):
+    start = (NOW + timedelta(days=1)).date().isoformat() + "T18:00:00"
+    with app.test_client() as http:
+        made = http.post(f"/api/v1/groups/{room.group.id}/circles", json={"start_local": start, "duration_minutes": 30},
+                         headers=api_token(room.facilitator))
+        assert made.status_code == 201 and made.json["local_start"].startswith(start)
+        circle_id = made.json["id"]
+        assert _actions(f"session:{circle_id}") == ["circle_scheduled"]
+        # A member may neither schedule nor cancel; they find nothing to act on.
+        member = api_token(patient)
+        assert http.post(f"/api/v1/groups/{room.group.id}/circles", json={"start_local": start},
+                         headers=member).status_code == 404
+        assert http.post(f"/api/v1/circles/{circle_id}/cancel", headers=member).status_code == 404
+        cancelled = http.post(f"/api/v1/circles/{circle_id}/cancel", headers=api_token(room.facilitator))
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert _actions(f"session:{circle_id}") == ["circle_scheduled", "circle_cancelled"]
+    assert len(_circles(room.group)) == 1
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"start_local": "2020-01-01T18:00:00"}, "date"),
+    ({"start_local": "2027-01-01T18:00:00", "duration_minutes": 20}, "date"),
+    ({"start_local": "TOMORROW", "duration_minutes": 5}, "duration_minutes"),
+    ({"duration_minutes": 20}, "start_local"),
+])
+def test_the_api_refuses_a_circle_out_of_bounds(app, room, api_token, body, field):
+    if body.get("start_local") == "TOMORROW":
+        body = {**body, "start_local": (NOW + timedelta(days=1)).date().isoformat() + "T18:00:00"}
+    with app.test_client() as http:
+        answer = http.post(f"/api/v1/groups/{room.group.id}/circles", json=body, headers=api_token(room.facilitator))
+    assert answer.status_code == 422 and field in str(answer.json)
+    assert _circles(room.group) == []

@@ -17,8 +17,9 @@ from app.accounts.models import Organisation, User
 from app.demo import DEMO_CRISIS_RESOURCES, DEMO_SLUG
 from app.extensions import db
 from app.groups.demo import DEMO_GROUP
-from app.groups.models import SessionOccurrence, TherapyGroup
+from app.groups.models import OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.measures import queries as measure_queries
+from app.peers.circles import circles_to_come
 
 #: A Thursday afternoon: the demo's weekly session is on Tuesday evenings, so only the extra session is on.
 LOADED = datetime(2026, 12, 3, 14, 2, 30, tzinfo=timezone.utc)
@@ -46,7 +47,9 @@ def sessions_on_now() -> list[SessionOccurrence]:
 
 
 def session_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(SessionOccurrence))
+    """Sessions, not check-in circles (the demo keeps one circle to come, so it may add one on a later day)."""
+    return db.session.scalar(select(func.count()).select_from(SessionOccurrence)
+                             .where(SessionOccurrence.is_circle.is_(False)))
 
 
 def text_of(response) -> str:
@@ -144,3 +147,19 @@ def test_the_demo_has_twelve_weeks_of_questionnaires_and_this_fortnights_open_on
         assert (change.count, change.baseline, change.latest) == (6, 16, 9)
         assert change.reliable_improvement and change.recovery and change.reliable_recovery
         assert all(m.answers[8] == 0 for m in measure_queries.scores(alex.id, "phq9"))
+
+
+def test_the_demo_group_has_a_member_led_circle_to_come_and_loading_again_adds_none(demo, client, login):
+    with time_machine.travel(LOADED, tick=False):
+        demo()
+        group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.name == DEMO_GROUP))
+        [circle] = circles_to_come(group)
+        now = datetime.now(timezone.utc)
+        assert circle.is_circle and now < circle.starts_at <= now + timedelta(days=3)
+        assert circle.status == OccurrenceStatus.SCHEDULED and circle not in sessions_on_now()
+        demo()
+        assert [c.id for c in circles_to_come(group)] == [circle.id]
+        alex = db.session.scalar(select(User).where(User.email == "alex@example.org"))
+        login(client, alex)
+        page = client.get(f"/groups/{group.id}/circles")
+        assert page.status_code == 200 and f'datetime="{circle.starts_at.isoformat()}"' in page.text

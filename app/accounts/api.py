@@ -82,6 +82,7 @@ def me():
     organisation = user.organisation
     return {
         "id": user.id, "email": user.email, "display_name": user.display_name, "pronouns": user.pronouns,
-        "timezone": user.timezone, "locale": user.locale, "low_energy": user.low_energy, "role": user.role,
+        "timezone": user.timezone, "locale": user.locale, "low_energy": user.low_energy,
+        "availability": list(user.availability or []), "role": user.role,
         "organisation": {"id": organisation.id, "name": organisation.name} if organisation else None,
     }

@@ -15,6 +15,7 @@ from wtforms import (
     SearchField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -29,8 +30,10 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import TextInput
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
+from app.accounts.availability import PART_HOURS, SLOTS
+from app.accounts.labels import PART_LABELS
 from app.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.input_checks import MomentumForm
 from app.zones import ALIASES, CHOOSABLE, TIMEZONES, equivalent, likely_zones, may_choose, zone_labels
@@ -147,6 +150,17 @@ class ProfileForm(MomentumForm):
     email_reminders = BooleanField(_l("Email me reminders of sessions and check-ins"))
     email_messages = BooleanField(_l("Email me when someone sends me a message"))
     in_app = BooleanField(_l("Show notifications inside Momentum"))
+    # Unknown slots are refused by services.update_profile, with words that say what to choose.
+    availability = SelectMultipleField(
+        _l("When you are usually free (optional)"),
+        choices=[SelectChoice(slot, PART_LABELS[slot.split("-")[1]]) for slot in SLOTS],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("In your own time zone: mornings %(morning)s, afternoons %(afternoon)s, evenings %(evening)s. "
+                       "Your group's facilitators may use it to suggest a peer coach who is free at the same times.",
+                       **{str(part): "%d:00–%d:00" % hours for part, hours in PART_HOURS.items()}),
+    )
 
 
 class LanguageForm(MomentumForm):

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
+from app.accounts.availability import DAYS, PartOfDay
 from app.accounts.models import RoleName
 
 ROLE_LABELS = {
@@ -25,6 +26,22 @@ def role_label(role: RoleName | str | None) -> str:
 
 def invitation_state_label(state: str) -> str:
     return str(INVITATION_STATE_LABELS.get(state, state))
+
+
+DAY_LABELS = dict(zip(DAYS, (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
+                             _l("Saturday"), _l("Sunday")), strict=True))
+
+PART_LABELS = {PartOfDay.MORNING: _l("Morning"), PartOfDay.AFTERNOON: _l("Afternoon"),
+               PartOfDay.EVENING: _l("Evening"), PartOfDay.NIGHT: _l("Night")}
+
+#: A part of a day that recurs each week, as in "Both usually free on Tuesday evenings".
+_PERIODS = {PartOfDay.MORNING: _l("%(day)s mornings"), PartOfDay.AFTERNOON: _l("%(day)s afternoons"),
+            PartOfDay.EVENING: _l("%(day)s evenings"), PartOfDay.NIGHT: _l("%(day)s nights")}
+
+
+def period_label(weekday: int, part: PartOfDay) -> str:
+    """A weekly period, `weekday` counted from Monday = 0: "Tuesday evenings"."""
+    return str(_PERIODS[part]) % {"day": DAY_LABELS[DAYS[weekday]]}
 
 
 #: What each action the audit trail records means, for the people who read the trail (every `audit.record` call names
@@ -141,6 +158,11 @@ ACTION_LABELS = {
     "measures_resumed": _l("Questionnaires resumed by the member"),
     "measure_link_used": _l("Questionnaire opened from its emailed link"),
     "measure_link_revoked": _l("Questionnaire link stopped"),
+    # Check-in circles
+    "circle_scheduled": _l("Check-in circle scheduled"),
+    "circle_started": _l("Check-in circle started by a member"),
+    "circle_cancelled": _l("Check-in circle cancelled"),
+    "circles_allowed": _l("Members' own check-in circles allowed or stopped"),
 }
 
 OUTCOME_LABELS = {

@@ -69,6 +69,8 @@ class User(db.Model):
     #: Fewer elements, larger targets, the shortest path to a check-in.
     low_energy: Mapped[bool] = mapped_column(Boolean, default=False)
     notification_prefs: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_NOTIFICATION_PREFS))
+    #: When the person is usually free, as slots of app/accounts/availability.py ("tue-evening") in their own zone.
+    availability: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     #: False once deactivated by an admin; a deactivated account cannot sign in.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,6 +26,7 @@ from app.accounts.forms import (
     ProfileForm,
     ResetPasswordForm,
 )
+from app.accounts.labels import DAY_LABELS
 from app.accounts.models import ApiToken, Invitation, RoleName, User
 from app.accounts.security_routes import begin_second_step, login_limits
 from app.extensions import account_or_address, limiter
@@ -137,6 +138,7 @@ def profile():
                 locale=form.locale.data,
                 low_energy=form.low_energy.data,
                 notification_prefs={k: getattr(form, k).data for k in NOTIFICATION_FIELDS},
+                availability=form.availability.data or [],
             )
         except services.AccountError as error:
             show_error(form, error)
@@ -151,6 +153,7 @@ def _render_profile(**forms):
     forms.setdefault("password_form", ChangePasswordForm())
     forms.setdefault("token_form", ApiTokenForm())
     return render_template("accounts/profile.html", tokens=queries.tokens_of(current_user), now=utcnow(),
+                           day_labels=DAY_LABELS,
                            empty_form=EmptyForm(), new_token=session.pop("new_token", None), **forms)
 
 

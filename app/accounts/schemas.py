@@ -45,5 +45,8 @@ class MeSchema(Schema):
     timezone = fields.String(required=True)
     locale = fields.String(required=True)
     low_energy = fields.Boolean(required=True)
+    availability = fields.List(fields.String(), required=True, metadata={
+        "description": "When the account is usually free, in its own time zone: slots such as \"tue-evening\" "
+                       "(mon to sun, morning 08-12, afternoon 12-17, evening 17-22)"})
     role = fields.Enum(RoleName, by_value=True, allow_none=True)
     organisation = fields.Nested(OrganisationSchema, allow_none=True)

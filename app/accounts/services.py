@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from app import audit, signals
+from app.accounts.availability import SLOTS_REFUSED, in_order, only_slots
 from app.accounts.models import (
     ApiToken,
     Invitation,
@@ -184,11 +185,14 @@ def end_all_sessions(user: User, reason: str, keep: LoginSession | None = None) 
 
 
 def update_profile(user: User, *, display_name: str, pronouns: str, timezone: str, locale: str, low_energy: bool,
-                   notification_prefs: dict) -> None:
+                   notification_prefs: dict, availability: list[str] | None = None) -> None:
     if not may_choose(timezone, kept=user.timezone):
         raise AccountError(_("Choose a time zone from the list."), "timezone")
     if locale not in current_app.config["LANGUAGES"]:
         raise AccountError(_("Choose English or Spanish."), "locale")
+    if availability is not None and not only_slots(availability):  # None keeps the stored slots
+        raise AccountError(str(SLOTS_REFUSED), "availability")
+    user.availability = user.availability if availability is None else in_order(availability)
     user.display_name = display_name.strip()
     user.pronouns = pronouns.strip()
     user.timezone = timezone

@@ -87,14 +87,14 @@ PRODUCT = {
         "La puntuación más reciente que obtuvo en este cuestionario."
     ),
     "Your latest score minus your first. A negative number means fewer symptoms.": (
-        "Su puntuación más reciente menos la primera. Un número negativo significa menos síntomas."
+        "Tu puntuación más reciente menos la primera. Un número negativo significa menos síntomas."
     ),
     (
         "The Reliable Change Index divides your change by the change that measurement error alone could cause, using "
         "the questionnaire's test-retest reliability (r = %(r)s) and the spread of scores (standard deviation "
         "%(sd)s). Beyond 1.96 either way, the change is unlikely to be chance (95%% level)."
     ): (
-        "El índice de cambio fiable divide su cambio entre el cambio que podría causar solo el error de medida, "
+        "El índice de cambio fiable divide tu cambio entre el cambio que podría causar solo el error de medida, "
         "usando la fiabilidad test-retest del cuestionario (r = %(r)s) y la dispersión de las puntuaciones "
         "(desviación estándar %(sd)s). Más allá de 1,96 en cualquier sentido, es poco probable que el cambio se deba "
         "al azar (nivel del 95%%)."
@@ -103,27 +103,27 @@ PRODUCT = {
         "Your score fell by %(points)d points or more since your first score, the change NHS Talking Therapies counts "
         "as reliable improvement."
     ): (
-        "Su puntuación bajó %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
+        "Tu puntuación bajó %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
         "una mejoría fiable."
     ),
     (
         "Your score rose by %(points)d points or more since your first score, the change NHS Talking Therapies counts "
         "as reliable deterioration."
     ): (
-        "Su puntuación subió %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
+        "Tu puntuación subió %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
         "un empeoramiento fiable."
     ),
     "A score of %(cutoff)d or more is at the level where services usually offer treatment.": (
         "Una puntuación de %(cutoff)d o más está en el nivel en el que los servicios suelen ofrecer tratamiento."
     ),
     "Your first score was %(cutoff)d or more and your latest is below %(cutoff)d.": (
-        "Su primera puntuación fue de %(cutoff)d o más y la más reciente es menor de %(cutoff)d."
+        "Tu primera puntuación fue de %(cutoff)d o más y la más reciente es menor de %(cutoff)d."
     ),
     "Recovery together with reliable improvement.": "Recuperación junto con una mejoría fiable.",
     "Your latest score is half your first score or less.": (
-        "Su puntuación más reciente es la mitad de la primera o menos."
+        "Tu puntuación más reciente es la mitad de la primera o menos."
     ),
     "Your latest score is below %(below)d, the range of few or no symptoms.": (
-        "Su puntuación más reciente es menor de %(below)d, el rango de pocos o ningún síntoma."
+        "Tu puntuación más reciente es menor de %(below)d, el rango de pocos o ningún síntoma."
     ),
 }

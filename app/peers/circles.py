@@ -52,7 +52,7 @@ def schedule_circle(by: User, group: TherapyGroup, *, start_local: datetime,
                                duration_minutes=duration_minutes, is_circle=True)
     db.session.add(circle)
     db.session.flush()
-    audit.record("session_add", actor=by, target=f"session:{circle.id}", details={"circle": True})
+    audit.record("circle_scheduled", actor=by, target=f"session:{circle.id}")
     return circle
 
 
@@ -71,7 +71,7 @@ def set_members_start(by: User, group: TherapyGroup, allowed: bool) -> None:
     require_open(group)
     group.members_start_circles = bool(allowed)
     db.session.flush()
-    audit.record("group_update", actor=by, target=f"group:{group.id}", details={"members_start_circles": allowed})
+    audit.record("circles_allowed", actor=by, target=f"group:{group.id}", details={"members_start_circles": allowed})
 
 
 def start_circle(by: User, group: TherapyGroup) -> SessionOccurrence:
@@ -85,7 +85,7 @@ def start_circle(by: User, group: TherapyGroup) -> SessionOccurrence:
                                duration_minutes=STARTED_MINUTES, is_circle=True)
     db.session.add(circle)
     db.session.flush()
-    audit.record("session_add", actor=by, target=f"session:{circle.id}", details={"circle": True, "started": True})
+    audit.record("circle_started", actor=by, target=f"session:{circle.id}")
     return circle
 
 
@@ -93,7 +93,7 @@ def cancel_circle(by: User, circle: SessionOccurrence) -> None:
     policy.require_manage_group(by, circle.group)
     circle.status = OccurrenceStatus.CANCELLED
     db.session.flush()
-    audit.record("session_cancel", actor=by, target=f"session:{circle.id}", details={"circle": True})
+    audit.record("circle_cancelled", actor=by, target=f"session:{circle.id}")
 
 
 def circle_in_organisation(circle_id: int, organisation_id: int | None) -> SessionOccurrence | None:

@@ -1,17 +1,19 @@
 """Demo data for peer support: Alex and Sam are an active pair in the demo group, checking in on Wednesday evenings
 (Berlin time, which Sam reads in New York time), with a few peer check-ins, a reaction, Alex's goal shared and a short
-exchange of messages."""
+exchange of messages; and an upcoming member-led check-in circle in the demo group."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.groups.demo import DEMO_GROUP
-from app.groups.models import TherapyGroup
+from app.groups.models import SessionOccurrence, TherapyGroup
 from app.models_base import utcnow
+from app.peers.circles import circles_to_come
 from app.peers.models import (
     MemberResponse,
     PairStatus,
@@ -25,6 +27,10 @@ from app.peers.models import (
 )
 from app.progress.models import Goal
 
+#: The demo circle: this many days ahead, at this time in the group's zone (a lunchtime circle, away from the weekly
+#: evening session), for this many minutes.
+CIRCLE_DAYS_AHEAD, CIRCLE_TIME, CIRCLE_MINUTES = 2, time(12, 30), 20
+
 #: Days ago, who ("alex" or "sam"), what I tried, how it went, what is next.
 CHECKINS = [
     (6, "alex", "A walk to the corner after lunch", "Cold, but I went", "Try it twice this week"),
@@ -37,8 +43,7 @@ MESSAGES = [(3, "sam", "How did the second walk go?"), (3, "alex", "Better than 
 
 def demo_pair(organisation, accounts) -> None:
     alex, sam = accounts["alex@example.org"], accounts["sam@example.org"]
-    group = db.session.scalar(select(TherapyGroup).where(TherapyGroup.organisation_id == organisation.id,
-                                                         TherapyGroup.name == DEMO_GROUP))
+    group = _demo_group(organisation)
     if group is None or db.session.scalar(select(PeerPair.id).where(PeerPair.group_id == group.id).limit(1)):
         return
     now = utcnow()
@@ -69,4 +74,22 @@ def demo_pair(organisation, accounts) -> None:
     goal = db.session.scalar(select(Goal).where(Goal.patient_id == alex.id).order_by(Goal.id).limit(1))
     if goal is not None:
         db.session.add(PeerSharedGoal(pair_id=pair.id, goal_id=goal.id, shared_by_id=alex.id))
+    db.session.flush()
+
+
+def _demo_group(organisation) -> TherapyGroup | None:
+    return db.session.scalar(select(TherapyGroup).where(TherapyGroup.organisation_id == organisation.id,
+                                                        TherapyGroup.name == DEMO_GROUP))
+
+
+def demo_circle(organisation) -> None:
+    """A check-in circle to come in the demo group, unless one is to come already (loading again adds none)."""
+    group = _demo_group(organisation)
+    if group is None or circles_to_come(group, limit=1):
+        return
+    zone = ZoneInfo(group.timezone)
+    day = utcnow().astimezone(zone).date() + timedelta(days=CIRCLE_DAYS_AHEAD)
+    starts_at = datetime.combine(day, CIRCLE_TIME, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    db.session.add(SessionOccurrence(group_id=group.id, recurrence_id=None, starts_at=starts_at,
+                                     duration_minutes=CIRCLE_MINUTES, is_circle=True))
     db.session.flush()

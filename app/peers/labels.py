@@ -1,8 +1,12 @@
 """Words for peer pairs as each person reads them: a member's view of the pair's state (never the other's answer or
 why it ended), reactions, weekdays, and, for facilitators, concern kinds and end reasons."""
 
+from babel.lists import format_list
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.accounts.labels import period_label
 from app.peers.models import ConcernKind, EndReason, ReactionKind
 
 MEMBER_STATUS = {
@@ -55,3 +59,12 @@ def reaction_label(kind) -> str:
 
 def concern_kind_label(kind) -> str:
     return str(CONCERN_KINDS[ConcernKind(kind)])
+
+
+def free_together_label(periods, most: int = 2) -> str:
+    """Why a suggestion's two members may suit each other in time: "Both usually free on Tuesday evenings" (the
+    `most` longest periods both are free, already read in the facilitator's zone); "" when they share none."""
+    if not periods:
+        return ""
+    names = [period_label(weekday, part) for weekday, part in periods[:most]]
+    return _("Both usually free on %(times)s", times=format_list(names, locale=get_locale() or "en"))

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
+from app.accounts.availability import PartOfDay, local_periods, utc_hours, week_start
 from app.accounts.models import User
 from app.extensions import db
 from app.groups.models import Membership, MembershipStatus, TherapyGroup
@@ -131,10 +132,16 @@ class Suggestion:
     b: Membership
     shared_words: tuple[str, ...]
     same_language: bool
+    #: Hours of a week both are usually free, compared in UTC.
+    free_hours: int = 0
+    #: Those hours as (weekday, part of day) in the reader's zone, the longest first.
+    free_periods: tuple[tuple[int, PartOfDay], ...] = ()
 
     @property
     def score(self) -> int:
-        return len(self.shared_words) + (1 if self.same_language else 0)
+        """One point for each goal word they share, for a shared language, and for each part of a day (4 or 5
+        hours) both are usually free."""
+        return len(self.shared_words) + (1 if self.same_language else 0) + self.free_hours // 4
 
 
 def _goal_words(user_ids: list[int]) -> dict[int, set[str]]:
@@ -146,9 +153,11 @@ def _goal_words(user_ids: list[int]) -> dict[int, set[str]]:
     return words
 
 
-def suggestions(group: TherapyGroup) -> list[Suggestion]:
+def suggestions(group: TherapyGroup, zone: str = "UTC", now: datetime | None = None) -> list[Suggestion]:
     """Pairs worth considering among the group's active members who are free to pair: the words their active goals
-    share, and a shared language. Only a help: the facilitator decides."""
+    share, a shared language, and the hours both are usually free (each member's slots read in their own zone and
+    compared in UTC over the week holding `now`; shown to the reader in `zone`). Only a help: the facilitator
+    decides."""
     members = list(db.session.scalars(select(Membership).where(Membership.group_id == group.id,
                                                                Membership.status == MembershipStatus.ACTIVE)
                                       .order_by(Membership.id)))
@@ -160,14 +169,18 @@ def suggestions(group: TherapyGroup) -> list[Suggestion]:
     alerts = _open_alert_ids(ids)
     free = [m for m in members if m.user_id not in busy and m.user_id not in alerts]
     words = _goal_words([m.user_id for m in free])
+    week = week_start((now or utcnow()).date())
+    hours = {m.user_id: utc_hours(m.user.availability or [], m.user.zone, week) for m in free}
     found = []
     for i, a in enumerate(free):
         for b in free[i + 1:]:
             if blocked_between(a.user_id, b.user_id):
                 continue
             shared = tuple(sorted(words[a.user_id] & words[b.user_id]))
-            found.append(Suggestion(a, b, shared, a.user.locale == b.user.locale))
-    found.sort(key=lambda s: -s.score)
+            both = hours[a.user_id] & hours[b.user_id]
+            found.append(Suggestion(a, b, shared, a.user.locale == b.user.locale, len(both),
+                                    tuple(local_periods(both, zone, week))))
+    found.sort(key=lambda s: (-s.score, -s.free_hours))
     return found[:SUGGESTIONS]
 
 

@@ -20,6 +20,7 @@ from app.peers.labels import (
     concern_kind_label,
     end_reason_label,
     facilitator_status_label,
+    free_together_label,
     member_status_label,
     reaction_label,
 )
@@ -36,7 +37,8 @@ def peer_helpers():
     return {"peer_status_label": member_status_label, "pair_status_label": facilitator_status_label,
             "end_reason_label": end_reason_label, "reaction_label": reaction_label,
             "concern_kind_label": concern_kind_label, "weekday_label": lambda i: str(WEEKDAYS[i]),
-            "peer_alert_url": peer_alert_url, "default_risk_phrases": DEFAULT_RISK_PHRASES}
+            "peer_alert_url": peer_alert_url, "default_risk_phrases": DEFAULT_RISK_PHRASES,
+            "free_together_label": free_together_label}
 
 
 def peer_alert_url(alert) -> str:
@@ -282,6 +284,10 @@ def _propose_form(group: TherapyGroup, **kwargs) -> ProposeForm:
     choices = [(m.user_id, m.shown_name) for m in group_queries.active_members(group)
                if m.status == MembershipStatus.ACTIVE]
     form.first_id.choices = form.second_id.choices = choices
+    if not form.is_submitted() and len(choices) >= 2:
+        # Two different people from the start: the same member twice is a proposal the check must refuse.
+        form.first_id.data = form.first_id.data or choices[0][0]
+        form.second_id.data = form.second_id.data or choices[1][0]
     return form
 
 
@@ -289,7 +295,8 @@ def _group_page(group: TherapyGroup, form=None, status=200):
     pairs = queries.pairs_of_group(group)
     names = {m.user_id: m.shown_name for m in group.memberships}
     return render_template("peers/group.html", group=group, pairs=pairs, names=names,
-                           engagement=queries.engagement(pairs), suggestions=queries.suggestions(group),
+                           engagement=queries.engagement(pairs),
+                           suggestions=queries.suggestions(group, current_user.zone),
                            concerns=queries.concerns_of_group(group), form=form or _propose_form(group),
                            end_form=EmptyForm()), status
 

@@ -1,8 +1,11 @@
-"""API schemas for peer pairs: a pair as a member or a facilitator sees it, peer check-ins, and the requests."""
+"""API schemas for peer pairs (a pair as a member or a facilitator sees it, peer check-ins, and the requests) and for
+check-in circles."""
 
 from marshmallow import fields, validate
 
-from app.api_base import MAX_ID, Line, Schema
+from app.api_base import MAX_ID, Line, Schema, date_in_range
+from app.groups.models import OccurrenceStatus
+from app.peers.circles import LONGEST, SHORTEST
 from app.peers.models import CHECKIN_FIELD_MAX, ConcernKind, ReactionKind
 
 _ID = {"strict": True, "validate": validate.Range(min=1, max=MAX_ID)}
@@ -80,3 +83,21 @@ class ConcernSchema(Schema):
     reporter_id = fields.Integer(allow_none=True, metadata={"description": "Facilitators only"})
     checkins = fields.List(fields.Nested(PeerCheckInSchema), metadata={"description": "Only the reported ones"})
     messages = fields.List(fields.Dict(), metadata={"description": "Only the reported ones"})
+
+
+class CircleSchema(Schema):
+    id = fields.Integer(strict=True, required=True)
+    group_id = fields.Integer(strict=True, required=True)
+    starts_at = fields.DateTime(required=True)
+    ends_at = fields.DateTime(required=True)
+    local_start = fields.String(required=True, metadata={"description": "Start in the group's time zone"})
+    timezone = fields.String(required=True, metadata={"description": "The group's time zone"})
+    duration_minutes = fields.Integer(strict=True, required=True)
+    status = fields.Enum(OccurrenceStatus, by_value=True, required=True)
+    on_now = fields.Boolean(required=True, metadata={"description": "Between its start and its end: members may enter"})
+
+
+class CircleRequestSchema(Schema):
+    start_local = fields.NaiveDateTime(required=True, validate=date_in_range, metadata={
+        "description": "In the group's time zone; in the future, at most 90 days ahead"})
+    duration_minutes = fields.Integer(strict=True, load_default=20, validate=validate.Range(min=SHORTEST, max=LONGEST))

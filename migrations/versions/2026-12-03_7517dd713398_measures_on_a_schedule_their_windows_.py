@@ -1,7 +1,7 @@
 """Measures on a schedule, their windows and answers, and a member's pause
 
 Revision ID: 7517dd713398
-Revises: 4fb3592fb000
+Revises: 77da95268e81
 Create Date: 2026-12-03 17:14:03.495170
 
 """
@@ -13,7 +13,7 @@ import app.models_base
 
 # revision identifiers, used by Alembic.
 revision = '7517dd713398'
-down_revision = '4fb3592fb000'
+down_revision = '77da95268e81'
 branch_labels = None
 depends_on = None
 
