@@ -141,6 +141,7 @@ ACTION_LABELS = {
     "measures_resumed": _l("Questionnaires resumed by the member"),
     "measure_link_used": _l("Questionnaire opened from its emailed link"),
     "measure_link_revoked": _l("Questionnaire link stopped"),
+    "member_page_read": _l("Member's questionnaires, mood and alerts read"),
 }
 
 OUTCOME_LABELS = {
