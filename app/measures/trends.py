@@ -242,7 +242,6 @@ def mood_trend(moods, sessions, wins, *, zone, since: datetime, now: datetime) -
         "label": _("Mood (0 lowest, 10 best)"),
         "min": 0,
         "max": 10,
-        "start": _ms(since),
         "end": _ms(now),
         "points": [{"x": _ms(when), "y": mood, "when": datetime_text(when)} for when, mood in moods],
         "sessions": [{"x": _ms(when), "when": datetime_text(when), "text": name} for when, name in sessions],

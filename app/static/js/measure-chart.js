@@ -160,7 +160,12 @@
             min: data.min,
             max: data.max,
             grid: { color: palette.grid },
-            ticks: { color: palette.muted, stepSize: data.kind === "score" ? 5 : 2 },
+            ticks: { color: palette.muted, stepSize: 2 },
+            // A score chart marks where each band starts, and the top of the scale.
+            afterBuildTicks: data.bands && data.bands.length ? function (axis) {
+              axis.ticks = data.bands.map(function (band) { return { value: band.low }; })
+                .concat([{ value: data.max }]);
+            } : undefined,
             title: { display: true, text: data.label, color: palette.muted },
           },
         },
