@@ -202,12 +202,11 @@
   if (window.matchMedia) {
     var scheme = window.matchMedia("(prefers-color-scheme: dark)");
     var recolour = function () {
-      charts.forEach(function (chart) {
+      charts = charts.map(function (chart) {
         var canvas = chart.canvas;
         chart.destroy();
-        var fresh = draw(canvas);
-        charts[charts.indexOf(chart)] = fresh;
-      });
+        return draw(canvas);
+      }).filter(Boolean);
     };
     if (scheme.addEventListener) {
       scheme.addEventListener("change", recolour);
