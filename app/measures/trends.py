@@ -67,9 +67,7 @@ def done_measures(patient_id: int, *, group_id: int | None = None) -> list[Measu
 
 
 def _trend_words(rows: list[ScoreRow], code: str) -> str:
-    """What a screen reader hears for the chart: how many scores, from what to what."""
-    if not rows:
-        return _("%(code)s: no scores yet.", code=code)
+    """What a screen reader hears for the chart: how many scores, from what to what (`rows`: at least one)."""
     first, last = rows[0], rows[-1]
     if len(rows) == 1:
         return _(
