@@ -393,3 +393,15 @@ def test_both_pages_cost_the_same_statements_for_one_year_and_ten(
     html = clients["facilitator"].get(ten_url).get_data(as_text=True)
     assert len(_chart_data(html, "chart-phq9")["points"]) == 120
     assert "earlier scores" in html
+
+
+def test_one_score_is_charted_and_change_waits_for_a_second(group_with_members, patient, client, login):
+    _scores(group_with_members, patient, Instrument.GAD7, [9])
+    login(client, patient)
+    html = client.get("/measures").get_data(as_text=True)
+    assert [p["y"] for p in _chart_data(html, "chart-gad7")["points"]] == [9]
+    assert 'aria-label="GAD-7: one score, 9 (Mild), on ' in html
+    figures = dict(re.findall(r'data-figure="(\w+)">\s*<dt>[^<]+</dt>\s*<dd><strong>([^<]+)</strong>', html))
+    assert figures["baseline"] == "9" and figures["change"] == "—" and figures["rci"] == "—"
+    assert "Change shows once there are two scores." in html
+    assert "chart-phq9" not in html
