@@ -469,6 +469,9 @@ ROUTES: dict[tuple[str, str], Route] = {
                                     done=lambda w: f"/sessions/{w.upcoming.id}/notes"),
     ("groups.member_notes", "GET"): Route(FACILITATOR_SEES,
                                           path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id}),
+    # A member's page (questionnaires, mood, attendance, alerts): the group's facilitators only.
+    ("measures.member", "GET"): Route(FACILITATOR_SEES,
+                                      path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id}),
 
     # Calendar feeds: each account its own; the feed's token is the capability -------------------------------------
     ("groups.calendar_settings", "GET"): Route(GROUPS_AREA_OK),
@@ -604,6 +607,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Goals and small wins: each patient's own (another patient's are not found); a supporter adds their thoughts on a
     # goal they were asked about, only while their consent lets them see it ---------------------------------------
     ("progress.goals", "GET"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=OK, other_patient=OK)),
+    # "My measures": each patient their own; nobody else keeps measures.
+    ("measures.mine", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=OK, other_patient=OK)),
     ("progress.create_goal", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),
                                             form={"title": "Read a page a day"}),
     ("progress.add_win", "POST"): Route(expect(FORBIDDEN, anonymous=LOGIN, patient=DONE, other_patient=DONE),

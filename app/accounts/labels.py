@@ -163,6 +163,8 @@ ACTION_LABELS = {
     "circle_started": _l("Check-in circle started by a member"),
     "circle_cancelled": _l("Check-in circle cancelled"),
     "circles_allowed": _l("Members' own check-in circles allowed or stopped"),
+    # Measures, continued
+    "member_page_read": _l("Member's questionnaires, mood and alerts read"),
 }
 
 OUTCOME_LABELS = {

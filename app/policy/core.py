@@ -44,7 +44,7 @@ def hidden(model, object_id: int) -> NoReturn:
 AREAS = {
     RoleName.ADMIN: {"home", "profile", "people", "organisation", "audit"},
     RoleName.FACILITATOR: {"home", "profile", "groups"},
-    RoleName.PATIENT: {"home", "profile", "groups", "peers", "goals", "sharing"},
+    RoleName.PATIENT: {"home", "profile", "groups", "peers", "goals", "sharing", "measures"},
     RoleName.SUPPORTER: {"home", "profile", "shared"},
 }
 

@@ -58,3 +58,19 @@ def require_view_member_measures(user, patient_id: int) -> None:
 def can_view_measure_bands(user, patient_id: int) -> bool:
     """A supporter sees bands and the trend of totals inside the consent's data period; never items."""
     return role_of(user) == RoleName.SUPPORTER and can_read_patient_data(user, patient_id, DataClass.MEASURES)
+
+
+def can_view_member_page(user, group, membership) -> bool:
+    """A member's page in a group (measures, mood, attendance, alerts): the group's facilitators, for a member of
+    that group whose measures they may read."""
+    return (
+        membership is not None
+        and membership.group_id == group.id
+        and is_group_facilitator(user, group)
+        and can_view_member_measures(user, membership.user_id)
+    )
+
+
+def require_view_member_page(user, group, membership) -> None:
+    if not can_view_member_page(user, group, membership):
+        raise Denied(subject_id=getattr(membership, "user_id", None))
