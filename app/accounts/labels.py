@@ -141,6 +141,8 @@ ACTION_LABELS = {
     "measures_resumed": _l("Questionnaires resumed by the member"),
     "measure_link_used": _l("Questionnaire opened from its emailed link"),
     "measure_link_revoked": _l("Questionnaire link stopped"),
+    "group_measures_read": _l("Group's questionnaires read"),
+    "group_outcomes_read": _l("Group's outcomes read"),
 }
 
 OUTCOME_LABELS = {
