@@ -258,12 +258,12 @@ def _two_scores(facilitator, group, members, pairs, clock):
 
 
 def _figures(page: str, code: str) -> dict[str, str]:
-    """Each figure's row text on one questionnaire's table, with the "how this is measured" fold left out."""
+    """Each figure's row text on one questionnaire's table: its label, then what is shown."""
     section = page.split(f"({code})</h2>")[1].split("</section>")[0]
     rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]:
-        label = re.sub(r"\s+", " ", re.sub(r"<details.*?</details>|<[^>]+>", " ", row.split("</th>")[0])).strip()
-        rows[label] = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.split("</th>")[1])).strip()
+    for row in re.findall(r'<tr class="figure-row">(.*?)</tr>', section, re.S):
+        label, shown = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", part)).strip() for part in row.split("</th>"))
+        rows[label] = shown
     return rows
 
 
