@@ -83,6 +83,9 @@ def test_a_schedule_for_the_whole_group_starts_in_the_facilitators_zone_and_open
     page = staff.get(f"/groups/{group_with_members.id}/measures").text
     assert "Everyone in the group" in page and "Every week" in page
     assert "Due: 3 · Done: 0 · Missed: 0" in page
+    # The form offers now, in the facilitator's zone.
+    assert 'name="start_date" required type="date" value="2026-03-20"' in page
+    assert 'name="start_time" required type="time" value="13:00"' in page
     for name in ("Pat", "Zoe Zimmer", "Ben Berg"):
         assert "Due</span>" in _row(page, name, "PHQ-9")
 
@@ -224,8 +227,11 @@ def test_a_member_who_missed_two_in_a_row_is_flagged_calmly(signed_in, facilitat
         db.session.commit()
     page = signed_in().get(f"/groups/{group.id}/measures").text
     flag = '<span class="badge badge-info">Missed two in a row</span>'
-    assert flag in _row(page, "Zoe Zimmer", "Due</span>")  # her weekly one, due again this week
+    # Her first row (the one-off, missed) carries it; her weekly one, due again this week, does not repeat it.
+    assert flag in _row(page, "Zoe Zimmer", "Missed</span>")
+    assert flag not in _row(page, "Zoe Zimmer", "Due</span>")
     assert flag not in _row(page, "Pat", "PHQ-9")  # one missed only
+    assert page.count(flag) == 2  # once in the table, once in the list of members
 
 
 def test_a_member_who_paused_is_shown_with_the_day_and_a_link_to_their_page(staff, patient, group_with_members):

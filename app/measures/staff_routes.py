@@ -3,7 +3,7 @@ missed in the latest windows, who paused their measures, and the group's outcome
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -79,12 +79,18 @@ class WindowRow:
     status: MeasureStatus
     total: int | None
     band: str | None
+    #: The member's first row in the table, where a flag about the member as a whole goes.
+    first_of_member: bool = False
 
 
-def _schedule_form(members, **kwargs) -> ScheduleMeasureForm:
-    """Its date and time are read in the facilitator's own zone, as the page says."""
+def _schedule_form(members) -> ScheduleMeasureForm:
+    """Its date and time are read in the facilitator's own zone, as the page says; it offers now, so that one press
+    opens the first questionnaire at once (what was sent replaces it on a POST)."""
     zone = current_user.zone
-    return ScheduleMeasureForm(members=members, zone=zone, today=utcnow().astimezone(ZoneInfo(zone)).date(), **kwargs)
+    local_now = utcnow().astimezone(ZoneInfo(zone)).replace(second=0, microsecond=0, tzinfo=None)
+    return ScheduleMeasureForm(
+        members=members, zone=zone, today=local_now.date(), start_date=local_now.date(), start_time=local_now.time()
+    )
 
 
 def _measures_page(group: TherapyGroup, form: ScheduleMeasureForm | None = None, status: int = 200):
@@ -111,7 +117,11 @@ def _measures_page(group: TherapyGroup, form: ScheduleMeasureForm | None = None,
                 severity_label(severity(measure.instrument, measure.total)) if done else None,
             )
         )
-    rows.sort(key=lambda row: (row.name.casefold(), row.instrument.value, row.opens_at))
+    rows.sort(key=lambda row: (row.name.casefold(), row.patient_id, row.instrument.value, row.opens_at))
+    rows = [
+        replace(row, first_of_member=index == 0 or rows[index - 1].patient_id != row.patient_id)
+        for index, row in enumerate(rows)
+    ]
     group_services.record_facilitator_read(
         current_user, "group_measures_read", target=f"group:{group.id}", member_ids=[row.patient_id for row in rows]
     )
