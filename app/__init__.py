@@ -40,6 +40,7 @@ from app.groups import session_pages as _session_pages  # noqa: F401  (the sessi
 from app.groups.api import blp as groups_api
 from app.measures import bp as measures_bp
 from app.measures import chart_routes as _measure_charts  # noqa: F401  (the measure chart pages, on measures.bp)
+from app.measures import staff_routes as _measure_staff_pages  # noqa: F401  (a group's measures pages, on measures.bp)
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)

@@ -62,9 +62,11 @@ def build(years: int, members: int, path: Path):
         for n in range(members):
             patient = accounts.create_account(f"m{n}@example.org", PASSWORD, f"Member {n}", organisation,
                                               RoleName.PATIENT)
-            db.session.add(Membership(group_id=group.id, user_id=patient.id, status=MembershipStatus.ACTIVE,
-                                      joined_at=start))
-            patient_ids.append(patient.id)
+            membership = Membership(group_id=group.id, user_id=patient.id, status=MembershipStatus.ACTIVE,
+                                    joined_at=start)
+            db.session.add(membership)
+            db.session.flush()
+            patient_ids.append(membership.id)
             rows = []
             for week in range(52 * years):
                 opens = start + timedelta(weeks=week)
@@ -79,7 +81,7 @@ def build(years: int, members: int, path: Path):
                                        created_at=opens + timedelta(days=2)))
             db.session.execute(db.insert(Measure), rows)
         db.session.commit()
-        return app, facilitator.id, group.id, patient_ids[0]
+        return app, facilitator.id, group.id, patient_ids[0]  # the first member's membership
 
 
 def signed_in(app, user_id: int):
@@ -116,9 +118,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         sizes = {}
         for years in (1, 10):
-            app, facilitator_id, group_id, patient_id = build(years, args.members, Path(folder) / f"{years}.db")
+            app, facilitator_id, group_id, membership_id = build(years, args.members, Path(folder) / f"{years}.db")
             client = signed_in(app, facilitator_id)
-            pages = {"member page": f"/groups/{group_id}/members/{patient_id}",
+            pages = {"member page": f"/groups/{group_id}/members/{membership_id}",
                      "group outcomes": f"/groups/{group_id}/outcomes"}
             sizes[years] = (app, client, pages)
         failed = False

@@ -73,6 +73,7 @@ def pages(ids: dict) -> dict[str, list[tuple[str, str]]]:
             ("home", "/"), ("groups", "/groups"), ("group", f"/groups/{group}"),
             ("group-edit", f"/groups/{group}/edit"), ("group-new", "/groups/new"),
             ("schedule", f"/groups/{group}/schedule"),
+            ("group-measures", f"/groups/{group}/measures"), ("group-outcomes", f"/groups/{group}/outcomes"),
             ("session", f"/sessions/{on_now}"), ("room", f"/sessions/{on_now}/room"),
             ("attendance", f"/sessions/{before}/attendance"), ("session-notes", f"/sessions/{before}/notes"),
             ("member-notes", f"/groups/{group}/members/{ids['membership']}/notes"),

@@ -56,6 +56,7 @@ from app.groups.models import (
     SessionOccurrence,
     SpeakingComfort,
 )
+from app.measures import services as measure_services
 from app.models_base import utcnow
 from app.peers.models import (
     ConcernKind,
@@ -472,6 +473,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     # A member's page (questionnaires, mood, attendance, alerts): the group's facilitators only.
     ("measures.member", "GET"): Route(FACILITATOR_SEES,
                                       path=lambda w: {"group_id": w.group.id, "membership_id": w.membership.id}),
+
+    # A group's questionnaires and outcomes: its facilitators only; anyone else finds nothing ------------------------
+    ("measures.group_measures", "GET"): Route(FACILITATOR_SEES, path=_group),
+    ("measures.add_schedule", "POST"): Route(
+        FACILITATOR_DOES, path=_group, done=lambda w: f"/groups/{w.group.id}/measures",
+        form=lambda w: {"instrument": "gad7", "patient_id": str(w.patient.id), "frequency": "once",
+                        "start_date": _tomorrow(), "start_time": "09:00"}),
+    ("measures.stop_schedule", "POST"): Route(
+        FACILITATOR_DOES, path=lambda w: {"group_id": w.group.id, "schedule_id": w.measure_schedule.id},
+        done=lambda w: f"/groups/{w.group.id}/measures"),
+    ("measures.group_outcomes", "GET"): Route(FACILITATOR_SEES, path=_group),
 
     # Calendar feeds: each account its own; the feed's token is the capability -------------------------------------
     ("groups.calendar_settings", "GET"): Route(GROUPS_AREA_OK),
@@ -1003,6 +1015,7 @@ def build_world(app, password: str) -> World:
         _build_goals(world)
         _build_peers(world)
         _build_pair_chat(world)
+        _build_measures(world)
         # Every identity's browser login and bearer token, made once with the world rather than once per cell.
         world.add("passkey", _add(Passkey(user_id=world.other_patient.id, name="matrix passkey",
                                           credential_id=b"matrix-credential", public_key=b"matrix-public-key")))
@@ -1160,6 +1173,12 @@ def _build_pair_chat(world: World) -> None:
     """A message of the patient in their pair's chat (the other patient's pair is a pair of another group)."""
     world.add("pair_message", _add(PeerMessage(pair_id=world.pair.id, author_id=world.patient.id,
                                                body=PAIR_MESSAGE_TEXT, client_id="matrix-pair-message-1")))
+
+
+def _build_measures(world: World) -> None:
+    """A weekly PHQ-9 for the patient's group, its first window open for every member."""
+    world.add("measure_schedule", measure_services.create_schedule(
+        world.facilitator, world.group, instrument="phq9", frequency="weekly", starts_at=utcnow()))
 
 
 def _add(obj):

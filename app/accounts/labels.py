@@ -165,6 +165,8 @@ ACTION_LABELS = {
     "circles_allowed": _l("Members' own check-in circles allowed or stopped"),
     # Measures, continued
     "member_page_read": _l("Member's questionnaires, mood and alerts read"),
+    "group_measures_read": _l("Group's questionnaires read"),
+    "group_outcomes_read": _l("Group's outcomes read"),
 }
 
 OUTCOME_LABELS = {

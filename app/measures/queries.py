@@ -111,6 +111,15 @@ def current_pause(patient_id: int) -> MeasurePause | None:
                                                         MeasurePause.ended_at.is_(None)))
 
 
+def pauses_of(patient_ids) -> dict[int, MeasurePause]:
+    """The current pause of each of these members who paused their measures (one query for a whole group)."""
+    ids = list(patient_ids)
+    if not ids:
+        return {}
+    return {pause.patient_id: pause for pause in db.session.scalars(
+        select(MeasurePause).where(MeasurePause.patient_id.in_(ids), MeasurePause.ended_at.is_(None)))}
+
+
 def measure_of(user_id: int, measure_id: int) -> Measure | None:
     return db.session.scalar(select(Measure).where(Measure.id == measure_id, Measure.patient_id == user_id))
 
@@ -161,6 +170,18 @@ def recent_of_group(group: TherapyGroup, limit: int = 200) -> list[Measure]:
     return list(db.session.scalars(
         select(Measure).where(Measure.group_id == group.id, Measure.status != MeasureStatus.WITHDRAWN)
         .order_by(Measure.opens_at.desc(), Measure.id.desc()).limit(limit)))
+
+
+def latest_windows(measures: list[Measure]) -> list[Measure]:
+    """Each member's latest measure on each schedule. `measures`: latest first, as recent_of_group gives them."""
+    seen: set[tuple[int, int]] = set()
+    latest = []
+    for measure in measures:
+        key = (measure.schedule_id, measure.patient_id)
+        if key not in seen:
+            seen.add(key)
+            latest.append(measure)
+    return latest
 
 
 def missed_twice_in_a_row(measures: list[Measure], now: datetime | None = None) -> set[int]:
