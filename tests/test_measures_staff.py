@@ -323,7 +323,7 @@ def test_the_group_page_links_both_pages_for_its_facilitators(staff, group_with_
     assert f'href="/groups/{group_with_members.id}/measures"' in page
     assert f'href="/groups/{group_with_members.id}/outcomes"' in page
     member_page = _client(app, login, patient).get(f"/groups/{group_with_members.id}").text
-    assert "/measures" not in member_page and "/outcomes" not in member_page
+    assert f"/groups/{group_with_members.id}/measures" not in member_page and "/outcomes" not in member_page
 
 
 def test_a_co_facilitator_schedules_stops_and_reads_outcomes(
