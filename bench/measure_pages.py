@@ -25,7 +25,7 @@ from sqlalchemy import event  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
-from app.accounts.models import RoleName  # noqa: E402
+from app.accounts.models import RoleName, User  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.groups import services as groups  # noqa: E402
 from app.groups.models import Membership, MembershipStatus  # noqa: E402
@@ -85,9 +85,13 @@ def build(years: int, members: int, path: Path):
 
 
 def signed_in(app, user_id: int):
+    """A client with a real sign-in session of the user."""
     client = app.test_client()
+    with app.test_request_context():
+        token = accounts.start_login_session(db.session.get(User, user_id), "bench")
+        db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = token
         session["_fresh"] = True
     return client
 

@@ -9,7 +9,7 @@ from statistics import mean
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.groups.models import OccurrenceStatus, SessionOccurrence, TherapyGroup
@@ -215,10 +215,25 @@ class GroupOutcome:
         return self.mean_change is not None
 
 
+def _first_and_latest_scores(group: TherapyGroup) -> list:
+    """Each member's first and latest completed score per instrument in the group, and no row between: the page
+    costs the same however long the history (the database numbers the rows, Python never sees the middle)."""
+    member_instrument = (Measure.patient_id, Measure.instrument)
+    numbered = (
+        select(Measure.patient_id, Measure.instrument, Measure.completed_at, Measure.total,
+               func.row_number().over(partition_by=member_instrument,
+                                      order_by=(Measure.completed_at, Measure.id)).label("from_first"),
+               func.row_number().over(partition_by=member_instrument,
+                                      order_by=(Measure.completed_at.desc(), Measure.id.desc())).label("from_latest"))
+        .where(Measure.group_id == group.id, Measure.status == MeasureStatus.DONE)
+        .subquery())
+    return db.session.execute(
+        select(numbered.c.patient_id, numbered.c.instrument, numbered.c.completed_at, numbered.c.total)
+        .where((numbered.c.from_first == 1) | (numbered.c.from_latest == 1))).all()
+
+
 def group_outcomes(group: TherapyGroup) -> list[GroupOutcome]:
-    rows = db.session.execute(
-        select(Measure.patient_id, Measure.instrument, Measure.completed_at, Measure.total)
-        .where(Measure.group_id == group.id, Measure.status == MeasureStatus.DONE)).all()
+    rows = _first_and_latest_scores(group)
     outcomes = []
     for instrument in Instrument:
         per_member: dict[int, list] = {}
