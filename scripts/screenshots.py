@@ -74,13 +74,14 @@ def pages(ids: dict) -> dict[str, list[tuple[str, str]]]:
             ("group-edit", f"/groups/{group}/edit"), ("group-new", "/groups/new"),
             ("schedule", f"/groups/{group}/schedule"),
             ("group-measures", f"/groups/{group}/measures"), ("group-outcomes", f"/groups/{group}/outcomes"),
+            ("member-page", f"/groups/{group}/members/{ids['membership']}"),
             ("session", f"/sessions/{on_now}"), ("room", f"/sessions/{on_now}/room"),
             ("attendance", f"/sessions/{before}/attendance"), ("session-notes", f"/sessions/{before}/notes"),
             ("member-notes", f"/groups/{group}/members/{ids['membership']}/notes"),
             ("member-supporters", f"/patients/{ids['alex']}/supporters"), ("calendar", "/calendar"), *own],
         "member": [
             ("home", "/"), ("groups", "/groups"), ("group", f"/groups/{group}"), ("session", f"/sessions/{on_now}"),
-            ("room", f"/sessions/{on_now}/room"), ("checkins", "/checkins"), ("goals", "/goals"),
+            ("room", f"/sessions/{on_now}/room"), ("checkins", "/checkins"), ("goals", "/goals"), ("measures", "/measures"),
             ("goal", f"/goals/{ids['goal']}"), ("sharing", "/sharing"), ("calendar", "/calendar"), *own],
         "supporter": [("home", "/"), ("shared", f"/shared/{ids['alex']}"), *own],
     }
