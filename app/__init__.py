@@ -39,6 +39,7 @@ from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
 from app.measures import bp as measures_bp
+from app.measures.api import blp as measures_api
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
@@ -236,7 +237,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp, measures_bp):
         app.register_blueprint(blp)
-    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api, measures_api):
         register_api_blueprint(blp)
     register_api_blueprint(pair_chat_api)
     errors.register(app)

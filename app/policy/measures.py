@@ -58,3 +58,17 @@ def require_view_member_measures(user, patient_id: int) -> None:
 def can_view_measure_bands(user, patient_id: int) -> bool:
     """A supporter sees bands and the trend of totals inside the consent's data period; never items."""
     return role_of(user) == RoleName.SUPPORTER and can_read_patient_data(user, patient_id, DataClass.MEASURES)
+
+
+def can_read_measure(user, measure) -> bool:
+    """One questionnaire with its item answers: the member who answers it, or a facilitator of its group."""
+    if measure is None:
+        return False
+    if role_of(user) == RoleName.PATIENT:
+        return measure.patient_id == user.id
+    return is_group_facilitator(user, measure.group)
+
+
+def require_read_measure(user, measure) -> None:
+    if not can_read_measure(user, measure):
+        raise Denied(subject_id=getattr(measure, "patient_id", None))
