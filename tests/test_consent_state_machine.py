@@ -70,7 +70,8 @@ BASELINE_WINS = [(timedelta(days=-50), "Win long ago", 0), (timedelta(days=-25),
 #: The patient's time zone (the fixtures' patient lives in Berlin): their weeks run Monday to Sunday there.
 ZONE = ZoneInfo("Europe/Berlin")
 #: Classes a supporter reads with something behind them (the rest are not in Momentum yet).
-READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.GOALS.value, DataClass.ENCOURAGEMENT.value}
+READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.GOALS.value, DataClass.MEASURES.value,
+            DataClass.ENCOURAGEMENT.value}
 GOALS = DataClass.GOALS.value
 #: The supporter's page shows the classes in this order, each under its own heading.
 PAGE_ORDER = [c.value for c in queries.DATA_CLASS_ORDER]
