@@ -350,37 +350,55 @@ def test_another_groups_facilitator_and_another_organisation_find_nothing(
 def test_every_completed_measure_exports_as_a_valid_fhir_r5_questionnaire_response(
     client, api_token, group_with_members, facilitator, patient, clock
 ):
-    phq9 = completed(facilitator, group_with_members, patient, [0, 1, 2, 3, 0, 1, 2, 3, 1], clock, NOW)
-    gad7 = completed(
-        facilitator,
-        group_with_members,
-        patient,
-        [2] * 7,
-        clock,
-        NOW + timedelta(hours=1),
-        instrument="gad7",
-        difficulty=None,
-    )
-    done = db.session.scalars(select(Measure).where(Measure.status == MeasureStatus.DONE)).all()
-    assert {m.id for m in done} == {phq9.id, gad7.id}
-    expected = {phq9.id: (PHQ9, "44249-1", 13), gad7.id: (GAD7, "69737-5", 14)}
+    answered = [  # instrument, answers, difficulty: the lowest and highest totals, the difficulty left out or given
+        ("phq9", [0, 1, 2, 3, 0, 1, 2, 3, 1], 2),
+        ("phq9", [0] * 9, None),
+        ("phq9", [3] * 9, 3),
+        ("gad7", [2] * 7, None),
+        ("gad7", [0] * 7, 0),
+        ("gad7", [3] * 7, 3),
+    ]
+    for hours, (instrument, answers, difficulty) in enumerate(answered):
+        completed(
+            facilitator,
+            group_with_members,
+            patient,
+            answers,
+            clock,
+            NOW + timedelta(hours=hours),
+            instrument=instrument,
+            difficulty=difficulty,
+        )
+    done = db.session.scalars(select(Measure).where(Measure.status == MeasureStatus.DONE).order_by(Measure.id)).all()
+    assert len(done) == len(answered)
+    panels = {"phq9": (PHQ9, "44249-1"), "gad7": (GAD7, "69737-5")}
     for reader in (facilitator, patient):
-        for measure in done:
-            response = client.get(f"/api/v1/measures/{measure.id}/fhir", headers=api_token(reader))
+        headers = api_token(reader)
+        for measure, (instrument, answers, difficulty) in zip(done, answered, strict=True):
+            response = client.get(f"/api/v1/measures/{measure.id}/fhir", headers=headers)
             assert response.status_code == 200 and response.mimetype == "application/fhir+json"
             resource = response.get_json()
             parsed = QuestionnaireResponse.model_validate(resource)
-            form, panel, total = expected[measure.id]
+            form, panel = panels[instrument]
             assert parsed.questionnaire == f"http://loinc.org/q/{panel}"
             assert (parsed.status, parsed.subject.reference, parsed.id) == (
                 "completed",
                 f"Patient/{patient.id}",
                 str(measure.id),
             )
-            links = [item["linkId"] for item in resource["item"]]
-            assert links[: form.item_count] == [f"/{item.loinc}" for item in form.items]
-            assert resource["item"][-1] == {"linkId": form.total_link_id, "answer": [{"valueDecimal": total}]}
-    assert len(audit_actions("measure_read")) == 2  # the facilitator's two looks, not the member's
+            by_link = {item["linkId"]: item["answer"][0] for item in resource["item"]}
+            for item, value in zip(form.items, answers, strict=True):
+                coding = by_link[f"/{item.loinc}"]["valueCoding"]
+                assert (coding["system"], coding["code"]) == ("http://loinc.org", item.answers[value].code)
+            if difficulty is None:
+                assert form.difficulty.link_id not in by_link
+            else:
+                assert (
+                    by_link[form.difficulty.link_id]["valueCoding"]["code"] == form.difficulty.answers[difficulty].code
+                )
+            assert by_link[form.total_link_id] == {"valueDecimal": sum(answers)}
+    # The facilitator's looks are audited, the member's own are not.
+    assert [e.actor_id for e in audit_actions("measure_read")] == [facilitator.id] * len(answered)
 
 
 def test_a_questionnaire_not_completed_has_no_fhir_export(client, api_token, group_with_members, facilitator, patient):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from supporter_fixtures import *  # noqa: F403
 from supporter_fixtures import NOW, grant, link_supporter
 
+from app import policy
 from app.extensions import db
 from app.measures import queries, services
 from app.measures.instruments import Instrument
@@ -134,6 +135,7 @@ def test_nothing_after_revoke_and_nothing_without_the_class(
     history(facilitator, sharing_group, patient, clock)
     consent = grant(patient, supporter, [MEASURES, DataClass.MOOD], data_from=NOW - timedelta(days=10))
     assert supporter_client.get(f"/shared/{patient.id}").status_code == 200
+    assert policy.can_view_measure_bands(supporter, patient.id)
 
     supporter_services.revoke_consent(consent, patient)
     db.session.commit()
@@ -144,7 +146,10 @@ def test_nothing_after_revoke_and_nothing_without_the_class(
         text = response.get_data(as_text=True)
         assert "PHQ-9" not in text and "Moderate" not in text and "Mild" not in text
 
+    assert not policy.can_view_measure_bands(supporter, patient.id)
+
     grant(patient, supporter, [DataClass.MOOD], data_from=NOW - timedelta(days=10))
+    assert not policy.can_view_measure_bands(supporter, patient.id)
     html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
     assert 'id="class-measure_bands"' not in html and "PHQ-9" not in html
     body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter)).get_json()
