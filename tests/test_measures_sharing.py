@@ -189,3 +189,24 @@ def test_the_preview_shows_the_bands_the_supporter_would_see(
         r"Questionnaire results as bands over time \(never my answers\)( <span class=\"muted\">)?", page
     )
     assert offered and all(muted == "" for muted in offered)
+
+
+def test_a_completed_questionnaire_nudges_the_supporter_page_and_a_part_saved_one_does_not(
+    sharing_group, facilitator, patient, supporter, supporter_client, sockets, clock
+):
+    grant(patient, supporter, [MEASURES], data_from=NOW - timedelta(days=10))
+    sio = sockets(supporter_client)
+    assert sio.emit("join_shared", {"patient_id": patient.id}, callback=True)["ok"] is True
+    sio.get_received()
+    services.create_schedule(
+        facilitator, sharing_group, instrument="phq9", frequency="once", starts_at=NOW, patient_id=patient.id
+    )
+    measure = db.session.scalar(select(Measure).where(Measure.patient_id == patient.id))
+    services.save_answers(patient, measure, [1, 1, 1])
+    db.session.commit()
+    assert [m["name"] for m in sio.get_received()] == []
+    services.save_answers(patient, measure, MILD, complete=True)
+    db.session.commit()
+    updates = [m for m in sio.get_received() if m["name"] == "shared_update"]
+    # A nudge to refresh, never the data itself.
+    assert [m["args"] for m in updates] == [[{"patient_id": patient.id}]]
