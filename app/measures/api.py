@@ -25,15 +25,15 @@ from app.measures.instruments import Instrument, definition
 from app.measures.labels import severity_label
 from app.measures.models import Measure, MeasureSchedule, MeasureStatus
 from app.measures.schemas import (
-    AnswersRequestSchema,
     GroupMeasuresSchema,
     GroupOutcomeSchema,
-    InstrumentScoresSchema,
+    MeasureAnswersSchema,
+    MeasureInstrumentScoresSchema,
+    MeasurePauseSchema,
     MeasureScheduleCreateSchema,
     MeasureScheduleSchema,
     MeasureSchema,
     MeasureSummarySchema,
-    PauseSchema,
 )
 from app.measures.scoring import needs_safety_alert, severity
 from app.models_base import utcnow
@@ -211,7 +211,7 @@ def get_measure(measure_id: int):
 @blp.put("/measures/<int:measure_id>/answers")
 @login_required
 @limiter.limit("240 per hour", key_func=account_or_address)
-@blp.arguments(AnswersRequestSchema)
+@blp.arguments(MeasureAnswersSchema)
 @blp.response(200, MeasureSchema)
 @document_errors(blp, 400, 401, 404, 409, 422, 429)
 def save_answers(data, measure_id: int):
@@ -225,7 +225,7 @@ def save_answers(data, measure_id: int):
 
 @blp.get("/measures/scores")
 @login_required
-@blp.response(200, InstrumentScoresSchema(many=True))
+@blp.response(200, MeasureInstrumentScoresSchema(many=True))
 @document_errors(blp, 401, 404, 429)
 def own_scores():
     """Your scores per questionnaire, oldest first, and the change from your first to your latest."""
@@ -235,7 +235,7 @@ def own_scores():
 
 @blp.get("/measures/pause")
 @login_required
-@blp.response(200, PauseSchema)
+@blp.response(200, MeasurePauseSchema)
 @document_errors(blp, 401, 404, 429)
 def get_pause():
     policy.require_keep_measures(current_user)
@@ -244,7 +244,7 @@ def get_pause():
 
 @blp.post("/measures/pause")
 @login_required
-@blp.response(200, PauseSchema)
+@blp.response(200, MeasurePauseSchema)
 @document_errors(blp, 400, 401, 404, 409, 429)
 def pause():
     """Pause your questionnaires: those not started are withdrawn and no new one opens until you resume. Your
@@ -256,7 +256,7 @@ def pause():
 
 @blp.post("/measures/resume")
 @login_required
-@blp.response(200, PauseSchema)
+@blp.response(200, MeasurePauseSchema)
 @document_errors(blp, 400, 401, 404, 409, 429)
 def resume():
     """Lift your pause: questionnaires open again from their next window (one open now opens at once)."""
@@ -388,7 +388,7 @@ def group_outcomes(group_id: int):
 
 @blp.get("/patients/<int:patient_id>/measures/scores")
 @login_required
-@blp.response(200, InstrumentScoresSchema(many=True))
+@blp.response(200, MeasureInstrumentScoresSchema(many=True))
 @document_errors(blp, 401, 404, 429)
 def member_scores(patient_id: int):
     """A member's scores and change per questionnaire: for the member, and for a facilitator of a group they belong

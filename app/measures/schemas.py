@@ -23,21 +23,21 @@ class MeasureSummarySchema(Schema):
     item_count = fields.Integer(required=True)
 
 
-class AnswerChoiceSchema(Schema):
+class MeasureChoiceSchema(Schema):
     value = fields.Integer(required=True)
     text = fields.String(required=True)
 
 
-class ItemSchema(Schema):
+class MeasureItemSchema(Schema):
     number = fields.Integer(required=True, metadata={"description": "1-based, as on the form"})
     text = fields.String(required=True)
-    choices = fields.List(fields.Nested(AnswerChoiceSchema), required=True)
+    choices = fields.List(fields.Nested(MeasureChoiceSchema), required=True)
     answer = fields.Integer(allow_none=True, required=True, metadata={"description": "The saved answer, if any"})
 
 
-class DifficultyQuestionSchema(Schema):
+class MeasureDifficultySchema(Schema):
     text = fields.String(required=True)
-    choices = fields.List(fields.Nested(AnswerChoiceSchema), required=True)
+    choices = fields.List(fields.Nested(MeasureChoiceSchema), required=True)
     answer = fields.Integer(allow_none=True, required=True)
 
 
@@ -45,9 +45,9 @@ class MeasureSchema(MeasureSummarySchema):
     title = fields.String(required=True)
     stem = fields.String(required=True)
     notice = fields.String(required=True)
-    items = fields.List(fields.Nested(ItemSchema), required=True)
+    items = fields.List(fields.Nested(MeasureItemSchema), required=True)
     difficulty = fields.Nested(
-        DifficultyQuestionSchema, required=True, metadata={"description": "The unscored last question"}
+        MeasureDifficultySchema, required=True, metadata={"description": "The unscored last question"}
     )
     total = fields.Integer(allow_none=True, required=True)
     severity = fields.String(allow_none=True, required=True)
@@ -64,7 +64,7 @@ class MeasureSchema(MeasureSummarySchema):
     )
 
 
-class AnswersRequestSchema(Schema):
+class MeasureAnswersSchema(Schema):
     answers = fields.List(
         fields.Integer(strict=True, allow_none=True, validate=_ANSWER),
         required=True,
@@ -81,7 +81,7 @@ class AnswersRequestSchema(Schema):
     )
 
 
-class ScoreSchema(Schema):
+class MeasureScoreSchema(Schema):
     measure_id = fields.Integer(required=True)
     completed_at = fields.DateTime(required=True)
     total = fields.Integer(required=True)
@@ -89,7 +89,7 @@ class ScoreSchema(Schema):
     severity_label = fields.String(required=True)
 
 
-class ChangeSchema(Schema):
+class MeasureChangeSchema(Schema):
     count = fields.Integer(required=True)
     baseline = fields.Integer(allow_none=True, required=True)
     baseline_at = fields.DateTime(allow_none=True, required=True)
@@ -111,14 +111,14 @@ class ChangeSchema(Schema):
     how_measured = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
-class InstrumentScoresSchema(Schema):
+class MeasureInstrumentScoresSchema(Schema):
     instrument = fields.String(required=True)
     code = fields.String(required=True)
-    scores = fields.List(fields.Nested(ScoreSchema), required=True, metadata={"description": "Oldest first"})
-    change = fields.Nested(ChangeSchema, required=True)
+    scores = fields.List(fields.Nested(MeasureScoreSchema), required=True, metadata={"description": "Oldest first"})
+    change = fields.Nested(MeasureChangeSchema, required=True)
 
 
-class PauseSchema(Schema):
+class MeasurePauseSchema(Schema):
     paused = fields.Boolean(required=True)
     since = fields.DateTime(allow_none=True, required=True)
 
