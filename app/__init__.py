@@ -41,6 +41,7 @@ from app.groups.api import blp as groups_api
 from app.measures import bp as measures_bp
 from app.measures import chart_routes as _measure_charts  # noqa: F401  (the measure chart pages, on measures.bp)
 from app.measures import staff_routes as _measure_staff_pages  # noqa: F401  (a group's measures pages, on measures.bp)
+from app.measures.api import blp as measures_api
 from app.notifications.email import print_suppressed_mail
 from app.peers import bp as peers_bp
 from app.peers import chat_events as _pair_chat_events  # noqa: F401  (declares the pair chat's socket events)
@@ -239,7 +240,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     for blp in (accounts_bp, groups_bp, rooms_bp, supporters_bp, progress_bp, peers_bp, measures_bp):
         app.register_blueprint(blp)
-    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api):
+    for blp in (accounts_api, groups_api, rooms_api, supporters_api, progress_api, peers_api, measures_api):
         register_api_blueprint(blp)
     register_api_blueprint(pair_chat_api)
     register_api_blueprint(circles_api)

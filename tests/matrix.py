@@ -57,6 +57,8 @@ from app.groups.models import (
     SpeakingComfort,
 )
 from app.measures import services as measure_services
+from app.measures.instruments import Instrument
+from app.measures.models import Measure, MeasureStatus
 from app.models_base import utcnow
 from app.peers.models import (
     ConcernKind,
@@ -179,6 +181,9 @@ VIDEO_LINK = "https://video.matrix.example/room"
 PEER_CHECKIN_TEXT = "matrix peer check-in: tried a short walk"
 REPORTED_TEXT = "matrix reported peer check-in words"
 PAIR_MESSAGE_TEXT = "matrix pair chat: the walk felt good"
+#: An answer to a PHQ-9 question, as the questionnaire's member and their facilitator read it; never a supporter, a
+#: peer or anyone else (CLINICAL.md safety rule 3).
+MEASURE_ANSWER = "More than half the days"
 
 NEW_PASSWORD = "a brand new matrix passphrase"
 #: The address the world's joining link was sent to (an address without an account).
@@ -272,6 +277,16 @@ def _pair_page(world: World) -> str:
 
 #: The pair chat's API: the patient's pair (with a member who is no identity here) is the patient's alone.
 API_PAIR_CHAT = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK)
+
+#: Measures: each member's own (any member has their own list); one questionnaire, its export and a member's results
+#: for that member and the facilitator of their group.
+MEASURES_OWN = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, other_patient=OK)
+MEASURE_READ = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator=OK)
+
+
+def _measure_done(world: World) -> dict[str, int]:
+    return {"measure_id": world.measure_done.id}
+
 
 
 def _pair_chat_page(world: World) -> str:
@@ -763,6 +778,32 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("supporters_api.shared", "GET"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK, supporter_expired=NOT_FOUND,
                supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient, ok_writes=True),
+
+    # Measures API: a member's own questionnaires (a member of another group, staff and supporters find none, the
+    # active supporter's consent covering questionnaire results included: they see bands on the shared view only);
+    # the group's facilitator schedules and reads; a facilitator of another group and another organisation find
+    # nothing. Item answers never reach anyone else (MEASURE_ANSWER in PRIVATE) ----------------------------------
+    ("measures_api.list_due", "GET"): Route(MEASURES_OWN),
+    ("measures_api.own_scores", "GET"): Route(MEASURES_OWN),
+    ("measures_api.get_pause", "GET"): Route(MEASURES_OWN),
+    ("measures_api.pause", "POST"): Route(MEASURES_OWN, ok_writes=True),
+    # Nobody in the world has paused: lifting a pause is a conflict for every member.
+    ("measures_api.resume", "POST"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=CONFLICT,
+                                                  other_patient=CONFLICT)),
+    ("measures_api.get_measure", "GET"): Route(MEASURE_READ, path=_measure_done),
+    ("measures_api.measure_fhir", "GET"): Route(MEASURE_READ, path=_measure_done),
+    ("measures_api.save_answers", "PUT"): Route(expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK),
+                                                path=lambda w: {"measure_id": w.measure_due.id},
+                                                json={"answers": [1, 1]}, ok_writes=True),
+    ("measures_api.member_scores", "GET"): Route(MEASURE_READ, path=_patient),
+    ("measures_api.list_schedules", "GET"): Route(API_FACILITATOR_SEES, path=_group),
+    ("measures_api.create_schedule", "POST"): Route(API_FACILITATOR_DOES, path=_group,
+                                                    json={"instrument": "gad7", "frequency": "weekly"}),
+    ("measures_api.stop_schedule", "DELETE"): Route(
+        API_FACILITATOR_CHANGES, ok_writes=True,
+        path=lambda w: {"group_id": w.group.id, "schedule_id": w.measure_schedule.id}),
+    ("measures_api.group_measures", "GET"): Route(API_FACILITATOR_SEES, path=_group),
+    ("measures_api.group_outcomes", "GET"): Route(API_FACILITATOR_SEES, path=_group),
 }
 
 def _session_arg(world: World) -> tuple[dict]:
@@ -882,6 +923,7 @@ PRIVATE: dict[str, frozenset[str]] = {
     REPORTED_TEXT: frozenset({"patient", "facilitator"}),
     # The pair chat is its two members' alone: facilitators never read it unless a member reports a message.
     PAIR_MESSAGE_TEXT: frozenset({"patient"}),
+    MEASURE_ANSWER: frozenset({"patient", "facilitator"}),
 }
 
 #: Clients' names (patients and supporters; staff names are no secret inside the organisation) -> who may see them.
@@ -1176,9 +1218,20 @@ def _build_pair_chat(world: World) -> None:
 
 
 def _build_measures(world: World) -> None:
-    """A weekly PHQ-9 for the patient's group, its first window open for every member."""
-    world.add("measure_schedule", measure_services.create_schedule(
-        world.facilitator, world.group, instrument="phq9", frequency="weekly", starts_at=utcnow()))
+    """A weekly PHQ-9 for the patient, its window open now (nothing answered), and last week's, done, with item 9
+    answered "Several days" (made directly: the alert the service would raise is not what these rows are about)."""
+    now = utcnow()
+    schedule = measure_services.create_schedule(world.facilitator, world.group, instrument="phq9",
+                                                frequency="weekly", starts_at=now - timedelta(days=1),
+                                                patient_id=world.patient.id)
+    world.add("measure_schedule", schedule)
+    world.add("measure_due", db.session.scalar(select(Measure).where(Measure.schedule_id == schedule.id)))
+    answers = [2, 1, 1, 1, 0, 0, 1, 0, 1]
+    world.add("measure_done", _add(Measure(
+        organisation_id=world.group.organisation_id, group_id=world.group.id, patient_id=world.patient.id,
+        schedule_id=schedule.id, instrument=Instrument.PHQ9, opens_at=now - timedelta(days=8),
+        closes_at=now - timedelta(days=1), status=MeasureStatus.DONE, answers=answers, difficulty=1,
+        total=sum(answers), started_at=now - timedelta(days=7), completed_at=now - timedelta(days=7))))
 
 
 def _add(obj):

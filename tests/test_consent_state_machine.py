@@ -32,6 +32,9 @@ from app import policy
 from app.extensions import db, limiter
 from app.groups.attendance import AttendanceEntry, record_attendance
 from app.groups.models import Attendance, AttendanceStatus, Membership, SessionOccurrence
+from app.measures import queries as measure_queries
+from app.measures import services as measure_services
+from app.measures.models import Measure
 from app.models_base import utcnow
 from app.progress import queries as progress_queries
 from app.progress import services as progress_services
@@ -67,10 +70,17 @@ BASELINE_GOALS = [(timedelta(days=-45), "Goal from February"), (timedelta(days=-
 BASELINE_WINS = [(timedelta(days=-50), "Win long ago", 0), (timedelta(days=-25), "Win on its own", None),
                  (timedelta(days=-12), "Win on the February goal", 0), (timedelta(days=-5), "Win last week", 2),
                  (timedelta(days=-2), "Win on its own again", None), (timedelta(minutes=-30), "Win this morning", 3)]
+#: Questionnaires the patient completed before the test's start (offset, PHQ-9 answers): on both sides of every data
+#: period's start, one with item 9 answered (its words and its number must never reach a supporter).
+BASELINE_MEASURES = [(timedelta(days=-50), [2, 2, 1, 1, 1, 1, 1, 0, 0]),
+                     (timedelta(days=-20), [1, 1, 1, 1, 1, 1, 0, 0, 2]),
+                     (timedelta(days=-9), [1, 1, 1, 1, 0, 0, 0, 0, 0]),
+                     (timedelta(hours=-4), [1, 0, 0, 0, 0, 0, 0, 0, 0])]
 #: The patient's time zone (the fixtures' patient lives in Berlin): their weeks run Monday to Sunday there.
 ZONE = ZoneInfo("Europe/Berlin")
 #: Classes a supporter reads with something behind them (the rest are not in Momentum yet).
-READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.GOALS.value, DataClass.ENCOURAGEMENT.value}
+READABLE = {DataClass.MOOD.value, DataClass.SESSIONS.value, DataClass.GOALS.value, DataClass.MEASURES.value,
+            DataClass.ENCOURAGEMENT.value}
 GOALS = DataClass.GOALS.value
 #: The supporter's page shows the classes in this order, each under its own heading.
 PAGE_ORDER = [c.value for c in queries.DATA_CLASS_ORDER]
@@ -136,6 +146,15 @@ def world(app, clock, sharing_group, patient, supporter, facilitator, make_membe
     clock.move_to(NOW - timedelta(days=1))
     someone_elses = progress_services.create_goal(other_member, title="Someone else's goal")
     progress_services.add_win(other_member, "Someone else's win", someone_elses)
+    for offset, answers in BASELINE_MEASURES:
+        for member in (patient, other_member):
+            clock.move_to(NOW + offset)
+            measure_services.create_schedule(facilitator, sharing_group, instrument="phq9", frequency="once",
+                                             starts_at=NOW + offset, patient_id=member.id)
+            measure = db.session.scalars(select(Measure).where(Measure.patient_id == member.id)
+                                         .order_by(Measure.id.desc())).first()
+            measure_services.save_answers(member, measure, answers, 2, complete=True)
+    db.session.commit()
     clock.move_to(NOW)
     for occurrence in past_sessions(sharing_group):
         record_attendance(facilitator, occurrence, [AttendanceEntry(user_id=patient.id,
@@ -402,11 +421,28 @@ def make_machine(app, client, world, post, stats: dict | None = None):
                                        now)
             if GOALS in expected:
                 self._check_goals(body["data"][GOALS], expected[GOALS], now)
+            if DataClass.MEASURES.value in expected:
+                self._check_measures(body["data"][DataClass.MEASURES.value], expected[DataClass.MEASURES.value], now)
             if DataClass.ENCOURAGEMENT.value in expected:
                 sent = [(n["body"], n["created_at"]) for n in body["data"][DataClass.ENCOURAGEMENT.value]["sent"]]
                 assert sent == [(n.body, n.created_at.isoformat())
                                 for n in self._notes_sent(expected[DataClass.ENCOURAGEMENT.value])]
             stats["api_allowed"] = stats.get("api_allowed", 0) + 1
+
+        def _check_measures(self, shared, data_from, now):
+            """The patient's own questionnaires completed inside the data period: date, band and total, never an
+            answer (CLINICAL.md safety rule 3)."""
+            done = db.session.scalars(select(Measure).where(Measure.patient_id == patient.id,
+                                                            Measure.completed_at.is_not(None))
+                                      .order_by(Measure.completed_at)).all()
+            inside = [m for m in done if data_from <= m.completed_at <= now]
+            scores = [score for instrument in shared["instruments"] for score in instrument["scores"]]
+            assert [(s["completed_at"], s["total"]) for s in scores] == [
+                (m.completed_at.isoformat(), m.total) for m in inside]
+            assert all(set(score) == {"completed_at", "severity", "severity_label", "total"} for score in scores)
+            assert "More than half the days" not in str(shared)
+            if inside and len(inside) < len(done):
+                stats["measures_cut"] = stats.get("measures_cut", 0) + 1
 
         def _check_look(self, new_log, expected, now):
             """One look: a row per consent it read under, each allowing now what it lists; together, every class
@@ -570,6 +606,8 @@ def test_supporter_reads_only_inside_consent_period_scope_and_data_period(app, c
     assert stats["api_allowed"] > 100 and stats["api_refused"] > 100 and stats["page_allowed"] > 20
     # Reads of goals and small wins that cut through them: some wins named after their goal, some not.
     assert stats["goals_cut"] > 20
+    # Reads of questionnaire results that the data period cut through.
+    assert stats["measures_cut"] > 20
 
 
 def _catches(app, client, world, post, examples: int = 200) -> None:
@@ -607,6 +645,15 @@ def test_the_model_catches_goals_from_before_the_data_period(app, client, world,
     original = progress_queries.shared_goals
     monkeypatch.setattr(progress_queries, "shared_goals",
                         lambda supporter, patient, since: original(supporter, patient, since - timedelta(days=60)))
+    _catches(app, client, world, post)
+
+
+@pytest.mark.self_check
+def test_the_model_catches_questionnaires_from_before_the_data_period(app, client, world, post, monkeypatch):
+    """The machine can fail: questionnaire results read from before the data period are caught."""
+    original = measure_queries.shared_bands
+    monkeypatch.setattr(measure_queries, "shared_bands",
+                        lambda patient_id, since, now: original(patient_id, since - timedelta(days=60), now))
     _catches(app, client, world, post)
 
 

@@ -597,28 +597,31 @@ def test_what_is_not_in_momentum_yet_can_be_granted_but_is_said_honestly_and_nev
         client, login, post, patient, supporter, supporter_client, api_token, sharing_group):
     login(client, patient)
     page = client.get("/sharing").get_data(as_text=True)
-    # Goals and small wins arrived with app/progress: only measures and the relapse-prevention plan are still to come.
-    assert page.count("(not available in Momentum yet: you can allow it now, and they will see it once it is)") == 2
+    # Goals and small wins arrived with app/progress, questionnaire results with app/measures: only the
+    # relapse-prevention plan is still to come.
+    assert page.count("(not available in Momentum yet: you can allow it now, and they will see it once it is)") == 1
     assert "My goals and small wins</label>" in page
     link = link_supporter(patient, supporter)
-    later = [DataClass.MEASURES, DataClass.RELAPSE_HELP]
+    later = [DataClass.RELAPSE_HELP]
     post(client, f"/sharing/supporters/{link.id}/consents", {"data_classes": [c.value for c in later], "days": "30"})
     consent = db.session.scalar(select(Consent))
-    assert sorted(consent.data_classes) == sorted(c.value for c in later)
+    assert consent.data_classes == [DataClass.RELAPSE_HELP.value]
 
     html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
-    assert html.count("This part is not available in Momentum yet.") == 2
+    assert html.count("This part is not available in Momentum yet.") == 1
     assert "Nothing to show here yet" not in html
     body = supporter_client.get(f"/api/v1/patients/{patient.id}/shared", headers=api_token(supporter)).get_json()
     assert body["data"] == {c.value: {"available": False} for c in later}
     # Nothing was there to look at: no look in the access log, no supporter_read.
     assert db.session.scalars(select(AccessLog)).all() == []
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter_read")).all() == []
-    # Beside classes that have data (goals and small wins among them now), only those classes are a look.
-    grant(patient, supporter, [SESSIONS, DataClass.GOALS])
+    # Beside classes that have data (goals and small wins, questionnaire results among them now), only those
+    # classes are a look.
+    grant(patient, supporter, [SESSIONS, DataClass.GOALS, DataClass.MEASURES])
     html = supporter_client.get(f"/shared/{patient.id}").get_data(as_text=True)
-    assert html.count("This part is not available in Momentum yet.") == 2
+    assert html.count("This part is not available in Momentum yet.") == 1
     assert [a.data_classes for a in db.session.scalars(select(AccessLog))] == [[DataClass.GOALS.value,
+                                                                                 DataClass.MEASURES.value,
                                                                                  SESSIONS.value]]
 
 

@@ -154,6 +154,7 @@ ACTION_LABELS = {
     "measure_scheduled": _l("Questionnaire scheduled"),
     "measure_schedule_stopped": _l("Questionnaire schedule stopped"),
     "measure_completed": _l("Questionnaire completed"),
+    "measure_read": _l("Questionnaire results read"),
     "measures_paused": _l("Questionnaires paused by the member"),
     "measures_resumed": _l("Questionnaires resumed by the member"),
     "measure_link_used": _l("Questionnaire opened from its emailed link"),

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.groups.models import OccurrenceStatus, SessionOccurrence, TherapyGroup
 from app.measures.change import Change, change_over_time
-from app.measures.instruments import Instrument
+from app.measures.instruments import Instrument, definition
 from app.measures.models import Frequency, Measure, MeasurePause, MeasureSchedule, MeasureStatus
+from app.measures.scoring import Severity, band_ranges, severity
 from app.models_base import utcnow
 
 #: How long a periodic or one-off measure stays open.
@@ -163,6 +164,75 @@ def scores(user_id: int, instrument: Instrument, *, group_id: int | None = None,
 def change_for(user_id: int, instrument: Instrument, *, group_id: int | None = None) -> Change:
     return change_over_time(instrument, [(m.completed_at, m.total) for m in scores(user_id, instrument,
                                                                                     group_id=group_id)])
+
+
+# What a supporter sees (CLINICAL.md safety rule 3): bands and the trend of totals, never an item --------------------
+
+
+@dataclass(frozen=True)
+class SharedScore:
+    completed_at: datetime
+    severity: Severity
+    #: None where the total could give item 9 away (see shown_total).
+    total: int | None
+
+
+@dataclass(frozen=True)
+class SharedBands:
+    """One instrument's completed scores inside a consent's data period, oldest first, as a supporter sees them."""
+
+    instrument: Instrument
+    scores: list[SharedScore]
+    #: "lower" (fewer symptoms), "higher" or "same": the latest score against the first one shown; None below two.
+    trend: str | None
+
+    @property
+    def latest(self) -> SharedScore | None:
+        return self.scores[-1] if self.scores else None
+
+
+#: The highest PHQ-9 total items 1 to 8 alone can make (8 items x 3).
+_WITHOUT_ITEM_9 = sum(max(a.value for a in item.answers) for item in definition(Instrument.PHQ9).items[:-1])
+
+
+def shown_total(instrument: Instrument, total: int) -> int | None:
+    """The total a supporter may read. A PHQ-9 total above 24 is made only with an answer other than 0 on item 9, so
+    a number in a band reaching past 24 (severe, 20-27) would give item 9 away: the whole band shows as its name
+    alone, whatever the number (CLINICAL.md safety rule 3: a band, a trend, never item 9)."""
+    if instrument is Instrument.PHQ9:
+        band = next(b for b in band_ranges(instrument) if b.low <= total <= b.high)
+        if band.high > _WITHOUT_ITEM_9:
+            return None
+    return total
+
+
+def _compared(instrument: Instrument, score: SharedScore) -> int:
+    """What the trend compares: the total shown, or for a band shown by its name alone, the band's lowest total."""
+    if score.total is not None:
+        return score.total
+    return next(b.low for b in band_ranges(instrument) if b.severity == score.severity)
+
+
+def shared_bands(patient_id: int, since: datetime, now: datetime) -> list[SharedBands]:
+    """Per instrument the member has completed inside [since, now]: the band of each score and the trend of the
+    totals. Item answers, the difficulty question and alerts are not read at all."""
+    rows = db.session.execute(
+        select(Measure.instrument, Measure.completed_at, Measure.total)
+        .where(Measure.patient_id == patient_id, Measure.status == MeasureStatus.DONE,
+               Measure.completed_at >= since, Measure.completed_at <= now)
+        .order_by(Measure.completed_at, Measure.id)).all()
+    shared = []
+    for instrument in Instrument:
+        scores = [SharedScore(completed_at, severity(instrument, total), shown_total(instrument, total))
+                  for row_instrument, completed_at, total in rows if row_instrument == instrument]
+        if not scores:
+            continue
+        trend = None
+        if len(scores) >= 2:
+            first, latest = _compared(instrument, scores[0]), _compared(instrument, scores[-1])
+            trend = "lower" if latest < first else "higher" if latest > first else "same"
+        shared.append(SharedBands(instrument, scores, trend))
+    return shared
 
 
 def recent_of_group(group: TherapyGroup, limit: int = 200) -> list[Measure]:

@@ -28,9 +28,11 @@ from app.measures.scoring import (
     validate_partial_answers,
 )
 from app.models_base import utcnow
+from app.realtime.push import notify_data_changed
 from app.refusal import Refusal
 from app.rooms.alerts import raise_alert
 from app.rooms.models import AlertKind
+from app.supporters.models import DataClass
 
 
 class MeasureRefused(Refusal):
@@ -194,6 +196,8 @@ def save_answers(user: User, measure: Measure, answers: list, difficulty=None, *
         measure.completed_at = now
         audit.record("measure_completed", actor=user, subject=user, target=f"measure:{measure.id}",
                      organisation_id=measure.organisation_id, details={"instrument": measure.instrument.value})
+        # A supporter's page showing questionnaire results refreshes (a band and a total, never the answers).
+        notify_data_changed(user.id, DataClass.MEASURES.value)
     db.session.flush()
     return measure
 

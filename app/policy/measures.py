@@ -74,3 +74,15 @@ def can_view_member_page(user, group, membership) -> bool:
 def require_view_member_page(user, group, membership) -> None:
     if not can_view_member_page(user, group, membership):
         raise Denied(subject_id=getattr(membership, "user_id", None))
+def can_read_measure(user, measure) -> bool:
+    """One questionnaire with its item answers: the member who answers it, or a facilitator of its group."""
+    if measure is None:
+        return False
+    if role_of(user) == RoleName.PATIENT:
+        return measure.patient_id == user.id
+    return is_group_facilitator(user, measure.group)
+
+
+def require_read_measure(user, measure) -> None:
+    if not can_read_measure(user, measure):
+        raise Denied(subject_id=getattr(measure, "patient_id", None))

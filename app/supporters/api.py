@@ -14,6 +14,8 @@ from app import policy
 from app.accounts.models import User
 from app.api_base import ApiBlueprint, document_errors
 from app.extensions import account_or_address, db, limiter
+from app.measures.instruments import definition
+from app.measures.labels import severity_label
 from app.models_base import utcnow
 from app.supporters import queries, services
 from app.supporters.fhir import consent_resource
@@ -168,6 +170,14 @@ def _jsonable(data: dict) -> dict:
                                   for row in value["goals"]],
                         "wins": [{"text": text, "created_at": at.isoformat(), "goal": title}
                                  for text, at, title in value["wins"]]}
+        elif key == "measure_bands":
+            out[key] = {"instruments": [
+                {"instrument": shared.instrument.value, "code": definition(shared.instrument).code,
+                 "trend": shared.trend,
+                 "scores": [{"completed_at": score.completed_at.isoformat(), "severity": score.severity.value,
+                             "severity_label": severity_label(score.severity), "total": score.total}
+                            for score in shared.scores]}
+                for shared in value["instruments"]]}
         elif key == "encouragement":
             out[key] = {"sent": [{"body": n.body, "created_at": n.created_at.isoformat()} for n in value["sent"]]}
         else:

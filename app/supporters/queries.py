@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import Invitation, User
 from app.extensions import db
 from app.groups.models import Attendance, Membership, MembershipStatus, SessionOccurrence, TherapyGroup
+from app.measures import queries as measure_queries
 from app.models_base import utcnow
 from app.progress import queries as progress_queries
 from app.rooms.models import CheckIn
@@ -36,9 +37,9 @@ MOOD_WEEKS = 8
 #: A week with fewer check-ins than this is not shown: its average would come close to giving away single check-ins.
 MOOD_MIN_CHECKINS = 3
 ACCESS_LOG_PAGE = 50
-#: Classes a patient may grant ahead of time that have nothing behind them yet: measures and the relapse-prevention
-#: plan arrive with the rest of app/progress. Shown as "not available yet", never read, never logged.
-UNAVAILABLE_CLASSES = frozenset({DataClass.MEASURES.value, DataClass.RELAPSE_HELP.value})
+#: Classes a patient may grant ahead of time that have nothing behind them yet: the relapse-prevention plan arrives
+#: with the rest of app/progress. Shown as "not available yet", never read, never logged.
+UNAVAILABLE_CLASSES = frozenset({DataClass.RELAPSE_HELP.value})
 
 
 def links_for_patient(patient: User) -> list[SupporterLink]:
@@ -286,6 +287,9 @@ def shared_data(supporter: User, patient: User, periods: dict[str, datetime], no
             data[data_class.value] = sessions_and_attendance(patient.id, since, now)
         elif data_class == DataClass.GOALS:
             data[data_class.value] = progress_queries.shared_goals(supporter, patient, since)
+        elif data_class == DataClass.MEASURES:
+            # Bands and the trend of totals, never an item or an alert (CLINICAL.md safety rule 3).
+            data[data_class.value] = {"instruments": measure_queries.shared_bands(patient.id, since, now)}
         elif data_class == DataClass.ENCOURAGEMENT:
             data[data_class.value] = {"sent": encouragement_sent(supporter.id, patient.id, since)}
     return data

@@ -17,6 +17,8 @@ from app.api_base import MAX_ID
 from app.errors import record_denial
 from app.extensions import account_or_address, db, limiter
 from app.links import external_url
+from app.measures.instruments import definition
+from app.measures.labels import severity_label
 from app.models_base import utcnow
 from app.supporters import bp, queries, services
 from app.supporters.forms import (
@@ -35,7 +37,8 @@ from app.web import flash_refusal, show_error
 @bp.app_context_processor
 def sharing_helpers():
     return {"data_class_label": data_class_label, "consent_state_label": state_label, "format_date": format_date,
-            "shared_heading": shared_heading, "shared_kind": shared_kind}
+            "shared_heading": shared_heading, "shared_kind": shared_kind, "severity_label": severity_label,
+            "instrument_code": lambda instrument: definition(instrument).code}
 
 
 def _terms(form: ConsentTermsForm) -> dict:

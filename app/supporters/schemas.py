@@ -51,5 +51,9 @@ class SharedViewSchema(Schema):
         "goals_wins: {goals: [{id, title, why, next_step, status, created_at, asked, comments}], wins: [{text, "
         "created_at, goal}]}, goals set and wins noted inside the data period; `asked` says the patient asked for "
         "your thoughts on that goal, and `comments` holds yours only. "
-        "measure_bands and relapse_help are not in Momentum yet: each is {\"available\": false} (a "
-        "patient may grant them ahead of time), and reading them is not a look in the access log.")})
+        "measure_bands: {instruments: [{instrument, code, trend, scores: [{completed_at, severity, "
+        "severity_label, total}]}]}, questionnaires completed inside the data period, oldest first: the band of "
+        "each and the trend of the totals (lower, higher or same, latest against first), never an answer to a "
+        "question; `total` is null in a PHQ-9 band that reaches past 24, where the number could tell how item 9 "
+        "was answered. relapse_help is not in Momentum yet: it is {\"available\": false} (a patient may grant it "
+        "ahead of time), and reading it is not a look in the access log.")})
