@@ -116,9 +116,9 @@ def redirect_next(target: str | None, fallback_endpoint: str = "accounts.home"):
 # 7:00"); English reads the day before the month, with a 24-hour clock, as the rest of Momentum's English does.
 
 #: The CLDR skeletons of the three forms: the fields shown, which each locale orders and punctuates its own way.
-DATE_SKELETON, TIME_SKELETON = "yMMMEd", "Hm"
+DATE_SKELETON, TIME_SKELETON, DAY_SKELETON = "yMMMEd", "Hm", "yMMMd"
 #: Where Momentum's own reading differs from the locale's (Babel's "en" is American: "Thu, Dec 10, 2026").
-HOUSE_PATTERNS = {("en", DATE_SKELETON): "EEE d MMM y"}
+HOUSE_PATTERNS = {("en", DATE_SKELETON): "EEE d MMM y", ("en", DAY_SKELETON): "d MMM y"}
 
 
 @lru_cache(maxsize=64)
@@ -158,8 +158,17 @@ def time_text(value: datetime | None) -> str:
     return format_datetime(value, _pattern(_language(), TIME_SKELETON)) if value is not None else ""
 
 
-#: The Jinja filters of the three forms (the `datetime`, `date` and `time` macros of _macros.html wrap them in <time>).
-TIME_FILTERS = {"datetime": datetime_text, "date": date_text, "time": time_text}
+def short_date_text(value: date | datetime | None) -> str:
+    """"30 Nov 2026" without the weekday: for a column of dates that must stay narrow (a week's row in a table)."""
+    if value is None:
+        return ""
+    pattern = _pattern(_language(), DAY_SKELETON)
+    return format_datetime(value, pattern) if isinstance(value, datetime) else format_date(value, pattern)
+
+
+#: The Jinja filters of the three forms (the `datetime`, `date` and `time` macros of _macros.html wrap them in <time>),
+#: and the short day of a crowded column.
+TIME_FILTERS = {"datetime": datetime_text, "date": date_text, "time": time_text, "short_date": short_date_text}
 
 
 def session_time(value: datetime) -> str:

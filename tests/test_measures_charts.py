@@ -242,7 +242,7 @@ def test_mood_sessions_and_wins_are_marked_on_one_time_axis(group_with_members, 
     assert [w["text"] for w in mood["wins"]] == [WIN_TEXT]
     assert mood["points"][-1]["x"] < mood["end"] == int(NOW.timestamp() * 1000)
     table = _text(html[html.index('<table class="mood-table">') :])
-    assert "Mood (average)" in table and "Small wins" in table
+    assert "Week of Mood Check-ins Sessions Small wins" in table and "Small wins" in table
     assert " 7 1 0 1 " in table  # the latest week: mood 7 from one check-in, no session, one win
 
 
