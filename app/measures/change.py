@@ -159,36 +159,36 @@ def _how_measured(instrument: Instrument) -> dict[str, LazyString]:
     points = RELIABLE_CHANGE_POINTS[instrument]
     cutoff = CASENESS_CUTOFF[instrument]
     texts = {
-        "baseline": _l("The first score you gave on this questionnaire."),
-        "latest": _l("The most recent score you gave on this questionnaire."),
-        "change": _l("Your latest score minus your first. A negative number means fewer symptoms."),
+        "baseline": _l("The first score given on this questionnaire."),
+        "latest": _l("The most recent score given on this questionnaire."),
+        "change": _l("The latest score minus the first. A negative number means fewer symptoms."),
         "rci": _l(
-            "The Reliable Change Index divides your change by the change that measurement error alone could "
+            "The Reliable Change Index divides the change by the change that measurement error alone could "
             "cause, using the questionnaire's test-retest reliability (r = %(r)s) and the spread of scores "
             "(standard deviation %(sd)s). Beyond 1.96 either way, the change is unlikely to be chance (95%% level).",
             r=r,
             sd=sd,
         ),
         "reliable_improvement": _l(
-            "Your score fell by %(points)d points or more since your first score, the change NHS Talking Therapies "
+            "The score fell by %(points)d points or more since the first score, the change NHS Talking Therapies "
             "counts as reliable improvement.",
             points=points,
         ),
         "reliable_deterioration": _l(
-            "Your score rose by %(points)d points or more since your first score, the change NHS Talking Therapies "
+            "The score rose by %(points)d points or more since the first score, the change NHS Talking Therapies "
             "counts as reliable deterioration.",
             points=points,
         ),
         "caseness": _l(
             "A score of %(cutoff)d or more is at the level where services usually offer treatment.", cutoff=cutoff
         ),
-        "recovery": _l("Your first score was %(cutoff)d or more and your latest is below %(cutoff)d.", cutoff=cutoff),
+        "recovery": _l("The first score was %(cutoff)d or more and the latest is below %(cutoff)d.", cutoff=cutoff),
         "reliable_recovery": _l("Recovery together with reliable improvement."),
-        "response": _l("Your latest score is half your first score or less."),
+        "response": _l("The latest score is half the first score or less."),
     }
     if instrument in REMISSION_BELOW:
         texts["remission"] = _l(
-            "Your latest score is below %(below)d, the range of few or no symptoms.", below=REMISSION_BELOW[instrument]
+            "The latest score is below %(below)d, the range of few or no symptoms.", below=REMISSION_BELOW[instrument]
         )
     return texts
 

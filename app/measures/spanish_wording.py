@@ -75,55 +75,55 @@ PRODUCT = {
     "Moderate": "Moderada",
     "Moderately severe": "Moderadamente grave",
     "Severe": "Grave",
-    "Answer every question.": "Responda todas las preguntas.",
-    "Answer all %(count)d questions.": "Responda las %(count)d preguntas.",
-    "Answer question %(number)d.": "Responda la pregunta %(number)d.",
+    "Answer every question.": "Responde todas las preguntas.",
+    "Answer all %(count)d questions.": "Responde las %(count)d preguntas.",
+    "Answer question %(number)d.": "Responde la pregunta %(number)d.",
     "Question %(number)d needs one of the four answers.": (
         "La pregunta %(number)d necesita una de las cuatro respuestas."
     ),
-    "Choose one of the four answers.": "Elija una de las cuatro respuestas.",
-    "The first score you gave on this questionnaire.": "La primera puntuación que obtuvo en este cuestionario.",
-    "The most recent score you gave on this questionnaire.": (
-        "La puntuación más reciente que obtuvo en este cuestionario."
+    "Choose one of the four answers.": "Elige una de las cuatro respuestas.",
+    "The first score given on this questionnaire.": "La primera puntuación dada en este cuestionario.",
+    "The most recent score given on this questionnaire.": (
+        "La puntuación más reciente dada en este cuestionario."
     ),
-    "Your latest score minus your first. A negative number means fewer symptoms.": (
-        "Tu puntuación más reciente menos la primera. Un número negativo significa menos síntomas."
+    "The latest score minus the first. A negative number means fewer symptoms.": (
+        "La puntuación más reciente menos la primera. Un número negativo significa menos síntomas."
     ),
     (
-        "The Reliable Change Index divides your change by the change that measurement error alone could cause, using "
+        "The Reliable Change Index divides the change by the change that measurement error alone could cause, using "
         "the questionnaire's test-retest reliability (r = %(r)s) and the spread of scores (standard deviation "
         "%(sd)s). Beyond 1.96 either way, the change is unlikely to be chance (95%% level)."
     ): (
-        "El índice de cambio fiable divide tu cambio entre el cambio que podría causar solo el error de medida, "
+        "El índice de cambio fiable divide el cambio entre el cambio que podría causar solo el error de medida, "
         "usando la fiabilidad test-retest del cuestionario (r = %(r)s) y la dispersión de las puntuaciones "
         "(desviación estándar %(sd)s). Más allá de 1,96 en cualquier sentido, es poco probable que el cambio se deba "
         "al azar (nivel del 95%%)."
     ),
     (
-        "Your score fell by %(points)d points or more since your first score, the change NHS Talking Therapies counts "
+        "The score fell by %(points)d points or more since the first score, the change NHS Talking Therapies counts "
         "as reliable improvement."
     ): (
-        "Tu puntuación bajó %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
+        "La puntuación bajó %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
         "una mejoría fiable."
     ),
     (
-        "Your score rose by %(points)d points or more since your first score, the change NHS Talking Therapies counts "
+        "The score rose by %(points)d points or more since the first score, the change NHS Talking Therapies counts "
         "as reliable deterioration."
     ): (
-        "Tu puntuación subió %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
+        "La puntuación subió %(points)d puntos o más desde la primera, el cambio que NHS Talking Therapies considera "
         "un empeoramiento fiable."
     ),
     "A score of %(cutoff)d or more is at the level where services usually offer treatment.": (
         "Una puntuación de %(cutoff)d o más está en el nivel en el que los servicios suelen ofrecer tratamiento."
     ),
-    "Your first score was %(cutoff)d or more and your latest is below %(cutoff)d.": (
-        "Tu primera puntuación fue de %(cutoff)d o más y la más reciente es menor de %(cutoff)d."
+    "The first score was %(cutoff)d or more and the latest is below %(cutoff)d.": (
+        "La primera puntuación fue de %(cutoff)d o más y la más reciente es menor de %(cutoff)d."
     ),
     "Recovery together with reliable improvement.": "Recuperación junto con una mejoría fiable.",
-    "Your latest score is half your first score or less.": (
-        "Tu puntuación más reciente es la mitad de la primera o menos."
+    "The latest score is half the first score or less.": (
+        "La puntuación más reciente es la mitad de la primera o menos."
     ),
-    "Your latest score is below %(below)d, the range of few or no symptoms.": (
-        "Tu puntuación más reciente es menor de %(below)d, el rango de pocos o ningún síntoma."
+    "The latest score is below %(below)d, the range of few or no symptoms.": (
+        "La puntuación más reciente es menor de %(below)d, el rango de pocos o ningún síntoma."
     ),
 }
