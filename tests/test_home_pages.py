@@ -15,6 +15,8 @@ from app.accounts.models import RoleName
 from app.extensions import db
 from app.groups import attendance, queries
 from app.groups.models import AttendanceStatus, Membership, MembershipStatus, SessionOccurrence
+from app.measures import services as measure_services
+from app.measures.models import Frequency, Measure, MeasureStatus
 from app.rooms import attention
 from app.rooms.models import CheckIn, LiveRoom
 
@@ -60,6 +62,28 @@ def concerns(group) -> dict:
 
 
 # Who may need a word ------------------------------------------------------------------------------------------------
+
+
+def test_two_questionnaires_closed_unanswered_in_a_row_count_and_one_answered_between_breaks_the_run(
+        group_with_members, facilitator, clock, client, login):
+    measure_services.create_schedule(facilitator, group_with_members, instrument="phq9", frequency=Frequency.WEEKLY,
+                                     starts_at=NOW)
+    db.session.commit()
+    ids = {name: m.user_id for name, m in members(group_with_members).items()}
+    pat_first = db.session.scalar(db.select(Measure).where(Measure.patient_id == ids["Pat"]))
+    measure_services.save_answers(pat_first.patient, pat_first, [0] * 9, complete=True)
+    db.session.commit()
+    clock.move_to(NOW + timedelta(days=7, minutes=1))
+    measure_services.sweep()
+    db.session.commit()
+    assert "PHQ-9" not in [code for c in concerns(group_with_members).values() for code in c.missed_measures]
+    clock.move_to(NOW + timedelta(days=14, minutes=1))  # the second window has closed too (no sweep yet)
+    found = concerns(group_with_members)
+    assert {name: c.missed_measures for name, c in found.items()} == {"Zoe Zimmer": ["PHQ-9"], "Ben Berg": ["PHQ-9"]}
+    assert db.session.scalar(db.select(db.func.count()).select_from(Measure)
+                             .where(Measure.status == MeasureStatus.MISSED)) == 2  # Zoe's and Ben's first
+    login(client, facilitator)
+    assert "The last two PHQ-9 closed unanswered" in text_of(client.get("/"))
 
 
 def test_two_missed_sessions_in_a_row_count_and_an_excused_absence_neither_breaks_nor_makes_the_run(
@@ -141,7 +165,7 @@ def _cost(group, facilitator, names) -> tuple[int, int]:
     return len(seen), len(found)
 
 
-def test_who_may_need_a_word_costs_two_statements_for_two_members_as_for_eight(group_with_members, facilitator,
+def test_who_may_need_a_word_costs_three_statements_for_two_members_as_for_eight(group_with_members, facilitator,
                                                                                  make_member, make_group):
     few = _cost(group_with_members, facilitator, ["Pat", "Zoe Zimmer"])
     bigger = make_group(facilitator, name="Monday group")
@@ -152,7 +176,7 @@ def test_who_may_need_a_word_costs_two_statements_for_two_members_as_for_eight(g
     db.session.commit()
     many = _cost(bigger, facilitator, [f"Member {n}" for n in range(8)])
 
-    assert few == (2, 2) and many == (2, 8)
+    assert few == (3, 2) and many == (3, 8)
 
 
 def test_the_facilitators_home_costs_the_same_with_one_member_to_contact_as_with_eight(

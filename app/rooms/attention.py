@@ -1,5 +1,6 @@
 """Members who may need a word from their facilitator, for the facilitator's home page: who missed their last two
-sessions, and whose moods have been low lately. Two statements however many groups and members there are."""
+sessions, whose moods have been low lately, and whose last two questionnaires closed unanswered. Three statements
+however many groups and members there are."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from app.groups.models import (
     SessionOccurrence,
     TherapyGroup,
 )
+from app.measures.instruments import definition
+from app.measures.models import Measure, MeasureStatus
 from app.models_base import utcnow
 from app.rooms.models import CheckIn
 
@@ -44,6 +47,8 @@ class Concern:
     low_moods: int = 0
     lowest_mood: int | None = None
     latest_low: datetime | None = None
+    #: The questionnaires (their codes) whose last two windows closed unanswered.
+    missed_measures: list[str] = field(default_factory=list)
 
 
 def members_to_contact(groups: list[TherapyGroup]) -> list[Concern]:
@@ -61,6 +66,8 @@ def members_to_contact(groups: list[TherapyGroup]) -> list[Concern]:
     for group_id, user_id, name, count, lowest, latest in _low_moods(list(by_id)):
         concern = concerns.setdefault(user_id, Concern(user_id, name, by_id[group_id]))
         concern.low_moods, concern.lowest_mood, concern.latest_low = count, lowest, latest
+    for group_id, user_id, name, instrument in _missed_measures(list(by_id)):
+        concerns.setdefault(user_id, Concern(user_id, name, by_id[group_id])).missed_measures.append(instrument)
     return sorted(concerns.values(), key=lambda c: (c.name.casefold(), c.user_id))
 
 
@@ -123,3 +130,31 @@ def _low_moods(group_ids: list[int]):
         if user_id not in seen:
             seen.add(user_id)
             yield group_id, user_id, preferred or display, count, lowest, latest
+
+
+def _missed_measures(group_ids: list[int]):
+    """(group id, user id, name, instrument) for each active member whose last two ended questionnaires of one kind
+    in one of these groups both closed unanswered (a due one past its window reads as missed before the sweep
+    writes it down; withdrawn ones do not count): one statement."""
+    now = utcnow()
+    ended = or_(Measure.status.in_([MeasureStatus.DONE, MeasureStatus.MISSED]),
+                and_(Measure.status == MeasureStatus.DUE, Measure.closes_at <= now))
+    ranked = (
+        select(Measure.group_id, Measure.patient_id, Measure.instrument, Measure.status,
+               func.row_number().over(partition_by=(Measure.group_id, Measure.patient_id, Measure.instrument),
+                                      order_by=(Measure.closes_at.desc(), Measure.id.desc())).label("rank"))
+        .where(Measure.group_id.in_(group_ids), ended)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(ranked.c.group_id, ranked.c.patient_id, ranked.c.instrument, Membership.preferred_name,
+               User.display_name)
+        .join(Membership, and_(Membership.group_id == ranked.c.group_id, Membership.user_id == ranked.c.patient_id))
+        .join(User, User.id == ranked.c.patient_id)
+        .where(ranked.c.rank <= 2, ranked.c.status != MeasureStatus.DONE, Membership.status == MembershipStatus.ACTIVE)
+        .group_by(ranked.c.group_id, ranked.c.patient_id, ranked.c.instrument, Membership.preferred_name,
+                  User.display_name)
+        .having(func.count() == 2)
+        .order_by(ranked.c.group_id, ranked.c.patient_id, ranked.c.instrument))
+    for group_id, user_id, instrument, preferred, display in rows:
+        yield group_id, user_id, preferred or display, definition(instrument).code
