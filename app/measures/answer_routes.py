@@ -275,6 +275,11 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.secret_key, salt=LINK_SALT)
 
 
+def link_cookie_value(measure: Measure) -> str:
+    """The signed cookie for this measure and its link: a new link (another hash) makes it worthless."""
+    return _serializer().dumps({"m": measure.id, "h": measure.link_hash})
+
+
 def _measure_from_cookie(token: str) -> Measure | None:
     """The measure this browser opened with this very link, while its window is open and the link not revoked."""
     raw = request.cookies.get(LINK_COOKIE)
@@ -352,7 +357,7 @@ def link(token: str):
     if first_open:
         response.set_cookie(
             LINK_COOKIE,
-            _serializer().dumps({"m": measure.id, "h": measure.link_hash}),
+            link_cookie_value(measure),
             expires=measure.closes_at,
             path=LINK_COOKIE_PATH,
             httponly=True,
