@@ -46,7 +46,8 @@
     name.id = "dashboard-alert-" + alert.id + "-name";
     li.appendChild(name);
     var words = {need_support: panel.dataset.needSupport, peer_worry: panel.dataset.peerWorry,
-                 peer_concern: panel.dataset.peerConcern, peer_risk: panel.dataset.peerRisk};
+                 peer_concern: panel.dataset.peerConcern, peer_risk: panel.dataset.peerRisk,
+                 phq9_item9: panel.dataset.phq9Item9};
     li.appendChild(document.createTextNode(" " + (words[alert.kind] || panel.dataset.lowMood) + " "));
     var button = el("button", panel.dataset.acknowledge);
     button.type = "button";
