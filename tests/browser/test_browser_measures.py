@@ -80,7 +80,7 @@ def test_alex_answers_a_phq9_on_a_phone_and_the_facilitator_sees_the_alert_live(
     support.get_by_role("link", name="Go on").click()
     expect(progress).to_have_text("Question 9 of 9")
     form.locator("fieldset[data-question]:visible").get_by_role("radio", name="Somewhat difficult").check()
-    alex.get_by_role("button", name="Finish").click()
+    alex.get_by_role("button", name="Finish", exact=True).click()
     expect(alex.get_by_role("heading", level=1)).to_have_text("If you need help now")
     alex.get_by_role("link", name="Go on").click()
     expect(alex.get_by_role("main")).to_contain_text("Thank you. Your answers are saved.")
@@ -127,5 +127,5 @@ def test_without_javascript_the_whole_form_shows_and_finishes_on_one_page(
     for index in range(9):
         questions.nth(index).get_by_role("radio", name="Not at all").check()
     assert_no_axe_violations(alex)
-    alex.get_by_role("button", name="Finish").click()
+    alex.get_by_role("button", name="Finish", exact=True).click()
     expect(alex.get_by_role("main")).to_contain_text("Thank you. Your answers are saved.")
