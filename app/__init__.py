@@ -38,6 +38,7 @@ from app.groups import queries as group_queries
 from app.groups import routes as group_routes
 from app.groups import session_pages as _session_pages  # noqa: F401  (the session pages of groups.bp)
 from app.groups.api import blp as groups_api
+from app.measures import answer_routes as measure_answer_routes
 from app.measures import bp as measures_bp
 from app.measures import chart_routes as _measure_charts  # noqa: F401  (the measure chart pages, on measures.bp)
 from app.measures import staff_routes as _measure_staff_pages  # noqa: F401  (a group's measures pages, on measures.bp)
@@ -262,6 +263,7 @@ def register_panels() -> None:
     register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
     register_panel("patient", "groups/_agreement_changed.html", group_queries.agreements_to_read, order=6)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
+    register_panel("patient", "measures/_dashboard_patient.html", measure_answer_routes.patient_panel, order=8)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
     register_panel("patient", "peers/_dashboard_patient.html", peer_routes.patient_panel, order=45)

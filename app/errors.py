@@ -81,6 +81,8 @@ def handle_http_exception(error: HTTPException):
         record_denial(status, error.subject_id, error.consent_id)
     elif status in (401, 403):
         record_denial(status)
+    if error.response is not None and not request.path.startswith("/api/"):
+        return error.response  # a page made for this refusal (the sign-in-free link's own "wait a little")
     if request.path.startswith("/api/"):
         data = getattr(error, "data", None) or {}
         code = "csrf_failed" if isinstance(error, CSRFError) else None

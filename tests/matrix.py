@@ -56,6 +56,8 @@ from app.groups.models import (
     SessionOccurrence,
     SpeakingComfort,
 )
+from app.measures import answer_routes as measure_answer_routes
+from app.measures import queries as measure_queries
 from app.measures import services as measure_services
 from app.measures.instruments import Instrument
 from app.measures.models import Measure, MeasureStatus
@@ -100,6 +102,11 @@ AUDITED_DENIALS = frozenset({LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, REFUSED}
 
 IDENTITIES: dict[str, str] = {
     "anonymous": "nobody signed in",
+    # The sign-in-free link of a measure (app/measures/answer_routes.py) opens that one questionnaire: its cookie is
+    # sent to every route here (not only to /m/ as a browser would) and its token as a bearer token to the API and
+    # sockets, and every route but the link's own must answer as it answers anonymous.
+    "link_holder": "nobody signed in, holding the cookie the patient's measure link set when it was opened (and "
+                   "that link's token as a bearer token)",
     "patient": "the patient the rows' objects belong to: an active member of the group, invited to another",
     "other_patient": "another patient of the same organisation, a member of another group",
     "facilitator": "the facilitator of the patient's group (and of the group the patient is invited to)",
@@ -114,14 +121,19 @@ IDENTITIES: dict[str, str] = {
 }
 
 SUPPORTERS = ("supporter_active", "supporter_expired", "supporter_revoked", "supporter_on_hold")
+#: The identities without an account: the link holder is nobody signed in, with a measure link's cookie and token.
+SIGNED_OUT = ("anonymous", "link_holder")
 
 
 def expect(default: Outcome, **cells: Outcome) -> dict[str, Outcome]:
-    """A row's outcomes: ``default`` for every identity the row does not name."""
+    """A row's outcomes: ``default`` for every identity the row does not name, but the link holder's: that is the
+    anonymous cell's unless the row names it (a measure link's cookie and token open no other route)."""
     unknown = set(cells) - set(IDENTITIES)
     if unknown:
         raise ValueError(f"unknown identities: {sorted(unknown)}")
-    return {name: cells.get(name, default) for name in IDENTITIES}
+    row = {name: cells.get(name, default) for name in IDENTITIES}
+    row["link_holder"] = cells.get("link_holder", row["anonymous"])
+    return row
 
 
 Build = Callable[["World"], dict[str, Any]]
@@ -287,6 +299,14 @@ MEASURE_READ = expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=OK, facilitator
 def _measure_done(world: World) -> dict[str, int]:
     return {"measure_id": world.measure_done.id}
 
+
+
+def _measure(world: World) -> dict[str, int]:
+    return {"measure_id": world.measure.id}
+
+
+def _measure_link(world: World) -> dict[str, str]:
+    return {"token": world.measure_link}
 
 
 def _pair_chat_page(world: World) -> str:
@@ -775,6 +795,22 @@ ROUTES: dict[tuple[str, str], Route] = {
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, patient=DONE),
         path=lambda w: {"pair_id": w.pair.id, "message_id": w.pair_message.id}),
 
+    # Measures: each member answers, and pauses, their own; anyone else's is not found. The sign-in-free link opens
+    # its one questionnaire for whoever holds the cookie its first opening set, and is used up for everyone else.
+    ("measures.answer", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=OK), path=_measure),
+    ("measures.answer", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), path=_measure,
+                                       form={"item_1": "1", "save": "1"}, done="/"),
+    # No answer to item 9 to support: back to the questionnaire.
+    ("measures.support", "GET"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE), path=_measure,
+                                       done=lambda w: f"/measures/{w.measure.id}"),
+    ("measures.pause", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE, other_patient=DONE), done="/"),
+    # Not paused: the refusal is said on the home page, and nothing changes.
+    ("measures.resume", "POST"): Route(expect(NOT_FOUND, anonymous=LOGIN, patient=DONE, other_patient=DONE),
+                                       done="/"),
+    ("measures.link", "GET"): Route(expect(GONE, link_holder=OK), path=_measure_link),
+    ("measures.link", "POST"): Route(expect(GONE, link_holder=DONE), path=_measure_link,
+                                     form={"item_1": "1", "save": "1"}, done=lambda w: f"/m/{w.measure_link}"),
+
     ("supporters_api.shared", "GET"): Route(
         expect(NOT_FOUND, anonymous=UNAUTHORIZED, supporter_active=OK, supporter_expired=NOT_FOUND,
                supporter_revoked=NOT_FOUND, supporter_on_hold=NOT_FOUND), path=_patient, ok_writes=True),
@@ -965,7 +1001,7 @@ class World:
     @property
     def users(self) -> dict[str, User]:
         """The signed-in identities by name."""
-        return {name: getattr(self, name) for name in IDENTITIES if name != "anonymous"}
+        return {name: getattr(self, name) for name in IDENTITIES if name not in SIGNED_OUT}
 
     def people(self) -> list[User]:
         return [getattr(self, name) for name, (model, _id) in self.objects.items() if model is User]
@@ -994,7 +1030,7 @@ class World:
         hidden |= {secret for secret, allowed in PRIVATE.items() if identity not in allowed}
         hidden |= {getattr(self, person).display_name for person, allowed in NAMES_SEEN_BY.items()
                    if identity not in allowed}
-        if identity == "anonymous":
+        if identity in SIGNED_OUT:
             return hidden | {trace for user in others for trace in self.traces_of(user)}
         if identity == "other_org_admin":
             home = self.organisation.id
@@ -1017,6 +1053,8 @@ class World:
         """How a cell presents itself: ("session", login token) or ("bearer", API token), made with the world."""
         if identity == "anonymous" or auth == "none":
             return None
+        if identity == "link_holder":
+            return ("link", self.link_cookie) if auth == "session" else ("bearer", self.measure_link)
         return auth, self.values["logins" if auth == "session" else "bearers"][identity]
 
 
@@ -1067,7 +1105,7 @@ def build_world(app, password: str) -> World:
         world.values["bearers"] = {name: services.create_api_token(user, "matrix-bearer")[1]
                                    for name, user in world.users.items()}
         db.session.commit()
-    missing = set(IDENTITIES) - {"anonymous"} - set(world.objects)
+    missing = set(IDENTITIES) - set(SIGNED_OUT) - set(world.objects)
     if missing:
         raise ValueError(f"build_world makes no account for {sorted(missing)}")
     return world
@@ -1218,14 +1256,20 @@ def _build_pair_chat(world: World) -> None:
 
 
 def _build_measures(world: World) -> None:
-    """A weekly PHQ-9 for the patient, its window open now (nothing answered), and last week's, done, with item 9
-    answered "Several days" (made directly: the alert the service would raise is not what these rows are about)."""
+    """A weekly PHQ-9 for the patient, its window open now (nothing answered) with a sign-in-free link the link holder
+    opened (so it is used, and only the cookie it set lets anyone save and finish through it), and last week's, done,
+    with item 9 answered "Several days" (made directly: the alert the service would raise is not what these rows are
+    about)."""
     now = utcnow()
     schedule = measure_services.create_schedule(world.facilitator, world.group, instrument="phq9",
                                                 frequency="weekly", starts_at=now - timedelta(days=1),
                                                 patient_id=world.patient.id)
     world.add("measure_schedule", schedule)
-    world.add("measure_due", db.session.scalar(select(Measure).where(Measure.schedule_id == schedule.id)))
+    measure = world.add("measure_due", measure_queries.due_for(world.patient.id)[0])
+    world.add("measure", measure)
+    world.values["measure_link"] = measure_services.issue_link(measure)
+    measure_services.use_link(measure)
+    world.values["link_cookie"] = measure_answer_routes.link_cookie_value(measure)
     answers = [2, 1, 1, 1, 0, 0, 1, 0, 1]
     world.add("measure_done", _add(Measure(
         organisation_id=world.group.organisation_id, group_id=world.group.id, patient_id=world.patient.id,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.accounts.models import ApiToken, Invitation, LoginSession, User
 from app.extensions import db, limiter, socketio
+from app.measures import answer_routes as measure_answer_routes
 
 
 def route_keys(app) -> dict[tuple[str, str], str]:
@@ -68,7 +69,7 @@ def test_every_socket_event_has_a_row(app):
 
 def test_the_world_has_an_account_for_every_identity(world):
     users = world.users
-    assert set(users) == set(matrix.IDENTITIES) - {"anonymous"}
+    assert set(users) == set(matrix.IDENTITIES) - set(matrix.SIGNED_OUT)
     assert len({user.id for user in users.values()}) == len(users)
     assert all(user.active for user in users.values())
 
@@ -96,6 +97,9 @@ class Cells:
         presented = self.world.credentials(identity, auth)
         if presented is not None and presented[0] == "bearer":
             credentials = {"Authorization": f"Bearer {presented[1]}"}
+        elif presented is not None and presented[0] == "link":
+            # Sent to every route, not only to /m/ as a browser would: no route but the link's may take it.
+            client.set_cookie(measure_answer_routes.LINK_COOKIE, presented[1], path="/")
         elif presented is not None:
             with client.session_transaction() as session:
                 session.clear()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from matrix import DONE, OK
 
 from app.extensions import db, limiter
+from app.measures import answer_routes as measure_answer_routes
 
 AWKWARD = "\n\r\t\x00\x0b\x0c\x1b\x7f\x85\u2028\u2029\ufeff<>&\"' é"
 JSON_TEXT = st.one_of(st.text(st.characters(exclude_categories=()), max_size=40), st.text(AWKWARD, max_size=12))
@@ -81,6 +82,8 @@ def test_every_text_field_takes_any_text_or_refuses_it_without_a_server_error(en
         headers = {}
         if presented is not None and presented[0] == "bearer":
             headers["Authorization"] = f"Bearer {presented[1]}"
+        elif presented is not None and presented[0] == "link":
+            client.set_cookie(measure_answer_routes.LINK_COOKIE, presented[1], path="/m/")
         elif presented is not None:
             with client.session_transaction() as session:
                 session["_user_id"] = presented[1]

@@ -42,8 +42,12 @@ class MeasureRefused(Refusal):
     conflicts = Refusal.conflicts | {"closed", "stopped", "paused", "not_paused", "link_used"}
 
 
-def _hash(token: str) -> str:
+def link_hash(token: str) -> str:
+    """What a measure keeps of its link (the link itself is never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_hash = link_hash
 
 
 # Schedules -----------------------------------------------------------------------------------------------------------
