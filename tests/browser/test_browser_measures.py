@@ -79,7 +79,7 @@ def test_alex_answers_a_phq9_on_a_phone_and_the_facilitator_sees_the_alert_live(
 
     # Going on: the one question left (how difficult), then Finish; the crisis step again, then the thanks.
     support.get_by_role("link", name="Go on").click()
-    expect(progress).to_have_text("Question 9 of 9")
+    expect(progress).to_have_text("One last question, if you like")
     form.locator("fieldset[data-question]:visible").get_by_role("radio", name="Somewhat difficult").check()
     alex.get_by_role("button", name="Finish", exact=True).click()
     expect(alex.get_by_role("heading", level=1)).to_have_text("If you need help now")

@@ -24,8 +24,9 @@
   function show(index, focus) {
     current = Math.max(0, Math.min(index, questions.length - 1));
     questions.forEach(function (fieldset, i) { fieldset.hidden = i !== current; });
-    var number = Math.min(current + 1, items);
-    progress.textContent = progressText.replace("{number}", number).replace("{count}", items);
+    progress.textContent = current < items
+      ? progressText.replace("{number}", current + 1).replace("{count}", items)
+      : form.getAttribute("data-last-text");
     back.hidden = current === 0;
     next.hidden = current === questions.length - 1;
     finish.hidden = current !== questions.length - 1;
