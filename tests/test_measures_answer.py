@@ -243,6 +243,20 @@ def test_the_home_page_shows_one_short_card_for_a_due_measure(client, login, pat
     assert page.count(f'href="/measures/{measure.id}"') == 1
 
 
+def test_two_due_measures_are_one_card_with_a_line_and_a_button_each(client, login, patient, measure, facilitator,
+                                                                    group_with_members):
+    services.create_schedule(facilitator, group_with_members, instrument="gad7", frequency="weekly",
+                             starts_at=NOW, patient_id=patient.id)
+    db.session.commit()
+    login(client, patient)
+    html = client.get("/").text
+    assert html.count('class="card measure-card"') == 1
+    page = _text(client.get("/"))
+    assert "2 short questionnaires are ready" in page
+    assert "PHQ-9: 9 questions, about 3 minutes." in page and "GAD-7: 7 questions" in page
+    assert "Answer the PHQ-9" in page and "Answer the GAD-7" in page
+
+
 def test_the_home_page_shows_nothing_when_none_is_due(client, login, patient, group_with_members):
     login(client, patient)
     page = _text(client.get("/"))
