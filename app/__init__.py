@@ -263,7 +263,7 @@ def register_panels() -> None:
     register_panel("patient", "rooms/_dashboard_next.html", room_queries.patient_next, order=5)
     register_panel("patient", "groups/_agreement_changed.html", group_queries.agreements_to_read, order=6)
     register_panel("patient", "rooms/_dashboard_checkin.html", room_queries.patient_checkin_panel, order=10)
-    register_panel("patient", "measures/_dashboard_patient.html", measure_answer_routes.patient_panel, order=8)
+    register_panel("patient", "measures/_dashboard_patient.html", measure_answer_routes.patient_panel, order=20)
     register_panel("patient", "progress/_dashboard_patient.html", progress_routes.patient_panel, order=40)
     register_panel("patient", "groups/_dashboard_patient.html", group_queries.patient_dashboard, order=50)
     register_panel("patient", "peers/_dashboard_patient.html", peer_routes.patient_panel, order=45)

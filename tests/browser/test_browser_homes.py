@@ -57,8 +57,8 @@ def test_the_facilitators_home_starts_with_what_is_on_now_and_passes_axe(signed_
 
 
 @pytest.mark.parametrize("viewport", [NARROW, PHONE, LAPTOP], ids=["320", "375", "1280"])
-def test_the_members_home_puts_the_session_on_now_then_the_checkin_then_goals(signed_in, assert_fits,
-                                                                               assert_no_axe_violations, viewport):
+def test_the_members_home_puts_the_session_on_now_then_the_checkin_then_questionnaires_then_goals(
+        signed_in, assert_fits, assert_no_axe_violations, viewport):
     page = signed_in("alex@example.org", viewport=viewport)
 
     next_up = page.get_by_role("region", name="Your session is on")
@@ -66,7 +66,8 @@ def test_the_members_home_puts_the_session_on_now_then_the_checkin_then_goals(si
     if viewport is not NARROW:
         on_first_screen(page, next_up.get_by_role("link", name="Go to the live room"))
     headings = page.get_by_role("main").get_by_role("heading", level=2).all_inner_texts()
-    assert headings[:3] == ["Your session is on", "How are you today?", "Goals and small wins"], headings
+    assert headings[:4] == ["Your session is on", "How are you today?", "2 short questionnaires are ready",
+                            "Goals and small wins"], headings
     assert_no_axe_violations(page)
     assert_fits(page)
 
