@@ -959,7 +959,9 @@ PRIVATE: dict[str, frozenset[str]] = {
     REPORTED_TEXT: frozenset({"patient", "facilitator"}),
     # The pair chat is its two members' alone: facilitators never read it unless a member reports a message.
     PAIR_MESSAGE_TEXT: frozenset({"patient"}),
-    MEASURE_ANSWER: frozenset({"patient", "facilitator"}),
+    # The link holder is the member on the questionnaire's own page, whose choices include these words: on every
+    # other route they read as anonymous.
+    MEASURE_ANSWER: frozenset({"patient", "facilitator", "link_holder"}),
 }
 
 #: Clients' names (patients and supporters; staff names are no secret inside the organisation) -> who may see them.
