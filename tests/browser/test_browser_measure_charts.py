@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.accounts.models import User
 from app.extensions import db
@@ -42,6 +42,7 @@ def _alex_history() -> tuple[int, int]:
     membership = db.session.scalar(select(Membership).where(Membership.user_id == alex.id))
     group = membership.group
     now = utcnow()
+    db.session.execute(delete(Measure).where(Measure.patient_id == alex.id))  # the demo's own history, replaced
     for instrument, totals in ((Instrument.PHQ9, PHQ9), (Instrument.GAD7, GAD7)):
         schedule = MeasureSchedule(
             organisation_id=group.organisation_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.accounts.models import User
 from app.demo import DEMO_PASSWORD
@@ -31,6 +31,9 @@ def _schedule_phq9_for_alex() -> int:
         select(Membership).where(Membership.user_id == alex.id, Membership.status == MembershipStatus.ACTIVE)
     )
     facilitator = db.session.scalar(select(User).where(User.email == "facilitator@example.org"))
+    # The demo's own questionnaires for Alex make way for this one, so that it is the only one due.
+    db.session.execute(update(Measure).where(Measure.patient_id == alex.id, Measure.status == MeasureStatus.DUE)
+                       .values(status=MeasureStatus.WITHDRAWN))
     measure_services.create_schedule(
         facilitator, membership.group, instrument="phq9", frequency="once", starts_at=utcnow(), patient_id=alex.id
     )

@@ -34,7 +34,6 @@ SESSIONS = "Upcoming sessions and my attendance"
 MOOD = "A weekly mood summary (averages and trend, never what I write)"
 MEASURES = "Questionnaire results as bands over time (never my answers)"
 NOTES = "They may send me short notes of encouragement"
-NOT_YET = "(not available in Momentum yet: you can allow it now, and they will see it once it is)"
 DRAFT = "Proud of you for going out"
 ENDED = "This is no longer shared with you. Access has ended."
 # What Jordan reads: of Alex, in the third person.
@@ -83,7 +82,7 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     jordan_card.get_by_text("Share something else with Jordan").click()
     for label in (SESSIONS, NOTES):
         jordan_card.get_by_label(label).check()
-    jordan_card.get_by_label(f"{MEASURES} {NOT_YET}").check()
+    jordan_card.get_by_label(MEASURES).check()
     expect(jordan_card.get_by_label("Share data from (optional)")).to_be_visible()
     assert_no_axe_violations(alex)
     assert_fits(alex)
@@ -101,7 +100,7 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     expect(flashes(alex)).to_contain_text("You are now sharing with Jordan.")
     active = jordan_card.locator(".consent").filter(has_text="Sharing")
     expect(active.get_by_role("listitem")).to_have_count(3)
-    for label in (SESSIONS, NOTES, f"{MEASURES} {NOT_YET}"):
+    for label in (SESSIONS, NOTES, MEASURES):
         expect(active.get_by_role("listitem").filter(has_text=label)).to_have_count(1)
     expect(alex.get_by_role("region", name="Who looked, and when")).to_contain_text(
         "Nobody has looked at anything yet.")
@@ -122,8 +121,9 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     content = jordan.locator("#shared-content")
     expect(content.get_by_role("heading", level=2)).to_have_text(
         ["What Alex shares with you", A_SESSIONS, A_MEASURES, A_NOTES])
-    expect(content.get_by_role("region", name=A_MEASURES)).to_contain_text(
-        "This part is not available in Momentum yet.")
+    measures = content.get_by_role("region", name=A_MEASURES)
+    expect(measures).to_contain_text("The answers to single questions are never shared.")
+    expect(measures).not_to_contain_text("Several days")  # never an item answer
     expect(content.get_by_text("Average mood per week")).to_have_count(0)  # no longer shared
     sessions = content.get_by_role("region", name=A_SESSIONS)
     expect(sessions.get_by_text("Next sessions")).to_be_visible()
@@ -172,15 +172,15 @@ def test_patient_grants_three_classes_then_revokes_while_the_supporter_looks(sig
     assert_no_axe_violations(jordan)
     assert_fits(jordan)
 
-    # Alex reads both looks (the first load, and the live refresh), each with what it showed (measures, with nothing
-    # behind them, were not looked at), and nothing after the end.
+    # Alex reads both looks (the first load, and the live refresh), each with what it showed, and nothing after the
+    # end.
     alex.goto("/sharing")
     log = alex.get_by_role("list", name="Access log")
     rows = log.get_by_role("listitem")
     expect(rows).to_have_count(2)
     for row in rows.all():
         expect(row.locator(".who")).to_have_text("Jordan")
-        expect(row.locator(".what")).to_have_text(f"{NOTES}; {SESSIONS}")
+        expect(row.locator(".what")).to_have_text(f"{NOTES}; {MEASURES}; {SESSIONS}")
     assert_no_axe_violations(alex)
     assert_fits(alex)
 
