@@ -82,7 +82,8 @@ def pages(ids: dict) -> dict[str, list[tuple[str, str]]]:
         "member": [
             ("home", "/"), ("groups", "/groups"), ("group", f"/groups/{group}"), ("session", f"/sessions/{on_now}"),
             ("room", f"/sessions/{on_now}/room"), ("checkins", "/checkins"), ("goals", "/goals"),
-            ("measures", "/measures"), ("goal", f"/goals/{ids['goal']}"), ("sharing", "/sharing"), ("calendar", "/calendar"), *own],
+            ("measures", "/measures"), ("goal", f"/goals/{ids['goal']}"), ("sharing", "/sharing"),
+            ("calendar", "/calendar"), *own],
         "supporter": [("home", "/"), ("shared", f"/shared/{ids['alex']}"), *own],
     }
 
