@@ -253,7 +253,8 @@ def test_two_due_measures_are_one_card_with_a_line_and_a_button_each(client, log
     assert html.count('class="card measure-card"') == 1
     page = _text(client.get("/"))
     assert "2 short questionnaires are ready" in page
-    assert "PHQ-9: 9 questions, about 3 minutes." in page and "GAD-7: 7 questions" in page
+    assert "<strong>PHQ-9</strong>: 9 questions, about 3 minutes." in page
+    assert "<strong>GAD-7</strong>: 7 questions" in page
     assert "Answer the PHQ-9" in page and "Answer the GAD-7" in page
 
 
