@@ -328,3 +328,12 @@ def test_group_outcomes_over_three_members(group_with_members, facilitator, cloc
     assert (phq9.reliably_improved, phq9.reliably_deteriorated, phq9.recovered, phq9.at_caseness) == (33, 33, 33, 3)
     gad7 = next(o for o in queries.group_outcomes(group_with_members) if o.instrument.value == "gad7")
     assert gad7.measured == 0 and not gad7.shown
+
+
+def test_an_ended_group_takes_no_new_schedule_by_any_route(group_with_members, facilitator):
+    group_with_members.status = "finished"
+    with pytest.raises(Refusal) as refused:
+        services.create_schedule(facilitator, group_with_members, instrument="phq9", frequency="weekly",
+                                 starts_at=NOW)
+    assert refused.value.code == "group_ended" and refused.value.status == 409
+    assert db.session.scalar(select(func.count(Measure.id))) == 0

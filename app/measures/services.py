@@ -37,9 +37,9 @@ from app.supporters.models import DataClass
 
 class MeasureRefused(Refusal):
     """Refused: a closed or withdrawn measure (`closed`), a schedule already stopped (`stopped`), a pause already
-    on or off (`paused`, `not_paused`), a used or revoked link (`link_used`)."""
+    on or off (`paused`, `not_paused`), a used or revoked link (`link_used`), a group that has ended (`group_ended`)."""
 
-    conflicts = Refusal.conflicts | {"closed", "stopped", "paused", "not_paused", "link_used"}
+    conflicts = Refusal.conflicts | {"closed", "stopped", "paused", "not_paused", "link_used", "group_ended"}
 
 
 def link_hash(token: str) -> str:
@@ -56,7 +56,9 @@ _hash = link_hash
 def create_schedule(by: User, group: TherapyGroup, *, instrument: Instrument | str, frequency: Frequency | str,
                     starts_at: datetime, patient_id: int | None = None) -> MeasureSchedule:
     """A facilitator asks for a measure: for one active member of the group, or (patient_id None) for all of them.
-    A window open at once is opened at once."""
+    A window open at once is opened at once. A finished or cancelled group takes no new schedule."""
+    if group.is_closed_for_changes:
+        raise MeasureRefused(_("This group has ended; no questionnaire can be scheduled."), code="group_ended")
     try:
         instrument, frequency = Instrument(instrument), Frequency(frequency)
     except ValueError:

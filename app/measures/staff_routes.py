@@ -154,9 +154,7 @@ def group_measures(group_id: int):
 def add_schedule(group_id: int):
     group = _facilitated_group(group_id)
     form = _schedule_form(group_queries.active_members(group))
-    if group.is_closed_for_changes:
-        flash(_("This group has ended; no questionnaire can be scheduled."), "error")
-    elif form.validate_on_submit():
+    if form.validate_on_submit():
         whom = form.patient_id.data
         try:
             services.create_schedule(
